@@ -1,0 +1,60 @@
+"""Settings from the environment (prefix ``HUZHU_``), validated once."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-sandbox-secret"
+DEFAULT_DATA_DIR = Path("data")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUZHU_", env_file=".env", extra="ignore")
+
+    mode: Literal["sandbox", "production"] = "sandbox"
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    plans_dir: Path | None = None
+    secret_key: str = DEFAULT_SECRET
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    cookie_secure: bool = False
+
+    @model_validator(mode="after")
+    def _defaults_and_safety(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'huzhu.sqlite').as_posix()}"
+        if self.mode == "production":
+            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "HUZHU_SECRET_KEY must be set to a random value of at least 32 characters in production"
+                )
+        return self
+
+    @property
+    def sandbox(self) -> bool:
+        return self.mode == "sandbox"
+
+    @property
+    def resolved_plans_dir(self) -> Path:
+        if self.plans_dir is not None:
+            return self.plans_dir
+        return default_plans_dir()
+
+
+def default_plans_dir() -> Path:
+    """The plan files ship in the repository's ``plans/`` folder (and inside the package when installed)."""
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[2] / "plans", here.parent / "plans_data"):
+        if candidate.is_dir():
+            return candidate
+    return here.parents[2] / "plans"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
