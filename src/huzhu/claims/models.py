@@ -1,0 +1,104 @@
+"""Claims (互助申请): incident, evidence, third-party investigation, rule-checked review."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from huzhu.db import Base, BigId, UtcDateTime
+
+CLAIM_STATUSES = ("submitted", "investigating", "reviewing", "approved", "rejected")
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    claim_no: Mapped[str] = mapped_column(String(24), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
+    plan_code: Mapped[str] = mapped_column(String(40))
+    benefit_code: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="submitted")
+    incident_date: Mapped[date] = mapped_column(Date)
+    incident_place: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Facts the rules need, as claimed; the investigation report may correct them.
+    facts: Mapped[dict] = mapped_column(JSON, default=dict)
+    beneficiary_name: Mapped[str] = mapped_column(String(100))
+    beneficiary_account: Mapped[str] = mapped_column(String(40))
+    filed_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    investigator_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    reviewer_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    filed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        CheckConstraint(f"status IN {CLAIM_STATUSES!r}", name="status_known"),
+        Index("ix_claims_status", "status"),
+    )
+
+
+class ClaimEvent(Base):
+    """The claim's timeline, append-only: every state change with who and why."""
+
+    __tablename__ = "claim_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    public: Mapped[bool] = mapped_column(default=True)
+
+
+class Evidence(Base):
+    __tablename__ = "claim_evidence"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # medical, police, death_certificate, invoice, other
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_path: Mapped[str] = mapped_column(String(400))
+    uploaded_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class InvestigationReport(Base):
+    """A third-party investigation company's findings on a claim."""
+
+    __tablename__ = "investigation_reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    investigator_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    company: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)  # public, anonymised by the investigator
+    confirmed_incident_date: Mapped[date] = mapped_column(Date)
+    facts: Mapped[dict] = mapped_column(JSON, default=dict)
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReviewDecision(Base):
+    """A reviewer's decision with every rule check's result and the computed amount."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    reviewer_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    decision: Mapped[str] = mapped_column(String(8))  # approve, reject
+    reason: Mapped[str] = mapped_column(Text)
+    checks: Mapped[list] = mapped_column(JSON)
+    computed_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    plan_digest: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)

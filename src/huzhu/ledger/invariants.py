@@ -1,0 +1,221 @@
+"""The ledger's invariants (design §4), each a set-based query returning what breaks it.
+
+``check_ledger`` runs them all and returns a list of ``Violation``; empty means the books hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from huzhu.ledger.models import CASE_POOL, CUSTODY_CASH, MEMBER_BALANCE
+
+# The status a pending transfer ended in: its resolution's, or still pending.
+_EFFECTIVE = """
+    SELECT t.id, t.kind, t.case_id,
+           CASE WHEN t.status <> 'pending' THEN t.status
+                ELSE COALESCE((SELECT r.status FROM ledger_transfers r WHERE r.pending_id = t.id), 'pending')
+           END AS effective
+    FROM ledger_transfers t
+    WHERE t.pending_id IS NULL
+"""
+
+
+@dataclass(frozen=True)
+class Violation:
+    invariant: str
+    message: str
+
+
+def _rows(session: Session, sql: str, **params: object) -> list:
+    return list(session.execute(text(sql), params))
+
+
+def transfers_balanced(session: Session) -> list[Violation]:
+    rows = _rows(
+        session,
+        """
+        SELECT t.id, t.amount,
+               COALESCE(SUM(CASE WHEN e.direction = 1 THEN e.amount END), 0) AS debits,
+               COALESCE(SUM(CASE WHEN e.direction = -1 THEN e.amount END), 0) AS credits,
+               COUNT(e.id) AS n, t.entry_count
+        FROM ledger_transfers t LEFT JOIN ledger_entries e ON e.transfer_id = t.id
+        WHERE t.pending_id IS NULL
+        GROUP BY t.id, t.amount, t.entry_count
+        HAVING COALESCE(SUM(CASE WHEN e.direction = 1 THEN e.amount END), 0)
+                 <> COALESCE(SUM(CASE WHEN e.direction = -1 THEN e.amount END), 0)
+            OR COALESCE(SUM(CASE WHEN e.direction = 1 THEN e.amount END), 0) <> t.amount
+            OR COUNT(e.id) <> t.entry_count
+        LIMIT 20
+        """,
+    )
+    return [
+        Violation(
+            "debits_equal_credits",
+            f"transfer {r.id}: debits {r.debits} ≠ credits {r.credits} or amount {r.amount} / entries {r.n}≠{r.entry_count}",
+        )
+        for r in rows
+    ]
+
+
+def account_totals_match_entries(session: Session) -> list[Violation]:
+    rows = _rows(
+        session,
+        f"""
+        WITH eff AS ({_EFFECTIVE}),
+        sums AS (
+          SELECT e.account_id,
+            SUM(CASE WHEN e.direction = 1 AND eff.effective = 'posted' THEN e.amount ELSE 0 END) AS dp,
+            SUM(CASE WHEN e.direction = -1 AND eff.effective = 'posted' THEN e.amount ELSE 0 END) AS cp,
+            SUM(CASE WHEN e.direction = 1 AND eff.effective = 'pending' THEN e.amount ELSE 0 END) AS dq,
+            SUM(CASE WHEN e.direction = -1 AND eff.effective = 'pending' THEN e.amount ELSE 0 END) AS cq
+          FROM ledger_entries e JOIN eff ON eff.id = e.transfer_id
+          GROUP BY e.account_id
+        )
+        SELECT a.id, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending,
+               COALESCE(s.dp, 0) AS dp, COALESCE(s.cp, 0) AS cp, COALESCE(s.dq, 0) AS dq, COALESCE(s.cq, 0) AS cq
+        FROM ledger_accounts a LEFT JOIN sums s ON s.account_id = a.id
+        WHERE a.debits_posted <> COALESCE(s.dp, 0) OR a.credits_posted <> COALESCE(s.cp, 0)
+           OR a.debits_pending <> COALESCE(s.dq, 0) OR a.credits_pending <> COALESCE(s.cq, 0)
+        LIMIT 20
+        """,
+    )
+    return [
+        Violation(
+            "account_totals_match_entries",
+            f"ledger account {r.id}: stored totals ({r.debits_posted}, {r.credits_posted}, {r.debits_pending}, "
+            f"{r.credits_pending}) ≠ entries ({r.dp}, {r.cp}, {r.dq}, {r.cq})",
+        )
+        for r in rows
+    ]
+
+
+def no_negative_member_balance(session: Session) -> list[Violation]:
+    rows = _rows(
+        session,
+        """
+        SELECT id, credits_posted - debits_posted - debits_pending AS available
+        FROM ledger_accounts
+        WHERE kind IN (:member, :case) AND credits_posted - debits_posted - debits_pending < 0
+        LIMIT 20
+        """,
+        member=MEMBER_BALANCE,
+        case=CASE_POOL,
+    )
+    return [Violation("no_negative_balance", f"ledger account {r.id} is below zero: {r.available} fen") for r in rows]
+
+
+def custody_equals_liabilities(session: Session) -> list[Violation]:
+    row = session.execute(
+        text(
+            """
+            SELECT
+              COALESCE(SUM(CASE WHEN kind = :cash THEN debits_posted - credits_posted END), 0) AS cash,
+              COALESCE(SUM(CASE WHEN kind = :member THEN credits_posted - debits_posted END), 0) AS members,
+              COALESCE(SUM(CASE WHEN kind = :case THEN credits_posted - debits_posted END), 0) AS pools
+            FROM ledger_accounts
+            """
+        ),
+        {"cash": CUSTODY_CASH, "member": MEMBER_BALANCE, "case": CASE_POOL},
+    ).one()
+    if row.cash != row.members + row.pools:
+        return [
+            Violation(
+                "custody_equals_member_balances_plus_case_pools",
+                f"custody cash {row.cash} ≠ member balances {row.members} + undisbursed case pools {row.pools}",
+            )
+        ]
+    return []
+
+
+def payouts_equal_collected(session: Session) -> list[Violation]:
+    rows = _rows(
+        session,
+        f"""
+        WITH eff AS ({_EFFECTIVE}),
+        shares AS (
+          SELECT t.case_id, SUM(t.amount) AS collected FROM ledger_transfers t
+          WHERE t.kind = 'share' AND t.pending_id IS NULL GROUP BY t.case_id
+        ),
+        payouts AS (
+          SELECT eff.case_id, SUM(t.amount) AS paid FROM eff JOIN ledger_transfers t ON t.id = eff.id
+          WHERE eff.kind = 'payout' AND eff.effective = 'posted' GROUP BY eff.case_id
+        )
+        SELECT c.id, c.case_no, c.status, c.collected_fen,
+               COALESCE(s.collected, 0) AS shared, COALESCE(p.paid, 0) AS paid
+        FROM cases c LEFT JOIN shares s ON s.case_id = c.id LEFT JOIN payouts p ON p.case_id = c.id
+        WHERE (c.collected_fen IS NOT NULL AND c.collected_fen <> COALESCE(s.collected, 0))
+           OR (c.status = 'paid' AND COALESCE(p.paid, 0) <> COALESCE(s.collected, 0))
+           OR (c.status <> 'paid' AND COALESCE(p.paid, 0) <> 0)
+        LIMIT 20
+        """,
+    )
+    return [
+        Violation(
+            "payout_equals_collected_shares",
+            f"case {r.case_no} ({r.status}): recorded collected {r.collected_fen}, shares {r.shared}, paid out {r.paid}",
+        )
+        for r in rows
+    ]
+
+
+def each_member_pays_each_case_once(session: Session) -> list[Violation]:
+    rows = _rows(
+        session,
+        """
+        SELECT t.case_id, e.account_id, COUNT(*) AS n
+        FROM ledger_entries e JOIN ledger_transfers t ON t.id = e.transfer_id
+        WHERE t.kind = 'share' AND e.direction = 1
+        GROUP BY t.case_id, e.account_id
+        HAVING COUNT(*) > 1
+        LIMIT 20
+        """,
+    )
+    return [
+        Violation("member_pays_case_once", f"ledger account {r.account_id} paid case {r.case_id} {r.n} times")
+        for r in rows
+    ]
+
+
+def custodian_agrees(session: Session) -> list[Violation]:
+    """The platform's custody cash equals the custodian's own books, movement by movement."""
+    row = session.execute(
+        text(
+            """
+            SELECT
+              (SELECT COALESCE(SUM(CASE WHEN direction = 'CRDT' THEN amount_fen ELSE -amount_fen END), 0)
+               FROM bank_transactions WHERE rejected = false) AS bank,
+              (SELECT COALESCE(SUM(debits_posted - credits_posted), 0)
+               FROM ledger_accounts WHERE kind = :cash) AS ledger
+            """
+        ),
+        {"cash": CUSTODY_CASH},
+    ).one()
+    if row.bank != row.ledger:
+        return [
+            Violation(
+                "books_equal_custodian",
+                f"custodian holds {row.bank} fen but the ledger's custody cash is {row.ledger} fen",
+            )
+        ]
+    return []
+
+
+CHECKS = (
+    transfers_balanced,
+    account_totals_match_entries,
+    no_negative_member_balance,
+    custody_equals_liabilities,
+    payouts_equal_collected,
+    each_member_pays_each_case_once,
+    custodian_agrees,
+)
+
+
+def check_ledger(session: Session) -> list[Violation]:
+    violations: list[Violation] = []
+    for check in CHECKS:
+        violations.extend(check(session))
+    return violations

@@ -1,0 +1,229 @@
+"""Posting transfers: balanced, idempotent, append-only, two-phase where money leaves the bank."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from huzhu.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, InvalidTransition, NotFound
+from huzhu.ledger.models import (
+    CASE_POOL,
+    CREDIT,
+    CUSTODY_CASH,
+    DEBIT,
+    MEMBER_BALANCE,
+    Entry,
+    LedgerAccount,
+    Transfer,
+)
+
+CUSTODY_CASH_CODE = "custody:cash"
+
+
+@dataclass(frozen=True)
+class Leg:
+    account_id: int
+    direction: int  # DEBIT or CREDIT
+    amount: int
+
+
+def open_account(session: Session, *, kind: str, now: datetime, code: str | None = None) -> LedgerAccount:
+    account = LedgerAccount(
+        code=code,
+        kind=kind,
+        debits_must_not_exceed_credits=kind in (MEMBER_BALANCE, CASE_POOL),
+        debits_posted=0,
+        credits_posted=0,
+        debits_pending=0,
+        credits_pending=0,
+        created_at=now,
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def custody_cash_account(session: Session, *, now: datetime) -> LedgerAccount:
+    account = session.scalar(select(LedgerAccount).where(LedgerAccount.code == CUSTODY_CASH_CODE))
+    if account is None:
+        account = open_account(session, kind=CUSTODY_CASH, code=CUSTODY_CASH_CODE, now=now)
+    return account
+
+
+def content_hash(kind: str, legs: Sequence[Leg], *, pending: bool, refs: dict[str, object]) -> str:
+    body = {
+        "kind": kind,
+        "pending": pending,
+        "legs": sorted((leg.account_id, leg.direction, leg.amount) for leg in legs),
+        "refs": refs,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def find_transfer(session: Session, idempotency_key: str) -> Transfer | None:
+    return session.scalar(select(Transfer).where(Transfer.idempotency_key == idempotency_key))
+
+
+def _replay_or_conflict(existing: Transfer, digest: str) -> Transfer:
+    if existing.content_hash != digest:
+        raise IdempotencyConflict(
+            f"idempotency key {existing.idempotency_key!r} was already used for a different transfer"
+        )
+    return existing
+
+
+def post_transfer(
+    session: Session,
+    *,
+    idempotency_key: str,
+    kind: str,
+    legs: Sequence[Leg],
+    now: datetime,
+    pending: bool = False,
+    member_id: int | None = None,
+    case_id: int | None = None,
+    run_id: int | None = None,
+    memo: str = "",
+    external_ref: str | None = None,
+) -> Transfer:
+    """Write one balanced transfer and move the accounts' totals; replaying the key returns it."""
+    if not idempotency_key or len(idempotency_key) > 160:
+        raise InvalidInput("an idempotency key of 1 to 160 characters is required")
+    refs = {"member_id": member_id, "case_id": case_id, "run_id": run_id}
+    digest = content_hash(kind, legs, pending=pending, refs=refs)
+    existing = find_transfer(session, idempotency_key)
+    if existing is not None:
+        return _replay_or_conflict(existing, digest)
+    if not legs:
+        raise InvalidInput("a transfer needs at least one debit and one credit")
+    for leg in legs:
+        if leg.direction not in (DEBIT, CREDIT):
+            raise InvalidInput("leg direction must be debit (+1) or credit (-1)")
+        if isinstance(leg.amount, bool) or not isinstance(leg.amount, int) or leg.amount <= 0:
+            raise InvalidInput("every leg amount must be a positive whole number of fen")
+    debits = sum(leg.amount for leg in legs if leg.direction == DEBIT)
+    credits = sum(leg.amount for leg in legs if leg.direction == CREDIT)
+    if debits != credits:
+        raise InvalidInput(f"transfer is not balanced: debits {debits} ≠ credits {credits}")
+
+    accounts = {
+        a.id: a
+        for a in session.scalars(
+            select(LedgerAccount)
+            .where(LedgerAccount.id.in_({leg.account_id for leg in legs}))
+            .with_for_update()
+        )
+    }
+    missing = {leg.account_id for leg in legs} - accounts.keys()
+    if missing:
+        raise NotFound(f"ledger account(s) {sorted(missing)} do not exist")
+    # Check overdraft before writing anything.
+    debit_by_account: dict[int, int] = {}
+    for leg in legs:
+        if leg.direction == DEBIT:
+            debit_by_account[leg.account_id] = debit_by_account.get(leg.account_id, 0) + leg.amount
+    for account_id, amount in debit_by_account.items():
+        account = accounts[account_id]
+        if account.debits_must_not_exceed_credits and amount > account.available:
+            raise InsufficientFunds(
+                f"available balance {account.available} fen is less than {amount} fen", account_id=account_id
+            )
+
+    transfer = Transfer(
+        idempotency_key=idempotency_key,
+        content_hash=digest,
+        kind=kind,
+        status="pending" if pending else "posted",
+        amount=debits,
+        entry_count=len(legs),
+        member_id=member_id,
+        case_id=case_id,
+        run_id=run_id,
+        memo=memo[:255],
+        external_ref=external_ref,
+        created_at=now,
+    )
+    session.add(transfer)
+    session.flush()
+    session.add_all(
+        Entry(transfer_id=transfer.id, account_id=leg.account_id, direction=leg.direction, amount=leg.amount)
+        for leg in legs
+    )
+    for leg in legs:
+        account = accounts[leg.account_id]
+        if leg.direction == DEBIT:
+            if pending:
+                account.debits_pending += leg.amount
+            else:
+                account.debits_posted += leg.amount
+        else:
+            if pending:
+                account.credits_pending += leg.amount
+            else:
+                account.credits_posted += leg.amount
+    session.flush()
+    return transfer
+
+
+def resolution_of(session: Session, pending: Transfer) -> Transfer | None:
+    return session.scalar(select(Transfer).where(Transfer.pending_id == pending.id))
+
+
+def transfer_state(session: Session, transfer: Transfer) -> str:
+    """posted / pending / voided, following a pending transfer to its resolution."""
+    if transfer.status != "pending":
+        return transfer.status
+    resolution = resolution_of(session, transfer)
+    return "pending" if resolution is None else resolution.status
+
+
+def resolve_pending(session: Session, *, pending: Transfer, post: bool, now: datetime, memo: str = "") -> Transfer:
+    """Post or void a pending transfer by appending its resolution; replays return the first one."""
+    if pending.status != "pending":
+        raise InvalidTransition(f"transfer {pending.id} is not a pending transfer")
+    status = "posted" if post else "voided"
+    key = f"{pending.idempotency_key}:{status}"
+    existing = resolution_of(session, pending)
+    if existing is not None:
+        if existing.status != status:
+            raise InvalidTransition(f"transfer {pending.id} was already {existing.status}")
+        return existing
+    entries = session.scalars(select(Entry).where(Entry.transfer_id == pending.id)).all()
+    for entry in entries:
+        column_pending = "debits_pending" if entry.direction == DEBIT else "credits_pending"
+        column_posted = "debits_posted" if entry.direction == DEBIT else "credits_posted"
+        values = {column_pending: getattr(LedgerAccount, column_pending) - entry.amount}
+        if post:
+            values[column_posted] = getattr(LedgerAccount, column_posted) + entry.amount
+        session.execute(update(LedgerAccount).where(LedgerAccount.id == entry.account_id).values(**values))
+    resolution = Transfer(
+        idempotency_key=key,
+        content_hash=hashlib.sha256(key.encode()).hexdigest(),
+        kind=pending.kind,
+        status=status,
+        pending_id=pending.id,
+        amount=pending.amount,
+        entry_count=0,
+        member_id=pending.member_id,
+        case_id=pending.case_id,
+        run_id=pending.run_id,
+        memo=memo[:255],
+        created_at=now,
+    )
+    session.add(resolution)
+    session.flush()
+    session.expire_all()
+    return resolution
+
+
+def account_or_raise(session: Session, account_id: int) -> LedgerAccount:
+    account = session.get(LedgerAccount, account_id)
+    if account is None:
+        raise NotFound(f"ledger account {account_id} does not exist")
+    return account

@@ -1,0 +1,130 @@
+"""Logins (accounts), the insured people they manage (members) and their plan enrollments."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from huzhu.db import Base, BigId, UtcDateTime
+
+ROLES = ("member", "investigator", "reviewer", "admin", "auditor")
+RELATIONSHIPS = ("self", "spouse", "child", "parent")
+ENROLLMENT_STATUSES = ("active", "suspended", "left")
+
+
+class Account(Base):
+    """A login. Members manage their family's members; staff roles act on claims and runs."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        CheckConstraint("phone IS NOT NULL OR email IS NOT NULL", name="has_login"),
+        CheckConstraint(f"role IN {ROLES!r}", name="role_known"),
+    )
+
+
+class Member(Base):
+    """An insured person, identified by a validated resident ID number; has one prepaid balance."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    relationship: Mapped[str] = mapped_column(String(8), default="self")
+    name: Mapped[str] = mapped_column(String(100))
+    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    birth_date: Mapped[date] = mapped_column(Date)
+    gender: Mapped[str] = mapped_column(String(1))
+    region_code: Mapped[str] = mapped_column(String(6))
+    ledger_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        CheckConstraint(f"relationship IN {RELATIONSHIPS!r}", name="relationship_known"),
+        CheckConstraint("gender IN ('F', 'M')", name="gender_known"),
+    )
+
+
+class Enrollment(Base):
+    """A member in a plan. ``coverage_anchor_on`` is the day waiting periods count from (the
+    joining day, or the resumption day when a long suspension restarts the waiting period)."""
+
+    __tablename__ = "enrollments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    plan_code: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    joined_on: Mapped[date] = mapped_column(Date)
+    coverage_anchor_on: Mapped[date] = mapped_column(Date)
+    # First day on which this enrollment takes part in apportionment (plan's waiting_members_share).
+    shares_from: Mapped[date] = mapped_column(Date)
+    status_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    health_declaration: Mapped[dict | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        CheckConstraint(f"status IN {ENROLLMENT_STATUSES!r}", name="status_known"),
+        # One live enrollment per member per plan; a member who left may join again.
+        Index(
+            "uq_enrollments_live",
+            "member_id",
+            "plan_code",
+            unique=True,
+            sqlite_where=text("status <> 'left'"),
+            postgresql_where=text("status <> 'left'"),
+        ),
+        # The apportionment run scans a plan's sharing enrollments.
+        Index("ix_enrollments_plan_status", "plan_code", "status", "shares_from", "member_id"),
+    )
+
+
+class EnrollmentEvent(Base):
+    """Append-only coverage history: when an enrollment became active, suspended, or left.
+    Review reads it to know whether a member was covered on the incident date."""
+
+    __tablename__ = "enrollment_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(200))
+    coverage_anchor_on: Mapped[date] = mapped_column(Date)
+    run_id: Mapped[int | None] = mapped_column(BigInteger)
+    balance_fen: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_enrollment_events_enrollment", "enrollment_id", "occurred_at"),)
+
+
+class LoginThrottle(Base):
+    """Failed-login counters per account key and per client address (rate limiting)."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)

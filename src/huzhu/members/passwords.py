@@ -1,0 +1,33 @@
+"""Password hashing with Argon2id (argon2-cffi): the OWASP-recommended default."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from huzhu.errors import InvalidInput
+
+_hasher = PasswordHasher()
+# A valid hash to verify against when the account does not exist, so timing does not reveal it.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-but-same-cost")
+
+MIN_LENGTH, MAX_LENGTH = 8, 128
+
+
+def check_password_strength(password: str) -> None:
+    if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
+        raise InvalidInput(f"password must be {MIN_LENGTH} to {MAX_LENGTH} characters long")
+    if password.isdigit() or password.isalpha():
+        raise InvalidInput("password must mix letters with digits or symbols")
+
+
+def hash_password(password: str) -> str:
+    check_password_strength(password)
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False

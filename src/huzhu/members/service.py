@@ -1,0 +1,396 @@
+"""Accounts, members and enrollments: joining (deposit first), suspension, resumption, leaving."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import BigInteger, and_, exists, func, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from huzhu.clock import business_date, start_of_business_day
+from huzhu.db import UtcDateTime
+from huzhu.money import format_yuan
+from huzhu.custody.service import Custodian, deposit, instruct_payment, settle_instruction
+from huzhu.errors import Conflict, Forbidden, InsufficientFunds, InvalidInput, InvalidTransition, NotEligible, NotFound
+from huzhu.identity.idnumber import parse_resident_id
+from huzhu.ledger.models import MEMBER_BALANCE, LedgerAccount
+from huzhu.ledger.service import open_account
+from huzhu.members.models import RELATIONSHIPS, ROLES, Account, Enrollment, EnrollmentEvent, Member
+from huzhu.members.passwords import hash_password
+from huzhu.plans.rules import check_eligibility
+from huzhu.plans.schemas import Plan
+
+PHONE = re.compile(r"^1[3-9]\d{9}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+# ---------------------------------------------------------------- accounts
+
+
+def normalise_login(login: str) -> tuple[str | None, str | None]:
+    """A login is a mainland mobile number or an e-mail address: returns (phone, email)."""
+    login = (login or "").strip()
+    if PHONE.match(login):
+        return login, None
+    if EMAIL.match(login) and len(login) <= 254:
+        return None, login.lower()
+    raise InvalidInput("login must be a mainland mobile number (11 digits, e.g. 13812345678) or an e-mail address")
+
+
+def find_account_by_login(session: Session, login: str) -> Account | None:
+    try:
+        phone, email = normalise_login(login)
+    except InvalidInput:
+        return None
+    column = Account.phone if phone else Account.email
+    return session.scalar(select(Account).where(column == (phone or email)))
+
+
+def register_account(
+    session: Session, *, login: str, password: str, display_name: str, now: datetime, role: str = "member"
+) -> Account:
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+    display_name = (display_name or "").strip()
+    if not 1 <= len(display_name) <= 100:
+        raise InvalidInput("display name must be 1 to 100 characters")
+    phone, email = normalise_login(login)
+    if find_account_by_login(session, login) is not None:
+        raise Conflict("an account with this login already exists")
+    account = Account(
+        phone=phone, email=email, display_name=display_name, password_hash=hash_password(password),
+        role=role, is_active=True, created_at=now,
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def account_or_raise(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"account {account_id} does not exist")
+    return account
+
+
+def require_role(account: Account, *roles: str) -> None:
+    if account.role not in roles:
+        raise Forbidden(f"this action needs the role {' or '.join(roles)}; you are {account.role}")
+
+
+# ---------------------------------------------------------------- members
+
+
+def add_member(
+    session: Session, *, account_id: int | None, name: str, id_number: str, now: datetime,
+    relationship: str = "self",
+) -> Member:
+    """Register an insured person under an account; the ID number gives birth date and gender."""
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 100:
+        raise InvalidInput("name must be 1 to 100 characters")
+    if relationship not in RELATIONSHIPS:
+        raise InvalidInput(f"relationship must be one of {', '.join(RELATIONSHIPS)}")
+    resident = parse_resident_id(id_number, today=business_date(now))
+    if session.scalar(select(Member.id).where(Member.id_number == resident.number)) is not None:
+        raise Conflict("a member with this ID number is already registered")
+    if account_id is not None and relationship == "self":
+        has_self = session.scalar(
+            select(Member.id).where(Member.account_id == account_id, Member.relationship == "self")
+        )
+        if has_self is not None:
+            raise Conflict("this account already has a member registered as 'self'")
+    ledger_account = open_account(session, kind=MEMBER_BALANCE, now=now)
+    member = Member(
+        account_id=account_id, relationship=relationship, name=name, id_number=resident.number,
+        birth_date=resident.birth_date, gender=resident.gender, region_code=resident.region_code,
+        ledger_account_id=ledger_account.id, created_at=now,
+    )
+    session.add(member)
+    session.flush()
+    return member
+
+
+def member_or_raise(session: Session, member_id: int) -> Member:
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound(f"member {member_id} does not exist")
+    return member
+
+
+def member_of_account(session: Session, *, member_id: int, account: Account) -> Member:
+    """The member, if the account manages it (staff may act on any member)."""
+    member = member_or_raise(session, member_id)
+    if account.role == "member" and member.account_id != account.id:
+        raise NotFound(f"member {member_id} does not exist")
+    return member
+
+
+def balance_of(session: Session, member: Member) -> LedgerAccount:
+    account = session.get(LedgerAccount, member.ledger_account_id)
+    assert account is not None
+    return account
+
+
+# ---------------------------------------------------------------- enrollments
+
+
+def _record_event(
+    session: Session, enrollment: Enrollment, *, status: str, reason: str, now: datetime, balance: int | None = None
+) -> None:
+    session.add(
+        EnrollmentEvent(
+            enrollment_id=enrollment.id, occurred_at=now, status=status, reason=reason,
+            coverage_anchor_on=enrollment.coverage_anchor_on, balance_fen=balance,
+        )
+    )
+
+
+def plan_or_raise(plans: Mapping[str, Plan], plan_code: str) -> Plan:
+    plan = plans.get(plan_code)
+    if plan is None:
+        raise NotFound(f"unknown plan {plan_code!r}; plans are: {', '.join(sorted(plans))}")
+    return plan
+
+
+def shares_from(plan: Plan, anchor: date) -> date:
+    """First day an enrollment shares cases: at once, or once its first benefit is in force."""
+    if plan.waiting_members_share:
+        return anchor
+    return anchor + timedelta(days=min(b.waiting_days for b in plan.benefits))
+
+
+def join_plan(
+    session: Session, custodian: Custodian, *, plans: Mapping[str, Plan], member: Member, plan_code: str,
+    now: datetime, idempotency_key: str, health_answers: Mapping[str, bool] | None = None,
+) -> Enrollment:
+    """Check eligibility, take the deposit into custody, then start the enrollment."""
+    plan = plan_or_raise(plans, plan_code)
+    today = business_date(now)
+    live = session.scalar(
+        select(Enrollment).where(
+            Enrollment.member_id == member.id, Enrollment.plan_code == plan.code, Enrollment.status != "left"
+        )
+    )
+    if live is not None:
+        raise Conflict(f"member {member.id} is already in plan {plan.code}")
+    problems = check_eligibility(plan, birth_date=member.birth_date, on=today, health_answers=health_answers)
+    if problems:
+        raise NotEligible("; ".join(p.message for p in problems), problems=[p.code for p in problems])
+    account = balance_of(session, member)
+    deposit(
+        session, custodian, account=account, amount_fen=plan.deposit_fen, idempotency_key=idempotency_key,
+        now=now, member_id=member.id, memo=f"deposit to join {plan.code}",
+    )
+    enrollment = Enrollment(
+        member_id=member.id, plan_code=plan.code, status="active", joined_at=now, joined_on=today,
+        coverage_anchor_on=today, shares_from=shares_from(plan, today), status_changed_at=now,
+        health_declaration=dict(health_answers) if health_answers else None,
+    )
+    session.add(enrollment)
+    session.flush()
+    _record_event(session, enrollment, status="active", reason="joined", now=now, balance=account.available)
+    session.flush()
+    return enrollment
+
+
+def enrollment_or_raise(session: Session, enrollment_id: int) -> Enrollment:
+    enrollment = session.get(Enrollment, enrollment_id)
+    if enrollment is None:
+        raise NotFound(f"enrollment {enrollment_id} does not exist")
+    return enrollment
+
+
+def top_up(
+    session: Session, custodian: Custodian, *, plans: Mapping[str, Plan], member: Member, amount_fen: int,
+    now: datetime, idempotency_key: str,
+) -> LedgerAccount:
+    """Add money to a member's balance; suspended enrollments it now covers resume."""
+    if amount_fen <= 0:
+        raise InvalidInput("top-up amount must be greater than zero")
+    account = balance_of(session, member)
+    deposit(session, custodian, account=account, amount_fen=amount_fen, idempotency_key=idempotency_key,
+            now=now, member_id=member.id, memo="top-up")
+    session.refresh(account)
+    resume_funded(session, plans=plans, member=member, now=now)
+    return account
+
+
+def resume_funded(session: Session, *, plans: Mapping[str, Plan], member: Member, now: datetime) -> list[Enrollment]:
+    account = balance_of(session, member)
+    resumed = []
+    suspended = session.scalars(
+        select(Enrollment).where(Enrollment.member_id == member.id, Enrollment.status == "suspended")
+    ).all()
+    today = business_date(now)
+    for enrollment in suspended:
+        plan = plans.get(enrollment.plan_code)
+        if plan is None or account.available < plan.min_balance_fen:
+            continue
+        restart = plan.restart_waiting_after_suspension_days
+        suspended_days = (today - business_date(enrollment.status_changed_at)).days
+        if restart is not None and suspended_days > restart:
+            enrollment.coverage_anchor_on = today
+            enrollment.shares_from = shares_from(plan, today)
+        enrollment.status = "active"
+        enrollment.status_changed_at = now
+        _record_event(session, enrollment, status="active", reason="resumed after top-up", now=now,
+                      balance=account.available)
+        resumed.append(enrollment)
+    session.flush()
+    return resumed
+
+
+def suspend_underfunded(
+    session: Session, *, plans: Mapping[str, Plan], now: datetime, run_id: int | None = None,
+    member_id: int | None = None,
+) -> int:
+    """Suspend, set-based, every active enrollment whose member's balance is under its plan's minimum."""
+    total = 0
+    for plan in plans.values():
+        underfunded = (
+            select(Enrollment.id)
+            .join(Member, Member.id == Enrollment.member_id)
+            .join(LedgerAccount, LedgerAccount.id == Member.ledger_account_id)
+            .where(
+                Enrollment.plan_code == plan.code,
+                Enrollment.status == "active",
+                LedgerAccount.credits_posted - LedgerAccount.debits_posted - LedgerAccount.debits_pending
+                < plan.min_balance_fen,
+            )
+        )
+        if member_id is not None:
+            underfunded = underfunded.where(Enrollment.member_id == member_id)
+        events = (
+            select(
+                Enrollment.id,
+                literal(now, UtcDateTime()),
+                literal("suspended"),
+                literal(f"balance below the plan minimum {format_yuan(plan.min_balance_fen)}"),
+                Enrollment.coverage_anchor_on,
+                literal(run_id, BigInteger()),
+                LedgerAccount.credits_posted - LedgerAccount.debits_posted - LedgerAccount.debits_pending,
+            )
+            .join(Member, Member.id == Enrollment.member_id)
+            .join(LedgerAccount, LedgerAccount.id == Member.ledger_account_id)
+            .where(Enrollment.id.in_(underfunded))
+        )
+        session.execute(
+            insert(EnrollmentEvent).from_select(
+                ["enrollment_id", "occurred_at", "status", "reason", "coverage_anchor_on", "run_id", "balance_fen"],
+                events,
+            )
+        )
+        result = session.execute(
+            update(Enrollment)
+            .where(Enrollment.id.in_(underfunded))
+            .values(status="suspended", status_changed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        total += result.rowcount or 0
+    session.flush()
+    return total
+
+
+def withdraw(
+    session: Session, custodian: Custodian, *, plans: Mapping[str, Plan], member: Member, amount_fen: int,
+    bank_account: str, now: datetime, idempotency_key: str, kind: str = "refund",
+) -> str:
+    """Pay part of a member's balance back to their bank account through the custodian."""
+    if amount_fen <= 0:
+        raise InvalidInput("withdrawal amount must be greater than zero")
+    _check_bank_account(bank_account)
+    account = balance_of(session, member)
+    if amount_fen > account.available:
+        raise InsufficientFunds(f"available balance is {account.available} fen; cannot withdraw {amount_fen} fen")
+    instruction = instruct_payment(
+        session, custodian, kind=kind, from_account=account, amount_fen=amount_fen, creditor_name=member.name,
+        creditor_account=bank_account, remittance_info=f"huzhu refund to member {member.id}",
+        idempotency_key=idempotency_key, now=now, member_id=member.id,
+    )
+    state = settle_instruction(session, custodian, instruction, now=now)
+    suspend_underfunded(session, plans=plans, now=now, member_id=member.id)
+    return state
+
+
+def leave_plan(
+    session: Session, custodian: Custodian, *, plans: Mapping[str, Plan], enrollment: Enrollment,
+    bank_account: str | None, now: datetime, idempotency_key: str,
+) -> Enrollment:
+    """Leave a plan at any time. Leaving the last plan refunds the whole remaining balance."""
+    if enrollment.status == "left":
+        raise InvalidTransition("this enrollment has already left the plan")
+    member = member_or_raise(session, enrollment.member_id)
+    others = session.scalar(
+        select(func.count()).select_from(Enrollment).where(
+            Enrollment.member_id == member.id, Enrollment.status != "left", Enrollment.id != enrollment.id
+        )
+    )
+    account = balance_of(session, member)
+    refund = account.available if not others else 0
+    if refund > 0:
+        if not bank_account:
+            raise InvalidInput("a bank account is needed to refund the remaining balance")
+        _check_bank_account(bank_account)
+    enrollment.status = "left"
+    enrollment.status_changed_at = now
+    _record_event(session, enrollment, status="left", reason="member left the plan", now=now, balance=account.available)
+    session.flush()
+    if refund > 0:
+        assert bank_account is not None
+        withdraw(session, custodian, plans=plans, member=member, amount_fen=refund, bank_account=bank_account,
+                 now=now, idempotency_key=idempotency_key)
+    return enrollment
+
+
+def _check_bank_account(bank_account: str) -> None:
+    if not re.fullmatch(r"\d{12,19}", bank_account or ""):
+        raise InvalidInput("bank account must be 12 to 19 digits")
+
+
+def coverage_on(session: Session, enrollment: Enrollment, day: date) -> tuple[bool, date]:
+    """Was the enrollment active for the whole of ``day``, and from which anchor did waiting count?
+
+    Conservative on purpose: a suspension or a departure at any time that day, or a status
+    other than active at its start, means not covered (a late top-up cannot cover an earlier accident).
+    """
+    day_start, day_end = start_of_business_day(day), start_of_business_day(day + timedelta(days=1))
+    before = session.scalar(
+        select(EnrollmentEvent)
+        .where(EnrollmentEvent.enrollment_id == enrollment.id, EnrollmentEvent.occurred_at < day_start)
+        .order_by(EnrollmentEvent.occurred_at.desc(), EnrollmentEvent.id.desc())
+        .limit(1)
+    )
+    joined_that_day = enrollment.joined_on == day
+    if before is None and not joined_that_day:
+        return False, enrollment.coverage_anchor_on
+    lapsed_that_day = session.scalar(
+        select(exists().where(and_(
+            EnrollmentEvent.enrollment_id == enrollment.id,
+            EnrollmentEvent.occurred_at >= day_start,
+            EnrollmentEvent.occurred_at < day_end,
+            EnrollmentEvent.status != "active",
+        )))
+    )
+    anchor = before.coverage_anchor_on if before is not None else enrollment.coverage_anchor_on
+    active = (before is None or before.status == "active") and not lapsed_that_day
+    return bool(active), anchor
+
+
+def coverage_status(plan: Plan, enrollment: Enrollment, *, today: date) -> dict[str, object]:
+    """What a member sees per plan: waiting until …, in force, suspended and why, left."""
+    from huzhu.plans.rules import in_force_date
+
+    benefits = [
+        {"code": b.code, "name_zh": b.name_zh, "name_en": b.name_en,
+         "in_force_from": in_force_date(b, enrollment.coverage_anchor_on).isoformat(),
+         "in_force": enrollment.status == "active" and today >= in_force_date(b, enrollment.coverage_anchor_on)}
+        for b in plan.benefits
+    ]
+    if enrollment.status == "active":
+        state = "in_force" if any(b["in_force"] for b in benefits) else "waiting"
+    else:
+        state = enrollment.status
+    return {"state": state, "benefits": benefits}

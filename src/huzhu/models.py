@@ -1,0 +1,37 @@
+"""Imports every domain's tables so the metadata (and Alembic) sees the whole schema."""
+
+from huzhu.apportionment.models import ApportionmentRun, RunCase
+from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport, ReviewDecision
+from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconciliation
+from huzhu.db import Base
+from huzhu.ledger.models import Entry, LedgerAccount, Transfer
+from huzhu.members.models import Account, Enrollment, EnrollmentEvent, LoginThrottle, Member
+from huzhu.notices.models import Case, Objection
+from huzhu.sandbox.models import SandboxClock
+from huzhu.transparency.models import PublicRecord
+
+__all__ = [
+    "Account",
+    "ApportionmentRun",
+    "BankTransaction",
+    "Base",
+    "Case",
+    "Claim",
+    "ClaimEvent",
+    "CustodyInstruction",
+    "Entry",
+    "Enrollment",
+    "EnrollmentEvent",
+    "Evidence",
+    "InvestigationReport",
+    "LedgerAccount",
+    "LoginThrottle",
+    "Member",
+    "Objection",
+    "PublicRecord",
+    "Reconciliation",
+    "ReviewDecision",
+    "RunCase",
+    "SandboxClock",
+    "Transfer",
+]

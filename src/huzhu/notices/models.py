@@ -1,0 +1,69 @@
+"""Cases (互助事件) in public notice and after, and members' objections (异议)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from huzhu.db import Base, BigId, UtcDateTime
+
+# in_notice → (notice ended, no open objection) → shared → paid; withdrawn when an objection is upheld.
+CASE_STATUSES = ("in_notice", "shared", "paying", "paid", "withdrawn")
+
+
+class Case(Base):
+    """What the public sees of an approved claim: anonymised, with its money trail."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(24), unique=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    plan_code: Mapped[str] = mapped_column(String(40), index=True)
+    benefit_code: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(12), default="in_notice")
+    amount_fen: Mapped[int] = mapped_column(BigInteger)  # the approved benefit
+    collected_fen: Mapped[int | None] = mapped_column(BigInteger)
+    shortfall_fen: Mapped[int | None] = mapped_column(BigInteger)
+    fee_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Anonymised public facts (彭*, F, 25, 广西).
+    masked_name: Mapped[str] = mapped_column(String(40))
+    gender: Mapped[str] = mapped_column(String(1))
+    age: Mapped[int] = mapped_column(Integer)
+    province_code: Mapped[str] = mapped_column(String(2))
+    incident_summary: Mapped[str] = mapped_column(Text, default="")
+    investigation_summary: Mapped[str] = mapped_column(Text, default="")
+    ledger_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
+    approved_by_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    notice_starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    notice_ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    run_id: Mapped[int | None] = mapped_column(BigInteger)
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        CheckConstraint(f"status IN {CASE_STATUSES!r}", name="status_known"),
+        Index("ix_cases_status_notice", "status", "notice_ends_at"),
+    )
+
+
+class Objection(Base):
+    __tablename__ = "objections"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open, upheld, dismissed
+    filed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolved_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "member_id"),
+        CheckConstraint("status IN ('open', 'upheld', 'dismissed')", name="status_known"),
+    )
