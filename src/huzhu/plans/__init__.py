@@ -1,1 +1,55 @@
+"""Plans: rules as data files, validated on load; pure eligibility and benefit evaluation."""
 
+from huzhu.plans.loader import PlanFileError, canonical_json, load_plan, load_plans, plan_digest
+from huzhu.plans.rules import (
+    ClaimEvaluation,
+    ClaimFacts,
+    Problem,
+    RuleCheck,
+    age_in_days,
+    age_on,
+    check_eligibility,
+    compute_benefit,
+    evaluate_claim,
+    explain_benefit,
+    in_force_date,
+)
+from huzhu.plans.schemas import (
+    AgeBand,
+    AgeBandedRule,
+    Benefit,
+    DisabilityGradeRule,
+    DrivingLiabilityRule,
+    Eligibility,
+    FixedRule,
+    HealthQuestion,
+    Plan,
+)
+
+__all__ = [
+    "AgeBand",
+    "AgeBandedRule",
+    "Benefit",
+    "ClaimEvaluation",
+    "ClaimFacts",
+    "DisabilityGradeRule",
+    "DrivingLiabilityRule",
+    "Eligibility",
+    "FixedRule",
+    "HealthQuestion",
+    "Plan",
+    "PlanFileError",
+    "Problem",
+    "RuleCheck",
+    "age_in_days",
+    "age_on",
+    "canonical_json",
+    "check_eligibility",
+    "compute_benefit",
+    "evaluate_claim",
+    "explain_benefit",
+    "in_force_date",
+    "load_plan",
+    "load_plans",
+    "plan_digest",
+]

@@ -1,0 +1,136 @@
+"""Chinese resident identity card numbers (居民身份证号码, GB 11643-1999).
+
+18 characters: 6-digit region code, 8-digit birth date (YYYYMMDD), 3-digit order code (odd = male,
+even = female), and an ISO 7064 MOD 11-2 check character (0-9 or X). The legacy 15-digit form
+(2-digit year, no check character) is accepted and converted to 18 characters.
+
+The check character is computed with python-stdnum (``stdnum.cn.ric``). The region is checked only
+at province level: stdnum's county table records when each county code came into use, and rejects
+people born before that year, which would refuse valid IDs of older members.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from stdnum.cn import ric
+
+from huzhu.errors import InvalidInput
+from huzhu.identity.regions import PROVINCES, province_for
+
+Gender = Literal["F", "M"]
+
+_WHITESPACE = re.compile(r"\s+")
+_EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+@dataclass(frozen=True)
+class ResidentId:
+    number: str  # 18 characters, upper-case X
+    birth_date: date
+    gender: Gender
+    region_code: str  # 6 digits
+    province_code: str  # 2 digits
+    province_zh: str
+    province_en: str
+
+
+def check_character(first17: str) -> str:
+    """The ISO 7064 MOD 11-2 check character ('0'-'9' or 'X') for the first 17 digits."""
+    if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
+        raise InvalidInput("ID number: the check character needs exactly 17 digits")
+    # stdnum's calc_check_digit expects the full number and ignores its last character.
+    return ric.calc_check_digit(first17 + "0")
+
+
+def convert_15_to_18(number15: str) -> str:
+    """Convert a legacy 15-digit ID (born 19YY) to the 18-character form."""
+    if len(number15) != 15 or not number15.isascii() or not number15.isdigit():
+        raise InvalidInput("ID number: the old 15-digit form must consist of 15 digits")
+    first17 = number15[:6] + "19" + number15[6:]
+    return first17 + check_character(first17)
+
+
+def _normalise(text: str) -> str:
+    if not isinstance(text, str):
+        raise InvalidInput("ID number must be given as text")
+    number = _WHITESPACE.sub("", text).upper()
+    if not number:
+        raise InvalidInput("ID number is empty")
+    if len(number) == 15:
+        if not (number.isascii() and number.isdigit()):
+            raise InvalidInput("ID number: the old 15-digit form must consist of digits only")
+        return convert_15_to_18(number)
+    if len(number) != 18:
+        raise InvalidInput(
+            f"ID number must have 18 characters (or 15 digits in the old form); it has {len(number)}"
+        )
+    return number
+
+
+def _birth_date(number: str) -> date:
+    digits = number[6:14]
+    try:
+        born = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        raise InvalidInput(
+            f"ID number: {digits[:4]}-{digits[4:6]}-{digits[6:8]} (characters 7-14) is not a real birth date"
+        ) from None
+    if born < _EARLIEST_BIRTH:
+        raise InvalidInput(f"ID number: birth date {born.isoformat()} is before 1900")
+    return born
+
+
+def parse_resident_id(text: str, *, today: date | None = None) -> ResidentId:
+    """Validate and normalise a resident ID number; raise ``InvalidInput`` saying what is wrong.
+
+    Spaces are removed and a lower-case 'x' becomes 'X'. With ``today`` given, a birth date after
+    ``today`` is refused.
+    """
+    number = _normalise(text)
+    if not (number[:17].isascii() and number[:17].isdigit()):
+        raise InvalidInput("ID number: the first 17 characters must be digits")
+    last = number[17]
+    if not (last.isdigit() or last == "X"):
+        raise InvalidInput("ID number: the last character must be a digit or X")
+    if last != check_character(number[:17]):
+        raise InvalidInput(
+            "ID number: the check character (the last one) does not match the other digits; "
+            "please look for a typing mistake"
+        )
+    born = _birth_date(number)
+    if number[:2] not in PROVINCES:
+        raise InvalidInput(f"ID number: unknown province code {number[:2]!r} (the first two digits)")
+    if today is not None and born > today:
+        raise InvalidInput(f"ID number: birth date {born.isoformat()} is in the future")
+    province = province_for(number[:2])
+    return ResidentId(
+        number=number,
+        birth_date=born,
+        gender="M" if int(number[16]) % 2 == 1 else "F",
+        region_code=number[:6],
+        province_code=province.code,
+        province_zh=province.name_zh,
+        province_en=province.name_en,
+    )
+
+
+def make_resident_id(region_code: str, birth: date, sequence: int, gender: Gender) -> str:
+    """Build a valid 18-character ID for tests and the demo.
+
+    The order code is ``sequence`` (0..99, two digits) followed by 1 for a man or 2 for a woman.
+    """
+    if len(region_code) != 6 or not region_code.isascii() or not region_code.isdigit():
+        raise InvalidInput("region_code must be 6 digits")
+    province_for(region_code)
+    if not 0 <= sequence <= 99:
+        raise InvalidInput("sequence must be between 0 and 99")
+    if gender not in ("F", "M"):
+        raise InvalidInput("gender must be 'F' or 'M'")
+    if birth < _EARLIEST_BIRTH or birth.year > 9999:
+        raise InvalidInput("birth date must be in 1900 or later")
+    first17 = f"{region_code}{birth:%Y%m%d}{sequence:02d}{1 if gender == 'M' else 2}"
+    return first17 + check_character(first17)
