@@ -94,9 +94,7 @@ class StreamingRoot:
     def add(self, leaf_hash_: bytes) -> None:
         """Append one leaf *hash* (already ``leaf_hash(data)``, 32 bytes)."""
         if len(leaf_hash_) != HASH_SIZE:
-            raise InvalidInput(
-                f"leaf hash #{self._count} must be {HASH_SIZE} bytes, got {len(leaf_hash_)}"
-            )
+            raise InvalidInput(f"leaf hash #{self._count} must be {HASH_SIZE} bytes, got {len(leaf_hash_)}")
         h = bytes(leaf_hash_)
         count = self._count
         stack = self._stack
@@ -168,9 +166,7 @@ def consistency_proof(hashes: Sequence[bytes], old_size: int) -> list[bytes]:
     """
     n = len(hashes)
     if isinstance(old_size, bool) or not isinstance(old_size, int) or not 0 < old_size <= n:
-        raise InvalidInput(
-            f"old tree size {old_size!r} must be between 1 and the current tree size {n}"
-        )
+        raise InvalidInput(f"old tree size {old_size!r} must be between 1 and the current tree size {n}")
     collected: list[bytes] = []
     start, end, m, complete = 0, n, old_size, True
     while m != end - start:
@@ -236,9 +232,7 @@ def verify_inclusion(
         raise ProofError("inclusion proof does not lead to the given root")
 
 
-def verify_consistency(
-    size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
-) -> None:
+def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes) -> None:
     """Check a consistency proof (RFC 9162 §2.1.4.2); raise :class:`ProofError` unless it verifies."""
     if isinstance(size1, bool) or isinstance(size2, bool):
         raise ProofError("tree sizes must be integers")
@@ -248,7 +242,9 @@ def verify_consistency(
         raise ProofError(f"the new tree (size {size2}) is smaller than the old one (size {size1})")
     proof = list(proof or [])
     if size1 == 0:
-        raise ProofError("a consistency proof from the empty tree (size 0) proves nothing (RFC 9162: 0 < size1)")
+        raise ProofError(
+            "a consistency proof from the empty tree (size 0) proves nothing (RFC 9162: 0 < size1)"
+        )
     if size1 == size2:
         if proof:
             raise ProofError("a consistency proof between equal sizes must be empty")
