@@ -17,10 +17,23 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from huzhu.clock import business_date
-from huzhu.custody.iso20022 import PaymentInstruction, StatementEntry, build_camt053, build_pain001, parse_camt053
+from huzhu.custody.iso20022 import (
+    PaymentInstruction,
+    StatementEntry,
+    build_camt053,
+    build_pain001,
+    parse_camt053,
+)
 from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconciliation
 from huzhu.ledger.models import CREDIT, DEBIT, LedgerAccount, Transfer
-from huzhu.ledger.service import Leg, custody_cash_account, find_transfer, post_transfer, resolve_pending, transfer_state
+from huzhu.ledger.service import (
+    Leg,
+    custody_cash_account,
+    find_transfer,
+    post_transfer,
+    resolve_pending,
+    transfer_state,
+)
 
 PLATFORM_NAME = "huzhu mutual-aid custody account"
 CUSTODY_ACCOUNT_NO = "HUZHU-CUSTODY-0001"

@@ -10,15 +10,23 @@ from sqlalchemy import BigInteger, and_, exists, func, insert, literal, select, 
 from sqlalchemy.orm import Session
 
 from huzhu.clock import business_date, start_of_business_day
-from huzhu.db import UtcDateTime
-from huzhu.money import format_yuan
 from huzhu.custody.service import Custodian, deposit, instruct_payment, settle_instruction
-from huzhu.errors import Conflict, Forbidden, InsufficientFunds, InvalidInput, InvalidTransition, NotEligible, NotFound
+from huzhu.db import UtcDateTime
+from huzhu.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientFunds,
+    InvalidInput,
+    InvalidTransition,
+    NotEligible,
+    NotFound,
+)
 from huzhu.identity.idnumber import parse_resident_id
 from huzhu.ledger.models import MEMBER_BALANCE, LedgerAccount
 from huzhu.ledger.service import open_account
 from huzhu.members.models import RELATIONSHIPS, ROLES, Account, Enrollment, EnrollmentEvent, Member
 from huzhu.members.passwords import hash_password
+from huzhu.money import format_yuan
 from huzhu.plans.rules import check_eligibility
 from huzhu.plans.schemas import Plan
 

@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-25 19:00:08.192460
+Revises:
+Create Date: 2026-11-25
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def upgrade() -> None:
     )
     op.create_table('ledger_accounts',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('code', sa.String(length=64), nullable=False),
+    sa.Column('code', sa.String(length=64), nullable=True),
     sa.Column('kind', sa.String(length=24), nullable=False),
     sa.Column('debits_must_not_exceed_credits', sa.Boolean(), nullable=False),
     sa.Column('debits_posted', sa.BigInteger(), nullable=False),
@@ -73,6 +73,7 @@ def upgrade() -> None:
     sa.Column('case_id', sa.BigInteger(), nullable=True),
     sa.Column('run_id', sa.BigInteger(), nullable=True),
     sa.Column('memo', sa.String(length=255), nullable=False),
+    sa.Column('external_ref', sa.String(length=35), nullable=True),
     sa.Column('created_at', huzhu.db.UtcDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("status IN ('posted', 'pending', 'voided')", name=op.f('ck_ledger_transfers_status_known')),
     sa.CheckConstraint('amount >= 0', name=op.f('ck_ledger_transfers_amount_not_negative')),
@@ -83,6 +84,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ledger_transfers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_transfers_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_transfers_external_ref'), ['external_ref'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_transfers_member_id'), ['member_id'], unique=False)
 
     op.create_table('login_throttles',
@@ -254,6 +256,7 @@ def upgrade() -> None:
     sa.Column('occurred_at', huzhu.db.UtcDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('reason', sa.String(length=200), nullable=False),
+    sa.Column('coverage_anchor_on', sa.Date(), nullable=False),
     sa.Column('run_id', sa.BigInteger(), nullable=True),
     sa.Column('balance_fen', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['enrollment_id'], ['enrollments.id'], name=op.f('fk_enrollment_events_enrollment_id_enrollments')),
@@ -481,6 +484,7 @@ def downgrade() -> None:
     op.drop_table('login_throttles')
     with op.batch_alter_table('ledger_transfers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ledger_transfers_member_id'))
+        batch_op.drop_index(batch_op.f('ix_ledger_transfers_external_ref'))
         batch_op.drop_index(batch_op.f('ix_ledger_transfers_case_id'))
 
     op.drop_table('ledger_transfers')

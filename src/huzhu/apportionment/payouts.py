@@ -1,0 +1,82 @@
+"""Paying a shared case's collected money to the beneficiary through the custodian."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from huzhu.claims.models import Claim
+from huzhu.custody.models import CustodyInstruction
+from huzhu.custody.service import Custodian, instruct_payment, settle_instruction
+from huzhu.identity import mask_bank_account
+from huzhu.ledger.models import LedgerAccount
+from huzhu.money import format_yuan
+from huzhu.notices.models import Case
+from huzhu.transparency.service import append_record
+
+
+def _latest_instruction(session: Session, case: Case) -> CustodyInstruction | None:
+    return session.scalar(
+        select(CustodyInstruction).where(CustodyInstruction.case_id == case.id, CustodyInstruction.kind == "payout")
+        .order_by(CustodyInstruction.id.desc()).limit(1)
+    )
+
+
+def pay_out_shared_cases(session: Session, custodian: Custodian, *, now: datetime) -> list[Case]:
+    """Instruct payouts for shared cases and settle them; returns the cases that became paid."""
+    paid: list[Case] = []
+    for case in session.scalars(select(Case).where(Case.status.in_(("shared", "paying"))).order_by(Case.id)).all():
+        claim = session.get(Claim, case.claim_id)
+        assert claim is not None
+        if case.status == "shared":
+            if not case.collected_fen:
+                _mark_paid(session, case, now=now, ref=None)
+                paid.append(case)
+                continue
+            last = _latest_instruction(session, case)
+            if last is not None and last.creditor_account == claim.beneficiary_account:
+                continue  # rejected before; wait for a corrected beneficiary account
+            attempt = session.scalar(
+                select(func.count()).select_from(CustodyInstruction).where(CustodyInstruction.case_id == case.id)
+            ) or 0
+            pool = session.get(LedgerAccount, case.ledger_account_id)
+            assert pool is not None
+            instruct_payment(
+                session, custodian, kind="payout", from_account=pool, amount_fen=case.collected_fen,
+                creditor_name=claim.beneficiary_name, creditor_account=claim.beneficiary_account,
+                remittance_info=f"huzhu mutual aid {case.case_no}", idempotency_key=f"payout:{case.case_no}:{attempt + 1}",
+                now=now, case_id=case.id,
+            )
+            case.status = "paying"
+            case.updated_at = now
+            session.flush()
+        instruction = _latest_instruction(session, case)
+        assert instruction is not None
+        state = settle_instruction(session, custodian, instruction, now=now)
+        if state == "posted":
+            _mark_paid(session, case, now=now, ref=instruction)
+            paid.append(case)
+        elif state == "voided":
+            case.status = "shared"
+            case.updated_at = now
+            append_record(session, kind="payout_rejected", subject=case.case_no, payload={
+                "case_no": case.case_no, "amount": format_yuan(instruction.amount_fen),
+                "end_to_end_id": instruction.end_to_end_id}, now=now)
+    session.flush()
+    return paid
+
+
+def _mark_paid(session: Session, case: Case, *, now: datetime, ref: CustodyInstruction | None) -> None:
+    case.status = "paid"
+    case.paid_at = now
+    case.updated_at = now
+    session.flush()
+    append_record(session, kind="case_paid", subject=case.case_no, payload={
+        "case_no": case.case_no,
+        "paid": format_yuan(case.collected_fen or 0),
+        "shortfall": format_yuan(case.shortfall_fen or 0),
+        "end_to_end_id": ref.end_to_end_id if ref else None,
+        "beneficiary_account": mask_bank_account(ref.creditor_account) if ref else None,
+    }, now=now)

@@ -1,0 +1,293 @@
+"""Apportionment runs: every due case shared across its plan's members, set-based in SQL.
+
+One run is one database transaction: a crash anywhere leaves the whole run or nothing. A case
+is shared at most once (its share transfer's idempotency key is the case number, and only cases
+still in notice are picked), so running the job twice charges nobody twice.
+
+Per case: the sharing members' capacities ``min(cap, available balance)`` go into a temporary
+table; their histogram (≤ cap + 1 rows) gives the equal share (``shares.allocate_level``); one
+``INSERT … SELECT`` writes every member's debit leg, one ``UPDATE … FROM`` moves the balances.
+No Python object per member.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from huzhu.apportionment.models import ApportionmentRun, RunCase
+from huzhu.apportionment.shares import Allocation, allocate_level, leftover_pivot, published_rule
+from huzhu.claims.models import Claim
+from huzhu.clock import business_date
+from huzhu.db import is_sqlite
+from huzhu.ledger.models import Transfer
+from huzhu.members.service import suspend_underfunded
+from huzhu.money import format_yuan
+from huzhu.notices.models import Case
+from huzhu.notices.service import due_cases
+from huzhu.plans.schemas import Plan
+from huzhu.transparency.merkle import StreamingRoot, inclusion_proof, leaf_hash, root_from_leaf_hashes
+from huzhu.transparency.service import append_record
+
+Progress = Callable[[str], None]
+
+
+def _prepare_pool_table(session: Session) -> None:
+    if is_sqlite(session):
+        session.execute(text(
+            "CREATE TEMP TABLE IF NOT EXISTS share_pool "
+            "(member_id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, capacity INTEGER NOT NULL)"
+        ))
+    else:
+        session.execute(text(
+            "CREATE TEMP TABLE IF NOT EXISTS share_pool "
+            "(member_id BIGINT PRIMARY KEY, account_id BIGINT NOT NULL, capacity BIGINT NOT NULL) ON COMMIT DROP"
+        ))
+    session.execute(text("DELETE FROM share_pool"))
+
+
+def _fill_pool(session: Session, *, case: Case, plan: Plan, claimant_id: int, now: datetime) -> None:
+    """Sharing members: the plan's active enrollments sharing by today, except the claimant."""
+    session.execute(
+        text(
+            """
+            INSERT INTO share_pool (member_id, account_id, capacity)
+            SELECT m.id, m.ledger_account_id,
+                   CASE WHEN a.credits_posted - a.debits_posted - a.debits_pending >= :cap THEN :cap
+                        WHEN a.credits_posted - a.debits_posted - a.debits_pending <= 0 THEN 0
+                        ELSE a.credits_posted - a.debits_posted - a.debits_pending END
+            FROM enrollments e
+            JOIN members m ON m.id = e.member_id
+            JOIN ledger_accounts a ON a.id = m.ledger_account_id
+            WHERE e.plan_code = :plan AND e.status = 'active' AND e.shares_from <= :today
+              AND e.member_id <> :claimant
+            """
+        ),
+        {"cap": plan.cap_per_case_fen, "plan": plan.code, "today": business_date(now), "claimant": claimant_id},
+    )
+    if not is_sqlite(session):
+        session.execute(text("ANALYZE share_pool"))
+
+
+def _leftover_condition(session: Session, allocation: Allocation, pivot: int) -> tuple[str, dict[str, int]]:
+    """SQL that picks the members paying one leftover fen (see ``shares`` for the published rule)."""
+    if allocation.leftover == 0:
+        return "1 = 0", {}
+    level, leftover = allocation.level, allocation.leftover
+    after_pivot = session.scalar(
+        text("SELECT COUNT(*) FROM share_pool WHERE capacity > :level AND member_id >= :pivot"),
+        {"level": level, "pivot": pivot},
+    )
+    if leftover <= after_pivot:
+        last = session.scalar(
+            text("SELECT member_id FROM share_pool WHERE capacity > :level AND member_id >= :pivot "
+                 "ORDER BY member_id LIMIT 1 OFFSET :skip"),
+            {"level": level, "pivot": pivot, "skip": leftover - 1},
+        )
+        return "(capacity > :level AND member_id >= :pivot AND member_id <= :last)", {"pivot": pivot, "last": last}
+    last = session.scalar(
+        text("SELECT member_id FROM share_pool WHERE capacity > :level AND member_id < :pivot "
+             "ORDER BY member_id LIMIT 1 OFFSET :skip"),
+        {"level": level, "pivot": pivot, "skip": leftover - after_pivot - 1},
+    )
+    return "(capacity > :level AND (member_id >= :pivot OR member_id <= :last))", {"pivot": pivot, "last": last}
+
+
+def share_case(session: Session, *, run: ApportionmentRun, case: Case, plan: Plan, now: datetime) -> RunCase:
+    claim = session.get(Claim, case.claim_id)
+    assert claim is not None
+    _prepare_pool_table(session)
+    _fill_pool(session, case=case, plan=plan, claimant_id=claim.member_id, now=now)
+    histogram = {int(c): int(n) for c, n in session.execute(
+        text("SELECT capacity, COUNT(*) FROM share_pool GROUP BY capacity"))}
+    allocation = allocate_level(histogram or {0: 0}, case.amount_fen)
+    highest = session.scalar(text("SELECT COALESCE(MAX(member_id), 0) FROM share_pool")) or 0
+    pivot = leftover_pivot(case.case_no, int(highest))
+    extra, extra_params = _leftover_condition(session, allocation, pivot)
+    share = f"(CASE WHEN capacity < :level THEN capacity ELSE :level END) + (CASE WHEN {extra} THEN 1 ELSE 0 END)"
+    params = {"level": allocation.level, **extra_params}
+
+    transfer_id = None
+    if allocation.collected > 0:
+        key = f"share:{case.case_no}"
+        transfer = Transfer(
+            idempotency_key=key,
+            content_hash=hashlib.sha256(f"{key}:{allocation.collected}:{allocation.paying_members}".encode()).hexdigest(),
+            kind="share", status="posted", amount=allocation.collected, entry_count=allocation.paying_members + 1,
+            case_id=case.id, run_id=run.id, memo=f"shares of case {case.case_no} in run {run.run_no}", created_at=now,
+        )
+        session.add(transfer)
+        session.flush()
+        transfer_id = transfer.id
+        session.execute(
+            text(f"INSERT INTO ledger_entries (transfer_id, account_id, direction, amount) "
+                 f"SELECT :tid, account_id, 1, {share} FROM share_pool WHERE {share} > 0 ORDER BY member_id"),
+            {"tid": transfer_id, **params},
+        )
+        session.execute(
+            text("INSERT INTO ledger_entries (transfer_id, account_id, direction, amount) VALUES (:tid, :acc, -1, :amt)"),
+            {"tid": transfer_id, "acc": case.ledger_account_id, "amt": allocation.collected},
+        )
+        written = session.execute(
+            text("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ledger_entries WHERE transfer_id = :tid AND direction = 1"),
+            {"tid": transfer_id},
+        ).one()
+        if (written[0], written[1]) != (allocation.paying_members, allocation.collected):
+            raise RuntimeError(
+                f"case {case.case_no}: wrote {written[0]} shares totalling {written[1]} fen, expected "
+                f"{allocation.paying_members} totalling {allocation.collected}"
+            )
+        session.execute(
+            text("UPDATE ledger_accounts SET debits_posted = ledger_accounts.debits_posted + e.amount "
+                 "FROM ledger_entries e "
+                 "WHERE e.transfer_id = :tid AND e.direction = 1 AND ledger_accounts.id = e.account_id"),
+            {"tid": transfer_id},
+        )
+        session.execute(
+            text("UPDATE ledger_accounts SET credits_posted = credits_posted + :amt WHERE id = :acc"),
+            {"amt": allocation.collected, "acc": case.ledger_account_id},
+        )
+    case.status = "shared"
+    case.collected_fen = allocation.collected
+    case.shortfall_fen = allocation.shortfall
+    case.run_id = run.id
+    case.updated_at = now
+    run_case = RunCase(
+        run_id=run.id, case_id=case.id, sharing_members=allocation.sharing_members,
+        paying_members=allocation.paying_members, benefit_fen=case.amount_fen, cap_fen=plan.cap_per_case_fen,
+        level_fen=allocation.level, leftover_fen=allocation.leftover,
+        members_limited_by_balance=allocation.limited_by_balance, collected_fen=allocation.collected,
+        shortfall_fen=allocation.shortfall, leftover_pivot_member_id=pivot, transfer_id=transfer_id,
+    )
+    session.add(run_case)
+    session.flush()
+    append_record(session, kind="case_shared", subject=case.case_no, payload=run_case_payload(run, case, run_case),
+                  now=now)
+    return run_case
+
+
+def run_case_payload(run: ApportionmentRun, case: Case, rc: RunCase) -> dict[str, object]:
+    return {
+        "run_no": run.run_no,
+        "case_no": case.case_no,
+        "benefit": format_yuan(rc.benefit_fen),
+        "sharing_members": rc.sharing_members,
+        "paying_members": rc.paying_members,
+        "cap_per_member": format_yuan(rc.cap_fen),
+        "share_per_member": format_yuan(rc.level_fen),
+        "members_paying_one_fen_more": rc.leftover_fen,
+        "members_limited_by_balance": rc.members_limited_by_balance,
+        "collected": format_yuan(rc.collected_fen),
+        "shortfall": format_yuan(rc.shortfall_fen),
+        "leftover_rule": published_rule(),
+        "leftover_pivot_member": rc.leftover_pivot_member_id,
+    }
+
+
+def apportion_due_cases(
+    session: Session, *, plans: Mapping[str, Plan], now: datetime, actor_id: int | None = None,
+    progress: Progress | None = None,
+) -> ApportionmentRun | None:
+    """Share every due case in one run; returns the run, or None when nothing was due."""
+    cases = [c for c in due_cases(session, now=now) if c.plan_code in plans]
+    if not cases:
+        return None
+    run = ApportionmentRun(
+        run_no="pending", as_of=now, started_at=now, cases_count=len(cases), sharing_members=0,
+        total_benefit_fen=0, total_collected_fen=0, total_shortfall_fen=0, suspended_enrollments=0,
+        triggered_by_account_id=actor_id,
+    )
+    session.add(run)
+    session.flush()
+    run.run_no = f"R{run.id:06d}"
+    results = []
+    for case in cases:
+        if progress:
+            progress(f"sharing case {case.case_no}")
+        results.append(share_case(session, run=run, case=case, plan=plans[case.plan_code], now=now))
+    if len(results) == 1:
+        run.sharing_members = results[0].paying_members
+    else:
+        run.sharing_members = session.scalar(text(
+            "SELECT COUNT(DISTINCT e.account_id) FROM ledger_entries e JOIN ledger_transfers t ON t.id = e.transfer_id "
+            "WHERE t.run_id = :run AND t.kind = 'share' AND e.direction = 1"), {"run": run.id}) or 0
+    run.total_benefit_fen = sum(r.benefit_fen for r in results)
+    run.total_collected_fen = sum(r.collected_fen for r in results)
+    run.total_shortfall_fen = sum(r.shortfall_fen for r in results)
+    if progress:
+        progress("suspending members below the minimum balance")
+    run.suspended_enrollments = suspend_underfunded(session, plans=plans, now=now, run_id=run.id)
+    session.flush()
+    append_record(session, kind="run", subject=run.run_no, payload={
+        "run_no": run.run_no, "as_of": now.isoformat(), "cases": [c.case_no for c in cases],
+        "members_charged": run.sharing_members, "total_benefit": format_yuan(run.total_benefit_fen),
+        "total_collected": format_yuan(run.total_collected_fen), "total_shortfall": format_yuan(run.total_shortfall_fen),
+        "suspended_enrollments": run.suspended_enrollments,
+    }, now=now)
+    session.expire_all()
+    return run
+
+
+# ---------------------------------------------------------------- per-member proofs
+
+
+def share_leaf(case_no: str, member_id: int, amount_fen: int) -> bytes:
+    return f'{{"case":"{case_no}","member":{member_id},"share":"{format_yuan(amount_fen)}"}}'.encode()
+
+
+def _share_rows(session: Session, transfer_id: int):  # noqa: ANN202
+    return session.execute(
+        text("SELECT m.id, e.amount FROM ledger_entries e JOIN members m ON m.ledger_account_id = e.account_id "
+             "WHERE e.transfer_id = :tid AND e.direction = 1 ORDER BY m.id"),
+        {"tid": transfer_id},
+    ).yield_per(20000)
+
+
+def publish_share_roots(session: Session, *, now: datetime) -> int:
+    """Publish the RFC 6962 root over each shared case's (member, share) leaves."""
+    done = 0
+    for rc in session.scalars(select(RunCase).where(RunCase.shares_root.is_(None))).all():
+        case = session.get(Case, rc.case_id)
+        assert case is not None
+        tree = StreamingRoot()
+        if rc.transfer_id is not None:
+            for member_id, amount in _share_rows(session, rc.transfer_id):
+                tree.add(leaf_hash(share_leaf(case.case_no, member_id, amount)))
+        rc.shares_root = tree.root().hex()
+        append_record(session, kind="shares_root", subject=case.case_no,
+                      payload={"case_no": case.case_no, "leaves": tree.size, "root_hash": rc.shares_root}, now=now)
+        done += 1
+    session.flush()
+    return done
+
+
+def member_share_proof(session: Session, *, case: Case, member_id: int) -> dict[str, object] | None:
+    """A member's share of a case with an inclusion proof against the published root."""
+    rc = session.scalar(select(RunCase).where(RunCase.case_id == case.id))
+    if rc is None or rc.transfer_id is None:
+        return None
+    hashes, index, amount = [], None, 0
+    for i, (mid, amt) in enumerate(_share_rows(session, rc.transfer_id)):
+        hashes.append(leaf_hash(share_leaf(case.case_no, mid, amt)))
+        if mid == member_id:
+            index, amount = i, amt
+    if index is None:
+        return None
+    return {
+        "case_no": case.case_no, "member_id": member_id, "share": format_yuan(amount),
+        "leaf": share_leaf(case.case_no, member_id, amount).decode(), "leaf_index": index,
+        "tree_size": len(hashes), "root_hash": root_from_leaf_hashes(hashes).hex(),
+        "published_root": rc.shares_root, "proof": [h.hex() for h in inclusion_proof(hashes, index)],
+    }
+
+
+def run_or_none(session: Session, run_no: str) -> ApportionmentRun | None:
+    return session.scalar(select(ApportionmentRun).where(ApportionmentRun.run_no == run_no))
+
+
+def count_runs(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(ApportionmentRun)) or 0

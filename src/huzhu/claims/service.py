@@ -1,0 +1,278 @@
+"""The claim state machine: submitted → investigating → reviewing → approved (notice) | rejected.
+
+Separation of duties: the investigator of a claim never reviews it; review evaluates every plan
+rule and the amount always comes from the rules, never from the reviewer.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from huzhu.claims.models import Claim, ClaimEvent, InvestigationReport, ReviewDecision
+from huzhu.clock import business_date
+from huzhu.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotEligible, NotFound
+from huzhu.members.models import Account, Enrollment, Member
+from huzhu.members.service import coverage_on, member_of_account, require_role
+from huzhu.money import format_yuan, parse_yuan
+from huzhu.notices.models import Case
+from huzhu.plans.loader import plan_digest
+from huzhu.plans.rules import ClaimEvaluation, ClaimFacts, age_on, evaluate_claim, in_force_date
+from huzhu.plans.schemas import Plan
+
+FACT_KEYS = {"disability_grades", "loss", "fault_share_percent", "insurance_paid"}
+
+
+def parse_facts(raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validate claim facts from the outside world and store them in fen / basis points."""
+    raw = dict(raw or {})
+    unknown = set(raw) - FACT_KEYS
+    if unknown:
+        raise InvalidInput(f"unknown claim facts {sorted(unknown)}; allowed: {sorted(FACT_KEYS)}")
+    facts: dict[str, Any] = {}
+    if raw.get("disability_grades") is not None:
+        grades = raw["disability_grades"]
+        if not isinstance(grades, list | tuple) or not grades or not all(
+            isinstance(g, int) and not isinstance(g, bool) and 1 <= g <= 10 for g in grades
+        ):
+            raise InvalidInput("disability_grades must be a non-empty list of grades from 1 (most severe) to 10")
+        facts["disability_grades"] = list(grades)
+    if raw.get("loss") is not None:
+        facts["loss_fen"] = parse_yuan(raw["loss"], field="loss")
+    if raw.get("insurance_paid") is not None:
+        facts["insurance_paid_fen"] = parse_yuan(raw["insurance_paid"], field="insurance_paid", allow_zero=True)
+    if raw.get("fault_share_percent") is not None:
+        text = str(raw["fault_share_percent"])
+        if not re.fullmatch(r"\d{1,3}(\.\d{1,2})?", text):
+            raise InvalidInput("fault_share_percent must be a number from 0 to 100 with at most two decimals")
+        whole, _, frac = text.partition(".")
+        bp = int(whole) * 100 + int(frac.ljust(2, "0") or 0)
+        if bp > 10000:
+            raise InvalidInput("fault_share_percent must be from 0 to 100")
+        facts["fault_share_bp"] = bp
+    return facts
+
+
+def facts_for_rules(claim: Claim, member: Member, incident_date: date) -> ClaimFacts:
+    stored = claim.facts or {}
+    return ClaimFacts(
+        age_at_incident=age_on(member.birth_date, incident_date),
+        disability_grades=tuple(stored.get("disability_grades") or ()),
+        loss_fen=stored.get("loss_fen"),
+        fault_share_bp=stored.get("fault_share_bp"),
+        insurance_paid_fen=stored.get("insurance_paid_fen"),
+    )
+
+
+def _event(session: Session, claim: Claim, *, to: str, actor: Account | None, note: str, now: datetime,
+           public: bool = True) -> None:
+    session.add(ClaimEvent(claim_id=claim.id, occurred_at=now, from_status=claim.status if claim.status != to else None,
+                           to_status=to, actor_account_id=actor.id if actor else None, note=note, public=public))
+
+
+def _transition(session: Session, claim: Claim, *, expected: str, to: str, actor: Account | None, note: str,
+                now: datetime) -> None:
+    if claim.status != expected:
+        raise InvalidTransition(f"claim {claim.claim_no} is {claim.status}; this action needs it to be {expected}")
+    _event(session, claim, to=to, actor=actor, note=note, now=now)
+    claim.status = to
+    claim.updated_at = now
+
+
+def claim_or_raise(session: Session, claim_id: int) -> Claim:
+    claim = session.get(Claim, claim_id)
+    if claim is None:
+        raise NotFound(f"claim {claim_id} does not exist")
+    return claim
+
+
+def plan_for(plans: Mapping[str, Plan], plan_code: str) -> Plan:
+    plan = plans.get(plan_code)
+    if plan is None:
+        raise InvalidInput(f"unknown plan {plan_code!r}; plans are: {', '.join(sorted(plans))}")
+    return plan
+
+
+def file_claim(
+    session: Session, *, plans: Mapping[str, Plan], actor: Account, member_id: int, plan_code: str,
+    benefit_code: str, incident_date: date, now: datetime, beneficiary_name: str, beneficiary_account: str,
+    incident_place: str = "", description: str = "", facts: Mapping[str, Any] | None = None,
+) -> Claim:
+    require_role(actor, "member", "admin")
+    member = member_of_account(session, member_id=member_id, account=actor)
+    plan = plan_for(plans, plan_code)
+    benefit = plan.benefit(benefit_code)
+    if benefit is None:
+        raise InvalidInput(
+            f"plan {plan.code} has no benefit {benefit_code!r}; its benefits are: "
+            + ", ".join(b.code for b in plan.benefits)
+        )
+    if incident_date > business_date(now):
+        raise InvalidInput("the incident date cannot be in the future")
+    if not (beneficiary_name or "").strip() or len(beneficiary_name) > 100:
+        raise InvalidInput("beneficiary name is required (at most 100 characters)")
+    if not re.fullmatch(r"\d{12,19}", beneficiary_account or ""):
+        raise InvalidInput("beneficiary bank account must be 12 to 19 digits")
+    if len(description) > 5000 or len(incident_place) > 200:
+        raise InvalidInput("description is limited to 5000 characters and place to 200")
+    stored_facts = parse_facts(facts)
+    enrollment = session.scalar(
+        select(Enrollment).where(Enrollment.member_id == member.id, Enrollment.plan_code == plan.code)
+        .order_by(Enrollment.id.desc()).limit(1)
+    )
+    if enrollment is None:
+        raise NotEligible(f"member {member.id} has never joined plan {plan.code}")
+    in_force = in_force_date(benefit, enrollment.coverage_anchor_on)
+    if incident_date < in_force:
+        raise NotEligible(
+            f"the incident on {incident_date.isoformat()} is before {benefit.name_en} came into force "
+            f"on {in_force.isoformat()}"
+        )
+    duplicate = session.scalar(
+        select(Claim.id).where(
+            Claim.member_id == member.id, Claim.benefit_code == benefit.code, Claim.incident_date == incident_date,
+            Claim.status != "rejected",
+        )
+    )
+    if duplicate is not None:
+        raise Conflict("a claim for this member, benefit and incident date is already open")
+    claim = Claim(
+        claim_no="pending-" + uuid.uuid4().hex[:16], member_id=member.id, enrollment_id=enrollment.id,
+        plan_code=plan.code, benefit_code=benefit.code, status="submitted", incident_date=incident_date,
+        incident_place=incident_place.strip(), description=description.strip(), facts=stored_facts,
+        beneficiary_name=beneficiary_name.strip(), beneficiary_account=beneficiary_account,
+        filed_by_account_id=actor.id, filed_at=now, updated_at=now,
+    )
+    session.add(claim)
+    session.flush()
+    claim.claim_no = f"HZC{claim.id:08d}"
+    _event(session, claim, to="submitted", actor=actor, note="claim filed", now=now)
+    session.flush()
+    return claim
+
+
+def start_investigation(session: Session, *, actor: Account, claim_id: int, now: datetime) -> Claim:
+    require_role(actor, "investigator")
+    claim = claim_or_raise(session, claim_id)
+    _transition(session, claim, expected="submitted", to="investigating", actor=actor,
+                note="third-party investigation started", now=now)
+    claim.investigator_account_id = actor.id
+    session.flush()
+    return claim
+
+
+def submit_report(
+    session: Session, *, actor: Account, claim_id: int, company: str, summary: str,
+    confirmed_incident_date: date, now: datetime, facts: Mapping[str, Any] | None = None,
+) -> InvestigationReport:
+    require_role(actor, "investigator")
+    claim = claim_or_raise(session, claim_id)
+    if claim.investigator_account_id != actor.id:
+        raise Forbidden("only the investigator assigned to this claim can submit its report")
+    if not (company or "").strip() or not (summary or "").strip():
+        raise InvalidInput("the investigation company and a public summary are required")
+    if len(summary) > 5000 or len(company) > 200:
+        raise InvalidInput("summary is limited to 5000 characters and company to 200")
+    if confirmed_incident_date > business_date(now):
+        raise InvalidInput("the confirmed incident date cannot be in the future")
+    found = parse_facts(facts)
+    _transition(session, claim, expected="investigating", to="reviewing", actor=actor,
+                note=f"investigation report by {company.strip()}", now=now)
+    report = InvestigationReport(
+        claim_id=claim.id, investigator_account_id=actor.id, company=company.strip(), summary=summary.strip(),
+        confirmed_incident_date=confirmed_incident_date, facts=found, submitted_at=now,
+    )
+    session.add(report)
+    # The investigation's findings are what the rules are evaluated on.
+    claim.facts = {**(claim.facts or {}), **found}
+    claim.incident_date = confirmed_incident_date
+    session.flush()
+    return report
+
+
+def latest_report(session: Session, claim: Claim) -> InvestigationReport | None:
+    return session.scalar(
+        select(InvestigationReport).where(InvestigationReport.claim_id == claim.id)
+        .order_by(InvestigationReport.id.desc()).limit(1)
+    )
+
+
+def evaluate(session: Session, *, plans: Mapping[str, Plan], claim: Claim) -> ClaimEvaluation:
+    """Every plan rule, checked against the coverage history and the investigated facts."""
+    plan = plan_for(plans, claim.plan_code)
+    member = session.get(Member, claim.member_id)
+    enrollment = session.get(Enrollment, claim.enrollment_id)
+    assert member is not None and enrollment is not None
+    active, anchor = coverage_on(session, enrollment, claim.incident_date)
+    return evaluate_claim(
+        plan, benefit_code=claim.benefit_code, incident_date=claim.incident_date, coverage_anchor=anchor,
+        enrollment_active_on_incident=active, facts=facts_for_rules(claim, member, claim.incident_date),
+    )
+
+
+def decide(
+    session: Session, *, plans: Mapping[str, Plan], actor: Account, claim_id: int, approve: bool, reason: str,
+    now: datetime,
+) -> tuple[Claim, Case | None]:
+    """Approve at the computed amount (the case enters public notice) or reject with a reason."""
+    from huzhu.notices.service import open_case
+
+    require_role(actor, "reviewer")
+    claim = claim_or_raise(session, claim_id)
+    if claim.investigator_account_id == actor.id:
+        raise Forbidden("the investigator of a claim cannot review it")
+    if claim.status != "reviewing":
+        raise InvalidTransition(f"claim {claim.claim_no} is {claim.status}; only a claim in review can be decided")
+    reason = (reason or "").strip()
+    if not reason and not approve:
+        raise InvalidInput("a rejection needs a reason")
+    if len(reason) > 5000:
+        raise InvalidInput("reason is limited to 5000 characters")
+    plan = plan_for(plans, claim.plan_code)
+    evaluation = evaluate(session, plans=plans, claim=claim)
+    if approve and not evaluation.passed:
+        failed = "; ".join(f"{c.code}: {c.detail}" for c in evaluation.checks if not c.passed)
+        raise NotEligible(f"cannot approve: rule checks failed — {failed}")
+    decision = ReviewDecision(
+        claim_id=claim.id, reviewer_account_id=actor.id, decision="approve" if approve else "reject",
+        reason=reason or "all plan rules satisfied", checks=[asdict(c) for c in evaluation.checks],
+        computed_amount_fen=evaluation.amount_fen, plan_digest=plan_digest(plan), decided_at=now,
+    )
+    session.add(decision)
+    claim.reviewer_account_id = actor.id
+    case = None
+    if approve:
+        assert evaluation.amount_fen is not None
+        claim.amount_fen = evaluation.amount_fen
+        claim.decision_reason = decision.reason
+        _transition(session, claim, expected="reviewing", to="approved", actor=actor,
+                    note=f"approved at {format_yuan(evaluation.amount_fen)} by the plan rules", now=now)
+        session.flush()
+        case = open_case(session, plan=plan, claim=claim, reviewer=actor, now=now)
+    else:
+        claim.decision_reason = reason
+        _transition(session, claim, expected="reviewing", to="rejected", actor=actor, note=f"rejected: {reason}",
+                    now=now)
+    session.flush()
+    return claim, case
+
+
+def return_to_review(session: Session, *, claim: Claim, actor: Account, note: str, now: datetime) -> None:
+    """An upheld objection sends the approved claim back to review."""
+    _transition(session, claim, expected="approved", to="reviewing", actor=actor, note=note, now=now)
+    claim.amount_fen = None
+    session.flush()
+
+
+def timeline(session: Session, claim_id: int, *, public_only: bool = False) -> list[ClaimEvent]:
+    query = select(ClaimEvent).where(ClaimEvent.claim_id == claim_id).order_by(ClaimEvent.occurred_at, ClaimEvent.id)
+    if public_only:
+        query = query.where(ClaimEvent.public.is_(True))
+    return list(session.scalars(query))

@@ -1,0 +1,270 @@
+"""The ``huzhu`` command line: set-up, staff accounts, imports, the job, checks, exports, demo."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from huzhu.errors import DomainError
+
+app = typer.Typer(help="huzhu (互助): a transparent, zero-profit mutual-aid platform.", no_args_is_help=True)
+users_app = typer.Typer(help="Staff and member accounts.", no_args_is_help=True)
+members_app = typer.Typer(help="Members.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Scheduled work.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The ledger.", no_args_is_help=True)
+clock_app = typer.Typer(help="The sandbox clock.", no_args_is_help=True)
+plans_app = typer.Typer(help="Plan files.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+for sub, name in ((users_app, "users"), (members_app, "members"), (jobs_app, "jobs"), (ledger_app, "ledger"),
+                  (clock_app, "clock"), (plans_app, "plans"), (db_app, "db")):
+    app.add_typer(sub, name=name)
+
+# Wide enough for the demo's tables when the output is not a terminal (CI logs, pipes).
+console = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True)
+
+
+def _platform():  # noqa: ANN202
+    from huzhu.platform import build_platform
+
+    try:
+        return build_platform()
+    except (ValueError, DomainError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _parse_now(value: str | None, platform) -> datetime:  # noqa: ANN001
+    if value is None:
+        return platform.clock.now()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        err.print("[red]error:[/red] --now must be an ISO 8601 time, e.g. 2016-02-17T10:00:00+08:00")
+        raise typer.Exit(2) from exc
+    if moment.tzinfo is None:
+        err.print("[red]error:[/red] --now needs a timezone offset, e.g. +08:00")
+        raise typer.Exit(2)
+    return moment
+
+
+def _fail(exc: DomainError) -> None:
+    err.print(f"[red]error:[/red] {exc.message}")
+    raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the newest schema."""
+    platform = _platform()
+    console.print(f"database ready: {platform.engine.url.render_as_string(hide_password=True)}")
+
+
+@plans_app.command("list")
+def plans_list() -> None:
+    """Show the plans and their rules."""
+    from huzhu.money import format_yuan
+
+    platform = _platform()
+    table = Table("code", "name", "ages", "deposit", "minimum", "cap/case", "notice", "benefits")
+    for plan in platform.plans.values():
+        e = plan.eligibility
+        ages = f"{e.min_age_years}y{e.min_age_days}d–{e.max_age_years}y"
+        table.add_row(plan.code, plan.name_zh, ages, format_yuan(plan.deposit_fen), format_yuan(plan.min_balance_fen),
+                      format_yuan(plan.cap_per_case_fen), f"{plan.notice_days} d",
+                      ", ".join(b.code for b in plan.benefits))
+    console.print(table)
+
+
+@plans_app.command("check")
+def plans_check(directory: Path) -> None:
+    """Validate a folder of plan files."""
+    from huzhu.plans.loader import load_plans
+
+    try:
+        plans = load_plans(directory)
+    except DomainError as exc:
+        _fail(exc)
+    console.print(f"{len(plans)} plan(s) valid: {', '.join(plans)}")
+
+
+@users_app.command("create")
+def users_create(
+    role: str = typer.Option(..., help="member, investigator, reviewer, admin or auditor"),
+    login: str = typer.Option(..., help="mobile number or e-mail"),
+    name: str = typer.Option(..., help="display name"),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+) -> None:
+    """Create an account (staff accounts are only created here)."""
+    from huzhu.members.service import register_account
+
+    platform = _platform()
+    try:
+        with platform.session() as session:
+            account = register_account(session, login=login, password=password, display_name=name, role=role,
+                                       now=platform.clock.now())
+    except DomainError as exc:
+        _fail(exc)
+    console.print(f"created {role} account {account.id} ({login})")
+
+
+@members_app.command("import")
+def members_import(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True)) -> None:
+    """Import an existing pool from CSV (name,id_number,plans,joined_on,balance)."""
+    from huzhu.members.importer import import_members
+    from huzhu.money import format_yuan
+
+    platform = _platform()
+    with file.open("rb") as handle:
+        total = max(sum(1 for _ in handle) - 1, 0)
+    try:
+        with _progress() as progress, platform.session() as session:
+            task = progress.add_task("importing members", total=total)
+            result = import_members(session, path=file, plans=platform.plans, now=platform.clock.now(),
+                                    progress=lambda n: progress.advance(task, n))
+    except DomainError as exc:
+        _fail(exc)
+    console.print(f"imported {result.members} members, {result.enrollments} enrollments "
+                  f"({result.suspended} suspended), balances {format_yuan(result.total_balance_fen)}")
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err)
+
+
+@jobs_app.command("run")
+def jobs_run(now: str = typer.Option(None, help="run as of this time (ISO 8601 with offset); default: the clock")) -> None:
+    """Move every due case forward: notice ended → shared → paid; then publish proofs and reconcile."""
+    from huzhu.jobs import run_jobs
+
+    platform = _platform()
+    moment = _parse_now(now, platform)
+    with _progress() as progress:
+        task = progress.add_task("jobs", total=None)
+        report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian, now=moment,
+                          progress=lambda message: progress.update(task, description=message))
+    console.print(f"as of {moment.isoformat()}: run {report.run_no or '—'}; shared {report.cases_shared or 'none'}; "
+                  f"paid {report.cases_paid or 'none'}; reconciliation "
+                  f"{'matched' if report.reconciliation_matched else 'n/a' if report.reconciliation_matched is None else 'MISMATCH'}")
+
+
+@ledger_app.command("check")
+def ledger_check() -> None:
+    """Verify every ledger invariant; exits 1 naming each broken one."""
+    from huzhu.ledger.invariants import check_ledger
+    from huzhu.transparency.service import verify_chain
+
+    platform = _platform()
+    with platform.factory() as session:
+        violations = check_ledger(session)
+        chain = verify_chain(session)
+    for v in violations:
+        err.print(f"[red]BROKEN[/red] {v.invariant}: {v.message}")
+    for problem in chain:
+        err.print(f"[red]BROKEN[/red] public_record_chain: {problem}")
+    if violations or chain:
+        raise typer.Exit(1)
+    console.print("ledger check passed: debits = credits; totals match entries; no negative balance; "
+                  "custody = member balances + case pools; payouts = collected shares; each member pays a case once; "
+                  "books = custodian; public record chain intact")
+
+
+@app.command("export")
+def export_cmd(
+    dataset: str = typer.Argument(..., help="cases, runs or records"),
+    fmt: str = typer.Option("csv", "--format", help="csv or json"),
+    out: Path = typer.Option(None, help="file to write; default standard output"),
+) -> None:
+    """Export public open data (anonymised) as CSV or JSON."""
+    from huzhu.exports import export
+
+    platform = _platform()
+    try:
+        with platform.factory() as session:
+            data = export(session, dataset, fmt)
+    except DomainError as exc:
+        _fail(exc)
+    if out:
+        out.write_text(data, encoding="utf-8")
+        console.print(f"wrote {out}")
+    else:
+        sys.stdout.write(data)
+
+
+@clock_app.command("show")
+def clock_show() -> None:
+    platform = _platform()
+    console.print(platform.clock.now().isoformat())
+
+
+@clock_app.command("set")
+def clock_set(moment: str) -> None:
+    """Set the sandbox clock (forward only)."""
+    platform = _platform()
+    if not platform.settings.sandbox:
+        _fail(DomainError("the clock can only be set in sandbox mode"))
+    try:
+        console.print(platform.clock.set(_parse_now(moment, platform)).isoformat())  # type: ignore[attr-defined]
+    except DomainError as exc:
+        _fail(exc)
+
+
+@clock_app.command("advance")
+def clock_advance(days: float = typer.Option(0, min=0), hours: float = typer.Option(0, min=0)) -> None:
+    """Advance the sandbox clock."""
+    platform = _platform()
+    if not platform.settings.sandbox:
+        _fail(DomainError("the clock can only be moved in sandbox mode"))
+    try:
+        console.print(platform.clock.advance(timedelta(days=days, hours=hours)).isoformat())  # type: ignore[attr-defined]
+    except DomainError as exc:
+        _fail(exc)
+
+
+@app.command("demo")
+def demo_cmd(
+    members: int = typer.Option(50_000, min=100, max=5_000_000, help="size of the background pool"),
+    reset: bool = typer.Option(False, help="delete the embedded SQLite database first"),
+) -> None:
+    """Replay the source article on a realistic pool and print what the public would see."""
+    from huzhu.config import get_settings
+    from huzhu.demo import run_demo
+
+    settings = get_settings()
+    if not settings.sandbox:
+        _fail(DomainError("the demo only runs in sandbox mode"))
+    if reset and settings.database_url.startswith("sqlite:///"):
+        path = Path(settings.database_url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    try:
+        run_demo(settings, members=members, console=console)
+    except DomainError as exc:
+        _fail(exc)
+
+
+@app.command("serve")
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the web pages and the HTTP API with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("huzhu.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, log_level="info")
+
+
+if __name__ == "__main__":
+    app()

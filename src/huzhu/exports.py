@@ -1,0 +1,78 @@
+"""Open data: public cases, runs and the public record as CSV or JSON (no personal data)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from huzhu.apportionment.models import ApportionmentRun, RunCase
+from huzhu.money import format_yuan
+from huzhu.notices.models import Case
+from huzhu.notices.service import public_case_payload
+from huzhu.transparency.models import PublicRecord
+
+DATASETS = ("cases", "runs", "records")
+
+
+def case_rows(session: Session) -> Iterator[dict[str, Any]]:
+    for case in session.scalars(select(Case).order_by(Case.id)).yield_per(1000):
+        yield {
+            **public_case_payload(case),
+            "status": case.status,
+            "collected": format_yuan(case.collected_fen) if case.collected_fen is not None else "",
+            "shortfall": format_yuan(case.shortfall_fen) if case.shortfall_fen is not None else "",
+            "paid_at": case.paid_at.isoformat() if case.paid_at else "",
+        }
+
+
+def run_rows(session: Session) -> Iterator[dict[str, Any]]:
+    query = (
+        select(RunCase, ApportionmentRun.run_no, ApportionmentRun.as_of, Case.case_no)
+        .join(ApportionmentRun, ApportionmentRun.id == RunCase.run_id)
+        .join(Case, Case.id == RunCase.case_id)
+        .order_by(RunCase.id)
+    )
+    for rc, run_no, as_of, case_no in session.execute(query):
+        yield {
+            "run_no": run_no, "as_of": as_of.isoformat(), "case_no": case_no,
+            "benefit": format_yuan(rc.benefit_fen), "sharing_members": rc.sharing_members,
+            "paying_members": rc.paying_members, "cap_per_member": format_yuan(rc.cap_fen),
+            "share_per_member": format_yuan(rc.level_fen), "members_paying_one_fen_more": rc.leftover_fen,
+            "members_limited_by_balance": rc.members_limited_by_balance, "collected": format_yuan(rc.collected_fen),
+            "shortfall": format_yuan(rc.shortfall_fen), "leftover_pivot_member": rc.leftover_pivot_member_id,
+            "shares_root": rc.shares_root or "",
+        }
+
+
+def record_rows(session: Session) -> Iterator[dict[str, Any]]:
+    for r in session.scalars(select(PublicRecord).order_by(PublicRecord.id)).yield_per(5000):
+        yield {"id": r.id, "kind": r.kind, "subject": r.subject, "recorded_at": r.recorded_at.isoformat(),
+               "leaf_hash": r.leaf_hash, "prev_hash": r.prev_hash, "payload": r.payload}
+
+
+def rows_for(session: Session, dataset: str) -> Iterator[dict[str, Any]]:
+    return {"cases": case_rows, "runs": run_rows, "records": record_rows}[dataset](session)
+
+
+def export(session: Session, dataset: str, fmt: str) -> str:
+    from huzhu.errors import InvalidInput
+
+    if dataset not in DATASETS:
+        raise InvalidInput(f"dataset must be one of {', '.join(DATASETS)}")
+    rows = list(rows_for(session, dataset))
+    if fmt == "json":
+        return json.dumps(rows, ensure_ascii=False, indent=2)
+    if fmt != "csv":
+        raise InvalidInput("format must be csv or json")
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out.getvalue()

@@ -1,0 +1,59 @@
+"""The scheduled job: move every due case forward (notice ended → shared → paid), each step in
+its own transaction so a crash leaves whole steps, and a rerun picks up where it stopped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from huzhu.apportionment.payouts import pay_out_shared_cases
+from huzhu.apportionment.service import Progress, apportion_due_cases, publish_share_roots
+from huzhu.custody.models import Reconciliation
+from huzhu.custody.service import Custodian, reconcile
+from huzhu.db import unit_of_work
+from huzhu.plans.schemas import Plan
+
+
+@dataclass
+class JobReport:
+    run_no: str | None = None
+    cases_shared: list[str] = field(default_factory=list)
+    cases_paid: list[str] = field(default_factory=list)
+    roots_published: int = 0
+    reconciliation_matched: bool | None = None
+
+
+def run_jobs(
+    factory: sessionmaker[Session], *, plans: Mapping[str, Plan], custodian: Custodian, now: datetime,
+    actor_id: int | None = None, progress: Progress | None = None,
+) -> JobReport:
+    report = JobReport()
+    with unit_of_work(factory) as session:
+        run = apportion_due_cases(session, plans=plans, now=now, actor_id=actor_id, progress=progress)
+        if run is not None:
+            report.run_no = run.run_no
+            from huzhu.apportionment.models import RunCase
+            from huzhu.notices.models import Case
+
+            report.cases_shared = list(session.scalars(
+                select(Case.case_no).join(RunCase, RunCase.case_id == Case.id).where(RunCase.run_id == run.id)))
+    if progress:
+        progress("paying out shared cases")
+    with unit_of_work(factory) as session:
+        report.cases_paid = [c.case_no for c in pay_out_shared_cases(session, custodian, now=now)]
+    if progress:
+        progress("publishing share proofs")
+    with unit_of_work(factory) as session:
+        report.roots_published = publish_share_roots(session, now=now)
+    with unit_of_work(factory) as session:
+        last = session.scalar(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(1))
+        start = last.performed_at if last else datetime(1970, 1, 1, tzinfo=now.tzinfo)
+        if start < now:
+            # The statement closes a second after now so that what was booked at ``now`` is on it.
+            end = now + timedelta(seconds=1)
+            report.reconciliation_matched = reconcile(session, custodian, start=start, end=end, now=now).matched
+    return report

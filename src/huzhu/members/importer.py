@@ -1,0 +1,216 @@
+"""Bulk import of an existing pool (migration): members, enrollments and opening balances.
+
+CSV header: ``name,id_number,plans,joined_on,balance`` — ``plans`` is one or more plan codes
+separated by ``;``, ``joined_on`` an ISO date (kept as the joining and coverage-anchor day),
+``balance`` the member's balance in yuan ("9.00"). The whole file is one transaction: any bad
+row aborts the import with the first errors listed and nothing written. Rows are streamed in
+chunks and written with bulk inserts; member and ledger-account ids are reserved up front so no
+row is read back. The opening balances are one import transfer (custody cash ↔ every member),
+mirrored by one credit in the custodian's books.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session
+
+from huzhu.clock import business_date, start_of_business_day
+from huzhu.custody.models import BankTransaction
+from huzhu.custody.service import end_to_end_id
+from huzhu.errors import Conflict, InvalidInput
+from huzhu.identity import parse_resident_id
+from huzhu.ledger.models import CREDIT, DEBIT, MEMBER_BALANCE, Entry, LedgerAccount, Transfer
+from huzhu.ledger.service import custody_cash_account, find_transfer
+from huzhu.members.models import Enrollment, EnrollmentEvent, Member
+from huzhu.members.service import shares_from
+from huzhu.money import parse_yuan
+from huzhu.plans.rules import check_eligibility
+from huzhu.plans.schemas import Plan
+
+COLUMNS = ["name", "id_number", "plans", "joined_on", "balance"]
+CHUNK = 20_000
+MAX_ERRORS = 20
+
+
+@dataclass
+class ImportResult:
+    members: int = 0
+    enrollments: int = 0
+    suspended: int = 0
+    total_balance_fen: int = 0
+
+
+@dataclass(frozen=True)
+class _Row:
+    name: str
+    id_number: str
+    birth_date: date
+    gender: str
+    region_code: str
+    plans: tuple[str, ...]
+    joined_on: date
+    balance_fen: int
+
+
+def _reserve_ids(session: Session, table: str, count: int) -> int:
+    """First of ``count`` consecutive new ids for ``table``."""
+    if session.get_bind().dialect.name == "postgresql":
+        seq = session.scalar(text(f"SELECT pg_get_serial_sequence('{table}', 'id')"))
+        session.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))
+        current = session.scalar(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")) or 0
+        session.execute(text("SELECT setval(:seq, :value)"), {"seq": seq, "value": current + count})
+        return current + 1
+    # SQLite: the import holds the write lock (BEGIN IMMEDIATE), so max + 1 is ours.
+    return (session.scalar(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")) or 0) + 1
+
+
+def _parse(reader: Iterator[dict[str, str]], plans: Mapping[str, Plan], today: date,
+           errors: list[str]) -> Iterator[_Row]:
+    seen: set[str] = set()
+    for line, raw in enumerate(reader, start=2):
+        try:
+            resident = parse_resident_id(raw.get("id_number") or "", today=today)
+            if resident.number in seen:
+                raise InvalidInput("ID number appears twice in the file")
+            seen.add(resident.number)
+            name = (raw.get("name") or "").strip()
+            if not 1 <= len(name) <= 100:
+                raise InvalidInput("name must be 1 to 100 characters")
+            codes = tuple(c.strip() for c in (raw.get("plans") or "").split(";") if c.strip())
+            if not codes:
+                raise InvalidInput("at least one plan code is required")
+            joined_on = date.fromisoformat((raw.get("joined_on") or "").strip())
+            if joined_on > today:
+                raise InvalidInput("joined_on is in the future")
+            for code in codes:
+                if code not in plans:
+                    raise InvalidInput(f"unknown plan {code!r}")
+                problems = check_eligibility(plans[code], birth_date=resident.birth_date, on=joined_on,
+                                             health_answers={q.code: False for q in plans[code].eligibility.health_questions})
+                if problems:
+                    raise InvalidInput(problems[0].message)
+            balance = parse_yuan(raw.get("balance") or "", field="balance", allow_zero=True)
+            yield _Row(name, resident.number, resident.birth_date, resident.gender, resident.region_code, codes,
+                       joined_on, balance)
+        except (InvalidInput, ValueError) as exc:
+            message = exc.message if isinstance(exc, InvalidInput) else str(exc)
+            errors.append(f"line {line}: {message}")
+            if len(errors) >= MAX_ERRORS:
+                return
+
+
+def _chunks(rows: Iterator[_Row], size: int) -> Iterator[list[_Row]]:
+    chunk: list[_Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def import_members(
+    session: Session, *, path: Path, plans: Mapping[str, Plan], now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    key = f"import:{digest}"
+    if find_transfer(session, key) is not None:
+        raise Conflict(f"this file was already imported (sha256 {digest[:12]}…)")
+    today = business_date(now)
+    result = ImportResult()
+    errors: list[str] = []
+    cash = custody_cash_account(session, now=now)
+    transfer = Transfer(idempotency_key=key, content_hash=digest, kind="import", status="posted", amount=0,
+                        entry_count=0, memo=f"opening balances imported from {path.name}",
+                        external_ref=end_to_end_id("IMP", key), created_at=now)
+    session.add(transfer)
+    session.flush()
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InvalidInput(f"{path.name}: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}")
+        for chunk in _chunks(_parse(reader, plans, today, errors), CHUNK):
+            if errors:
+                break
+            existing = set(session.scalars(select(Member.id_number).where(
+                Member.id_number.in_([r.id_number for r in chunk]))))
+            if existing:
+                errors.extend(f"ID number {n[:4]}…{n[-4:]} is already registered" for n in sorted(existing)[:MAX_ERRORS])
+                break
+            _write_chunk(session, chunk, plans=plans, now=now, transfer_id=transfer.id, result=result)
+            if progress:
+                progress(len(chunk))
+    if errors:
+        raise InvalidInput("import refused, nothing was written:\n" + "\n".join(errors[:MAX_ERRORS]),
+                           errors=errors[:MAX_ERRORS])
+    if result.total_balance_fen:
+        session.add(Entry(transfer_id=transfer.id, account_id=cash.id, direction=DEBIT, amount=result.total_balance_fen))
+        session.execute(text("UPDATE ledger_accounts SET debits_posted = debits_posted + :amt WHERE id = :id"),
+                        {"amt": result.total_balance_fen, "id": cash.id})
+        session.add(BankTransaction(end_to_end_id=transfer.external_ref, direction="CRDT",
+                                    amount_fen=result.total_balance_fen, booked_at=now,
+                                    remittance_info=f"opening balances migrated ({result.members} members)",
+                                    rejected=False))
+    session.flush()
+    transfer.amount = result.total_balance_fen
+    transfer.entry_count = session.scalar(select(func.count()).select_from(Entry).where(Entry.transfer_id == transfer.id))
+    session.flush()
+    session.expire_all()
+    return result
+
+
+def _write_chunk(session: Session, chunk: list[_Row], *, plans: Mapping[str, Plan], now: datetime,
+                 transfer_id: int, result: ImportResult) -> None:
+    n = len(chunk)
+    first_account = _reserve_ids(session, "ledger_accounts", n)
+    first_member = _reserve_ids(session, "members", n)
+    session.execute(insert(LedgerAccount), [
+        {"id": first_account + i, "code": None, "kind": MEMBER_BALANCE, "debits_must_not_exceed_credits": True,
+         "debits_posted": 0, "credits_posted": r.balance_fen, "debits_pending": 0, "credits_pending": 0,
+         "created_at": now}
+        for i, r in enumerate(chunk)
+    ])
+    session.execute(insert(Member), [
+        {"id": first_member + i, "account_id": None, "relationship": "self", "name": r.name,
+         "id_number": r.id_number, "birth_date": r.birth_date, "gender": r.gender, "region_code": r.region_code,
+         "ledger_account_id": first_account + i, "created_at": now}
+        for i, r in enumerate(chunk)
+    ])
+    entries = [{"transfer_id": transfer_id, "account_id": first_account + i, "direction": CREDIT, "amount": r.balance_fen}
+               for i, r in enumerate(chunk) if r.balance_fen > 0]
+    if entries:
+        session.execute(insert(Entry), entries)
+    pairs = [(i, r, code) for i, r in enumerate(chunk) for code in r.plans]
+    first_enrollment = _reserve_ids(session, "enrollments", len(pairs))
+    enrollments, events = [], []
+    for k, (i, r, code) in enumerate(pairs):
+        plan = plans[code]
+        status = "active" if r.balance_fen >= plan.min_balance_fen else "suspended"
+        enrollments.append({
+            "id": first_enrollment + k, "member_id": first_member + i, "plan_code": code, "status": status,
+            "joined_at": start_of_business_day(r.joined_on), "joined_on": r.joined_on,
+            "coverage_anchor_on": r.joined_on, "shares_from": shares_from(plan, r.joined_on),
+            "status_changed_at": now, "health_declaration": None,
+        })
+        # Coverage history: active from the joining day, suspended now where the balance is short.
+        events.append({"enrollment_id": first_enrollment + k, "occurred_at": start_of_business_day(r.joined_on),
+                       "status": "active", "reason": "imported", "coverage_anchor_on": r.joined_on})
+        if status == "suspended":
+            result.suspended += 1
+            events.append({"enrollment_id": first_enrollment + k, "occurred_at": now, "status": "suspended",
+                           "reason": "imported below the minimum balance", "coverage_anchor_on": r.joined_on})
+    session.execute(insert(Enrollment), enrollments)
+    session.execute(insert(EnrollmentEvent), events)
+    result.members += n
+    result.enrollments += len(enrollments)
+    result.total_balance_fen += sum(r.balance_fen for r in chunk)

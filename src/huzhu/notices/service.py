@@ -1,0 +1,162 @@
+"""Public notice (7 days by default) and objections: any member may object; a different
+reviewer resolves it (upheld → the claim goes back to review; dismissed → the case proceeds)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from huzhu.claims.models import Claim
+from huzhu.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
+from huzhu.identity import mask_name, province_for
+from huzhu.ledger.models import CASE_POOL
+from huzhu.ledger.service import open_account
+from huzhu.members.models import Account, Enrollment, Member
+from huzhu.members.service import member_of_account, require_role
+from huzhu.money import format_yuan
+from huzhu.notices.models import Case, Objection
+from huzhu.plans.rules import age_on
+from huzhu.plans.schemas import Plan
+from huzhu.transparency.service import append_record
+
+
+def public_case_payload(case: Case) -> dict[str, object]:
+    """The anonymised facts of a case, as published (never a name, ID, phone or bank account)."""
+    province = province_for(case.province_code)
+    return {
+        "case_no": case.case_no,
+        "plan": case.plan_code,
+        "benefit": case.benefit_code,
+        "masked_name": case.masked_name,
+        "gender": case.gender,
+        "age": case.age,
+        "province_zh": province.name_zh,
+        "province_en": province.name_en,
+        "amount": format_yuan(case.amount_fen),
+        "fee": format_yuan(case.fee_fen),
+        "notice_starts_at": case.notice_starts_at.isoformat(),
+        "notice_ends_at": case.notice_ends_at.isoformat(),
+        "incident_summary": case.incident_summary,
+        "investigation_summary": case.investigation_summary,
+    }
+
+
+def open_case(session: Session, *, plan: Plan, claim: Claim, reviewer: Account, now: datetime) -> Case:
+    """An approved claim becomes a public case in notice for the plan's notice days."""
+    from huzhu.claims.service import latest_report
+
+    member = session.get(Member, claim.member_id)
+    assert member is not None and claim.amount_fen is not None
+    report = latest_report(session, claim)
+    benefit = plan.benefit(claim.benefit_code)
+    assert benefit is not None
+    pool = open_account(session, kind=CASE_POOL, now=now)
+    case = Case(
+        case_no="pending-" + claim.claim_no, claim_id=claim.id, plan_code=plan.code, benefit_code=claim.benefit_code,
+        status="in_notice", amount_fen=claim.amount_fen, fee_fen=plan.fee_fen, masked_name=mask_name(member.name),
+        gender=member.gender, age=age_on(member.birth_date, claim.incident_date),
+        province_code=member.region_code[:2],
+        incident_summary=f"{claim.incident_date.isoformat()} {benefit.name_zh} / {benefit.name_en}",
+        investigation_summary=report.summary if report else "",
+        ledger_account_id=pool.id, approved_by_account_id=reviewer.id, notice_starts_at=now,
+        notice_ends_at=now + timedelta(days=plan.notice_days), updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    case.case_no = f"HZ{case.id:06d}"
+    session.flush()
+    append_record(session, kind="case_noticed", subject=case.case_no, payload=public_case_payload(case), now=now)
+    return case
+
+
+def case_or_raise(session: Session, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} does not exist")
+    return case
+
+
+def file_objection(
+    session: Session, *, actor: Account, case_id: int, member_id: int, reason: str, now: datetime
+) -> Objection:
+    require_role(actor, "member")
+    case = case_or_raise(session, case_id)
+    if case.status != "in_notice" or now >= case.notice_ends_at:
+        raise InvalidTransition(f"case {case.case_no} is not in public notice; objections are closed")
+    member = member_of_account(session, member_id=member_id, account=actor)
+    is_member = session.scalar(
+        select(exists().where(Enrollment.member_id == member.id, Enrollment.status != "left"))
+    )
+    if not is_member:
+        raise Forbidden("only members in a plan may object to a case")
+    reason = (reason or "").strip()
+    if not 5 <= len(reason) <= 2000:
+        raise InvalidInput("an objection needs a reason of 5 to 2000 characters")
+    already = session.scalar(select(Objection.id).where(Objection.case_id == case.id, Objection.member_id == member.id))
+    if already is not None:
+        raise Conflict("this member has already objected to this case")
+    objection = Objection(case_id=case.id, member_id=member.id, account_id=actor.id, reason=reason, status="open",
+                          filed_at=now)
+    session.add(objection)
+    session.flush()
+    append_record(session, kind="objection_filed", subject=case.case_no,
+                  payload={"objection_id": objection.id, "reason": reason}, now=now)
+    return objection
+
+
+def objection_or_raise(session: Session, objection_id: int) -> Objection:
+    objection = session.get(Objection, objection_id)
+    if objection is None:
+        raise NotFound(f"objection {objection_id} does not exist")
+    return objection
+
+
+def resolve_objection(
+    session: Session, *, actor: Account, objection_id: int, upheld: bool, note: str, now: datetime
+) -> Objection:
+    from huzhu.claims.service import return_to_review
+
+    require_role(actor, "reviewer")
+    objection = objection_or_raise(session, objection_id)
+    case = case_or_raise(session, objection.case_id)
+    claim = session.get(Claim, case.claim_id)
+    assert claim is not None
+    if actor.id in (case.approved_by_account_id, claim.investigator_account_id):
+        raise Forbidden("an objection must be resolved by a reviewer who neither approved nor investigated the case")
+    if objection.status != "open":
+        raise InvalidTransition(f"objection {objection.id} is already {objection.status}")
+    note = (note or "").strip()
+    if not 2 <= len(note) <= 2000:
+        raise InvalidInput("a resolution note of 2 to 2000 characters is required")
+    objection.status = "upheld" if upheld else "dismissed"
+    objection.resolved_by_account_id = actor.id
+    objection.resolution_note = note
+    objection.resolved_at = now
+    if upheld:
+        # The case is withdrawn from notice; the claim goes back to review (a new approval opens a new case).
+        for other in session.scalars(
+            select(Objection).where(Objection.case_id == case.id, Objection.status == "open", Objection.id != objection.id)
+        ):
+            other.status, other.resolved_by_account_id, other.resolved_at = "upheld", actor.id, now
+            other.resolution_note = f"case withdrawn after objection {objection.id} was upheld"
+        case.status = "withdrawn"
+        case.updated_at = now
+        return_to_review(session, claim=claim, actor=actor, note=f"objection {objection.id} upheld: {note}", now=now)
+    session.flush()
+    append_record(session, kind="objection_upheld" if upheld else "objection_dismissed", subject=case.case_no,
+                  payload={"objection_id": objection.id, "note": note}, now=now)
+    return objection
+
+
+def due_cases(session: Session, *, now: datetime) -> list[Case]:
+    """Cases whose notice has ended with no open objection, oldest first."""
+    open_objection = exists().where(Objection.case_id == Case.id, Objection.status == "open")
+    return list(
+        session.scalars(
+            select(Case)
+            .where(Case.status == "in_notice", Case.notice_ends_at <= now, ~open_objection)
+            .order_by(Case.notice_ends_at, Case.id)
+        )
+    )

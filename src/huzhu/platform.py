@@ -1,0 +1,84 @@
+"""Wiring: settings → engine, sessions, plans, custodian and clock, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from huzhu.clock import Clock, SystemClock
+from huzhu.config import Settings, get_settings
+from huzhu.custody.service import Custodian, SimulatedCustodian
+from huzhu.db import make_engine, make_session_factory, unit_of_work
+from huzhu.errors import InvalidInput
+from huzhu.migrate import upgrade
+from huzhu.plans.loader import load_plans
+from huzhu.plans.schemas import Plan
+from huzhu.sandbox.models import SandboxClock
+
+
+class SandboxDbClock:
+    """The sandbox clock: frozen at the stored time once an admin sets it, else the wall clock.
+    Stored in the database so the API, the CLI and the job all see the same time."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+        self.system = SystemClock()
+
+    def now(self) -> datetime:
+        with self.factory() as session:
+            row = session.get(SandboxClock, 1)
+            return row.now if row is not None else self.system.now()
+
+    def set(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            raise InvalidInput("the clock needs a time with a timezone, e.g. 2016-02-17T10:00:00+08:00")
+        with unit_of_work(self.factory) as session:
+            row = session.get(SandboxClock, 1)
+            if row is not None and moment < row.now:
+                raise InvalidInput(f"the sandbox clock only moves forward; it is {row.now.isoformat()}")
+            if row is None:
+                session.add(SandboxClock(id=1, now=moment))
+            else:
+                row.now = moment
+        return moment
+
+    def advance(self, delta: timedelta) -> datetime:
+        if delta <= timedelta(0):
+            raise InvalidInput("advance the clock by a positive duration")
+        return self.set(self.now() + delta)
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+    plans: dict[str, Plan]
+    custodian: Custodian
+    clock: Clock
+
+    def session(self):  # noqa: ANN201
+        return unit_of_work(self.factory)
+
+
+def build_platform(settings: Settings | None = None, *, migrate: bool = True, clock: Clock | None = None) -> Platform:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    factory = make_session_factory(engine)
+    plans = load_plans(settings.resolved_plans_dir)
+    if clock is None:
+        clock = SandboxDbClock(factory) if settings.sandbox else SystemClock()
+    return Platform(settings=settings, engine=engine, factory=factory, plans=plans,
+                    custodian=SimulatedCustodian(), clock=clock)
+
+
+def database_is_empty(factory: sessionmaker[Session]) -> bool:
+    from huzhu.members.models import Member
+
+    with factory() as session:
+        return session.scalar(select(Member.id).limit(1)) is None
