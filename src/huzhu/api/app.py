@@ -1,0 +1,89 @@
+"""The FastAPI application: problem+json errors, the API under ``/api/v1``, health checks, web pages."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.responses import JSONResponse
+
+from huzhu import __version__
+from huzhu.api.logs import AccessLogMiddleware, configure_logging
+from huzhu.api.problems import PROBLEM_RESPONSES, register_problem_handlers
+from huzhu.platform import Platform, build_platform
+
+log = logging.getLogger("huzhu.api")
+
+DESCRIPTION = """\
+The huzhu mutual-aid platform over HTTP: plans, members, enrollments, balances, claims,
+public cases and objections, apportionment runs, payouts and open data.
+
+* Money is a decimal string in yuan (`"100000.00"`); dates and times are ISO 8601.
+* Errors are RFC 9457 `application/problem+json` with a stable `type`.
+* Lists are cursor-paginated: pass the `next_cursor` you got back as `cursor`.
+* Requests that move money honour an `Idempotency-Key` header.
+* Authenticate with `POST /api/v1/auth/token` (OAuth2 password flow) and send
+  `Authorization: Bearer <token>`.
+* Public endpoints never return names, ID numbers, phone numbers, bank accounts or documents.
+"""
+
+
+def api_router() -> APIRouter:
+    from huzhu.api.routes import router
+
+    return router
+
+
+def create_app(platform: Platform | None = None) -> FastAPI:
+    configure_logging(getattr(logging, os.environ.get("HUZHU_LOG_LEVEL", "INFO").upper(), logging.INFO))
+    platform = platform or build_platform()
+    app = FastAPI(
+        title="huzhu API", version=__version__, description=DESCRIPTION,
+        openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+        responses=PROBLEM_RESPONSES,  # type: ignore[arg-type]
+    )
+    app.state.platform = platform
+    register_problem_handlers(app)
+    app.add_middleware(AccessLogMiddleware)
+    app.include_router(api_router(), prefix="/api/v1")
+
+    @app.get("/healthz", tags=["health"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: the database answers",
+             responses={503: {"description": "database unreachable"}})
+    def readyz(request: Request) -> JSONResponse:
+        try:
+            with request.app.state.platform.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            log.warning("not ready", extra={"error": str(exc)[:200]})
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready", "mode": platform.settings.mode})
+
+    _include_web(app)
+    log.info("app created", extra={"mode": platform.settings.mode,
+                                   "database": platform.engine.dialect.name})
+    return app
+
+
+def _include_web(app: FastAPI) -> None:
+    """The web portal's pages at ``/`` and its static files at ``/static``, when present."""
+    try:
+        web_routes = importlib.import_module("huzhu.web.routes")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("huzhu.web.routes", "huzhu.web"):
+            raise
+        return
+    router = getattr(web_routes, "router", None)
+    if router is not None:
+        app.include_router(router)
+    static = Path(importlib.import_module("huzhu.web").__file__ or "").parent / "static"
+    if static.is_dir():
+        app.mount("/static", StaticFiles(directory=static), name="static")

@@ -1,0 +1,108 @@
+"""Request dependencies: the platform, the unit-of-work session, the clock and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from huzhu.api.security import SESSION_COOKIE, read_token
+from huzhu.errors import DomainError, Forbidden
+from huzhu.members.models import Account
+from huzhu.platform import Platform
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    type_slug = "unauthorized"
+    title = "Authentication required"
+
+
+def get_platform(request: Request) -> Platform:
+    return request.app.state.platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request is the unit of work: commit when the route returns, roll back on any error."""
+    session = get_platform(request).factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": commit before the response is sent, so a failed commit is never reported as success.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_now(request: Request) -> datetime:
+    """Read the (possibly sandbox) clock once per request."""
+    return get_platform(request).clock.now()
+
+
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def bearer_or_cookie_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+def account_from_request(request: Request, session: Session, now: datetime) -> Account | None:
+    token = bearer_or_cookie_token(request)
+    if not token:
+        return None
+    account_id = read_token(token, secret=get_platform(request).settings.secret_key, now=now)
+    if account_id is None:
+        return None
+    account = session.get(Account, account_id)
+    if account is None or not account.is_active:
+        return None
+    return account
+
+
+def get_optional_account(request: Request, session: SessionDep, now: NowDep) -> Account | None:
+    account = account_from_request(request, session, now)
+    request.state.account_id = account.id if account is not None else None
+    return account
+
+
+OptionalAccount = Annotated[Account | None, Depends(get_optional_account)]
+
+
+def get_current_account(account: OptionalAccount) -> Account:
+    if account is None:
+        raise Unauthorized("log in first: send 'Authorization: Bearer <token>' (POST /api/v1/auth/token)")
+    return account
+
+
+CurrentAccount = Annotated[Account, Depends(get_current_account)]
+
+
+def require_role(*roles: str) -> Callable[..., Account]:
+    """``Depends(require_role("admin"))``: the current account, if it has one of ``roles`` (else 403)."""
+
+    def dependency(account: CurrentAccount) -> Account:
+        if account.role not in roles:
+            raise Forbidden(f"this needs the role {' or '.join(roles)}; you are {account.role}")
+        return account
+
+    dependency.__name__ = f"require_role_{'_'.join(roles)}"
+    return dependency
+
+
+StaffAccount = Annotated[Account, Depends(require_role("investigator", "reviewer", "admin", "auditor"))]
+AdminAccount = Annotated[Account, Depends(require_role("admin"))]

@@ -1,0 +1,119 @@
+"""RFC 9457 problem details: one renderer for domain errors, validation errors and HTTP errors."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from huzhu.errors import DomainError
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("huzhu.api")
+
+_HTTP_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    409: ("conflict", "Conflict"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("invalid-input", "Invalid input"),
+    429: ("too-many-requests", "Too many requests"),
+}
+
+
+def problem_type(slug: str) -> str:
+    return f"/problems/{slug}"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem_response(
+    request: Request, *, status: int, slug: str, title: str, detail: str,
+    headers: dict[str, str] | None = None, **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": problem_type(slug), "title": title, "status": status, "detail": detail,
+        "instance": request.url.path,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    details = {k: v for k, v in exc.details.items() if k != "retry_after"} or None
+    return problem_response(
+        request, status=exc.status_code, slug=exc.type_slug, title=exc.title, detail=exc.message,
+        headers=getattr(exc, "headers", None), details=details,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
+        for err in exc.errors()
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(first["loc"])
+    return problem_response(
+        request, status=422, slug="invalid-input", title="Invalid input",
+        detail=f"{where}: {first['msg']}" if where else first["msg"], errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    return problem_response(request, status=exc.status_code, slug=slug, title=title, detail=detail,
+                            headers=getattr(exc, "headers", None))
+
+
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # A concurrent request won a uniqueness race (same login, same ID number, same idempotency key).
+    log.info("integrity conflict", extra={"path": request.url.path, "error": str(exc.__class__.__name__)})
+    return problem_response(request, status=409, slug="conflict", title="Conflict",
+                            detail="the request conflicts with a concurrent change; retry it")
+
+
+async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database busy", extra={"path": request.url.path, "error": str(exc)[:200]})
+    return problem_response(request, status=503, slug="unavailable", title="Service unavailable",
+                            detail="the database is busy; retry shortly", headers={"Retry-After": "1"})
+
+
+def register_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(OperationalError, _operational_error)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": title}
+    for code, (_slug, title) in _HTTP_SLUGS.items()
+    if code in (400, 401, 403, 404, 409, 422, 429)
+}
