@@ -92,6 +92,24 @@ def account_totals_match_entries(session: Session) -> list[Violation]:
     ]
 
 
+def entries_reference_existing_rows(session: Session) -> list[Violation]:
+    rows = _rows(
+        session,
+        """
+        SELECT e.id, e.transfer_id, e.account_id FROM ledger_entries e
+        LEFT JOIN ledger_transfers t ON t.id = e.transfer_id
+        LEFT JOIN ledger_accounts a ON a.id = e.account_id
+        WHERE t.id IS NULL OR a.id IS NULL
+        LIMIT 20
+        """,
+    )
+    return [
+        Violation("entries_reference_existing_rows",
+                  f"entry {r.id} names transfer {r.transfer_id} / account {r.account_id}, which do not exist")
+        for r in rows
+    ]
+
+
 def no_negative_member_balance(session: Session) -> list[Violation]:
     rows = _rows(
         session,
@@ -204,6 +222,7 @@ def custodian_agrees(session: Session) -> list[Violation]:
 
 
 CHECKS = (
+    entries_reference_existing_rows,
     transfers_balanced,
     account_totals_match_entries,
     no_negative_member_balance,

@@ -197,7 +197,8 @@ def _write_chunk(session: Session, chunk: list[_Row], *, plans: Mapping[str, Pla
         plan = plans[code]
         status = "active" if r.balance_fen >= plan.min_balance_fen else "suspended"
         enrollments.append({
-            "id": first_enrollment + k, "member_id": first_member + i, "plan_code": code, "status": status,
+            "id": first_enrollment + k, "member_id": first_member + i, "ledger_account_id": first_account + i,
+            "plan_code": code, "status": status,
             "joined_at": start_of_business_day(r.joined_on), "joined_on": r.joined_on,
             "coverage_anchor_on": r.joined_on, "shares_from": shares_from(plan, r.joined_on),
             "status_changed_at": now, "health_declaration": None,

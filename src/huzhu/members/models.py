@@ -75,6 +75,9 @@ class Enrollment(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    # The member's balance account, copied (it never changes) so a run reads enrollments → balances
+    # without joining a million members.
+    ledger_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     plan_code: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(10), default="active")
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -98,6 +101,7 @@ class Enrollment(Base):
         ),
         # The apportionment run scans a plan's sharing enrollments.
         Index("ix_enrollments_plan_status", "plan_code", "status", "shares_from", "member_id"),
+        {"postgresql_with": {"fillfactor": 80}},
     )
 
 

@@ -193,7 +193,8 @@ def join_plan(
         now=now, member_id=member.id, memo=f"deposit to join {plan.code}",
     )
     enrollment = Enrollment(
-        member_id=member.id, plan_code=plan.code, status="active", joined_at=now, joined_on=today,
+        member_id=member.id, ledger_account_id=member.ledger_account_id, plan_code=plan.code, status="active",
+        joined_at=now, joined_on=today,
         coverage_anchor_on=today, shares_from=shares_from(plan, today), status_changed_at=now,
         health_declaration=dict(health_answers) if health_answers else None,
     )
@@ -260,8 +261,7 @@ def suspend_underfunded(
     for plan in plans.values():
         underfunded = (
             select(Enrollment.id)
-            .join(Member, Member.id == Enrollment.member_id)
-            .join(LedgerAccount, LedgerAccount.id == Member.ledger_account_id)
+            .join(LedgerAccount, LedgerAccount.id == Enrollment.ledger_account_id)
             .where(
                 Enrollment.plan_code == plan.code,
                 Enrollment.status == "active",
@@ -281,8 +281,7 @@ def suspend_underfunded(
                 literal(run_id, BigInteger()),
                 LedgerAccount.credits_posted - LedgerAccount.debits_posted - LedgerAccount.debits_pending,
             )
-            .join(Member, Member.id == Enrollment.member_id)
-            .join(LedgerAccount, LedgerAccount.id == Member.ledger_account_id)
+            .join(LedgerAccount, LedgerAccount.id == Enrollment.ledger_account_id)
             .where(Enrollment.id.in_(underfunded))
         )
         session.execute(

@@ -58,8 +58,23 @@ def upgrade() -> None:
     sa.Column('created_at', huzhu.db.UtcDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('debits_must_not_exceed_credits = false OR debits_posted + debits_pending <= credits_posted', name=op.f('ck_ledger_accounts_no_overdraft')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_accounts')),
-    sa.UniqueConstraint('code', name=op.f('uq_ledger_accounts_code'))
+    sa.UniqueConstraint('code', name=op.f('uq_ledger_accounts_code')),
+    postgresql_with={'fillfactor': 70}
     )
+    op.create_table('ledger_entries',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('transfer_id', sa.BigInteger(), nullable=False),
+    sa.Column('account_id', sa.BigInteger(), nullable=False),
+    sa.Column('direction', sa.SmallInteger(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_ledger_entries_amount_positive')),
+    sa.CheckConstraint('direction IN (1, -1)', name=op.f('ck_ledger_entries_direction_known')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_entries')),
+    sa.UniqueConstraint('account_id', 'transfer_id', 'direction', name=op.f('uq_ledger_entries_account_id_transfer_id_direction'))
+    )
+    with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.create_index('ix_ledger_entries_transfer', ['transfer_id'], unique=False, postgresql_using='brin')
+
     op.create_table('ledger_transfers',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('idempotency_key', sa.String(length=160), nullable=False),
@@ -159,22 +174,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('end_to_end_id', name=op.f('uq_custody_instructions_end_to_end_id')),
     sa.UniqueConstraint('pending_transfer_id', name=op.f('uq_custody_instructions_pending_transfer_id'))
     )
-    op.create_table('ledger_entries',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('transfer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('direction', sa.SmallInteger(), nullable=False),
-    sa.Column('amount', sa.BigInteger(), nullable=False),
-    sa.CheckConstraint('amount > 0', name=op.f('ck_ledger_entries_amount_positive')),
-    sa.CheckConstraint('direction IN (1, -1)', name=op.f('ck_ledger_entries_direction_known')),
-    sa.ForeignKeyConstraint(['account_id'], ['ledger_accounts.id'], name=op.f('fk_ledger_entries_account_id_ledger_accounts')),
-    sa.ForeignKeyConstraint(['transfer_id'], ['ledger_transfers.id'], name=op.f('fk_ledger_entries_transfer_id_ledger_transfers')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_entries')),
-    sa.UniqueConstraint('account_id', 'transfer_id', 'direction', name=op.f('uq_ledger_entries_account_id_transfer_id_direction'))
-    )
-    with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
-        batch_op.create_index('ix_ledger_entries_transfer', ['transfer_id'], unique=False)
-
     op.create_table('members',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
@@ -200,6 +199,7 @@ def upgrade() -> None:
     op.create_table('enrollments',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('ledger_account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('plan_code', sa.String(length=40), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('joined_at', huzhu.db.UtcDateTime(timezone=True), nullable=False),
@@ -209,8 +209,10 @@ def upgrade() -> None:
     sa.Column('status_changed_at', huzhu.db.UtcDateTime(timezone=True), nullable=False),
     sa.Column('health_declaration', sa.JSON(), nullable=True),
     sa.CheckConstraint("status IN ('active', 'suspended', 'left')", name=op.f('ck_enrollments_status_known')),
+    sa.ForeignKeyConstraint(['ledger_account_id'], ['ledger_accounts.id'], name=op.f('fk_enrollments_ledger_account_id_ledger_accounts')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_enrollments_member_id_members')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_enrollments'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_enrollments')),
+    postgresql_with={'fillfactor': 80}
     )
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
         batch_op.create_index('ix_enrollments_plan_status', ['plan_code', 'status', 'shares_from', 'member_id'], unique=False)
@@ -469,10 +471,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_members_account_id'))
 
     op.drop_table('members')
-    with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
-        batch_op.drop_index('ix_ledger_entries_transfer')
-
-    op.drop_table('ledger_entries')
     op.drop_table('custody_instructions')
     op.drop_table('apportionment_runs')
     op.drop_table('sandbox_clock')
@@ -488,6 +486,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ledger_transfers_case_id'))
 
     op.drop_table('ledger_transfers')
+    with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_ledger_entries_transfer', postgresql_using='brin')
+
+    op.drop_table('ledger_entries')
     op.drop_table('ledger_accounts')
     op.drop_table('bank_transactions')
     op.drop_table('accounts')
