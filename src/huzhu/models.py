@@ -1,5 +1,6 @@
 """Imports every domain's tables so the metadata (and Alembic) sees the whole schema."""
 
+from huzhu.api.models import IdempotencyRecord
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport, ReviewDecision
 from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconciliation
@@ -23,6 +24,7 @@ __all__ = [
     "Enrollment",
     "EnrollmentEvent",
     "Evidence",
+    "IdempotencyRecord",
     "InvestigationReport",
     "LedgerAccount",
     "LoginThrottle",

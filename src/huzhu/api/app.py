@@ -33,10 +33,10 @@ public cases and objections, apportionment runs, payouts and open data.
 """
 
 
-def api_router() -> APIRouter:
-    from huzhu.api.routes import router
+def api_router(platform: Platform) -> APIRouter:
+    from huzhu.api.routes import build_router
 
-    return router
+    return build_router(platform.settings)
 
 
 def create_app(platform: Platform | None = None) -> FastAPI:
@@ -50,7 +50,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.state.platform = platform
     register_problem_handlers(app)
     app.add_middleware(AccessLogMiddleware)
-    app.include_router(api_router(), prefix="/api/v1")
+    app.include_router(api_router(platform), prefix="/api/v1")
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:

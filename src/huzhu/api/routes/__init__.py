@@ -1,8 +1,22 @@
 """The API router: each area contributes its routes under ``/api/v1``."""
 
+from __future__ import annotations
+
 from fastapi import APIRouter
 
-from huzhu.api import auth
+from huzhu.config import Settings
 
-router = APIRouter()
-router.include_router(auth.router)
+
+def build_router(settings: Settings) -> APIRouter:
+    from huzhu.api import auth
+    from huzhu.api.routes import claims, members, public, staff
+
+    router = APIRouter()
+    router.include_router(auth.router)
+    router.include_router(public.router)
+    router.include_router(members.router)
+    router.include_router(claims.router)
+    router.include_router(staff.router)
+    if settings.sandbox:  # in production the sandbox endpoints do not exist (404)
+        router.include_router(staff.sandbox_router)
+    return router

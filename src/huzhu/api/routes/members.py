@@ -1,0 +1,200 @@
+"""The caller's account, the members it manages, enrollments, top-ups, withdrawals and ledger history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from sqlalchemy import select
+
+from huzhu.api import schemas as s
+from huzhu.api import views
+from huzhu.api.auth import AccountRead
+from huzhu.api.deps import CurrentAccount, NowDep, PlatformDep, SessionDep
+from huzhu.api.idempotency import IdempotencyKey, engine_key, run_idempotent
+from huzhu.api.pagination import Page, PageDep, page_of
+from huzhu.apportionment.models import ApportionmentRun
+from huzhu.apportionment.service import member_share_proof
+from huzhu.errors import Forbidden, NotFound
+from huzhu.ledger.models import Entry, Transfer
+from huzhu.ledger.service import transfer_state
+from huzhu.members import service as members
+from huzhu.members.models import Account, Enrollment, Member
+from huzhu.money import format_yuan, parse_yuan
+from huzhu.notices.models import Case
+
+router = APIRouter(tags=["members"])
+MemberId = Annotated[int, Path(ge=1, le=2**62)]
+FINANCE_ROLES = ("admin", "auditor")
+
+
+def visible_member(session, account: Account, member_id: int) -> Member:  # noqa: ANN001
+    """Members see their own account's members (others look absent); finance staff see all."""
+    if account.role == "member":
+        return members.member_of_account(session, member_id=member_id, account=account)
+    if account.role in FINANCE_ROLES:
+        return members.member_or_raise(session, member_id)
+    raise Forbidden(f"the {account.role} role cannot see members' accounts")
+
+
+def own_member(session, account: Account, member_id: int) -> Member:  # noqa: ANN001
+    """Only the account that manages a member may move its money or join plans for it."""
+    if account.role != "member":
+        raise Forbidden("only the member's own account can do this")
+    return members.member_of_account(session, member_id=member_id, account=account)
+
+
+@router.get("/me", response_model=AccountRead, summary="The logged-in account")
+def me(account: CurrentAccount) -> AccountRead:
+    return AccountRead.model_validate(account)
+
+
+@router.get("/members", response_model=Page[s.MemberRead], summary="Members of my account (finance staff: all)")
+def list_members(session: SessionDep, account: CurrentAccount, page: PageDep) -> Page[s.MemberRead]:
+    query = select(Member)
+    if account.role == "member":
+        query = query.where(Member.account_id == account.id)
+    elif account.role not in FINANCE_ROLES:
+        raise Forbidden(f"the {account.role} role cannot list members")
+    rows, cursor = page_of(session, query, Member.id, page, key=lambda m: m.id)
+    return Page(items=[views.member_read(session, m) for m in rows], next_cursor=cursor)
+
+
+@router.post("/members", status_code=201, response_model=s.MemberRead, summary="Add an insured person to my account")
+def add_member(body: s.MemberCreate, session: SessionDep, account: CurrentAccount, now: NowDep) -> s.MemberRead:
+    if account.role != "member":
+        raise Forbidden("members are added by member accounts")
+    member = members.add_member(session, account_id=account.id, name=body.name, id_number=body.id_number,
+                                relationship=body.relationship, now=now)
+    return views.member_read(session, member)
+
+
+@router.get("/members/{member_id}", response_model=s.MemberRead)
+def get_member(member_id: MemberId, session: SessionDep, account: CurrentAccount) -> s.MemberRead:
+    return views.member_read(session, visible_member(session, account, member_id))
+
+
+@router.get("/members/{member_id}/enrollments", response_model=Page[s.EnrollmentRead])
+def list_enrollments(member_id: MemberId, session: SessionDep, account: CurrentAccount, now: NowDep,
+                     platform: PlatformDep, page: PageDep) -> Page[s.EnrollmentRead]:
+    member = visible_member(session, account, member_id)
+    rows, cursor = page_of(session, select(Enrollment).where(Enrollment.member_id == member.id), Enrollment.id, page,
+                           key=lambda e: e.id)
+    return Page(items=[views.enrollment_read(platform.plans, e, now) for e in rows], next_cursor=cursor)
+
+
+@router.post("/members/{member_id}/enrollments", status_code=201, response_model=s.EnrollmentRead,
+             summary="Join a plan (the deposit is paid into custody first)")
+def join_plan(member_id: MemberId, body: s.EnrollmentCreate, request: Request, session: SessionDep,
+              account: CurrentAccount, now: NowDep, platform: PlatformDep,
+              idempotency_key: IdempotencyKey = None) -> s.EnrollmentRead:
+    member = own_member(session, account, member_id)
+
+    def action() -> s.EnrollmentRead:
+        enrollment = members.join_plan(
+            session, platform.custodian, plans=platform.plans, member=member, plan_code=body.plan_code, now=now,
+            idempotency_key=engine_key(account, idempotency_key, "join"), health_answers=body.health_answers,
+        )
+        return views.enrollment_read(platform.plans, enrollment, now)
+
+    return run_idempotent(session, request, account=account, key=idempotency_key, body=body, now=now,
+                          status_code=201, action=action)
+
+
+@router.post("/enrollments/{enrollment_id}/leave", response_model=s.EnrollmentRead,
+             summary="Leave a plan; leaving the last plan refunds the balance")
+def leave_plan(enrollment_id: MemberId, body: s.LeaveRequest, request: Request, session: SessionDep,
+               account: CurrentAccount, now: NowDep, platform: PlatformDep,
+               idempotency_key: IdempotencyKey = None) -> s.EnrollmentRead:
+    enrollment = session.get(Enrollment, enrollment_id)
+    if enrollment is None:
+        raise NotFound(f"enrollment {enrollment_id} does not exist")
+    own_member(session, account, enrollment.member_id)
+
+    def action() -> s.EnrollmentRead:
+        left = members.leave_plan(session, platform.custodian, plans=platform.plans, enrollment=enrollment,
+                                  bank_account=body.bank_account, now=now,
+                                  idempotency_key=engine_key(account, idempotency_key, "leave"))
+        return views.enrollment_read(platform.plans, left, now)
+
+    return run_idempotent(session, request, account=account, key=idempotency_key, body=body, now=now,
+                          status_code=200, action=action)
+
+
+@router.post("/members/{member_id}/top-ups", status_code=201, response_model=s.BalanceRead,
+             summary="Pay money into custody for a member; suspended cover resumes")
+def top_up(member_id: MemberId, body: s.TopUpCreate, request: Request, session: SessionDep, account: CurrentAccount,
+           now: NowDep, platform: PlatformDep, idempotency_key: IdempotencyKey = None) -> s.BalanceRead:
+    member = own_member(session, account, member_id)
+    amount = parse_yuan(body.amount)
+
+    def action() -> s.BalanceRead:
+        before = {e.id for e in session.scalars(select(Enrollment).where(Enrollment.member_id == member.id,
+                                                                          Enrollment.status == "suspended"))}
+        members.top_up(session, platform.custodian, plans=platform.plans, member=member, amount_fen=amount, now=now,
+                       idempotency_key=engine_key(account, idempotency_key, "top-up"))
+        still = {e.id for e in session.scalars(select(Enrollment).where(Enrollment.member_id == member.id,
+                                                                         Enrollment.status == "suspended"))}
+        return views.balance_read(session, member, sorted(before - still))
+
+    return run_idempotent(session, request, account=account, key=idempotency_key, body=body, now=now,
+                          status_code=201, action=action)
+
+
+@router.post("/members/{member_id}/withdrawals", status_code=201, response_model=s.WithdrawalRead,
+             summary="Pay part of the balance back to the member's bank account")
+def withdraw(member_id: MemberId, body: s.WithdrawalCreate, request: Request, session: SessionDep,
+             account: CurrentAccount, now: NowDep, platform: PlatformDep,
+             idempotency_key: IdempotencyKey = None) -> s.WithdrawalRead:
+    member = own_member(session, account, member_id)
+    amount = parse_yuan(body.amount)
+
+    def action() -> s.WithdrawalRead:
+        state = members.withdraw(session, platform.custodian, plans=platform.plans, member=member, amount_fen=amount,
+                                 bank_account=body.bank_account, now=now,
+                                 idempotency_key=engine_key(account, idempotency_key, "withdraw"))
+        balance = views.balance_read(session, member)
+        return s.WithdrawalRead(member_id=member.id, amount=format_yuan(amount), state=state,
+                                balance=balance.balance, available=balance.available)
+
+    return run_idempotent(session, request, account=account, key=idempotency_key, body=body, now=now,
+                          status_code=201, action=action)
+
+
+@router.get("/members/{member_id}/ledger", response_model=Page[s.LedgerLine],
+            summary="Money in and out of a member's balance, deductions with their case")
+def member_ledger(member_id: MemberId, session: SessionDep, account: CurrentAccount,
+                  page: PageDep) -> Page[s.LedgerLine]:
+    member = visible_member(session, account, member_id)
+    query = (
+        select(Entry, Transfer, Case.case_no, ApportionmentRun.run_no)
+        .join(Transfer, Transfer.id == Entry.transfer_id)
+        .outerjoin(Case, Case.id == Transfer.case_id)
+        .outerjoin(ApportionmentRun, ApportionmentRun.id == Transfer.run_id)
+        .where(Entry.account_id == member.ledger_account_id)
+    )
+    rows, cursor = page_of(session, query, Entry.id, page, key=lambda r: r[0].id, scalars=False)
+    items = [
+        s.LedgerLine(
+            entry_id=entry.id, transfer_id=transfer.id, kind=transfer.kind,
+            direction="in" if entry.direction == -1 else "out", amount=format_yuan(entry.amount),
+            status=transfer_state(session, transfer), memo=transfer.memo, case_no=case_no, run_no=run_no,
+            created_at=transfer.created_at,
+        )
+        for entry, transfer, case_no, run_no in rows
+    ]
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get("/members/{member_id}/shares/{case_no}", response_model=s.ShareProof,
+            summary="My share of a case with an inclusion proof against the published root")
+def share_proof(member_id: MemberId, case_no: Annotated[str, Path(max_length=24)], session: SessionDep,
+                account: CurrentAccount) -> s.ShareProof:
+    member = visible_member(session, account, member_id)
+    case = session.scalar(select(Case).where(Case.case_no == case_no))
+    if case is None:
+        raise NotFound(f"case {case_no} does not exist")
+    proof = member_share_proof(session, case=case, member_id=member.id)
+    if proof is None:
+        raise NotFound(f"member {member.id} paid no share of case {case_no}")
+    return s.ShareProof(**proof)

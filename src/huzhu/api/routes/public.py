@@ -1,0 +1,144 @@
+"""Public, anonymous read access: plans, cases in and after notice, runs, payouts, open data and
+the tamper-evident public record. Nothing here returns a name, ID number, phone, bank account
+or document: every response model is a ``*Public`` model without such fields."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from huzhu.api import schemas as s
+from huzhu.api import views
+from huzhu.api.deps import PlatformDep, SessionDep
+from huzhu.api.pagination import Page, PageDep, decode_cursor, encode_cursor, page_of
+from huzhu.apportionment.models import ApportionmentRun, RunCase
+from huzhu.apportionment.shares import published_rule
+from huzhu.custody.models import CustodyInstruction, Reconciliation
+from huzhu.errors import NotFound
+from huzhu.exports import export
+from huzhu.notices.models import Case, Objection
+from huzhu.transparency.models import PublicRecord
+from huzhu.transparency.service import record_proof, tree_head
+
+router = APIRouter(tags=["public"])
+CaseNo = Annotated[str, Path(max_length=24, examples=["HZ000001"])]
+CaseStatus = Literal["in_notice", "shared", "paying", "paid", "withdrawn"]
+
+
+@router.get("/plans", response_model=Page[s.PlanPublic], summary="Plans and their rules")
+def list_plans(platform: PlatformDep, page: PageDep) -> Page[s.PlanPublic]:
+    codes = sorted(platform.plans)
+    start = decode_cursor(page.cursor) or 0
+    chunk = codes[start : start + page.limit]
+    more = start + page.limit < len(codes)
+    return Page(items=[views.plan_public(platform.plans[c]) for c in chunk],
+                next_cursor=encode_cursor(start + page.limit) if more else None)
+
+
+@router.get("/plans/{plan_code}", response_model=s.PlanPublic)
+def get_plan(plan_code: Annotated[str, Path(max_length=40)], platform: PlatformDep) -> s.PlanPublic:
+    plan = platform.plans.get(plan_code)
+    if plan is None:
+        raise NotFound(f"unknown plan {plan_code!r}")
+    return views.plan_public(plan)
+
+
+@router.get("/cases", response_model=Page[s.CasePublic], summary="Cases in public notice and after (anonymised)")
+def list_cases(session: SessionDep, page: PageDep,
+               status: Annotated[CaseStatus | None, Query()] = None) -> Page[s.CasePublic]:
+    query = select(Case)
+    if status is not None:
+        query = query.where(Case.status == status)
+    rows, cursor = page_of(session, query, Case.id, page, key=lambda c: c.id)
+    return Page(items=views.cases_public(session, rows), next_cursor=cursor)
+
+
+def case_by_no(session, case_no: str) -> Case:  # noqa: ANN001
+    case = session.scalar(select(Case).where(Case.case_no == case_no))
+    if case is None:
+        raise NotFound(f"case {case_no} does not exist")
+    return case
+
+
+@router.get("/cases/{case_no}", response_model=s.CaseDetailPublic,
+            summary="One case: anonymised facts, timeline, objections, money trail and payouts")
+def get_case(case_no: CaseNo, session: SessionDep) -> s.CaseDetailPublic:
+    return views.case_detail_public(session, case_by_no(session, case_no))
+
+
+@router.get("/cases/{case_no}/objections", response_model=Page[s.ObjectionPublic])
+def case_objections(case_no: CaseNo, session: SessionDep, page: PageDep) -> Page[s.ObjectionPublic]:
+    case = case_by_no(session, case_no)
+    rows, cursor = page_of(session, select(Objection).where(Objection.case_id == case.id), Objection.id, page,
+                           key=lambda o: o.id, descending=False)
+    return Page(items=[views.objection_public(o, case.case_no) for o in rows], next_cursor=cursor)
+
+
+@router.get("/payouts", response_model=Page[s.PayoutPublic], summary="Payouts to beneficiaries (no bank details)")
+def list_payouts(session: SessionDep, page: PageDep) -> Page[s.PayoutPublic]:
+    query = (select(CustodyInstruction, Case.case_no).join(Case, Case.id == CustodyInstruction.case_id)
+             .where(CustodyInstruction.kind == "payout"))
+    rows, cursor = page_of(session, query, CustodyInstruction.id, page, key=lambda r: r[0].id, scalars=False)
+    return Page(items=[views.payout_public(session, i, no) for i, no in rows], next_cursor=cursor)
+
+
+@router.get("/runs", response_model=Page[s.RunPublic], summary="Apportionment runs")
+def list_runs(session: SessionDep, page: PageDep) -> Page[s.RunPublic]:
+    rows, cursor = page_of(session, select(ApportionmentRun), ApportionmentRun.id, page, key=lambda r: r.id)
+    return Page(items=[views.run_public(r) for r in rows], next_cursor=cursor)
+
+
+@router.get("/runs/{run_no}", response_model=s.RunDetailPublic,
+            summary="One run: per case the sharing members, the share each, totals and shortfall")
+def get_run(run_no: Annotated[str, Path(max_length=24, examples=["R000001"])], session: SessionDep) -> s.RunDetailPublic:
+    run = session.scalar(select(ApportionmentRun).where(ApportionmentRun.run_no == run_no))
+    if run is None:
+        raise NotFound(f"run {run_no} does not exist")
+    cases = session.execute(select(RunCase, Case.case_no).join(Case, Case.id == RunCase.case_id)
+                            .where(RunCase.run_id == run.id).order_by(RunCase.id)).all()
+    return s.RunDetailPublic(**views.run_public(run).model_dump(), leftover_rule=published_rule(),
+                             cases=[views.run_case_public(rc, no) for rc, no in cases])
+
+
+@router.get("/reconciliations", response_model=Page[s.ReconciliationPublic],
+            summary="Results of reconciling the ledger with the custodian bank's statements")
+def list_reconciliations(session: SessionDep, page: PageDep) -> Page[s.ReconciliationPublic]:
+    rows, cursor = page_of(session, select(Reconciliation), Reconciliation.id, page, key=lambda r: r.id)
+    return Page(items=[views.reconciliation_public(r) for r in rows], next_cursor=cursor)
+
+
+@router.get("/exports/{dataset}", summary="Open data as CSV or JSON (no personal data)",
+            response_class=Response,
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}},
+                                         "application/json": {"schema": {"type": "array",
+                                                                         "items": {"type": "object"}}}},
+                             "description": "the dataset"}})
+def export_dataset(dataset: Literal["cases", "runs", "records"], session: SessionDep,
+                   format: Annotated[Literal["csv", "json"], Query()] = "json") -> Response:  # noqa: A002
+    body = export(session, dataset, format)
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f'inline; filename="huzhu-{dataset}.{format}"'})
+
+
+@router.get("/transparency/tree-head", response_model=s.TreeHead, tags=["transparency"],
+            summary="RFC 9162 tree head over every public record")
+def get_tree_head(session: SessionDep) -> s.TreeHead:
+    return s.TreeHead(**tree_head(session))
+
+
+@router.get("/transparency/records", response_model=Page[s.PublicRecordRead], tags=["transparency"])
+def list_records(session: SessionDep, page: PageDep) -> Page[s.PublicRecordRead]:
+    rows, cursor = page_of(session, select(PublicRecord), PublicRecord.id, page, key=lambda r: r.id, descending=False)
+    return Page(items=[s.PublicRecordRead(id=r.id, kind=r.kind, subject=r.subject, recorded_at=r.recorded_at,
+                                          leaf_hash=r.leaf_hash, prev_hash=r.prev_hash, payload=r.payload)
+                       for r in rows], next_cursor=cursor)
+
+
+@router.get("/transparency/records/{record_id}/proof", response_model=s.RecordProof, tags=["transparency"],
+            summary="Inclusion proof of one record in the current tree")
+def get_record_proof(record_id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep) -> s.RecordProof:
+    return s.RecordProof(**record_proof(session, record_id))

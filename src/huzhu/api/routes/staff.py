@@ -1,0 +1,105 @@
+"""Objections (members file, a different reviewer resolves), apportionment runs, ledger check, sandbox clock."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy import select
+
+from huzhu.api import schemas as s
+from huzhu.api import views
+from huzhu.api.deps import AdminAccount, CurrentAccount, NowDep, PlatformDep, SessionDep, require_role
+from huzhu.api.idempotency import IdempotencyKey, run_idempotent
+from huzhu.api.pagination import Page, PageDep, page_of
+from huzhu.api.routes.public import CaseNo, case_by_no
+from huzhu.errors import InvalidInput
+from huzhu.jobs import run_jobs
+from huzhu.ledger.invariants import check_ledger
+from huzhu.members.models import Account
+from huzhu.notices import service as notices
+from huzhu.notices.models import Case, Objection
+from huzhu.transparency.service import verify_chain
+
+router = APIRouter()
+sandbox_router = APIRouter(prefix="/sandbox", tags=["sandbox"])
+FinanceAccount = Annotated[Account, Depends(require_role("admin", "auditor"))]
+ReviewerOrAdmin = Annotated[Account, Depends(require_role("reviewer", "admin"))]
+
+
+@router.post("/cases/{case_no}/objections", status_code=201, response_model=s.ObjectionRead, tags=["objections"],
+             summary="Object to a case in public notice (members in a plan)")
+def file_objection(case_no: CaseNo, body: s.ObjectionCreate, session: SessionDep, account: CurrentAccount,
+                   now: NowDep) -> s.ObjectionRead:
+    case = case_by_no(session, case_no)
+    objection = notices.file_objection(session, actor=account, case_id=case.id, member_id=body.member_id,
+                                       reason=body.reason, now=now)
+    return views.objection_read(objection, case.case_no)
+
+
+@router.get("/objections", response_model=Page[s.ObjectionRead], tags=["objections"],
+            summary="Objections to resolve (reviewers, admins)")
+def list_objections(session: SessionDep, account: ReviewerOrAdmin, page: PageDep,
+                    status: Annotated[Literal["open", "upheld", "dismissed"] | None, Query()] = None,
+                    ) -> Page[s.ObjectionRead]:
+    query = select(Objection, Case.case_no).join(Case, Case.id == Objection.case_id)
+    if status is not None:
+        query = query.where(Objection.status == status)
+    rows, cursor = page_of(session, query, Objection.id, page, key=lambda r: r[0].id, scalars=False)
+    return Page(items=[views.objection_read(o, no) for o, no in rows], next_cursor=cursor)
+
+
+@router.post("/objections/{objection_id}/resolution", response_model=s.ObjectionRead, tags=["objections"],
+             summary="Uphold (the claim goes back to review) or dismiss an objection (a different reviewer)")
+def resolve_objection(objection_id: Annotated[int, Path(ge=1, le=2**62)], body: s.ResolutionCreate,
+                      session: SessionDep, account: CurrentAccount, now: NowDep) -> s.ObjectionRead:
+    objection = notices.resolve_objection(session, actor=account, objection_id=objection_id, upheld=body.upheld,
+                                          note=body.note, now=now)
+    case = session.get(Case, objection.case_id)
+    assert case is not None
+    return views.objection_read(objection, case.case_no)
+
+
+@router.post("/runs", response_model=s.JobReportRead, tags=["runs"],
+             summary="Run the job now: share every due case, pay out, publish proofs, reconcile (admin)")
+def trigger_run(request: Request, session: SessionDep, account: AdminAccount, now: NowDep, platform: PlatformDep,
+                idempotency_key: IdempotencyKey = None) -> s.JobReportRead:
+    def action() -> s.JobReportRead:
+        report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian, now=now,
+                          actor_id=account.id)
+        return s.JobReportRead(run_no=report.run_no, cases_shared=report.cases_shared, cases_paid=report.cases_paid,
+                               roots_published=report.roots_published,
+                               reconciliation_matched=report.reconciliation_matched)
+
+    # The job commits its own steps; end this request's transaction first (SQLite has one writer).
+    return run_idempotent(session, request, account=account, key=idempotency_key, body={}, now=now, status_code=200,
+                          action=action, before_action=session.commit)
+
+
+@router.get("/ledger/check", response_model=s.LedgerCheck, tags=["ledger"],
+            summary="Check every ledger invariant and the public record chain (admins, auditors)")
+def ledger_check(session: SessionDep, account: FinanceAccount, now: NowDep) -> s.LedgerCheck:
+    violations = check_ledger(session)
+    chain = verify_chain(session)
+    return s.LedgerCheck(ok=not violations and not chain, checked_at=now,
+                         violations=[s.Violation(invariant=v.invariant, message=v.message) for v in violations],
+                         public_record_problems=chain)
+
+
+@sandbox_router.get("/clock", response_model=s.ClockRead, summary="The sandbox clock (admin)")
+def get_clock(account: AdminAccount, now: NowDep, platform: PlatformDep) -> s.ClockRead:
+    return s.ClockRead(now=now, mode=platform.settings.mode)
+
+
+@sandbox_router.post("/clock", response_model=s.ClockRead,
+                     summary="Move the sandbox clock forward: {\"advance\": \"P7D\"} or {\"to\": \"…\"} (admin)")
+def set_clock(body: s.ClockUpdate, session: SessionDep, account: AdminAccount, now: NowDep,
+              platform: PlatformDep) -> s.ClockRead:
+    target = body.to if body.to is not None else now + body.advance  # type: ignore[operator]
+    target = target.astimezone(UTC)
+    if target < now:
+        raise InvalidInput(f"the sandbox clock only moves forward; it is {now.isoformat()}")
+    session.commit()  # release this request's transaction before the clock writes (SQLite has one writer)
+    platform.clock.set(target)  # type: ignore[attr-defined]
+    return s.ClockRead(now=platform.clock.now(), mode=platform.settings.mode)

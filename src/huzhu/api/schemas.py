@@ -1,0 +1,500 @@
+"""Request and response bodies. Money is a decimal string in yuan; dates and times ISO 8601.
+
+``*Public`` models are what anonymous visitors see: they have no field for names, ID numbers,
+phone numbers, bank accounts or documents, so such data cannot leak through them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Money = Annotated[str, Field(pattern=r"^-?\d+\.\d{2}$", examples=["100000.00"], description="yuan, exact")]
+AmountIn = Annotated[
+    str, Field(pattern=r"^\d{1,13}(\.\d{1,2})?$", examples=["9.00"], description="yuan, at most two decimals")
+]
+BankAccount = Annotated[str, Field(pattern=r"^\d{12,19}$", examples=["6222020000000000011"])]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- plans
+
+
+class BenefitPublic(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    category: str
+    waiting_days: int
+    rule: dict[str, object]
+
+
+class HealthQuestionPublic(BaseModel):
+    code: str
+    text_zh: str
+    text_en: str
+
+
+class PlanPublic(BaseModel):
+    code: str = Field(examples=["comprehensive-accident"])
+    version: int
+    name_zh: str
+    name_en: str
+    summary_zh: str
+    summary_en: str
+    deposit: Money
+    min_balance: Money
+    cap_per_case: Money
+    fee: Money
+    notice_days: int
+    waiting_members_share: bool
+    min_age_years: int
+    min_age_days: int
+    max_age_years: int
+    health_questions: list[HealthQuestionPublic]
+    benefits: list[BenefitPublic]
+    digest: str
+
+
+# ---------------------------------------------------------------- members
+
+
+class MemberCreate(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "彭静", "id_number": "450321199006151228", "relationship": "self"}]},
+    )
+
+    name: str = Field(min_length=1, max_length=100)
+    id_number: str = Field(min_length=15, max_length=18, description="resident ID number (18 or legacy 15)")
+    relationship: Literal["self", "spouse", "child", "parent"] = "self"
+
+
+class MemberRead(BaseModel):
+    """A member as its own account (or finance staff) sees it. The ID number is masked."""
+
+    id: int
+    account_id: int | None
+    relationship: str
+    name: str
+    id_number_masked: str
+    birth_date: date
+    gender: Literal["F", "M"]
+    region_code: str
+    balance: Money
+    available: Money
+    pending: Money
+    created_at: datetime
+
+
+class EnrollmentCreate(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"plan_code": "comprehensive-accident"}]})
+
+    plan_code: str = Field(min_length=1, max_length=40)
+    health_answers: dict[Annotated[str, Field(max_length=40)], bool] | None = Field(
+        default=None, description="answers to the plan's health questions (all must be false to join)"
+    )
+
+
+class BenefitCoverage(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    in_force_from: date
+    in_force: bool
+
+
+class EnrollmentRead(BaseModel):
+    id: int
+    member_id: int
+    plan_code: str
+    status: Literal["active", "suspended", "left"]
+    coverage_state: Literal["waiting", "in_force", "suspended", "left"]
+    joined_at: datetime
+    joined_on: date
+    coverage_anchor_on: date
+    shares_from: date
+    benefits: list[BenefitCoverage]
+
+
+class LeaveRequest(_In):
+    bank_account: BankAccount | None = Field(default=None, description="where to refund the remaining balance")
+
+
+class TopUpCreate(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"amount": "9.00"}]})
+
+    amount: AmountIn
+
+
+class WithdrawalCreate(_In):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"amount": "3.00", "bank_account": "6222020000000000011"}]}
+    )
+
+    amount: AmountIn
+    bank_account: BankAccount
+
+
+class BalanceRead(BaseModel):
+    member_id: int
+    balance: Money
+    available: Money
+    pending: Money
+    resumed_enrollments: list[int] = []
+
+
+class WithdrawalRead(BaseModel):
+    member_id: int
+    amount: Money
+    state: Literal["posted", "pending", "voided"]
+    balance: Money
+    available: Money
+
+
+class LedgerLine(BaseModel):
+    entry_id: int
+    transfer_id: int
+    kind: str
+    direction: Literal["in", "out"]
+    amount: Money
+    status: Literal["posted", "pending", "voided"]
+    memo: str
+    case_no: str | None
+    run_no: str | None
+    created_at: datetime
+
+
+class ShareProof(BaseModel):
+    case_no: str
+    member_id: int
+    share: Money
+    leaf: str
+    leaf_index: int
+    tree_size: int
+    root_hash: str
+    published_root: str | None
+    proof: list[str]
+
+
+# ---------------------------------------------------------------- claims
+
+
+class ClaimFactsIn(_In):
+    disability_grades: list[Annotated[int, Field(ge=1, le=10)]] | None = Field(default=None, min_length=1, max_length=20)
+    loss: AmountIn | None = None
+    fault_share_percent: Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,2})?$")] | None = None
+    insurance_paid: AmountIn | None = None
+
+
+class ClaimFactsRead(BaseModel):
+    disability_grades: list[int] | None = None
+    loss: Money | None = None
+    fault_share_percent: str | None = None
+    insurance_paid: Money | None = None
+
+
+class ClaimCreate(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "member_id": 1, "plan_code": "comprehensive-accident", "benefit_code": "accidental_death",
+        "incident_date": "2016-01-27", "incident_place": "广西阳朔县", "description": "交通事故",
+        "beneficiary_name": "彭静家属", "beneficiary_account": "6222020000000000011",
+    }]})
+
+    member_id: int = Field(ge=1, le=2**62)
+    plan_code: str = Field(min_length=1, max_length=40)
+    benefit_code: str = Field(min_length=1, max_length=40)
+    incident_date: date
+    incident_place: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=5000)
+    facts: ClaimFactsIn | None = None
+    beneficiary_name: str = Field(min_length=1, max_length=100)
+    beneficiary_account: BankAccount
+
+
+class ClaimEventRead(BaseModel):
+    occurred_at: datetime
+    from_status: str | None
+    to_status: str
+    note: str
+
+
+class ClaimRead(BaseModel):
+    id: int
+    claim_no: str
+    member_id: int
+    plan_code: str
+    benefit_code: str
+    status: Literal["submitted", "investigating", "reviewing", "approved", "rejected"]
+    incident_date: date
+    incident_place: str
+    description: str
+    facts: ClaimFactsRead
+    beneficiary_name: str
+    beneficiary_account_masked: str
+    amount: Money | None
+    decision_reason: str | None
+    investigator_account_id: int | None
+    reviewer_account_id: int | None
+    case_no: str | None
+    filed_at: datetime
+    updated_at: datetime
+    timeline: list[ClaimEventRead]
+
+
+class EvidenceRead(BaseModel):
+    id: int
+    claim_id: int
+    kind: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_at: datetime
+
+
+class ReportCreate(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "company": "某第三方调查公司", "summary": "作业时碰撞树桩受伤属实，经伤残鉴定为二级伤残。",
+        "confirmed_incident_date": "2016-02-09", "facts": {"disability_grades": [2]},
+    }]})
+
+    company: str = Field(min_length=1, max_length=200)
+    summary: str = Field(min_length=1, max_length=5000, description="public, anonymised summary")
+    confirmed_incident_date: date
+    facts: ClaimFactsIn | None = None
+
+
+class ReportRead(BaseModel):
+    id: int
+    claim_id: int
+    investigator_account_id: int
+    company: str
+    summary: str
+    confirmed_incident_date: date
+    facts: ClaimFactsRead
+    submitted_at: datetime
+
+
+class RuleCheckRead(BaseModel):
+    code: str
+    passed: bool
+    detail: str
+
+
+class EvaluationRead(BaseModel):
+    claim_id: int
+    passed: bool
+    amount: Money | None
+    checks: list[RuleCheckRead]
+
+
+class DecisionCreate(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"approve": True, "reason": "符合计划规则"}]})
+
+    approve: bool
+    reason: str = Field(default="", max_length=5000)
+
+
+class DecisionRead(BaseModel):
+    claim: ClaimRead
+    decision: Literal["approve", "reject"]
+    checks: list[RuleCheckRead]
+    amount: Money | None
+    case_no: str | None
+
+
+# ---------------------------------------------------------------- public cases, objections, runs
+
+
+class PayoutPublic(BaseModel):
+    case_no: str
+    amount: Money
+    state: Literal["pending", "posted", "voided"]
+    end_to_end_id: str
+    sent_at: datetime
+
+
+class CasePublic(BaseModel):
+    case_no: str = Field(examples=["HZ000001"])
+    plan: str
+    benefit: str
+    status: Literal["in_notice", "shared", "paying", "paid", "withdrawn"]
+    masked_name: str = Field(examples=["彭*"])
+    gender: Literal["F", "M"]
+    age: int
+    province_zh: str
+    province_en: str
+    amount: Money
+    fee: Money
+    collected: Money | None
+    shortfall: Money | None
+    notice_starts_at: datetime
+    notice_ends_at: datetime
+    incident_summary: str
+    investigation_summary: str
+    run_no: str | None
+    paid_at: datetime | None
+
+
+class CaseEventPublic(BaseModel):
+    occurred_at: datetime
+    to_status: str
+    note: str
+
+
+class ObjectionPublic(BaseModel):
+    id: int
+    case_no: str
+    reason: str
+    status: Literal["open", "upheld", "dismissed"]
+    filed_at: datetime
+    resolution_note: str | None
+    resolved_at: datetime | None
+
+
+class CaseDetailPublic(CasePublic):
+    timeline: list[CaseEventPublic]
+    objections: list[ObjectionPublic]
+    payouts: list[PayoutPublic]
+
+
+class ObjectionCreate(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "member_id": 3, "reason": "加入后第三天即出险，请核实受伤时间。"}]})
+
+    member_id: int = Field(ge=1, le=2**62)
+    reason: str = Field(min_length=5, max_length=2000)
+
+
+class ObjectionRead(ObjectionPublic):
+    member_id: int
+    account_id: int
+    resolved_by_account_id: int | None
+
+
+class ResolutionCreate(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "upheld": False, "note": "调查报告与医院记录确认受伤时间在生效日之后。"}]})
+
+    upheld: bool
+    note: str = Field(min_length=2, max_length=2000)
+
+
+class RunCasePublic(BaseModel):
+    case_no: str
+    benefit: Money
+    sharing_members: int
+    paying_members: int
+    cap_per_member: Money
+    share_per_member: Money
+    members_paying_one_fen_more: int
+    members_limited_by_balance: int
+    collected: Money
+    shortfall: Money
+    leftover_pivot_member: int
+    shares_root: str | None
+
+
+class RunPublic(BaseModel):
+    run_no: str = Field(examples=["R000001"])
+    as_of: datetime
+    cases_count: int
+    sharing_members: int
+    total_benefit: Money
+    total_collected: Money
+    total_shortfall: Money
+    suspended_enrollments: int
+
+
+class RunDetailPublic(RunPublic):
+    cases: list[RunCasePublic]
+    leftover_rule: str
+
+
+class JobReportRead(BaseModel):
+    run_no: str | None
+    cases_shared: list[str]
+    cases_paid: list[str]
+    roots_published: int
+    reconciliation_matched: bool | None
+
+
+class ReconciliationPublic(BaseModel):
+    id: int
+    statement_id: str
+    performed_at: datetime
+    bank_closing: Money
+    ledger_custody: Money
+    statement_entries: int
+    unmatched_entries: int
+    matched: bool
+
+
+# ---------------------------------------------------------------- transparency, ledger, sandbox
+
+
+class TreeHead(BaseModel):
+    tree_size: int
+    root_hash: str
+
+
+class PublicRecordRead(BaseModel):
+    id: int
+    kind: str
+    subject: str
+    recorded_at: datetime
+    leaf_hash: str
+    prev_hash: str
+    payload: str = Field(description="canonical JSON; its RFC 6962 leaf hash is leaf_hash")
+
+
+class RecordProof(BaseModel):
+    record_id: int
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    root_hash: str
+    proof: list[str]
+
+
+class Violation(BaseModel):
+    invariant: str
+    message: str
+
+
+class LedgerCheck(BaseModel):
+    ok: bool
+    checked_at: datetime
+    violations: list[Violation]
+    public_record_problems: list[str]
+
+
+class ClockRead(BaseModel):
+    now: datetime
+    mode: Literal["sandbox", "production"]
+
+
+class ClockUpdate(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"advance": "P7DT1H"},
+                                                                             {"to": "2016-02-23T11:00:00+08:00"}]})
+
+    to: datetime | None = Field(default=None, description="move the clock to this time (timezone required)")
+    advance: timedelta | None = Field(default=None, description="ISO 8601 duration or seconds, e.g. P7D")
+
+    @model_validator(mode="after")
+    def _one(self) -> ClockUpdate:
+        if (self.to is None) == (self.advance is None):
+            raise ValueError("give exactly one of 'to' or 'advance'")
+        if self.to is not None and self.to.tzinfo is None:
+            raise ValueError("'to' needs a timezone, e.g. 2016-02-23T11:00:00+08:00")
+        if self.advance is not None and not timedelta(0) < self.advance <= timedelta(days=3650):
+            raise ValueError("'advance' must be positive and at most ten years")
+        if self.to is not None and not 1900 <= self.to.year <= 2200:
+            raise ValueError("'to' must be between the years 1900 and 2200")
+        return self
