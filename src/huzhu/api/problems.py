@@ -104,12 +104,19 @@ async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
                             detail="the database is busy; retry shortly", headers={"Retry-After": "1"})
 
 
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+    return problem_response(request, status=500, slug="internal-error", title="Internal server error",
+                            detail="something went wrong on our side; it has been logged")
+
+
 def register_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(OperationalError, _operational_error)
+    app.add_exception_handler(Exception, _unexpected)
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -130,8 +130,8 @@ def report_read(report: InvestigationReport) -> s.ReportRead:
 def _run_nos(session: Session, run_ids: set[int]) -> dict[int, str]:
     if not run_ids:
         return {}
-    return dict(session.execute(select(ApportionmentRun.id, ApportionmentRun.run_no)
-                                .where(ApportionmentRun.id.in_(run_ids))).tuples())
+    rows = session.execute(select(ApportionmentRun.id, ApportionmentRun.run_no).where(ApportionmentRun.id.in_(run_ids)))
+    return {run_id: run_no for run_id, run_no in rows}
 
 
 def case_public(case: Case, run_no: str | None) -> s.CasePublic:

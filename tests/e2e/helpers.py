@@ -1,0 +1,88 @@
+"""Helpers for the API tests: a real uvicorn server, staff accounts, clients that log in again."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+
+from huzhu.api.app import create_app
+from huzhu.members.service import register_account
+from huzhu.platform import Platform
+
+PASSWORD = "e2e-pass-2016"
+MEMBER_PASSWORD = "member-pass-1"
+
+
+class LoginAuth(httpx.Auth):
+    """Bearer auth that logs in again when the token has expired (the sandbox clock jumps days)."""
+
+    def __init__(self, base_url: str, login: str, password: str) -> None:
+        self.base_url, self.login, self.password = base_url, login, password
+        self.token: str | None = None
+
+    def fetch(self) -> str:
+        with httpx.Client(base_url=self.base_url, timeout=30) as c:
+            r = c.post("/api/v1/auth/token", data={"username": self.login, "password": self.password})
+            assert r.status_code == 200, r.text
+            self.token = r.json()["access_token"]
+            return self.token
+
+    def auth_flow(self, request: httpx.Request):  # noqa: ANN201
+        request.headers["Authorization"] = f"Bearer {self.token or self.fetch()}"
+        response = yield request
+        if response.status_code == 401:
+            request.headers["Authorization"] = f"Bearer {self.fetch()}"
+            yield request
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    platform: Platform
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=30)
+
+
+def start_server(platform: Platform) -> LiveServer:
+    port = free_port()
+    config = uvicorn.Config(create_app(platform), host="127.0.0.1", port=port, log_level="warning",
+                            access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    return LiveServer(url=f"http://127.0.0.1:{port}", platform=platform, server=server, thread=thread)
+
+
+def create_staff(platform: Platform, role: str, login: str, name: str) -> int:
+    """Staff accounts are made by `huzhu users create`, i.e. by the service, not over HTTP."""
+    with platform.session() as session:
+        return register_account(session, login=login, password=PASSWORD, display_name=name, role=role,
+                                now=platform.clock.now()).id
+
+
+def login(live: LiveServer, login_name: str, password: str = PASSWORD) -> str:
+    return LoginAuth(live.url, login_name, password).fetch()
+
+
+def actor(live: LiveServer, login_name: str, password: str = PASSWORD) -> httpx.Client:
+    """A client that stays logged in as ``login_name``."""
+    return httpx.Client(base_url=live.url + "/api/v1", auth=LoginAuth(live.url, login_name, password), timeout=30)
