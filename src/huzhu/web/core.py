@@ -1,0 +1,213 @@
+"""What every page shares: rendering in the caller's language, the signed-in account, CSRF, and
+turning every failure into a page (login redirect, 403, 404, 4xx with the message) — never a trace.
+
+Pages call the domain services directly; each write is one ``platform.session()`` unit of work,
+so an error rolls everything back before the form is shown again with its message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from huzhu.api.deps import account_from_request, get_platform
+from huzhu.api.security import CSRF_COOKIE, csrf_ok, new_csrf_token, set_csrf_cookie
+from huzhu.errors import DomainError
+from huzhu.members.models import Account
+from huzhu.platform import Platform
+from huzhu.web.i18n import LANG_COOKIE, environment, gettext, negotiate_locale, normalise
+
+log = logging.getLogger("huzhu.web")
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+# Form fields and the multipart envelope around the files: generous, the files are checked one by one.
+FORM_OVERHEAD_BYTES = 1024 * 1024
+MAX_FILES = 5
+
+
+class LoginRequired(Exception):
+    pass
+
+
+class WrongRole(Exception):
+    def __init__(self, roles: tuple[str, ...]) -> None:
+        super().__init__(", ".join(roles))
+        self.roles = roles
+
+
+class CsrfRejected(Exception):
+    pass
+
+
+class PageNotFound(Exception):
+    pass
+
+
+@dataclass
+class Ctx:
+    """The per-request view of the world a page needs."""
+
+    request: Request
+    platform: Platform
+    locale: str
+    now: datetime
+    account: Account | None = None
+    csrf: str = ""
+    new_csrf: bool = False
+    extra_cookies: dict[str, str] = field(default_factory=dict)
+
+    def _(self, message: str, **params: object) -> str:
+        return gettext(self.locale, message, **params)
+
+    @property
+    def is_zh(self) -> bool:
+        return self.locale == "zh_CN"
+
+
+def page_ctx(request: Request) -> Ctx:
+    cached = getattr(request.state, "web_ctx", None)
+    if cached is not None:
+        return cached
+    platform = get_platform(request)
+    now = platform.clock.now()
+    locale = negotiate_locale(request)
+    with platform.factory() as session:
+        account = account_from_request(request, session, now)
+        if account is not None:
+            session.expunge(account)
+    token = request.cookies.get(CSRF_COOKIE) or ""
+    ctx = Ctx(request=request, platform=platform, locale=locale, now=now, account=account,
+              csrf=token or new_csrf_token(), new_csrf=not token)
+    wanted = request.query_params.get("lang")
+    if wanted and normalise(wanted):
+        ctx.extra_cookies[LANG_COOKIE] = normalise(wanted) or ""
+    request.state.web_ctx = ctx
+    return ctx
+
+
+def require(ctx: Ctx, *roles: str) -> Account:
+    if ctx.account is None:
+        raise LoginRequired()
+    if roles and ctx.account.role not in roles:
+        raise WrongRole(roles)
+    return ctx.account
+
+
+def finish(ctx: Ctx, response: Response) -> Response:
+    settings = ctx.platform.settings
+    if ctx.new_csrf:
+        set_csrf_cookie(response, ctx.csrf, settings)
+    for name, value in ctx.extra_cookies.items():
+        response.set_cookie(name, value, max_age=365 * 24 * 3600, samesite="lax", secure=settings.cookie_secure,
+                            httponly=True, path="/")
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def render(ctx: Ctx, template: str, status_code: int = 200, **values: Any) -> Response:
+    env = environment(ctx.locale)
+    html = env.get_template(template).render(
+        request=ctx.request, account=ctx.account, csrf_token=ctx.csrf, now=ctx.now,
+        sandbox=ctx.platform.settings.sandbox, path=ctx.request.url.path,
+        max_mb=f"{ctx.platform.settings.max_upload_bytes / 1024 / 1024:.1f}".rstrip("0").rstrip("."),
+        full_path=ctx.request.url.path + (("?" + ctx.request.url.query) if ctx.request.url.query else ""),
+        **values,
+    )
+    return finish(ctx, HTMLResponse(html, status_code=status_code))
+
+
+def redirect(ctx: Ctx, url: str) -> Response:
+    return finish(ctx, RedirectResponse(url, status_code=303))
+
+
+def error_page(ctx: Ctx, status_code: int, message: str, title: str | None = None) -> Response:
+    titles = {
+        400: ctx._("The request could not be understood"),
+        403: ctx._("Not allowed"),
+        404: ctx._("Page not found"),
+        409: ctx._("Not possible right now"),
+        413: ctx._("Upload too large"),
+        422: ctx._("Please check what you entered"),
+        500: ctx._("Something went wrong on our side"),
+    }
+    return render(ctx, "error.html", status_code=status_code, title=title or titles.get(status_code, titles[400]),
+                  message=message)
+
+
+def domain_message(ctx: Ctx, exc: DomainError) -> str:
+    """The engine's message, in Chinese when the catalog has it (engine messages are English)."""
+    return ctx._(exc.message)
+
+
+async def form_data(request: Request) -> FormData:
+    return await request.form(max_files=MAX_FILES, max_fields=200)
+
+
+class WebRoute(APIRoute):
+    """Every web route: CSRF on each POST before anything runs, and every failure as a page."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            ctx: Ctx | None = None
+            try:
+                ctx = page_ctx(request)
+                if request.method == "POST":
+                    limit = ctx.platform.settings.max_upload_bytes * MAX_FILES + FORM_OVERHEAD_BYTES
+                    length = request.headers.get("content-length")
+                    if length and length.isdigit() and int(length) > limit:
+                        return error_page(ctx, 413, ctx._("The upload is larger than allowed."))
+                    form = await form_data(request)
+                    submitted = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
+                    if not csrf_ok(request.cookies.get(CSRF_COOKIE), submitted if isinstance(submitted, str) else None):
+                        raise CsrfRejected()
+                return await handler(request)
+            except LoginRequired:
+                ctx = ctx or page_ctx(request)
+                target = request.url.path if request.method == "GET" else "/"
+                return redirect(ctx, "/login?next=" + quote(target))
+            except WrongRole:
+                ctx = ctx or page_ctx(request)
+                return error_page(ctx, 403, ctx._("Your account does not have access to this page."))
+            except CsrfRejected:
+                ctx = ctx or page_ctx(request)
+                return error_page(ctx, 403, ctx._(
+                    "The form's security token is missing or out of date. Nothing was saved. "
+                    "Please go back, reload the page and try again."))
+            except PageNotFound:
+                ctx = ctx or page_ctx(request)
+                return error_page(ctx, 404, ctx._("There is nothing at this address."))
+            except DomainError as exc:
+                ctx = ctx or page_ctx(request)
+                return error_page(ctx, exc.status_code, domain_message(ctx, exc))
+            except RequestValidationError:
+                ctx = ctx or page_ctx(request)
+                return error_page(ctx, 422, ctx._("Some of the values in the address or form are not valid."))
+            except HTTPException as exc:
+                ctx = ctx or page_ctx(request)
+                return error_page(ctx, exc.status_code if 400 <= exc.status_code < 600 else 400, str(exc.detail))
+            except Exception:
+                log.exception("web page failed: %s %s", request.method, request.url.path)
+                try:
+                    ctx = ctx or page_ctx(request)
+                    return error_page(ctx, 500, ctx._("The error has been logged. Please try again later."))
+                except Exception:
+                    return HTMLResponse("<h1>500</h1>", status_code=500)
+
+        return route

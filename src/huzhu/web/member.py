@@ -1,0 +1,622 @@
+"""Accounts and members: register, log in/out, family members, joining, money in and out, coverage,
+deductions, claims with evidence, and objections to cases in notice."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
+from starlette.responses import HTMLResponse, Response
+
+from huzhu.api.auth import authenticate
+from huzhu.api.security import clear_session_cookie, issue_token, set_session_cookie
+from huzhu.claims import service as claims
+from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport
+from huzhu.clock import business_date
+from huzhu.errors import DomainError, InvalidInput, NotEligible
+from huzhu.identity import parse_resident_id
+from huzhu.identity.masking import mask_id_number
+from huzhu.ledger.models import Entry, LedgerAccount, Transfer
+from huzhu.members import service as members
+from huzhu.members.models import Account, Enrollment, EnrollmentEvent, Member
+from huzhu.money import parse_yuan
+from huzhu.notices import service as notices
+from huzhu.notices.models import Case, Objection
+from huzhu.plans.rules import age_on, check_eligibility
+from huzhu.web.core import Ctx, PageNotFound, WebRoute, domain_message, finish, form_data, page_ctx, redirect, render, require
+from huzhu.web.i18n import N_, environment
+from huzhu.web.public import benefit_name, case_view, plan_name
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+ALLOWED_EVIDENCE = {  # content type → (file signature, extension)
+    "application/pdf": (b"%PDF-", ".pdf"),
+    "image/jpeg": (b"\xff\xd8\xff", ".jpg"),
+    "image/png": (b"\x89PNG\r\n\x1a\n", ".png"),
+}
+EVIDENCE_KINDS = ("medical", "police", "death_certificate", "invoice", "other")
+
+
+def field(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+# ---------------------------------------------------------------- register, log in, log out
+
+
+@router.get("/register")
+async def register_form(request: Request) -> Response:
+    ctx = page_ctx(request)
+    return render(ctx, "member/register.html", form={}, error="")
+
+
+@router.post("/register")
+async def register(request: Request) -> Response:
+    ctx = page_ctx(request)
+    form = await form_data(request)
+    values = {k: field(form, k) for k in ("login", "display_name")}
+    password = form.get("password") if isinstance(form.get("password"), str) else ""
+    try:
+        if len(password) < 8:
+            raise InvalidInput(N_("password must be at least 8 characters"))
+        if password != form.get("password2"):
+            raise InvalidInput(N_("the two passwords are not the same"))
+        with ctx.platform.session() as s:
+            account = members.register_account(s, login=values["login"], password=password,
+                                               display_name=values["display_name"], now=ctx.now)
+            account_id = account.id
+    except DomainError as exc:
+        return render(ctx, "member/register.html", status_code=exc.status_code, form=values,
+                      error=domain_message(ctx, exc))
+    response = redirect(ctx, "/me")
+    set_session_cookie(response, issue_token(account_id, secret=ctx.platform.settings.secret_key, now=ctx.now),
+                       ctx.platform.settings)
+    return response
+
+
+@router.get("/login")
+async def login_form(request: Request) -> Response:
+    ctx = page_ctx(request)
+    return render(ctx, "member/login.html", login="", error="", next=safe_next(request.query_params.get("next")))
+
+
+def safe_next(target: str | None) -> str:
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return ""
+    return target
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    ctx = page_ctx(request)
+    form = await form_data(request)
+    login_value = field(form, "login")
+    password = form.get("password") if isinstance(form.get("password"), str) else ""
+    target = safe_next(field(form, "next"))
+    try:
+        with ctx.platform.session() as s:
+            account = authenticate(s, login=login_value, password=password,
+                                   client_ip=request.client.host if request.client else None, now=ctx.now)
+            account_id, role = account.id, account.role
+    except DomainError as exc:
+        return render(ctx, "member/login.html", status_code=exc.status_code, login=login_value,
+                      error=domain_message(ctx, exc), next=target)
+    home = "/me" if role == "member" else "/staff"
+    response = redirect(ctx, target or home)
+    set_session_cookie(response, issue_token(account_id, secret=ctx.platform.settings.secret_key, now=ctx.now),
+                       ctx.platform.settings)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    ctx = page_ctx(request)
+    response = redirect(ctx, "/")
+    clear_session_cookie(response, ctx.platform.settings)
+    return response
+
+
+# ---------------------------------------------------------------- dashboard
+
+
+def own_member(s: Session, account: Account, member_id: int) -> Member:
+    member = s.get(Member, member_id)
+    if member is None or member.account_id != account.id:
+        raise PageNotFound()
+    return member
+
+
+def enrollment_view(ctx: Ctx, s: Session, enrollment: Enrollment) -> dict[str, Any]:
+    plan = ctx.platform.plans.get(enrollment.plan_code)
+    status = members.coverage_status(plan, enrollment, today=business_date(ctx.now)) if plan else {
+        "state": enrollment.status, "benefits": []}
+    waiting_until = min((b["in_force_from"] for b in status["benefits"] if not b["in_force"]), default=None)
+    reason = ""
+    if enrollment.status == "suspended":
+        event = s.scalar(select(EnrollmentEvent).where(EnrollmentEvent.enrollment_id == enrollment.id)
+                         .order_by(EnrollmentEvent.occurred_at.desc(), EnrollmentEvent.id.desc()).limit(1))
+        reason = event.reason if event else ""
+    benefits = [{**b, "name": b["name_zh"] if ctx.is_zh else b["name_en"],
+                 "from": date.fromisoformat(b["in_force_from"])} for b in status["benefits"]]
+    return {"e": enrollment, "plan_name": plan_name(ctx, ctx.platform.plans, enrollment.plan_code),
+            "state": status["state"], "benefits": benefits, "reason": reason,
+            "waiting_until": date.fromisoformat(waiting_until) if waiting_until else None,
+            "min_balance": plan.min_balance_fen if plan else 0}
+
+
+def member_view(ctx: Ctx, s: Session, member: Member) -> dict[str, Any]:
+    balance = s.get(LedgerAccount, member.ledger_account_id)
+    enrollments = list(s.scalars(select(Enrollment).where(Enrollment.member_id == member.id)
+                                 .order_by(Enrollment.id)))
+    return {"m": member, "masked_id": mask_id_number(member.id_number),
+            "age": age_on(member.birth_date, business_date(ctx.now)),
+            "balance": balance.available if balance else 0,
+            "enrollments": [enrollment_view(ctx, s, e) for e in enrollments]}
+
+
+def deductions(s: Session, member: Member) -> list[dict[str, Any]]:
+    """Every share taken from the member's balance, with its case."""
+    rows = s.execute(
+        select(Entry.amount, Transfer.created_at, Case.case_no, Case.masked_name, Case.amount_fen, Transfer.run_id)
+        .join(Transfer, Transfer.id == Entry.transfer_id)
+        .join(Case, Case.id == Transfer.case_id)
+        .where(Entry.account_id == member.ledger_account_id, Entry.direction == 1, Transfer.kind == "share")
+        .order_by(Transfer.id.desc())
+    ).all()
+    return [{"amount": r[0], "at": r[1], "case_no": r[2], "masked_name": r[3], "case_amount": r[4]} for r in rows]
+
+
+def history(s: Session, member: Member) -> list[dict[str, Any]]:
+    rows = s.execute(
+        select(Entry.direction, Entry.amount, Transfer.kind, Transfer.created_at, Transfer.memo, Transfer.status,
+               Transfer.case_id)
+        .join(Transfer, Transfer.id == Entry.transfer_id)
+        .where(Entry.account_id == member.ledger_account_id)
+        .order_by(Transfer.id.desc()).limit(200)
+    ).all()
+    return [{"in": r[0] == -1, "amount": r[1], "kind": r[2], "at": r[3], "memo": r[4], "status": r[5]} for r in rows]
+
+
+@router.get("/me")
+async def dashboard(request: Request) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    with ctx.platform.factory() as s:
+        people = [member_view(ctx, s, m) for m in s.scalars(
+            select(Member).where(Member.account_id == account.id).order_by(Member.id))]
+        claim_rows = s.execute(select(Claim, Member.name).join(Member, Member.id == Claim.member_id)
+                               .where(Member.account_id == account.id).order_by(Claim.id.desc())).all()
+        my_claims = [{"c": c, "name": name, "benefit": benefit_name(ctx, ctx.platform.plans, c.plan_code,
+                                                                     c.benefit_code)} for c, name in claim_rows]
+        taken = []
+        for person in people:
+            for d in deductions(s, person["m"]):
+                taken.append({**d, "member": person["m"].name})
+    taken.sort(key=lambda d: d["at"], reverse=True)
+    return render(ctx, "member/dashboard.html", people=people, claims=my_claims, deductions=taken,
+                  flash=request.query_params.get("done", ""))
+
+
+@router.get("/me/members/{member_id:int}")
+async def member_page(request: Request, member_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    with ctx.platform.factory() as s:
+        member = own_member(s, account, member_id)
+        view = member_view(ctx, s, member)
+        moves = history(s, member)
+        taken = deductions(s, member)
+    return render(ctx, "member/member.html", v=view, moves=moves, deductions=taken)
+
+
+# ---------------------------------------------------------------- family members
+
+
+@router.get("/me/members/new")
+async def add_member_form(request: Request) -> Response:
+    ctx = page_ctx(request)
+    require(ctx, "member")
+    return render(ctx, "member/add_member.html", form={}, error="")
+
+
+@router.post("/me/validate-id")
+async def validate_id(request: Request) -> Response:
+    """HTMX: check an ID number as it is typed; answers a small fragment (never stores anything)."""
+    ctx = page_ctx(request)
+    require(ctx, "member")
+    form = await form_data(request)
+    text = field(form, "id_number")
+    env = environment(ctx.locale)
+    if not text:
+        return finish(ctx, HTMLResponse(""))
+    try:
+        resident = parse_resident_id(text, today=business_date(ctx.now))
+        html = env.get_template("member/_id_check.html").render(
+            ok=True, birth=resident.birth_date, age=age_on(resident.birth_date, business_date(ctx.now)),
+            gender=resident.gender, province=resident.province_zh if ctx.is_zh else resident.province_en)
+    except DomainError as exc:
+        html = env.get_template("member/_id_check.html").render(ok=False, message=domain_message(ctx, exc))
+    return finish(ctx, HTMLResponse(html))
+
+
+@router.post("/me/members/new")
+async def add_member(request: Request) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    form = await form_data(request)
+    values = {k: field(form, k) for k in ("name", "id_number", "relationship")}
+    try:
+        with ctx.platform.session() as s:
+            member = members.add_member(s, account_id=account.id, name=values["name"], id_number=values["id_number"],
+                                        relationship=values["relationship"] or "self", now=ctx.now)
+            member_id = member.id
+    except DomainError as exc:
+        return render(ctx, "member/add_member.html", status_code=exc.status_code, form=values,
+                      error=domain_message(ctx, exc))
+    return redirect(ctx, f"/me/members/{member_id}/join?added=1")
+
+
+# ---------------------------------------------------------------- joining a plan
+
+
+def eligibility_reasons(ctx: Ctx, problems: list) -> list[str]:
+    out = []
+    for p in problems:
+        if p.code == "too_old":
+            out.append(ctx._("The plan accepts members up to %(max)s years old on the day they join; this member is %(age)s.",
+                             max=p.params["max_age_years"], age=p.params["age_years"]))
+        elif p.code == "too_young" and "min_age_years" in p.params:
+            out.append(ctx._("The plan accepts members from %(min)s years old on the day they join; this member is %(age)s.",
+                             min=p.params["min_age_years"], age=p.params["age_years"]))
+        elif p.code == "too_young":
+            out.append(ctx._("The plan accepts babies from %(min)s days old; this child is %(age)s days old.",
+                             min=p.params["min_age_days"], age=p.params["age_days"]))
+        elif p.code in ("health_declaration_failed", "health_declaration_missing"):
+            out.append(ctx._("This plan covers critical illness, so every health question must be answered “no”."))
+        else:
+            out.append(p.message)
+    return out
+
+
+@router.get("/me/members/{member_id:int}/join")
+async def join_form(request: Request, member_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    with ctx.platform.factory() as s:
+        member = own_member(s, account, member_id)
+        view = member_view(ctx, s, member)
+    return render(ctx, "member/join.html", v=view, plans=list(ctx.platform.plans.values()), error="", reasons=[],
+                  chosen=request.query_params.get("plan", ""), added=request.query_params.get("added"))
+
+
+@router.post("/me/members/{member_id:int}/join")
+async def join(request: Request, member_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    form = await form_data(request)
+    plan_code = field(form, "plan")
+    plan = ctx.platform.plans.get(plan_code)
+    answers = None
+    if plan is not None and plan.eligibility.health_questions:
+        answers = {q.code: field(form, f"health_{q.code}") != "no" for q in plan.eligibility.health_questions
+                   if field(form, f"health_{q.code}")}
+    reasons: list[str] = []
+    try:
+        with ctx.platform.session() as s:
+            member = own_member(s, account, member_id)
+            if plan is None:
+                raise InvalidInput(N_("choose a plan"))
+            problems = check_eligibility(plan, birth_date=member.birth_date, on=business_date(ctx.now),
+                                         health_answers=answers)
+            if problems:
+                reasons = eligibility_reasons(ctx, problems)
+            members.join_plan(s, ctx.platform.custodian, plans=ctx.platform.plans, member=member, plan_code=plan_code,
+                              now=ctx.now, health_answers=answers,
+                              idempotency_key=field(form, "idempotency_key") or f"web-join-{uuid.uuid4().hex}")
+    except DomainError as exc:
+        with ctx.platform.factory() as s:
+            view = member_view(ctx, s, own_member(s, account, member_id))
+        error = ctx._("Not eligible to join this plan.") if isinstance(exc, NotEligible) else domain_message(ctx, exc)
+        return render(ctx, "member/join.html", status_code=exc.status_code, v=view,
+                      plans=list(ctx.platform.plans.values()), error=error, reasons=reasons, chosen=plan_code,
+                      added=None)
+    return redirect(ctx, "/me?done=joined")
+
+
+# ---------------------------------------------------------------- money in and out
+
+
+@router.get("/me/members/{member_id:int}/top-up")
+async def top_up_form(request: Request, member_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    with ctx.platform.factory() as s:
+        view = member_view(ctx, s, own_member(s, account, member_id))
+    return render(ctx, "member/money.html", v=view, kind="top-up", error="", amount="",
+                  key=uuid.uuid4().hex)
+
+
+@router.post("/me/members/{member_id:int}/top-up")
+async def top_up(request: Request, member_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    form = await form_data(request)
+    amount = field(form, "amount")
+    key = field(form, "idempotency_key") or uuid.uuid4().hex
+    try:
+        with ctx.platform.session() as s:
+            member = own_member(s, account, member_id)
+            members.top_up(s, ctx.platform.custodian, plans=ctx.platform.plans, member=member,
+                           amount_fen=parse_yuan(amount), now=ctx.now, idempotency_key=f"web-topup-{key}")
+    except DomainError as exc:
+        with ctx.platform.factory() as s:
+            view = member_view(ctx, s, own_member(s, account, member_id))
+        return render(ctx, "member/money.html", status_code=exc.status_code, v=view, kind="top-up",
+                      error=domain_message(ctx, exc), amount=amount, key=key)
+    return redirect(ctx, "/me?done=topped-up")
+
+
+@router.get("/me/members/{member_id:int}/withdraw")
+async def withdraw_form(request: Request, member_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    with ctx.platform.factory() as s:
+        view = member_view(ctx, s, own_member(s, account, member_id))
+    return render(ctx, "member/money.html", v=view, kind="withdraw", error="", amount="", key=uuid.uuid4().hex)
+
+
+@router.post("/me/members/{member_id:int}/withdraw")
+async def withdraw(request: Request, member_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    form = await form_data(request)
+    amount = field(form, "amount")
+    key = field(form, "idempotency_key") or uuid.uuid4().hex
+    try:
+        with ctx.platform.session() as s:
+            member = own_member(s, account, member_id)
+            members.withdraw(s, ctx.platform.custodian, plans=ctx.platform.plans, member=member,
+                             amount_fen=parse_yuan(amount), bank_account=field(form, "bank_account"), now=ctx.now,
+                             idempotency_key=f"web-withdraw-{key}")
+    except DomainError as exc:
+        with ctx.platform.factory() as s:
+            view = member_view(ctx, s, own_member(s, account, member_id))
+        return render(ctx, "member/money.html", status_code=exc.status_code, v=view, kind="withdraw",
+                      error=domain_message(ctx, exc), amount=amount, key=key)
+    return redirect(ctx, "/me?done=withdrawn")
+
+
+# ---------------------------------------------------------------- claims and evidence
+
+
+def claim_choices(ctx: Ctx, s: Session, account: Account) -> list[dict[str, Any]]:
+    out = []
+    for member, enrollment in s.execute(
+        select(Member, Enrollment).join(Enrollment, Enrollment.member_id == Member.id)
+        .where(Member.account_id == account.id, Enrollment.status != "left").order_by(Member.id, Enrollment.id)
+    ):
+        plan = ctx.platform.plans.get(enrollment.plan_code)
+        if plan is None:
+            continue
+        for b in plan.benefits:
+            out.append({"value": f"{member.id}:{plan.code}:{b.code}",
+                        "label": f"{member.name} — {plan.name_zh if ctx.is_zh else plan.name_en} — "
+                                 f"{b.name_zh if ctx.is_zh else b.name_en}"})
+    return out
+
+
+@router.get("/me/claims/new")
+async def claim_form(request: Request) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    with ctx.platform.factory() as s:
+        choices = claim_choices(ctx, s, account)
+    return render(ctx, "member/claim_new.html", choices=choices, form={}, error="")
+
+
+def facts_from_form(form: Any) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    grades = field(form, "disability_grades")
+    if grades:
+        try:
+            facts["disability_grades"] = [int(g) for g in grades.replace("，", ",").split(",") if g.strip()]
+        except ValueError:
+            raise InvalidInput(N_("disability grades must be whole numbers from 1 to 10, separated by commas")) from None
+    for key in ("loss", "fault_share_percent", "insurance_paid"):
+        if field(form, key):
+            facts[key] = field(form, key)
+    return facts
+
+
+def parse_day(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{what}: give a date like 2016-02-09") from None
+
+
+@router.post("/me/claims/new")
+async def file_claim(request: Request) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    form = await form_data(request)
+    values = {k: field(form, k) for k in ("choice", "incident_date", "incident_place", "description",
+                                          "beneficiary_name", "beneficiary_account", "disability_grades", "loss",
+                                          "fault_share_percent", "insurance_paid")}
+    try:
+        member_id, plan_code, benefit_code = (values["choice"].split(":") + ["", "", ""])[:3]
+        if not member_id.isdigit():
+            raise InvalidInput(N_("choose the member and the aid you are claiming"))
+        uploads = evidence_files(ctx, form)
+        with ctx.platform.session() as s:
+            owner = s.get(Account, account.id)
+            claim = claims.file_claim(
+                s, plans=ctx.platform.plans, actor=owner, member_id=int(member_id), plan_code=plan_code,
+                benefit_code=benefit_code, incident_date=parse_day(values["incident_date"], "incident date"),
+                now=ctx.now, beneficiary_name=values["beneficiary_name"],
+                beneficiary_account=values["beneficiary_account"], incident_place=values["incident_place"],
+                description=values["description"], facts=facts_from_form(form))
+            for kind, upload, data in uploads:
+                store_evidence(ctx, s, claim=claim, kind=kind, upload=upload, data=data, account_id=account.id)
+            claim_id = claim.id
+    except DomainError as exc:
+        with ctx.platform.factory() as s:
+            choices = claim_choices(ctx, s, account)
+        return render(ctx, "member/claim_new.html", status_code=exc.status_code, choices=choices, form=values,
+                      error=domain_message(ctx, exc))
+    return redirect(ctx, f"/me/claims/{claim_id}?filed=1")
+
+
+def evidence_files(ctx: Ctx, form: Any) -> list[tuple[str, UploadFile, bytes]]:
+    """Read and check every uploaded file before anything is written (type, signature and size)."""
+    limit = ctx.platform.settings.max_upload_bytes
+    kind = field(form, "evidence_kind") or "other"
+    if kind not in EVIDENCE_KINDS:
+        kind = "other"
+    out = []
+    for upload in form.getlist("evidence"):
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            continue
+        data = upload.file.read(limit + 1)
+        if len(data) > limit:
+            raise UploadRefused(ctx._("%(name)s is larger than the limit of %(mb)s MB.", name=upload.filename,
+                                      mb=f"{limit / 1024 / 1024:.1f}"))
+        if not data:
+            raise UploadRefused(ctx._("%(name)s is empty.", name=upload.filename))
+        expected = ALLOWED_EVIDENCE.get((upload.content_type or "").split(";")[0].strip().lower())
+        if expected is None or not data.startswith(expected[0]):
+            raise UploadRefused(ctx._("%(name)s is not a PDF, JPEG or PNG file.", name=upload.filename))
+        out.append((kind, upload, data))
+    return out
+
+
+class UploadRefused(DomainError):
+    status_code = 422
+    type_slug = "upload-refused"
+    title = "Upload refused"
+
+
+def store_evidence(ctx: Ctx, s: Session, *, claim: Claim, kind: str, upload: UploadFile, data: bytes,
+                   account_id: int) -> Evidence:
+    content_type = (upload.content_type or "").split(";")[0].strip().lower()
+    digest = hashlib.sha256(data).hexdigest()
+    folder = Path(ctx.platform.settings.data_dir) / "evidence" / claim.claim_no
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{digest[:32]}{ALLOWED_EVIDENCE[content_type][1]}"
+    path.write_bytes(data)
+    name = Path(upload.filename or "upload").name[-200:]
+    evidence = Evidence(claim_id=claim.id, kind=kind, filename=name, content_type=content_type,
+                        size_bytes=len(data), sha256=digest, storage_path=str(path), uploaded_by_account_id=account_id,
+                        uploaded_at=ctx.now)
+    s.add(evidence)
+    s.flush()
+    return evidence
+
+
+def own_claim(s: Session, account: Account, claim_id: int) -> Claim:
+    claim = s.get(Claim, claim_id)
+    member = s.get(Member, claim.member_id) if claim else None
+    if claim is None or member is None or member.account_id != account.id:
+        raise PageNotFound()
+    return claim
+
+
+def claim_details(ctx: Ctx, s: Session, claim: Claim) -> dict[str, Any]:
+    events = list(s.scalars(select(ClaimEvent).where(ClaimEvent.claim_id == claim.id)
+                            .order_by(ClaimEvent.occurred_at, ClaimEvent.id)))
+    evidence = list(s.scalars(select(Evidence).where(Evidence.claim_id == claim.id).order_by(Evidence.id)))
+    report = s.scalar(select(InvestigationReport).where(InvestigationReport.claim_id == claim.id)
+                      .order_by(InvestigationReport.id.desc()).limit(1))
+    case = s.scalar(select(Case).where(Case.claim_id == claim.id).order_by(Case.id.desc()).limit(1))
+    member = s.get(Member, claim.member_id)
+    return {"c": claim, "events": events, "evidence": evidence, "report": report, "case": case, "member": member,
+            "plan_name": plan_name(ctx, ctx.platform.plans, claim.plan_code),
+            "benefit_name": benefit_name(ctx, ctx.platform.plans, claim.plan_code, claim.benefit_code)}
+
+
+@router.get("/me/claims/{claim_id:int}")
+async def claim_page(request: Request, claim_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    with ctx.platform.factory() as s:
+        details = claim_details(ctx, s, own_claim(s, account, claim_id))
+    return render(ctx, "member/claim.html", d=details, error="", filed=request.query_params.get("filed"))
+
+
+@router.post("/me/claims/{claim_id:int}/evidence")
+async def add_evidence(request: Request, claim_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    form = await form_data(request)
+    try:
+        uploads = evidence_files(ctx, form)
+        if not uploads:
+            raise InvalidInput(N_("choose a file to upload"))
+        with ctx.platform.session() as s:
+            claim = own_claim(s, account, claim_id)
+            if claim.status not in ("submitted", "investigating"):
+                raise InvalidInput(N_("evidence can only be added before the investigation report"))
+            for kind, upload, data in uploads:
+                store_evidence(ctx, s, claim=claim, kind=kind, upload=upload, data=data, account_id=account.id)
+    except DomainError as exc:
+        with ctx.platform.factory() as s:
+            details = claim_details(ctx, s, own_claim(s, account, claim_id))
+        return render(ctx, "member/claim.html", status_code=exc.status_code, d=details,
+                      error=domain_message(ctx, exc), filed=None)
+    return redirect(ctx, f"/me/claims/{claim_id}")
+
+
+# ---------------------------------------------------------------- objections
+
+
+def objector_members(s: Session, account: Account) -> list[Member]:
+    return list(s.scalars(select(Member).where(Member.account_id == account.id).order_by(Member.id)))
+
+
+@router.get("/cases/{case_no}/object")
+async def objection_form(request: Request, case_no: str) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    with ctx.platform.factory() as s:
+        case = s.scalar(select(Case).where(Case.case_no == case_no))
+        if case is None:
+            raise PageNotFound()
+        people = objector_members(s, account)
+        mine = list(s.scalars(select(Objection).where(Objection.case_id == case.id,
+                                                      Objection.account_id == account.id)))
+    return render(ctx, "member/object.html", v=case_view(ctx, case), people=people, mine=mine, error="", reason="")
+
+
+@router.post("/cases/{case_no}/object")
+async def file_objection(request: Request, case_no: str) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    form = await form_data(request)
+    reason = field(form, "reason")
+    member_id = field(form, "member_id")
+    try:
+        with ctx.platform.session() as s:
+            case = s.scalar(select(Case).where(Case.case_no == case_no))
+            if case is None:
+                raise PageNotFound()
+            if not member_id.isdigit():
+                raise InvalidInput(N_("choose which of your members objects"))
+            notices.file_objection(s, actor=s.get(Account, account.id), case_id=case.id, member_id=int(member_id),
+                                   reason=reason, now=ctx.now)
+    except DomainError as exc:
+        with ctx.platform.factory() as s:
+            case = s.scalar(select(Case).where(Case.case_no == case_no))
+            people = objector_members(s, account)
+            mine = list(s.scalars(select(Objection).where(Objection.case_id == case.id,
+                                                          Objection.account_id == account.id)))
+        return render(ctx, "member/object.html", status_code=exc.status_code, v=case_view(ctx, case), people=people,
+                      mine=mine, error=domain_message(ctx, exc), reason=reason)
+    return redirect(ctx, f"/cases/{case_no}/object?done=1")

@@ -1,0 +1,294 @@
+"""Public pages (no login): the platform, plans, cases, runs, the operating report and open data."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import extract, func, select
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from huzhu.apportionment.models import ApportionmentRun, RunCase
+from huzhu.apportionment.shares import published_rule
+from huzhu.claims.models import Claim
+from huzhu.custody.models import Reconciliation
+from huzhu.exports import DATASETS, export
+from huzhu.identity import province_for
+from huzhu.ledger.models import LedgerAccount
+from huzhu.ledger.service import CUSTODY_CASH_CODE
+from huzhu.members.models import Enrollment, Member
+from huzhu.money import format_yuan
+from huzhu.notices.models import Case, Objection
+from huzhu.transparency.models import PublicRecord
+from huzhu.transparency.service import tree_head
+from huzhu.web.charts import bar_chart, line_chart
+from huzhu.web.core import Ctx, PageNotFound, WebRoute, finish, page_ctx, redirect, render
+from huzhu.web.i18n import LANG_COOKIE, money, normalise
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+
+def plan_name(ctx: Ctx, plans: dict, code: str) -> str:
+    plan = plans.get(code)
+    if plan is None:
+        return code
+    return plan.name_zh if ctx.is_zh else plan.name_en
+
+
+def benefit_name(ctx: Ctx, plans: dict, plan_code: str, benefit_code: str) -> str:
+    plan = plans.get(plan_code)
+    benefit = plan.benefit(benefit_code) if plan else None
+    if benefit is None:
+        return benefit_code
+    return benefit.name_zh if ctx.is_zh else benefit.name_en
+
+
+def case_view(ctx: Ctx, case: Case) -> dict[str, Any]:
+    """The anonymised public facts of a case, labelled in the page's language."""
+    plans = ctx.platform.plans
+    province = province_for(case.province_code)
+    return {
+        "case": case,
+        "plan_name": plan_name(ctx, plans, case.plan_code),
+        "benefit_name": benefit_name(ctx, plans, case.plan_code, case.benefit_code),
+        "gender": ctx._("female") if case.gender == "F" else ctx._("male"),
+        "province": province.name_zh if ctx.is_zh else province.name_en,
+    }
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    ctx = page_ctx(request)
+    with ctx.platform.factory() as s:
+        stats = public_stats(s)
+        notice = [case_view(ctx, c) for c in s.scalars(
+            select(Case).where(Case.status == "in_notice").order_by(Case.notice_ends_at).limit(5))]
+    return render(ctx, "public/home.html", stats=stats, notice=notice, plans=list(ctx.platform.plans.values()))
+
+
+@router.get("/lang/{code}")
+async def switch_language(request: Request, code: str) -> Response:
+    ctx = page_ctx(request)
+    chosen = normalise(code) or "zh_CN"
+    ctx.extra_cookies[LANG_COOKIE] = chosen
+    target = request.query_params.get("next") or "/"
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    return redirect(ctx, target)
+
+
+@router.get("/plans")
+async def plans_page(request: Request) -> Response:
+    ctx = page_ctx(request)
+    return render(ctx, "public/plans.html", plans=list(ctx.platform.plans.values()))
+
+
+@router.get("/plans/{code}")
+async def plan_page(request: Request, code: str) -> Response:
+    ctx = page_ctx(request)
+    plan = ctx.platform.plans.get(code)
+    if plan is None:
+        raise PageNotFound()
+    with ctx.platform.factory() as s:
+        members = s.scalar(select(func.count()).select_from(Enrollment).where(
+            Enrollment.plan_code == code, Enrollment.status == "active")) or 0
+    return render(ctx, "public/plan.html", plan=plan, members=members)
+
+
+@router.get("/cases")
+async def cases_page(request: Request) -> Response:
+    ctx = page_ctx(request)
+    with ctx.platform.factory() as s:
+        notice = [case_view(ctx, c) for c in s.scalars(
+            select(Case).where(Case.status == "in_notice").order_by(Case.notice_ends_at, Case.id))]
+        past = [case_view(ctx, c) for c in s.scalars(
+            select(Case).where(Case.status != "in_notice").order_by(Case.id.desc()).limit(200))]
+    return render(ctx, "public/cases.html", notice=notice, past=past)
+
+
+PUBLIC_EVENT_KINDS = ("case_noticed", "objection_filed", "objection_dismissed", "objection_upheld", "case_shared",
+                      "shares_root", "case_paid", "payout_rejected")
+
+
+@router.get("/cases/{case_no}")
+async def case_page(request: Request, case_no: str) -> Response:
+    ctx = page_ctx(request)
+    with ctx.platform.factory() as s:
+        case = s.scalar(select(Case).where(Case.case_no == case_no))
+        if case is None:
+            raise PageNotFound()
+        claim = s.get(Claim, case.claim_id)
+        records = list(s.scalars(select(PublicRecord).where(PublicRecord.subject == case.case_no)
+                                 .order_by(PublicRecord.id)))
+        run_case = s.scalar(select(RunCase).where(RunCase.case_id == case.id))
+        run = s.get(ApportionmentRun, run_case.run_id) if run_case else None
+        open_objections = s.scalar(select(func.count()).select_from(Objection).where(
+            Objection.case_id == case.id, Objection.status == "open")) or 0
+    timeline = []
+    if claim is not None:
+        timeline.append({"at": claim.filed_at, "label": ctx._("Claim filed"), "detail": ""})
+    for record in records:
+        payload = json.loads(record.payload)
+        timeline.append({"at": record.recorded_at, "label": record_label(ctx, record.kind),
+                         "detail": record_detail(ctx, record.kind, payload), "leaf_hash": record.leaf_hash})
+    can_object = (case.status == "in_notice" and ctx.now < case.notice_ends_at)
+    return render(ctx, "public/case.html", v=case_view(ctx, case), timeline=timeline, run_case=run_case, run=run,
+                  open_objections=open_objections, can_object=can_object)
+
+
+def record_label(ctx: Ctx, kind: str) -> str:
+    labels = {
+        "case_noticed": ctx._("Approved after investigation and review; public notice begins"),
+        "objection_filed": ctx._("A member objected"),
+        "objection_dismissed": ctx._("Objection dismissed by a second reviewer"),
+        "objection_upheld": ctx._("Objection upheld; the claim goes back to review"),
+        "case_shared": ctx._("Shared among the members"),
+        "shares_root": ctx._("Proof of every member's share published"),
+        "case_paid": ctx._("Paid to the beneficiary by the custodian bank"),
+        "payout_rejected": ctx._("The bank refused the payment; waiting for a corrected account"),
+    }
+    return labels.get(kind, kind)
+
+
+def record_detail(ctx: Ctx, kind: str, payload: dict[str, Any]) -> str:
+    if kind in ("objection_filed",):
+        return payload.get("reason", "")
+    if kind in ("objection_dismissed", "objection_upheld"):
+        return payload.get("note", "")
+    if kind == "case_shared":
+        return ctx._("run %(run)s: %(members)s members, %(collected)s collected",
+                     run=payload.get("run_no", ""), members=payload.get("paying_members", ""),
+                     collected=payload.get("collected", ""))
+    if kind == "case_paid":
+        return ctx._("paid %(paid)s, shortfall %(shortfall)s", paid=payload.get("paid", ""),
+                     shortfall=payload.get("shortfall", ""))
+    if kind == "shares_root":
+        return f"root {str(payload.get('root_hash', ''))[:16]}…"
+    return ""
+
+
+@router.get("/runs")
+async def runs_page(request: Request) -> Response:
+    ctx = page_ctx(request)
+    with ctx.platform.factory() as s:
+        runs = list(s.scalars(select(ApportionmentRun).order_by(ApportionmentRun.id.desc()).limit(200)))
+    return render(ctx, "public/runs.html", runs=runs)
+
+
+@router.get("/runs/{run_no}")
+async def run_page(request: Request, run_no: str) -> Response:
+    ctx = page_ctx(request)
+    with ctx.platform.factory() as s:
+        run = s.scalar(select(ApportionmentRun).where(ApportionmentRun.run_no == run_no))
+        if run is None:
+            raise PageNotFound()
+        rows = [(rc, case_view(ctx, case)) for rc, case in s.execute(
+            select(RunCase, Case).join(Case, Case.id == RunCase.case_id).where(RunCase.run_id == run.id)
+            .order_by(RunCase.id))]
+    return render(ctx, "public/run.html", run=run, rows=rows, leftover_rule=published_rule())
+
+
+# ---------------------------------------------------------------- operating report and charts
+
+
+def public_stats(s: Session) -> dict[str, int]:
+    custody = s.scalar(select(LedgerAccount).where(LedgerAccount.code == CUSTODY_CASH_CODE))
+    return {
+        "members": s.scalar(select(func.count(func.distinct(Enrollment.member_id))).where(
+            Enrollment.status != "left")) or 0,
+        "in_force": s.scalar(select(func.count()).select_from(Enrollment).where(Enrollment.status == "active")) or 0,
+        "suspended": s.scalar(select(func.count()).select_from(Enrollment).where(
+            Enrollment.status == "suspended")) or 0,
+        "cases": s.scalar(select(func.count()).select_from(Case).where(Case.status != "withdrawn")) or 0,
+        "in_notice": s.scalar(select(func.count()).select_from(Case).where(Case.status == "in_notice")) or 0,
+        "paid_fen": s.scalar(select(func.coalesce(func.sum(Case.collected_fen), 0)).where(Case.status == "paid")) or 0,
+        "shortfall_fen": s.scalar(select(func.coalesce(func.sum(Case.shortfall_fen), 0))) or 0,
+        "fees_fen": s.scalar(select(func.coalesce(func.sum(Case.fee_fen), 0))) or 0,
+        "custody_fen": custody.debit_balance if custody else 0,
+        "runs": s.scalar(select(func.count()).select_from(ApportionmentRun)) or 0,
+        "accounts_members": s.scalar(select(func.count()).select_from(Member)) or 0,
+    }
+
+
+def _month(year: Any, month: Any) -> str:
+    return f"{int(year):04d}-{int(month):02d}"
+
+
+def chart_series(s: Session) -> dict[str, list[tuple[str, int]]]:
+    """Members over time (first joining month, cumulative), aid paid per month, average cost per member
+    per run (collected ÷ members charged, in fen)."""
+    first = (select(Enrollment.member_id, func.min(Enrollment.joined_on).label("d"))
+             .group_by(Enrollment.member_id).subquery())
+    joined = s.execute(select(extract("year", first.c.d), extract("month", first.c.d), func.count())
+                       .group_by(extract("year", first.c.d), extract("month", first.c.d))
+                       .order_by(extract("year", first.c.d), extract("month", first.c.d))).all()
+    members, total = [], 0
+    for year, month, count in joined:
+        total += int(count)
+        members.append((_month(year, month), total))
+    paid = s.execute(select(extract("year", Case.paid_at), extract("month", Case.paid_at),
+                            func.sum(Case.collected_fen))
+                     .where(Case.status == "paid")
+                     .group_by(extract("year", Case.paid_at), extract("month", Case.paid_at))
+                     .order_by(extract("year", Case.paid_at), extract("month", Case.paid_at))).all()
+    aid = [(_month(y, m), int(v or 0)) for y, m, v in paid]
+    per_member = []
+    for run in s.scalars(select(ApportionmentRun).order_by(ApportionmentRun.id).limit(60)):
+        if run.sharing_members:
+            per_member.append((run.run_no, run.total_collected_fen // run.sharing_members))
+    return {"members": members, "aid": aid, "per_member": per_member}
+
+
+@router.get("/report")
+async def report_page(request: Request) -> Response:
+    ctx = page_ctx(request)
+    with ctx.platform.factory() as s:
+        stats = public_stats(s)
+        series = chart_series(s)
+        reconciliations = list(s.scalars(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(50)))
+        head = tree_head(s)
+        by_plan = defaultdict(int)
+        for code, count in s.execute(select(Enrollment.plan_code, func.count()).where(Enrollment.status != "left")
+                                     .group_by(Enrollment.plan_code)):
+            by_plan[code] = count
+    loc = ctx.locale
+    charts = {
+        "members": line_chart(series["members"], title=ctx._("Members over time"),
+                              desc=ctx._("Members who have joined a plan, by month")),
+        "aid": bar_chart([(k, v / 100) for k, v in series["aid"]], title=ctx._("Aid paid per month (yuan)"),
+                         desc=ctx._("Money paid to beneficiaries each month"),
+                         fmt=lambda v: money(int(round(v * 100)), loc, unit=False)),
+        "per_member": bar_chart([(k, v / 100) for k, v in series["per_member"]],
+                                title=ctx._("Average cost per member per run (yuan)"),
+                                desc=ctx._("Money collected in a run divided by the members who paid"),
+                                fmt=lambda v: money(int(round(v * 100)), loc, unit=False)),
+    }
+    plans = [(plan, by_plan.get(plan.code, 0)) for plan in ctx.platform.plans.values()]
+    return render(ctx, "public/report.html", stats=stats, series=series, charts=charts,
+                  reconciliations=reconciliations, head=head, plans=plans)
+
+
+@router.get("/open-data")
+async def open_data_page(request: Request) -> Response:
+    ctx = page_ctx(request)
+    return render(ctx, "public/open_data.html", datasets=DATASETS)
+
+
+@router.get("/open-data/{name}")
+async def open_data_file(request: Request, name: str) -> Response:
+    ctx = page_ctx(request)
+    dataset, _, fmt = name.partition(".")
+    if dataset not in DATASETS or fmt not in ("csv", "json"):
+        raise PageNotFound()
+    with ctx.platform.factory() as s:
+        body = export(s, dataset, fmt)
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    response = Response(body, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="huzhu-{dataset}.{fmt}"'})
+    return finish(ctx, response)
+
+
+__all__ = ["router", "case_view", "plan_name", "benefit_name", "format_yuan"]

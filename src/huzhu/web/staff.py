@@ -1,0 +1,290 @@
+"""Staff pages: the investigator queue and report form, the reviewer workbench with every rule check,
+the objections queue, and the admin desk (run the jobs, ledger check, plans, staff, sandbox clock)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from starlette.responses import FileResponse, Response
+
+from huzhu.claims import service as claims
+from huzhu.claims.models import Claim, Evidence, ReviewDecision
+from huzhu.clock import CHINA_TZ
+from huzhu.errors import DomainError, InvalidInput
+from huzhu.jobs import run_jobs
+from huzhu.ledger.invariants import check_ledger
+from huzhu.members.models import Account, Enrollment, Member
+from huzhu.notices import service as notices
+from huzhu.notices.models import Case, Objection
+from huzhu.plans.rules import age_on
+from huzhu.web.core import Ctx, PageNotFound, WebRoute, domain_message, finish, form_data, page_ctx, redirect, render, require
+from huzhu.web.i18n import N_
+from huzhu.web.member import claim_details, facts_from_form, field, parse_day
+from huzhu.web.public import case_view
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+STAFF = ("investigator", "reviewer", "admin", "auditor")
+
+
+@router.get("/staff")
+async def staff_home(request: Request) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, *STAFF)
+    target = {"investigator": "/staff/investigations", "reviewer": "/staff/reviews", "admin": "/admin"}
+    if account.role in target:
+        return redirect(ctx, target[account.role])
+    return redirect(ctx, "/report")
+
+
+def claim_row(ctx: Ctx, s: Session, claim: Claim) -> dict[str, Any]:
+    from huzhu.web.public import benefit_name, plan_name
+
+    member = s.get(Member, claim.member_id)
+    return {"c": claim, "member": member, "age": age_on(member.birth_date, claim.incident_date) if member else None,
+            "plan_name": plan_name(ctx, ctx.platform.plans, claim.plan_code),
+            "benefit_name": benefit_name(ctx, ctx.platform.plans, claim.plan_code, claim.benefit_code)}
+
+
+# ---------------------------------------------------------------- investigators
+
+
+@router.get("/staff/investigations")
+async def investigations(request: Request) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "investigator")
+    with ctx.platform.factory() as s:
+        rows = [claim_row(ctx, s, c) for c in s.scalars(
+            select(Claim).where(or_(Claim.status == "submitted",
+                                    (Claim.status == "investigating") & (Claim.investigator_account_id == account.id)))
+            .order_by(Claim.filed_at, Claim.id))]
+    return render(ctx, "staff/investigations.html", rows=rows)
+
+
+@router.post("/staff/claims/{claim_id:int}/start")
+async def start_investigation(request: Request, claim_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "investigator")
+    with ctx.platform.session() as s:
+        claims.start_investigation(s, actor=s.get(Account, account.id), claim_id=claim_id, now=ctx.now)
+    return redirect(ctx, f"/staff/claims/{claim_id}/report")
+
+
+@router.get("/staff/claims/{claim_id:int}/report")
+async def report_form(request: Request, claim_id: int) -> Response:
+    ctx = page_ctx(request)
+    require(ctx, "investigator")
+    with ctx.platform.factory() as s:
+        details = claim_details(ctx, s, claims.claim_or_raise(s, claim_id))
+    return render(ctx, "staff/report.html", d=details, form={}, error="")
+
+
+@router.post("/staff/claims/{claim_id:int}/report")
+async def submit_report(request: Request, claim_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "investigator")
+    form = await form_data(request)
+    values = {k: field(form, k) for k in ("company", "summary", "confirmed_incident_date", "disability_grades", "loss",
+                                          "fault_share_percent", "insurance_paid")}
+    try:
+        with ctx.platform.session() as s:
+            claims.submit_report(s, actor=s.get(Account, account.id), claim_id=claim_id, company=values["company"],
+                                 summary=values["summary"], now=ctx.now, facts=facts_from_form(form),
+                                 confirmed_incident_date=parse_day(values["confirmed_incident_date"],
+                                                                   "confirmed incident date"))
+    except DomainError as exc:
+        with ctx.platform.factory() as s:
+            details = claim_details(ctx, s, claims.claim_or_raise(s, claim_id))
+        return render(ctx, "staff/report.html", status_code=exc.status_code, d=details, form=values,
+                      error=domain_message(ctx, exc))
+    return redirect(ctx, "/staff/investigations?done=1")
+
+
+@router.get("/staff/evidence/{evidence_id:int}")
+async def evidence_file(request: Request, evidence_id: int) -> Response:
+    ctx = page_ctx(request)
+    require(ctx, "investigator", "reviewer", "admin")
+    with ctx.platform.factory() as s:
+        evidence = s.get(Evidence, evidence_id)
+    if evidence is None or not Path(evidence.storage_path).is_file():
+        raise PageNotFound()
+    response = FileResponse(evidence.storage_path, media_type=evidence.content_type,
+                            headers={"Content-Disposition": "inline"})
+    return finish(ctx, response)
+
+
+# ---------------------------------------------------------------- reviewers
+
+
+@router.get("/staff/reviews")
+async def reviews(request: Request) -> Response:
+    ctx = page_ctx(request)
+    require(ctx, "reviewer")
+    with ctx.platform.factory() as s:
+        rows = [claim_row(ctx, s, c) for c in s.scalars(
+            select(Claim).where(Claim.status == "reviewing").order_by(Claim.updated_at, Claim.id))]
+        decided = [claim_row(ctx, s, c) for c in s.scalars(
+            select(Claim).where(Claim.status.in_(("approved", "rejected"))).order_by(Claim.updated_at.desc()).limit(20))]
+    return render(ctx, "staff/reviews.html", rows=rows, decided=decided)
+
+
+def workbench(ctx: Ctx, s: Session, claim_id: int) -> dict[str, Any]:
+    claim = claims.claim_or_raise(s, claim_id)
+    details = claim_details(ctx, s, claim)
+    evaluation = claims.evaluate(s, plans=ctx.platform.plans, claim=claim) if claim.status == "reviewing" else None
+    decisions = list(s.scalars(select(ReviewDecision).where(ReviewDecision.claim_id == claim.id)
+                               .order_by(ReviewDecision.id)))
+    return {"d": details, "evaluation": evaluation, "decisions": decisions, "row": claim_row(ctx, s, claim)}
+
+
+CHECK_LABELS = {
+    "benefit_covered": N_("The plan covers this aid"),
+    "enrollment_active": N_("The member was covered on the incident date"),
+    "in_force": N_("The waiting period was over"),
+    "facts_complete": N_("The facts the rule needs are known"),
+    "amount": N_("Amount computed by the rule"),
+}
+
+
+@router.get("/staff/claims/{claim_id:int}/review")
+async def review_page(request: Request, claim_id: int) -> Response:
+    ctx = page_ctx(request)
+    require(ctx, "reviewer")
+    with ctx.platform.factory() as s:
+        view = workbench(ctx, s, claim_id)
+    return render(ctx, "staff/review.html", **view, labels=CHECK_LABELS, error="", reason="")
+
+
+@router.post("/staff/claims/{claim_id:int}/decide")
+async def decide(request: Request, claim_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "reviewer")
+    form = await form_data(request)
+    reason = field(form, "reason")
+    approve = field(form, "decision") == "approve"
+    try:
+        if field(form, "decision") not in ("approve", "reject"):
+            raise InvalidInput(N_("choose approve or reject"))
+        with ctx.platform.session() as s:
+            claims.decide(s, plans=ctx.platform.plans, actor=s.get(Account, account.id), claim_id=claim_id,
+                          approve=approve, reason=reason, now=ctx.now)
+    except DomainError as exc:
+        with ctx.platform.factory() as s:
+            view = workbench(ctx, s, claim_id)
+        return render(ctx, "staff/review.html", status_code=exc.status_code, **view, labels=CHECK_LABELS,
+                      error=domain_message(ctx, exc), reason=reason)
+    return redirect(ctx, "/staff/reviews?done=1")
+
+
+@router.get("/staff/objections")
+async def objections(request: Request) -> Response:
+    ctx = page_ctx(request)
+    require(ctx, "reviewer")
+    with ctx.platform.factory() as s:
+        rows = [{"o": o, "v": case_view(ctx, c)} for o, c in s.execute(
+            select(Objection, Case).join(Case, Case.id == Objection.case_id).order_by(
+                (Objection.status != "open"), Objection.filed_at.desc()).limit(200))]
+    return render(ctx, "staff/objections.html", rows=rows, error=request.query_params.get("error", ""))
+
+
+@router.post("/staff/objections/{objection_id:int}/resolve")
+async def resolve(request: Request, objection_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "reviewer")
+    form = await form_data(request)
+    try:
+        if field(form, "outcome") not in ("dismiss", "uphold"):
+            raise InvalidInput(N_("choose dismiss or uphold"))
+        with ctx.platform.session() as s:
+            notices.resolve_objection(s, actor=s.get(Account, account.id), objection_id=objection_id,
+                                      upheld=field(form, "outcome") == "uphold", note=field(form, "note"),
+                                      now=ctx.now)
+    except DomainError as exc:
+        with ctx.platform.factory() as s:
+            rows = [{"o": o, "v": case_view(ctx, c)} for o, c in s.execute(
+                select(Objection, Case).join(Case, Case.id == Objection.case_id).order_by(
+                    (Objection.status != "open"), Objection.filed_at.desc()).limit(200))]
+        return render(ctx, "staff/objections.html", status_code=exc.status_code, rows=rows,
+                      error=domain_message(ctx, exc))
+    return redirect(ctx, "/staff/objections")
+
+
+# ---------------------------------------------------------------- admin
+
+
+def admin_view(ctx: Ctx, s: Session) -> dict[str, Any]:
+    staff = list(s.scalars(select(Account).where(Account.role != "member").order_by(Account.role, Account.id)))
+    due = notices.due_cases(s, now=ctx.now)
+    waiting = list(s.scalars(select(Case).where(Case.status == "in_notice").order_by(Case.notice_ends_at)))
+    plan_counts = {code: s.scalar(select(Enrollment.id).where(Enrollment.plan_code == code).limit(1)) is not None
+                   for code in ctx.platform.plans}
+    return {"staff": staff, "due": [case_view(ctx, c) for c in due], "waiting": [case_view(ctx, c) for c in waiting],
+            "plans": list(ctx.platform.plans.values()), "plan_counts": plan_counts}
+
+
+@router.get("/admin")
+async def admin(request: Request) -> Response:
+    ctx = page_ctx(request)
+    require(ctx, "admin")
+    with ctx.platform.factory() as s:
+        view = admin_view(ctx, s)
+    return render(ctx, "staff/admin.html", **view, report=None, violations=None, error="")
+
+
+@router.post("/admin/run")
+async def trigger_run(request: Request) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "admin")
+    platform = ctx.platform
+    steps: list[str] = []
+    report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian, now=ctx.now,
+                      actor_id=account.id, progress=steps.append)
+    with platform.factory() as s:
+        view = admin_view(ctx, s)
+    return render(ctx, "staff/admin.html", **view, report=report, steps=steps, violations=None, error="")
+
+
+@router.post("/admin/ledger-check")
+async def ledger_check(request: Request) -> Response:
+    ctx = page_ctx(request)
+    require(ctx, "admin")
+    with ctx.platform.factory() as s:
+        violations = check_ledger(s)
+        view = admin_view(ctx, s)
+    return render(ctx, "staff/admin.html", **view, report=None, violations=violations, error="")
+
+
+@router.post("/admin/clock")
+async def advance_clock(request: Request) -> Response:
+    ctx = page_ctx(request)
+    require(ctx, "admin")
+    if not ctx.platform.settings.sandbox:
+        raise PageNotFound()
+    form = await form_data(request)
+    try:
+        days, hours = field(form, "days") or "0", field(form, "hours") or "0"
+        target = field(form, "to")
+        clock = ctx.platform.clock
+        if target:
+            try:
+                moment = datetime.fromisoformat(target)
+            except ValueError:
+                raise InvalidInput(N_("give the time as 2016-02-23T11:00")) from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=CHINA_TZ)
+            clock.set(moment)  # type: ignore[attr-defined]
+        else:
+            if not (days.isdigit() and hours.isdigit()):
+                raise InvalidInput(N_("days and hours must be whole numbers"))
+            clock.advance(timedelta(days=int(days), hours=int(hours)))  # type: ignore[attr-defined]
+    except DomainError as exc:
+        with ctx.platform.factory() as s:
+            view = admin_view(ctx, s)
+        return render(ctx, "staff/admin.html", status_code=exc.status_code, **view, report=None, violations=None,
+                      error=domain_message(ctx, exc))
+    return redirect(ctx, "/admin")
