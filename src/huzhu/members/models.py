@@ -99,8 +99,9 @@ class Enrollment(Base):
             sqlite_where=text("status <> 'left'"),
             postgresql_where=text("status <> 'left'"),
         ),
-        # The apportionment run scans a plan's sharing enrollments.
-        Index("ix_enrollments_plan_status", "plan_code", "status", "shares_from", "member_id"),
+        # No index on status: a run reads a plan's enrollments in one scan anyway, and suspending
+        # many at once should not have to move index entries.
+        Index("ix_enrollments_member", "member_id"),
         {"postgresql_with": {"fillfactor": 80}},
     )
 

@@ -6,15 +6,16 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import BigInteger, and_, exists, func, insert, literal, select, update
+from sqlalchemy import and_, bindparam, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from huzhu.clock import business_date, start_of_business_day
 from huzhu.custody.service import Custodian, deposit, instruct_payment, settle_instruction
-from huzhu.db import UtcDateTime
+from huzhu.db import UtcDateTime, is_sqlite
 from huzhu.errors import (
     Conflict,
     Forbidden,
+    IdempotencyConflict,
     InsufficientFunds,
     InvalidInput,
     InvalidTransition,
@@ -23,10 +24,9 @@ from huzhu.errors import (
 )
 from huzhu.identity.idnumber import parse_resident_id
 from huzhu.ledger.models import MEMBER_BALANCE, LedgerAccount
-from huzhu.ledger.service import open_account
+from huzhu.ledger.service import find_transfer, open_account
 from huzhu.members.models import RELATIONSHIPS, ROLES, Account, Enrollment, EnrollmentEvent, Member
 from huzhu.members.passwords import hash_password
-from huzhu.money import format_yuan
 from huzhu.plans.rules import check_eligibility
 from huzhu.plans.schemas import Plan
 
@@ -187,6 +187,11 @@ def join_plan(
     problems = check_eligibility(plan, birth_date=member.birth_date, on=today, health_answers=health_answers)
     if problems:
         raise NotEligible("; ".join(p.message for p in problems), problems=[p.code for p in problems])
+    if find_transfer(session, idempotency_key) is not None:
+        # A replayed deposit would enrol without paying (another plan, or a re-join after leaving).
+        raise IdempotencyConflict(
+            f"idempotency key {idempotency_key!r} was already used for an earlier deposit; use a new key to join"
+        )
     account = balance_of(session, member)
     deposit(
         session, custodian, account=account, amount_fen=plan.deposit_fen, idempotency_key=idempotency_key,
@@ -256,49 +261,45 @@ def suspend_underfunded(
     session: Session, *, plans: Mapping[str, Plan], now: datetime, run_id: int | None = None,
     member_id: int | None = None,
 ) -> int:
-    """Suspend, set-based, every active enrollment whose member's balance is under its plan's minimum."""
-    total = 0
-    for plan in plans.values():
-        underfunded = (
-            select(Enrollment.id)
-            .join(LedgerAccount, LedgerAccount.id == Enrollment.ledger_account_id)
-            .where(
-                Enrollment.plan_code == plan.code,
-                Enrollment.status == "active",
-                LedgerAccount.credits_posted - LedgerAccount.debits_posted - LedgerAccount.debits_pending
-                < plan.min_balance_fen,
-            )
-        )
-        if member_id is not None:
-            underfunded = underfunded.where(Enrollment.member_id == member_id)
-        events = (
-            select(
-                Enrollment.id,
-                literal(now, UtcDateTime()),
-                literal("suspended"),
-                literal(f"balance below the plan minimum {format_yuan(plan.min_balance_fen)}"),
-                Enrollment.coverage_anchor_on,
-                literal(run_id, BigInteger()),
-                LedgerAccount.credits_posted - LedgerAccount.debits_posted - LedgerAccount.debits_pending,
-            )
-            .join(LedgerAccount, LedgerAccount.id == Enrollment.ledger_account_id)
-            .where(Enrollment.id.in_(underfunded))
-        )
-        session.execute(
-            insert(EnrollmentEvent).from_select(
-                ["enrollment_id", "occurred_at", "status", "reason", "coverage_anchor_on", "run_id", "balance_fen"],
-                events,
-            )
-        )
-        result = session.execute(
-            update(Enrollment)
-            .where(Enrollment.id.in_(underfunded))
-            .values(status="suspended", status_changed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        total += result.rowcount or 0
-    session.flush()
-    return total
+    """Suspend, set-based, every active enrollment whose balance is under its plan's minimum, and
+    record each suspension in the coverage history. One pass over the enrollments for all plans."""
+    if not plans:
+        return 0
+    minimum = "CASE e.plan_code " + " ".join(
+        f"WHEN :plan_{i} THEN :min_{i}" for i in range(len(plans))) + " END"
+    params: dict[str, object] = {f"plan_{i}": p.code for i, p in enumerate(plans.values())}
+    params |= {f"min_{i}": p.min_balance_fen for i, p in enumerate(plans.values())}
+    params |= {"run_id": run_id, "reason": "balance below the plan minimum"}
+    balance = "a.credits_posted - a.debits_posted - a.debits_pending"
+    where = (f"a.id = e.ledger_account_id AND e.status = 'active' AND e.plan_code IN "
+             f"({', '.join(f':plan_{i}' for i in range(len(plans)))}) AND {balance} < {minimum}")
+    if member_id is not None:
+        where += " AND e.member_id = :member_id"
+        params["member_id"] = member_id
+    now_param = bindparam("now", value=now, type_=UtcDateTime())
+    if is_sqlite(session):
+        session.execute(text(
+            "INSERT INTO enrollment_events (enrollment_id, occurred_at, status, reason, coverage_anchor_on, run_id, "
+            f"balance_fen) SELECT e.id, :now, 'suspended', :reason, e.coverage_anchor_on, :run_id, {balance} "
+            f"FROM enrollments e JOIN ledger_accounts a ON {where}"
+        ).bindparams(now_param), params)
+        result = session.execute(text(
+            f"UPDATE enrollments AS e SET status = 'suspended', status_changed_at = :now FROM ledger_accounts a "
+            f"WHERE {where}"
+        ).bindparams(now_param), params)
+        count = result.rowcount or 0
+    else:
+        # One statement: suspend and record what was suspended, from the same rows.
+        count = session.scalar(text(
+            f"WITH suspended AS (UPDATE enrollments AS e SET status = 'suspended', status_changed_at = :now "
+            f"FROM ledger_accounts a WHERE {where} "
+            f"RETURNING e.id, e.coverage_anchor_on, {balance} AS balance), "
+            "recorded AS (INSERT INTO enrollment_events (enrollment_id, occurred_at, status, reason, "
+            "coverage_anchor_on, run_id, balance_fen) SELECT id, :now, 'suspended', :reason, coverage_anchor_on, "
+            "CAST(:run_id AS BIGINT), balance FROM suspended RETURNING 1) SELECT COUNT(*) FROM recorded"
+        ).bindparams(now_param), params) or 0
+    session.expire_all()
+    return count
 
 
 def withdraw(
@@ -310,7 +311,8 @@ def withdraw(
         raise InvalidInput("withdrawal amount must be greater than zero")
     _check_bank_account(bank_account)
     account = balance_of(session, member)
-    if amount_fen > account.available:
+    # A replayed key returns the first withdrawal's state (or conflicts) even if the balance is now lower.
+    if find_transfer(session, idempotency_key) is None and amount_fen > account.available:
         raise InsufficientFunds(f"available balance is {account.available} fen; cannot withdraw {amount_fen} fen")
     instruction = instruct_payment(
         session, custodian, kind=kind, from_account=account, amount_fen=amount_fen, creditor_name=member.name,

@@ -215,7 +215,7 @@ def upgrade() -> None:
     postgresql_with={'fillfactor': 80}
     )
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
-        batch_op.create_index('ix_enrollments_plan_status', ['plan_code', 'status', 'shares_from', 'member_id'], unique=False)
+        batch_op.create_index('ix_enrollments_member', ['member_id'], unique=False)
         batch_op.create_index('uq_enrollments_live', ['member_id', 'plan_code'], unique=True, sqlite_where=sa.text("status <> 'left'"), postgresql_where=sa.text("status <> 'left'"))
 
     op.create_table('claims',
@@ -464,7 +464,7 @@ def downgrade() -> None:
     op.drop_table('claims')
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
         batch_op.drop_index('uq_enrollments_live', sqlite_where=sa.text("status <> 'left'"), postgresql_where=sa.text("status <> 'left'"))
-        batch_op.drop_index('ix_enrollments_plan_status')
+        batch_op.drop_index('ix_enrollments_member')
 
     op.drop_table('enrollments')
     with op.batch_alter_table('members', schema=None) as batch_op:
