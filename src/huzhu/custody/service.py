@@ -147,18 +147,18 @@ def instruct_payment(
     case_id: int | None = None, member_id: int | None = None,
 ) -> CustodyInstruction:
     """Reserve the money (pending transfer), send the pain.001 to the custodian, record the instruction."""
-    existing = find_transfer(session, idempotency_key)
-    if existing is not None:
-        instruction = session.scalar(select(CustodyInstruction).where(CustodyInstruction.pending_transfer_id == existing.id))
-        if instruction is not None:
-            return instruction
     cash = custody_cash_account(session, now=now)
     ref = end_to_end_id("PAY" if kind == "payout" else "REF", idempotency_key)
+    # Replays the pending transfer of a reused key with the same content; a different amount,
+    # account or kind under the same key raises IdempotencyConflict.
     pending = post_transfer(
         session, idempotency_key=idempotency_key, kind=kind,
         legs=[Leg(from_account.id, DEBIT, amount_fen), Leg(cash.id, CREDIT, amount_fen)],
         now=now, pending=True, case_id=case_id, member_id=member_id, memo=remittance_info, external_ref=ref,
     )
+    instruction = session.scalar(select(CustodyInstruction).where(CustodyInstruction.pending_transfer_id == pending.id))
+    if instruction is not None:
+        return instruction
     payment = PaymentInstruction(
         end_to_end_id=ref, amount_fen=amount_fen, creditor_name=creditor_name, creditor_account=creditor_account,
         remittance_info=remittance_info[:140], requested_date=business_date(now),
