@@ -30,7 +30,18 @@ from huzhu.money import parse_yuan
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case, Objection
 from huzhu.plans.rules import age_on, check_eligibility
-from huzhu.web.core import Ctx, PageNotFound, WebRoute, domain_message, finish, form_data, page_ctx, redirect, render, require
+from huzhu.web.core import (
+    Ctx,
+    PageNotFound,
+    WebRoute,
+    domain_message,
+    finish,
+    form_data,
+    page_ctx,
+    redirect,
+    render,
+    require,
+)
 from huzhu.web.i18n import N_, environment
 from huzhu.web.public import benefit_name, case_view, plan_name
 
@@ -238,6 +249,10 @@ async def validate_id(request: Request) -> Response:
     if not text:
         return finish(ctx, HTMLResponse(""))
     try:
+        compact = "".join(text.split())
+        if len(compact) not in (15, 18):
+            raise InvalidInput(ctx._("An ID number has 18 characters (or 15 digits in the old form); "
+                                     "this one has %(n)s.", n=len(compact)))
         resident = parse_resident_id(text, today=business_date(ctx.now))
         html = env.get_template("member/_id_check.html").render(
             ok=True, birth=resident.birth_date, age=age_on(resident.birth_date, business_date(ctx.now)),

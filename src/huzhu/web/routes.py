@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from huzhu.web import member, public, staff
+from huzhu.web import engine_messages, member, public, staff
 
 router = APIRouter(include_in_schema=False)
 router.include_router(public.router)
 router.include_router(member.router)
 router.include_router(staff.router)
+
+__all__ = ["router", "engine_messages"]

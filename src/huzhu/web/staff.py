@@ -22,7 +22,18 @@ from huzhu.members.models import Account, Enrollment, Member
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case, Objection
 from huzhu.plans.rules import age_on
-from huzhu.web.core import Ctx, PageNotFound, WebRoute, domain_message, finish, form_data, page_ctx, redirect, render, require
+from huzhu.web.core import (
+    Ctx,
+    PageNotFound,
+    WebRoute,
+    domain_message,
+    finish,
+    form_data,
+    page_ctx,
+    redirect,
+    render,
+    require,
+)
 from huzhu.web.i18n import N_
 from huzhu.web.member import claim_details, facts_from_form, field, parse_day
 from huzhu.web.public import case_view
