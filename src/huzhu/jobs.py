@@ -44,7 +44,7 @@ def run_jobs(
     if progress:
         progress("paying out shared cases")
     with unit_of_work(factory) as session:
-        report.cases_paid = [c.case_no for c in pay_out_shared_cases(session, custodian, now=now)]
+        report.cases_paid = [c.case_no for c in pay_out_shared_cases(session, custodian, plans=plans, now=now)]
     if progress:
         progress("publishing share proofs")
     with unit_of_work(factory) as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -12,8 +13,10 @@ from huzhu.custody.models import CustodyInstruction
 from huzhu.custody.service import Custodian, instruct_payment, settle_instruction
 from huzhu.identity import mask_bank_account
 from huzhu.ledger.models import LedgerAccount
+from huzhu.members.models import Member
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case
+from huzhu.plans.schemas import Plan
 from huzhu.transparency.service import append_record
 
 
@@ -24,7 +27,9 @@ def _latest_instruction(session: Session, case: Case) -> CustodyInstruction | No
     )
 
 
-def pay_out_shared_cases(session: Session, custodian: Custodian, *, now: datetime) -> list[Case]:
+def pay_out_shared_cases(
+    session: Session, custodian: Custodian, *, plans: Mapping[str, Plan], now: datetime
+) -> list[Case]:
     """Instruct payouts for shared cases and settle them; returns the cases that became paid."""
     paid: list[Case] = []
     for case in session.scalars(select(Case).where(Case.status.in_(("shared", "paying"))).order_by(Case.id)).all():
@@ -58,6 +63,7 @@ def pay_out_shared_cases(session: Session, custodian: Custodian, *, now: datetim
         if state == "posted":
             _mark_paid(session, case, now=now, ref=instruction)
             paid.append(case)
+            _refund_estate(session, custodian, plans=plans, case=case, claim=claim, now=now)
         elif state == "voided":
             case.status = "shared"
             case.updated_at = now
@@ -66,6 +72,28 @@ def pay_out_shared_cases(session: Session, custodian: Custodian, *, now: datetim
                 "end_to_end_id": instruction.end_to_end_id}, now=now)
     session.flush()
     return paid
+
+
+def _refund_estate(session: Session, custodian: Custodian, *, plans: Mapping[str, Plan], case: Case, claim: Claim,
+                   now: datetime) -> None:
+    """After a death benefit is paid, the deceased member's remaining balance goes to the beneficiary."""
+    plan = plans.get(case.plan_code)
+    benefit = plan.benefit(case.benefit_code) if plan else None
+    if benefit is None or not benefit.ends_membership:
+        return
+    member = session.get(Member, claim.member_id)
+    assert member is not None
+    account = session.get(LedgerAccount, member.ledger_account_id)
+    assert account is not None
+    if account.available <= 0:
+        return
+    instruction = instruct_payment(
+        session, custodian, kind="refund", from_account=account, amount_fen=account.available,
+        creditor_name=claim.beneficiary_name, creditor_account=claim.beneficiary_account,
+        remittance_info=f"huzhu balance of deceased member, {case.case_no}", idempotency_key=f"estate:{case.case_no}",
+        now=now, member_id=member.id,
+    )
+    settle_instruction(session, custodian, instruction, now=now)
 
 
 def _mark_paid(session: Session, case: Case, *, now: datetime, ref: CustodyInstruction | None) -> None:

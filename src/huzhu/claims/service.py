@@ -20,7 +20,7 @@ from huzhu.claims.models import Claim, ClaimEvent, InvestigationReport, ReviewDe
 from huzhu.clock import business_date
 from huzhu.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotEligible, NotFound
 from huzhu.members.models import Account, Enrollment, Member
-from huzhu.members.service import coverage_on, member_of_account, require_role
+from huzhu.members.service import coverage_on, end_membership, member_of_account, require_role
 from huzhu.money import format_yuan, parse_yuan
 from huzhu.notices.models import Case
 from huzhu.plans.loader import plan_digest
@@ -256,6 +256,11 @@ def decide(
                     note=f"approved at {format_yuan(evaluation.amount_fen)} by the plan rules", now=now)
         session.flush()
         case = open_case(session, plan=plan, claim=claim, reviewer=actor, now=now)
+        benefit = plan.benefit(claim.benefit_code)
+        if benefit is not None and benefit.ends_membership:
+            member = session.get(Member, claim.member_id)
+            assert member is not None
+            end_membership(session, member=member, reason=f"deceased: claim {claim.claim_no} approved", now=now)
     else:
         claim.decision_reason = reason
         _transition(session, claim, expected="reviewing", to="rejected", actor=actor, note=f"rejected: {reason}",

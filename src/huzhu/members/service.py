@@ -354,6 +354,21 @@ def leave_plan(
     return enrollment
 
 
+def end_membership(session: Session, *, member: Member, reason: str, now: datetime) -> int:
+    """The member has died: every live enrollment ends (they no longer share cases)."""
+    account = balance_of(session, member)
+    ended = 0
+    for enrollment in session.scalars(
+        select(Enrollment).where(Enrollment.member_id == member.id, Enrollment.status != "left")
+    ):
+        enrollment.status = "left"
+        enrollment.status_changed_at = now
+        _record_event(session, enrollment, status="left", reason=reason, now=now, balance=account.available)
+        ended += 1
+    session.flush()
+    return ended
+
+
 def _check_bank_account(bank_account: str) -> None:
     if not re.fullmatch(r"\d{12,19}", bank_account or ""):
         raise InvalidInput("bank account must be 12 to 19 digits")

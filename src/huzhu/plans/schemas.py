@@ -151,6 +151,8 @@ class Benefit(_Model):
     category: Literal["accident", "illness", "liability"]
     waiting_days: StrictInt = Field(ge=0, le=3650)  # 1 = in force the day after the coverage anchor
     rule: Rule
+    # A death benefit ends the member's enrollments; the remaining balance goes to the beneficiary.
+    ends_membership: StrictBool = False
 
 
 class Plan(_Model):
