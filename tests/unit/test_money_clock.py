@@ -110,10 +110,10 @@ def test_fixed_clock_is_utc_and_only_moves_when_told() -> None:
 
 def test_fixed_clock_refuses_naive_times() -> None:
     with pytest.raises(ValueError):
-        FixedClock(datetime(2016, 1, 1))
+        FixedClock(datetime(2016, 1, 1))  # noqa: DTZ001
     clock = FixedClock(datetime(2016, 1, 1, tzinfo=UTC))
     with pytest.raises(ValueError):
-        clock.set(datetime(2016, 1, 2))
+        clock.set(datetime(2016, 1, 2))  # noqa: DTZ001
 
 
 def test_system_clock_is_aware() -> None:
