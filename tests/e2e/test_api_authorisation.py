@@ -10,9 +10,9 @@ from datetime import date
 
 import httpx
 import pytest
+
 from e2e.helpers import LiveServer
 from e2e.world import PRIVATE, World, build_world
-
 from huzhu.identity import make_resident_id
 
 pytestmark = pytest.mark.e2e

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from e2e.helpers import LiveServer
-from e2e.world import build_world
 from sqlalchemy import func, select
 
 import huzhu.models as models
+from e2e.helpers import LiveServer
+from e2e.world import build_world
 
 pytestmark = pytest.mark.e2e
 

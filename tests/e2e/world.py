@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 
 import httpx
-from e2e.helpers import MEMBER_PASSWORD, LiveServer, actor, create_staff
 
+from e2e.helpers import MEMBER_PASSWORD, LiveServer, actor, create_staff
 from huzhu.identity import make_resident_id
 
 ACCIDENT = "comprehensive-accident"
