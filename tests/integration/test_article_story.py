@@ -38,9 +38,11 @@ def test_article_story_pays_both_cases_and_books_balance(platform: Platform, clo
             "SELECT MAX(e.amount), COUNT(*) FROM ledger_entries e JOIN ledger_transfers t ON t.id = e.transfer_id "
             "WHERE t.kind = 'share' AND e.direction = 1")).one()
         assert worst[0] <= 300
-        paid_out = s.scalar(text("SELECT SUM(amount_fen) FROM bank_transactions WHERE direction = 'DBIT' "
-                                 "AND rejected = false"))
-        assert paid_out == 190_000_00
+        paid_out = dict(s.execute(text(
+            "SELECT i.kind, SUM(b.amount_fen) FROM custody_instructions i "
+            "JOIN bank_transactions b ON b.end_to_end_id = i.end_to_end_id AND b.rejected = false GROUP BY i.kind")).all())
+        # The aid, and 彭静's own remaining balance (two 9.00 deposits) refunded to her beneficiary.
+        assert paid_out == {"payout": 190_000_00, "refund": 18_00}
         assert check_ledger(s) == []
         assert verify_chain(s) == []
         assert s.scalar(select(func.count()).select_from(Case)) == 2
