@@ -265,6 +265,9 @@ def suspend_underfunded(
     record each suspension in the coverage history. One pass over the enrollments for all plans."""
     if not plans:
         return 0
+    # The raw SQL below must see, and the expire_all() at the end must not discard, the caller's pending
+    # changes (e.g. the run's totals set just before this call; sessions do not autoflush).
+    session.flush()
     minimum = "CASE e.plan_code " + " ".join(
         f"WHEN :plan_{i} THEN :min_{i}" for i in range(len(plans))) + " END"
     params: dict[str, object] = {f"plan_{i}": p.code for i, p in enumerate(plans.values())}
