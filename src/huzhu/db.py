@@ -6,9 +6,10 @@ success and rolls back on error, so a money movement spread over several service
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import (
@@ -90,8 +91,12 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # noqa: ANN001
-            # Take the write lock up front so two writers queue instead of failing mid-transaction.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front so two writers queue instead of failing
+            # mid-transaction; readers (WAL) begin without it and never wait for a writer.
+            if conn.get_execution_options().get("read_only"):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         # Let SQLAlchemy, not pysqlite, issue BEGIN (pysqlite's implicit transactions are unreliable).
         @event.listens_for(engine, "connect", insert=True)
@@ -107,8 +112,9 @@ def is_sqlite(session_or_engine: Session | Engine) -> bool:
     return bind.dialect.name == "sqlite"
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    bind = engine.execution_options(read_only=True) if read_only else engine
+    return sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
 
 
 @contextmanager
@@ -123,3 +129,40 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@lru_cache(maxsize=4096)
+def _sqlite_time(value: date) -> str:
+    # The same text forms SQLAlchemy's SQLite types store (naive UTC datetimes, ISO dates).
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value.isoformat()
+
+
+def _sqlite_value(value: object) -> object:
+    if value is None or type(value) in (int, str):
+        return value
+    if isinstance(value, date):
+        return _sqlite_time(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Insert many rows with the driver's fastest path: COPY on PostgreSQL, executemany on SQLite.
+
+    For imports of millions of rows, where SQLAlchemy's per-row parameter processing would dominate.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    placeholders = ", ".join("?" for _ in columns)
+    connection.exec_driver_sql(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",
+        [tuple(_sqlite_value(v) for v in row) for row in rows],
+    )

@@ -23,12 +23,13 @@ class SandboxDbClock:
     """The sandbox clock: frozen at the stored time once an admin sets it, else the wall clock.
     Stored in the database so the API, the CLI and the job all see the same time."""
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(self, factory: sessionmaker[Session], read_factory: sessionmaker[Session] | None = None) -> None:
         self.factory = factory
+        self.read_factory = read_factory or factory
         self.system = SystemClock()
 
     def now(self) -> datetime:
-        with self.factory() as session:
+        with self.read_factory() as session:
             row = session.get(SandboxClock, 1)
             return row.now if row is not None else self.system.now()
 
@@ -56,6 +57,7 @@ class Platform:
     settings: Settings
     engine: Engine
     factory: sessionmaker[Session]
+    read_factory: sessionmaker[Session]  # for requests that only read: never waits for a writer on SQLite
     plans: dict[str, Plan]
     custodian: Custodian
     clock: Clock
@@ -70,10 +72,11 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
     if migrate:
         upgrade(engine)
     factory = make_session_factory(engine)
+    read_factory = make_session_factory(engine, read_only=True)
     plans = load_plans(settings.resolved_plans_dir)
     if clock is None:
-        clock = SandboxDbClock(factory) if settings.sandbox else SystemClock()
-    return Platform(settings=settings, engine=engine, factory=factory, plans=plans,
+        clock = SandboxDbClock(factory, read_factory) if settings.sandbox else SystemClock()
+    return Platform(settings=settings, engine=engine, factory=factory, read_factory=read_factory, plans=plans,
                     custodian=SimulatedCustodian(), clock=clock)
 
 

@@ -29,8 +29,10 @@ PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """The request is the unit of work: commit when the route returns, roll back on any error."""
-    session = get_platform(request).factory()
+    """The request is the unit of work: commit when the route returns, roll back on any error.
+    Reads (GET, HEAD) get a session that never waits for a writer's lock on SQLite."""
+    platform = get_platform(request)
+    session = (platform.read_factory if request.method in ("GET", "HEAD") else platform.factory)()
     try:
         yield session
         session.commit()

@@ -18,17 +18,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from huzhu.clock import business_date, start_of_business_day
 from huzhu.custody.models import BankTransaction
 from huzhu.custody.service import end_to_end_id
+from huzhu.db import bulk_insert
 from huzhu.errors import Conflict, InvalidInput
 from huzhu.identity import parse_resident_id
-from huzhu.ledger.models import CREDIT, DEBIT, MEMBER_BALANCE, Entry, LedgerAccount, Transfer
+from huzhu.ledger.models import CREDIT, DEBIT, MEMBER_BALANCE, Entry, Transfer
 from huzhu.ledger.service import custody_cash_account, find_transfer
-from huzhu.members.models import Enrollment, EnrollmentEvent, Member
+from huzhu.members.models import Member
 from huzhu.members.service import shares_from
 from huzhu.money import parse_yuan
 from huzhu.plans.rules import check_eligibility
@@ -36,6 +37,14 @@ from huzhu.plans.schemas import Plan
 
 COLUMNS = ["name", "id_number", "plans", "joined_on", "balance"]
 CHUNK = 20_000
+ACCOUNT_COLUMNS = ("id", "kind", "debits_must_not_exceed_credits", "debits_posted", "credits_posted",
+                   "debits_pending", "credits_pending", "created_at")
+MEMBER_COLUMNS = ("id", "relationship", "name", "id_number", "birth_date", "gender", "region_code",
+                  "ledger_account_id", "created_at")
+ENTRY_COLUMNS = ("transfer_id", "account_id", "direction", "amount")
+ENROLLMENT_COLUMNS = ("id", "member_id", "ledger_account_id", "plan_code", "status", "joined_at", "joined_on",
+                      "coverage_anchor_on", "shares_from", "status_changed_at")
+EVENT_COLUMNS = ("enrollment_id", "occurred_at", "status", "reason", "coverage_anchor_on")
 MAX_ERRORS = 20
 
 
@@ -174,44 +183,29 @@ def _write_chunk(session: Session, chunk: list[_Row], *, plans: Mapping[str, Pla
     n = len(chunk)
     first_account = _reserve_ids(session, "ledger_accounts", n)
     first_member = _reserve_ids(session, "members", n)
-    session.execute(insert(LedgerAccount), [
-        {"id": first_account + i, "code": None, "kind": MEMBER_BALANCE, "debits_must_not_exceed_credits": True,
-         "debits_posted": 0, "credits_posted": r.balance_fen, "debits_pending": 0, "credits_pending": 0,
-         "created_at": now}
-        for i, r in enumerate(chunk)
-    ])
-    session.execute(insert(Member), [
-        {"id": first_member + i, "account_id": None, "relationship": "self", "name": r.name,
-         "id_number": r.id_number, "birth_date": r.birth_date, "gender": r.gender, "region_code": r.region_code,
-         "ledger_account_id": first_account + i, "created_at": now}
-        for i, r in enumerate(chunk)
-    ])
-    entries = [{"transfer_id": transfer_id, "account_id": first_account + i, "direction": CREDIT, "amount": r.balance_fen}
-               for i, r in enumerate(chunk) if r.balance_fen > 0]
-    if entries:
-        session.execute(insert(Entry), entries)
+    bulk_insert(session, "ledger_accounts", ACCOUNT_COLUMNS, (
+        (first_account + i, MEMBER_BALANCE, True, 0, r.balance_fen, 0, 0, now) for i, r in enumerate(chunk)))
+    bulk_insert(session, "members", MEMBER_COLUMNS, (
+        (first_member + i, "self", r.name, r.id_number, r.birth_date, r.gender, r.region_code, first_account + i, now)
+        for i, r in enumerate(chunk)))
+    bulk_insert(session, "ledger_entries", ENTRY_COLUMNS, (
+        (transfer_id, first_account + i, CREDIT, r.balance_fen) for i, r in enumerate(chunk) if r.balance_fen > 0))
     pairs = [(i, r, code) for i, r in enumerate(chunk) for code in r.plans]
     first_enrollment = _reserve_ids(session, "enrollments", len(pairs))
     enrollments, events = [], []
     for k, (i, r, code) in enumerate(pairs):
         plan = plans[code]
         status = "active" if r.balance_fen >= plan.min_balance_fen else "suspended"
-        enrollments.append({
-            "id": first_enrollment + k, "member_id": first_member + i, "ledger_account_id": first_account + i,
-            "plan_code": code, "status": status,
-            "joined_at": start_of_business_day(r.joined_on), "joined_on": r.joined_on,
-            "coverage_anchor_on": r.joined_on, "shares_from": shares_from(plan, r.joined_on),
-            "status_changed_at": now, "health_declaration": None,
-        })
+        joined_at = start_of_business_day(r.joined_on)
+        enrollments.append((first_enrollment + k, first_member + i, first_account + i, code, status, joined_at,
+                            r.joined_on, r.joined_on, shares_from(plan, r.joined_on), now))
         # Coverage history: active from the joining day, suspended now where the balance is short.
-        events.append({"enrollment_id": first_enrollment + k, "occurred_at": start_of_business_day(r.joined_on),
-                       "status": "active", "reason": "imported", "coverage_anchor_on": r.joined_on})
+        events.append((first_enrollment + k, joined_at, "active", "imported", r.joined_on))
         if status == "suspended":
             result.suspended += 1
-            events.append({"enrollment_id": first_enrollment + k, "occurred_at": now, "status": "suspended",
-                           "reason": "imported below the minimum balance", "coverage_anchor_on": r.joined_on})
-    session.execute(insert(Enrollment), enrollments)
-    session.execute(insert(EnrollmentEvent), events)
+            events.append((first_enrollment + k, now, "suspended", "imported below the minimum balance", r.joined_on))
+    bulk_insert(session, "enrollments", ENROLLMENT_COLUMNS, enrollments)
+    bulk_insert(session, "enrollment_events", EVENT_COLUMNS, events)
     result.members += n
     result.enrollments += len(enrollments)
     result.total_balance_fen += sum(r.balance_fen for r in chunk)
