@@ -18,7 +18,7 @@ from huzhu.api.deps import NowDep, PlatformDep, SessionDep
 from huzhu.api.security import issue_token
 from huzhu.errors import DomainError
 from huzhu.members.models import Account, LoginThrottle
-from huzhu.members.passwords import verify_password
+from huzhu.members.passwords import rehash_if_outdated, verify_password
 from huzhu.members.service import find_account_by_login, register_account
 
 WINDOW = timedelta(minutes=15)
@@ -91,7 +91,10 @@ def authenticate(session: Session, *, login: str, password: str, client_ip: str 
     row = session.get(LoginThrottle, keys[0][0])
     if row is not None:
         session.delete(row)
-        session.flush()
+    upgraded = rehash_if_outdated(account.password_hash, password)
+    if upgraded is not None:
+        account.password_hash = upgraded
+    session.flush()
     return account
 
 

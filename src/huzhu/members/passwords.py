@@ -34,3 +34,11 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+def rehash_if_outdated(password_hash: str, password: str) -> str | None:
+    """A new hash when the stored one used weaker parameters than today's (call after a good login)."""
+    try:
+        return _hasher.hash(password) if _hasher.check_needs_rehash(password_hash) else None
+    except InvalidHashError:
+        return None
