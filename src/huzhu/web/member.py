@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, Response
 
 from huzhu.api.auth import authenticate
-from huzhu.api.security import clear_session_cookie, issue_token, set_session_cookie
+from huzhu.api.security import DEFAULT_TTL, clear_session_cookie, issue_token, set_session_cookie
 from huzhu.claims import service as claims
 from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport
 from huzhu.clock import business_date
@@ -87,10 +87,7 @@ async def register(request: Request) -> Response:
     except DomainError as exc:
         return render(ctx, "member/register.html", status_code=exc.status_code, form=values,
                       error=domain_message(ctx, exc))
-    response = redirect(ctx, "/me")
-    set_session_cookie(response, issue_token(account_id, secret=ctx.platform.settings.secret_key, now=ctx.now),
-                       ctx.platform.settings)
-    return response
+    return signed_in(ctx, account_id, "/me")
 
 
 @router.get("/login")
@@ -121,9 +118,16 @@ async def login(request: Request) -> Response:
         return render(ctx, "member/login.html", status_code=exc.status_code, login=login_value,
                       error=domain_message(ctx, exc), next=target)
     home = "/me" if role == "member" else "/staff"
-    response = redirect(ctx, target or home)
-    set_session_cookie(response, issue_token(account_id, secret=ctx.platform.settings.secret_key, now=ctx.now),
-                       ctx.platform.settings)
+    return signed_in(ctx, account_id, target or home)
+
+
+def signed_in(ctx: Ctx, account_id: int, target: str) -> Response:
+    """Set the session cookie (12 h in the browser). Tokens are checked against the platform clock; in the
+    sandbox an admin moves that clock by days, so there the token itself does not expire with it."""
+    settings = ctx.platform.settings
+    ttl = timedelta(days=3650) if settings.sandbox else DEFAULT_TTL
+    response = redirect(ctx, target)
+    set_session_cookie(response, issue_token(account_id, secret=settings.secret_key, now=ctx.now, ttl=ttl), settings)
     return response
 
 

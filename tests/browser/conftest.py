@@ -1,0 +1,118 @@
+"""A real uvicorn server on a free loopback port over a fresh SQLite database, and the system Chromium.
+
+Staff accounts, a small existing pool of members and one other member (who will object) are put in
+the database directly through the services; everything else happens in the browser.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("HUZHU_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = REPO / "artifacts" / "screenshots"
+PASSWORD = "test-pass-2016"
+START = datetime.fromisoformat("2016-02-01T10:00:00+08:00")
+
+if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs Debian's chromium
+    pytest.skip(f"no system Chromium at {CHROMIUM}", allow_module_level=True)
+
+from playwright.sync_api import Browser, sync_playwright  # noqa: E402
+
+
+@dataclass
+class Server:
+    url: str
+    platform: object
+    staff: dict[str, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    import uvicorn
+
+    from huzhu.api.app import create_app
+    from huzhu.config import Settings
+    from huzhu.demo import write_pool_csv
+    from huzhu.identity import make_resident_id
+    from huzhu.members import service as members
+    from huzhu.members.importer import import_members
+    from huzhu.platform import build_platform
+
+    tmp = tmp_path_factory.mktemp("web")
+    settings = Settings(mode="sandbox", database_url=f"sqlite:///{tmp / 'huzhu.sqlite'}", data_dir=tmp / "data",
+                        plans_dir=REPO / "plans", max_upload_bytes=200_000)
+    platform = build_platform(settings)
+    platform.clock.set(START)
+    pool = tmp / "pool.csv"
+    write_pool_csv(pool, count=300)
+    staff = {"investigator": "investigator@huzhu.example", "reviewer": "reviewer@huzhu.example",
+             "reviewer2": "reviewer2@huzhu.example", "admin": "admin@huzhu.example"}
+    with platform.session() as s:
+        import_members(s, path=pool, plans=platform.plans, now=START)
+        for key, login in staff.items():
+            members.register_account(s, login=login, password=PASSWORD, display_name=f"测试{key}",
+                                     role="reviewer" if key == "reviewer2" else key, now=START)
+        objector = members.register_account(s, login="13800000003", password=PASSWORD, display_name="热心会员",
+                                            now=START)
+        member = members.add_member(s, account_id=objector.id, name="林晓", now=START,
+                                    id_number=make_resident_id("440106", date(1985, 3, 3), 7, "F"))
+        members.join_plan(s, platform.custodian, plans=platform.plans, member=member,
+                          plan_code="comprehensive-accident", now=START, idempotency_key="browser-objector")
+
+    app = create_app(platform)
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield Server(url=f"http://127.0.0.1:{port}", platform=platform, staff=staff)
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+        platform.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM,
+                                      args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def shot(page, name: str) -> None:  # noqa: ANN001
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_screenshots() -> None:
+    if SCREENSHOTS.exists():
+        shutil.rmtree(SCREENSHOTS)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
