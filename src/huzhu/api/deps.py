@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from huzhu.api.security import SESSION_COOKIE, read_token
+from huzhu.db import unit_of_work
 from huzhu.errors import DomainError, Forbidden
 from huzhu.members.models import Account
 from huzhu.platform import Platform
@@ -32,15 +33,8 @@ def get_session(request: Request) -> Iterator[Session]:
     """The request is the unit of work: commit when the route returns, roll back on any error.
     Reads (GET, HEAD) get a session that never waits for a writer's lock on SQLite."""
     platform = get_platform(request)
-    session = (platform.read_factory if request.method in ("GET", "HEAD") else platform.factory)()
-    try:
+    with unit_of_work(platform.read_factory if request.method in ("GET", "HEAD") else platform.factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit before the response is sent, so a failed commit is never reported as success.
