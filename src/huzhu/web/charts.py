@@ -38,7 +38,7 @@ def _frame(title: str, desc: str, maximum: float, fmt: Callable[[float], str], b
                      f"{escape(fmt(maximum * i / 4))}</text>")
     parts.append(f'<line class="chart-axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + plot_h}"/>')
     parts.append(f'<line class="chart-axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>')
-    every = max(1, len(labels) // 8)
+    every = max(1, -(-len(labels) // 6))  # at most about six labels, so they never overlap
     for i, (label, x) in enumerate(zip(labels, xs, strict=True)):
         if i % every == 0 or i == len(labels) - 1:
             parts.append(f'<text class="chart-label" x="{x:.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle">'
