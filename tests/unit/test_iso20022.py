@@ -164,7 +164,7 @@ def test_builder_rejects_bad_input() -> None:
     with pytest.raises(InvalidInput):
         StatementEntry("E", 1, "CREDIT", FROM, "")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="timezone"):
-        StatementEntry("E", 1, "CRDT", datetime(2016, 3, 2), "")
+        StatementEntry("E", 1, "CRDT", datetime(2016, 3, 2), "")  # noqa: DTZ001
     with pytest.raises(InvalidInput, match="outside"):
         _statement(entries=[StatementEntry("E", 1, "CRDT", TO + timedelta(seconds=1), "")])
     with pytest.raises(InvalidInput, match="cannot be written in XML"):
@@ -262,7 +262,7 @@ def test_pain001_rejects_bad_input() -> None:
     with pytest.raises(InvalidInput, match="timezone"):
         build_pain001(
             message_id="M",
-            created_at=datetime(2016, 3, 19),
+            created_at=datetime(2016, 3, 19),  # noqa: DTZ001
             debtor_name="d",
             debtor_iban_or_account="1",
             payments=[one],
