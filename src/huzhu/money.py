@@ -13,7 +13,7 @@ from huzhu.errors import InvalidInput
 
 Fen = int
 
-_AMOUNT = re.compile(r"^\s*(\d{1,13})(?:\.(\d{1,2}))?\s*$")
+_AMOUNT = re.compile(r"^\s*(\d{1,13})(?:\.(\d{1,2}))?\s*$", re.ASCII)  # ASCII: no full-width digits
 MAX_FEN = 10**15  # 10 trillion yuan: far above any real amount, far below int64 overflow
 
 

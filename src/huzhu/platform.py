@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
@@ -60,7 +60,10 @@ class Platform:
     read_factory: sessionmaker[Session]  # for requests that only read: never waits for a writer on SQLite
     plans: dict[str, Plan]
     custodian: Custodian
-    clock: Clock
+    clock: Clock  # business time: the sandbox clock in sandbox mode
+    # Real time for security (token expiry, login lockouts): moving the sandbox clock by days must
+    # neither log everyone out nor lift a lockout.
+    wall_clock: Clock = field(default_factory=SystemClock)
 
     def session(self):  # noqa: ANN201
         return unit_of_work(self.factory)

@@ -125,3 +125,9 @@ def test_business_day_is_the_day_in_china() -> None:
     assert business_date(datetime(2016, 2, 6, 20, 0, tzinfo=UTC)) == date(2016, 2, 7)
     assert business_date(datetime(2016, 2, 6, 15, 59, tzinfo=UTC)) == date(2016, 2, 6)
     assert start_of_business_day(date(2016, 2, 7)) == datetime(2016, 2, 6, 16, 0, tzinfo=UTC)
+
+
+def test_full_width_and_other_unicode_digits_are_refused() -> None:
+    for text in ("１００", "١٠٠", "100.０1"):
+        with pytest.raises(InvalidInput):
+            parse_yuan(text)

@@ -156,7 +156,7 @@ def register(body: AccountCreate, session: SessionDep, now: NowDep, platform: Pl
     """Create a member account (staff accounts are created with `huzhu users create`)."""
     account = register_account(session, login=body.login, password=body.password,
                                display_name=body.display_name, now=now, role="member")
-    token = issue_token(account.id, secret=platform.settings.secret_key, now=now, ttl=TOKEN_TTL)
+    token = issue_token(account.id, secret=platform.settings.secret_key, now=platform.wall_clock.now(), ttl=TOKEN_TTL)
     return Registered(account=AccountRead.model_validate(account), access_token=token,
                       expires_in=int(TOKEN_TTL.total_seconds()))
 
@@ -166,12 +166,12 @@ def register(body: AccountCreate, session: SessionDep, now: NowDep, platform: Pl
 def token(
     request: Request,
     session: SessionDep,
-    now: NowDep,
     platform: PlatformDep,
     username: Annotated[str, Form(max_length=254, description="mobile number or e-mail")],
     password: Annotated[str, Form(max_length=128)],
 ) -> Token:
     """OAuth2 password flow: form fields `username` (phone or e-mail) and `password`."""
-    account = authenticate(session, login=username, password=password, client_ip=client_address(request), now=now)
-    access = issue_token(account.id, secret=platform.settings.secret_key, now=now, ttl=TOKEN_TTL)
+    wall = platform.wall_clock.now()
+    account = authenticate(session, login=username, password=password, client_ip=client_address(request), now=wall)
+    access = issue_token(account.id, secret=platform.settings.secret_key, now=wall, ttl=TOKEN_TTL)
     return Token(access_token=access, expires_in=int(TOKEN_TTL.total_seconds()))

@@ -61,7 +61,8 @@ def account_from_request(request: Request, session: Session, now: datetime) -> A
     token = bearer_or_cookie_token(request)
     if not token:
         return None
-    account_id = read_token(token, secret=get_platform(request).settings.secret_key, now=now)
+    platform = get_platform(request)
+    account_id = read_token(token, secret=platform.settings.secret_key, now=platform.wall_clock.now())
     if account_id is None:
         return None
     account = session.get(Account, account_id)

@@ -50,7 +50,7 @@ def parse_facts(raw: Mapping[str, Any] | None) -> dict[str, Any]:
         facts["insurance_paid_fen"] = parse_yuan(raw["insurance_paid"], field="insurance_paid", allow_zero=True)
     if raw.get("fault_share_percent") is not None:
         text = str(raw["fault_share_percent"])
-        if not re.fullmatch(r"\d{1,3}(\.\d{1,2})?", text):
+        if not re.fullmatch(r"\d{1,3}(\.\d{1,2})?", text, re.ASCII):
             raise InvalidInput("fault_share_percent must be a number from 0 to 100 with at most two decimals")
         whole, _, frac = text.partition(".")
         bp = int(whole) * 100 + int(frac.ljust(2, "0") or 0)
@@ -118,7 +118,7 @@ def file_claim(
         raise InvalidInput("the incident date cannot be in the future")
     if not (beneficiary_name or "").strip() or len(beneficiary_name) > 100:
         raise InvalidInput("beneficiary name is required (at most 100 characters)")
-    if not re.fullmatch(r"\d{12,19}", beneficiary_account or ""):
+    if not re.fullmatch(r"\d{12,19}", beneficiary_account or "", re.ASCII):
         raise InvalidInput("beneficiary bank account must be 12 to 19 digits")
     if len(description) > 5000 or len(incident_place) > 200:
         raise InvalidInput("description is limited to 5000 characters and place to 200")

@@ -30,7 +30,7 @@ from huzhu.members.passwords import hash_password
 from huzhu.plans.rules import check_eligibility
 from huzhu.plans.schemas import Plan
 
-PHONE = re.compile(r"^1[3-9]\d{9}$")
+PHONE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
 
@@ -373,7 +373,7 @@ def end_membership(session: Session, *, member: Member, reason: str, now: dateti
 
 
 def _check_bank_account(bank_account: str) -> None:
-    if not re.fullmatch(r"\d{12,19}", bank_account or ""):
+    if not re.fullmatch(r"\d{12,19}", bank_account or "", re.ASCII):
         raise InvalidInput("bank account must be 12 to 19 digits")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,8 @@ async def login(request: Request) -> Response:
     try:
         with ctx.platform.session() as s:
             account = authenticate(s, login=login_value, password=password,
-                                   client_ip=request.client.host if request.client else None, now=ctx.now)
+                                   client_ip=request.client.host if request.client else None,
+                                   now=ctx.platform.wall_clock.now())
             account_id, role = account.id, account.role
     except DomainError as exc:
         return render(ctx, "member/login.html", status_code=exc.status_code, login=login_value,
@@ -122,12 +123,11 @@ async def login(request: Request) -> Response:
 
 
 def signed_in(ctx: Ctx, account_id: int, target: str) -> Response:
-    """Set the session cookie (12 h in the browser). Tokens are checked against the platform clock; in the
-    sandbox an admin moves that clock by days, so there the token itself does not expire with it."""
+    """Set the session cookie (12 h). Tokens expire by the wall clock, not the sandbox clock."""
     settings = ctx.platform.settings
-    ttl = timedelta(days=3650) if settings.sandbox else DEFAULT_TTL
     response = redirect(ctx, target)
-    set_session_cookie(response, issue_token(account_id, secret=settings.secret_key, now=ctx.now, ttl=ttl), settings)
+    token = issue_token(account_id, secret=settings.secret_key, now=ctx.platform.wall_clock.now(), ttl=DEFAULT_TTL)
+    set_session_cookie(response, token, settings)
     return response
 
 
