@@ -25,7 +25,9 @@ PASSWORD = "test-pass-2016"
 START = datetime.fromisoformat("2016-02-01T10:00:00+08:00")
 
 if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs Debian's chromium
-    pytest.skip(f"no system Chromium at {CHROMIUM}", allow_module_level=True)
+    if os.environ.get("HUZHU_REQUIRE_BROWSER"):
+        raise RuntimeError(f"HUZHU_REQUIRE_BROWSER is set but there is no Chromium at {CHROMIUM}")
+    pytest.skip(f"no system Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 
 from playwright.sync_api import Browser, sync_playwright  # noqa: E402
 
