@@ -13,6 +13,7 @@ from huzhu.config import Settings, get_settings
 from huzhu.custody.service import Custodian, SimulatedCustodian
 from huzhu.db import make_engine, make_session_factory, unit_of_work
 from huzhu.errors import InvalidInput
+from huzhu.ledger.service import custody_cash_account
 from huzhu.migrate import upgrade
 from huzhu.plans.loader import load_plans
 from huzhu.plans.schemas import Plan
@@ -77,6 +78,10 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
     factory = make_session_factory(engine)
     read_factory = make_session_factory(engine, read_only=True)
     plans = load_plans(settings.resolved_plans_dir)
+    if migrate:
+        # The custody account exists before the first deposit, so concurrent first deposits do not race.
+        with unit_of_work(factory) as session:
+            custody_cash_account(session, now=SystemClock().now())
     if clock is None:
         clock = SandboxDbClock(factory, read_factory) if settings.sandbox else SystemClock()
     return Platform(settings=settings, engine=engine, factory=factory, read_factory=read_factory, plans=plans,

@@ -105,6 +105,8 @@ def test_members_import_good_file(platform: Platform, database_url: str, tmp_pat
 
 def test_members_import_bad_file_writes_nothing_and_names_the_lines(platform: Platform, database_url: str,
                                                                     tmp_path: Path) -> None:
+    with platform.factory() as s:
+        before = count_rows(s, *WRITES)  # only the custody account the platform opens at start-up
     good = unique_id_number(date(1985, 5, 5))
     bad_check = good[:17] + ("1" if good[17] != "1" else "2")
     path = write_pool(tmp_path / "bad.csv", [
@@ -124,7 +126,7 @@ def test_members_import_bad_file_writes_nothing_and_names_the_lines(platform: Pl
         assert re.search(rf"line {line}: [^;]*?{words}", text), (line, words, text)
     assert "line 2:" not in text and "line 8:" not in text
     with platform.factory() as s:
-        assert set(count_rows(s, *WRITES).values()) == {0}
+        assert count_rows(s, *WRITES) == before
 
     # Missing columns are named.
     headerless = tmp_path / "columns.csv"
@@ -132,7 +134,7 @@ def test_members_import_bad_file_writes_nothing_and_names_the_lines(platform: Pl
     code, output = cli(["members", "import", str(headerless)], HUZHU_DATABASE_URL=database_url)
     assert code == 1 and "missing column" in output
     with platform.factory() as s:
-        assert set(count_rows(s, *WRITES).values()) == {0}
+        assert count_rows(s, *WRITES) == before
 
 
 def test_exports_are_anonymised(platform: Platform, clock: FixedClock, database_url: str, tmp_path: Path) -> None:

@@ -274,8 +274,11 @@ def suspend_underfunded(
     params |= {f"min_{i}": p.min_balance_fen for i, p in enumerate(plans.values())}
     params |= {"run_id": run_id, "reason": "balance below the plan minimum"}
     balance = "a.credits_posted - a.debits_posted - a.debits_pending"
+    # The first balance test needs only the account row, so the database filters accounts before the join.
+    params["highest_min"] = max(p.min_balance_fen for p in plans.values())
     where = (f"a.id = e.ledger_account_id AND e.status = 'active' AND e.plan_code IN "
-             f"({', '.join(f':plan_{i}' for i in range(len(plans)))}) AND {balance} < {minimum}")
+             f"({', '.join(f':plan_{i}' for i in range(len(plans)))}) "
+             f"AND {balance} < :highest_min AND {balance} < {minimum}")
     if member_id is not None:
         where += " AND e.member_id = :member_id"
         params["member_id"] = member_id

@@ -46,6 +46,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_transactions')),
     sa.UniqueConstraint('end_to_end_id', name=op.f('uq_bank_transactions_end_to_end_id'))
     )
+    op.create_table('enrollment_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('enrollment_id', sa.BigInteger(), nullable=False),
+    sa.Column('occurred_at', huzhu.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('reason', sa.String(length=200), nullable=False),
+    sa.Column('coverage_anchor_on', sa.Date(), nullable=False),
+    sa.Column('run_id', sa.BigInteger(), nullable=True),
+    sa.Column('balance_fen', sa.BigInteger(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_enrollment_events'))
+    )
+    with op.batch_alter_table('enrollment_events', schema=None) as batch_op:
+        batch_op.create_index('ix_enrollment_events_enrollment', ['enrollment_id', 'occurred_at'], unique=False)
+
     op.create_table('ledger_accounts',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('code', sa.String(length=64), nullable=True),
@@ -58,9 +72,11 @@ def upgrade() -> None:
     sa.Column('created_at', huzhu.db.UtcDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('debits_must_not_exceed_credits = false OR debits_posted + debits_pending <= credits_posted', name=op.f('ck_ledger_accounts_no_overdraft')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_accounts')),
-    sa.UniqueConstraint('code', name=op.f('uq_ledger_accounts_code')),
-    postgresql_with={'fillfactor': 70}
+    postgresql_with={'fillfactor': 50}
     )
+    with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
+        batch_op.create_index('uq_ledger_accounts_code', ['code'], unique=True, sqlite_where=sa.text('code IS NOT NULL'), postgresql_where=sa.text('code IS NOT NULL'))
+
     op.create_table('ledger_entries',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('transfer_id', sa.BigInteger(), nullable=False),
@@ -252,21 +268,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_claims_member_id'), ['member_id'], unique=False)
         batch_op.create_index('ix_claims_status', ['status'], unique=False)
 
-    op.create_table('enrollment_events',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('enrollment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('occurred_at', huzhu.db.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('status', sa.String(length=10), nullable=False),
-    sa.Column('reason', sa.String(length=200), nullable=False),
-    sa.Column('coverage_anchor_on', sa.Date(), nullable=False),
-    sa.Column('run_id', sa.BigInteger(), nullable=True),
-    sa.Column('balance_fen', sa.BigInteger(), nullable=True),
-    sa.ForeignKeyConstraint(['enrollment_id'], ['enrollments.id'], name=op.f('fk_enrollment_events_enrollment_id_enrollments')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_enrollment_events'))
-    )
-    with op.batch_alter_table('enrollment_events', schema=None) as batch_op:
-        batch_op.create_index('ix_enrollment_events_enrollment', ['enrollment_id', 'occurred_at'], unique=False)
-
     op.create_table('cases',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('case_no', sa.String(length=24), nullable=False),
@@ -453,10 +454,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_cases_claim_id'))
 
     op.drop_table('cases')
-    with op.batch_alter_table('enrollment_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_enrollment_events_enrollment')
-
-    op.drop_table('enrollment_events')
     with op.batch_alter_table('claims', schema=None) as batch_op:
         batch_op.drop_index('ix_claims_status')
         batch_op.drop_index(batch_op.f('ix_claims_member_id'))
@@ -490,7 +487,14 @@ def downgrade() -> None:
         batch_op.drop_index('ix_ledger_entries_transfer', postgresql_using='brin')
 
     op.drop_table('ledger_entries')
+    with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
+        batch_op.drop_index('uq_ledger_accounts_code', sqlite_where=sa.text('code IS NOT NULL'), postgresql_where=sa.text('code IS NOT NULL'))
+
     op.drop_table('ledger_accounts')
+    with op.batch_alter_table('enrollment_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_enrollment_events_enrollment')
+
+    op.drop_table('enrollment_events')
     op.drop_table('bank_transactions')
     op.drop_table('accounts')
     # ### end Alembic commands ###
