@@ -17,6 +17,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -83,7 +84,7 @@ def page_ctx(request: Request) -> Ctx:
     platform = get_platform(request)
     now = platform.clock.now()
     locale = negotiate_locale(request)
-    with platform.factory() as session:
+    with platform.read_factory() as session:
         account = account_from_request(request, session, now)
         if account is not None:
             session.expunge(account)
@@ -154,8 +155,9 @@ def domain_message(ctx: Ctx, exc: DomainError) -> str:
     return ctx._(exc.message)
 
 
-async def form_data(request: Request) -> FormData:
-    return await request.form(max_files=MAX_FILES, max_fields=200)
+def form_data(request: Request) -> FormData:
+    """The POST form, parsed (and its CSRF token checked) by ``WebRoute`` before the page runs."""
+    return request.state.form
 
 
 class WebRoute(APIRoute):
@@ -167,13 +169,16 @@ class WebRoute(APIRoute):
         async def route(request: Request) -> Response:
             ctx: Ctx | None = None
             try:
-                ctx = page_ctx(request)
+                # Pages are plain functions run in the thread pool (they use the database); only
+                # reading the request body happens here on the event loop.
+                ctx = await run_in_threadpool(page_ctx, request)
                 if request.method == "POST":
                     limit = ctx.platform.settings.max_upload_bytes * MAX_FILES + FORM_OVERHEAD_BYTES
                     length = request.headers.get("content-length")
                     if length and length.isdigit() and int(length) > limit:
                         return error_page(ctx, 413, ctx._("The upload is larger than allowed."))
-                    form = await form_data(request)
+                    form = await request.form(max_files=MAX_FILES, max_fields=200)
+                    request.state.form = form
                     submitted = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
                     if not csrf_ok(request.cookies.get(CSRF_COOKIE), submitted if isinstance(submitted, str) else None):
                         raise CsrfRejected()

@@ -64,15 +64,15 @@ def field(form: Any, name: str) -> str:
 
 
 @router.get("/register")
-async def register_form(request: Request) -> Response:
+def register_form(request: Request) -> Response:
     ctx = page_ctx(request)
     return render(ctx, "member/register.html", form={}, error="")
 
 
 @router.post("/register")
-async def register(request: Request) -> Response:
+def register(request: Request) -> Response:
     ctx = page_ctx(request)
-    form = await form_data(request)
+    form = form_data(request)
     values = {k: field(form, k) for k in ("login", "display_name")}
     password = form.get("password") if isinstance(form.get("password"), str) else ""
     try:
@@ -91,7 +91,7 @@ async def register(request: Request) -> Response:
 
 
 @router.get("/login")
-async def login_form(request: Request) -> Response:
+def login_form(request: Request) -> Response:
     ctx = page_ctx(request)
     return render(ctx, "member/login.html", login="", error="", next=safe_next(request.query_params.get("next")))
 
@@ -103,9 +103,9 @@ def safe_next(target: str | None) -> str:
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
+def login(request: Request) -> Response:
     ctx = page_ctx(request)
-    form = await form_data(request)
+    form = form_data(request)
     login_value = field(form, "login")
     password = form.get("password") if isinstance(form.get("password"), str) else ""
     target = safe_next(field(form, "next"))
@@ -132,7 +132,7 @@ def signed_in(ctx: Ctx, account_id: int, target: str) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+def logout(request: Request) -> Response:
     ctx = page_ctx(request)
     response = redirect(ctx, "/")
     clear_session_cookie(response, ctx.platform.settings)
@@ -201,7 +201,7 @@ def history(s: Session, member: Member) -> list[dict[str, Any]]:
 
 
 @router.get("/me")
-async def dashboard(request: Request) -> Response:
+def dashboard(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
     with ctx.platform.factory() as s:
@@ -221,7 +221,7 @@ async def dashboard(request: Request) -> Response:
 
 
 @router.get("/me/members/{member_id:int}")
-async def member_page(request: Request, member_id: int) -> Response:
+def member_page(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
     with ctx.platform.factory() as s:
@@ -236,18 +236,18 @@ async def member_page(request: Request, member_id: int) -> Response:
 
 
 @router.get("/me/members/new")
-async def add_member_form(request: Request) -> Response:
+def add_member_form(request: Request) -> Response:
     ctx = page_ctx(request)
     require(ctx, "member")
     return render(ctx, "member/add_member.html", form={}, error="")
 
 
 @router.post("/me/validate-id")
-async def validate_id(request: Request) -> Response:
+def validate_id(request: Request) -> Response:
     """HTMX: check an ID number as it is typed; answers a small fragment (never stores anything)."""
     ctx = page_ctx(request)
     require(ctx, "member")
-    form = await form_data(request)
+    form = form_data(request)
     text = field(form, "id_number")
     env = environment(ctx.locale)
     if not text:
@@ -267,10 +267,10 @@ async def validate_id(request: Request) -> Response:
 
 
 @router.post("/me/members/new")
-async def add_member(request: Request) -> Response:
+def add_member(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    form = await form_data(request)
+    form = form_data(request)
     values = {k: field(form, k) for k in ("name", "id_number", "relationship")}
     try:
         with ctx.platform.session() as s:
@@ -306,7 +306,7 @@ def eligibility_reasons(ctx: Ctx, problems: list) -> list[str]:
 
 
 @router.get("/me/members/{member_id:int}/join")
-async def join_form(request: Request, member_id: int) -> Response:
+def join_form(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
     with ctx.platform.factory() as s:
@@ -317,10 +317,10 @@ async def join_form(request: Request, member_id: int) -> Response:
 
 
 @router.post("/me/members/{member_id:int}/join")
-async def join(request: Request, member_id: int) -> Response:
+def join(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    form = await form_data(request)
+    form = form_data(request)
     plan_code = field(form, "plan")
     plan = ctx.platform.plans.get(plan_code)
     answers = None
@@ -354,7 +354,7 @@ async def join(request: Request, member_id: int) -> Response:
 
 
 @router.get("/me/members/{member_id:int}/top-up")
-async def top_up_form(request: Request, member_id: int) -> Response:
+def top_up_form(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
     with ctx.platform.factory() as s:
@@ -364,10 +364,10 @@ async def top_up_form(request: Request, member_id: int) -> Response:
 
 
 @router.post("/me/members/{member_id:int}/top-up")
-async def top_up(request: Request, member_id: int) -> Response:
+def top_up(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    form = await form_data(request)
+    form = form_data(request)
     amount = field(form, "amount")
     key = field(form, "idempotency_key") or uuid.uuid4().hex
     try:
@@ -384,7 +384,7 @@ async def top_up(request: Request, member_id: int) -> Response:
 
 
 @router.get("/me/members/{member_id:int}/withdraw")
-async def withdraw_form(request: Request, member_id: int) -> Response:
+def withdraw_form(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
     with ctx.platform.factory() as s:
@@ -393,10 +393,10 @@ async def withdraw_form(request: Request, member_id: int) -> Response:
 
 
 @router.post("/me/members/{member_id:int}/withdraw")
-async def withdraw(request: Request, member_id: int) -> Response:
+def withdraw(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    form = await form_data(request)
+    form = form_data(request)
     amount = field(form, "amount")
     key = field(form, "idempotency_key") or uuid.uuid4().hex
     try:
@@ -433,7 +433,7 @@ def claim_choices(ctx: Ctx, s: Session, account: Account) -> list[dict[str, Any]
 
 
 @router.get("/me/claims/new")
-async def claim_form(request: Request) -> Response:
+def claim_form(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
     with ctx.platform.factory() as s:
@@ -463,10 +463,10 @@ def parse_day(text: str, what: str) -> date:
 
 
 @router.post("/me/claims/new")
-async def file_claim(request: Request) -> Response:
+def file_claim(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    form = await form_data(request)
+    form = form_data(request)
     values = {k: field(form, k) for k in ("choice", "incident_date", "incident_place", "description",
                                           "beneficiary_name", "beneficiary_account", "disability_grades", "loss",
                                           "fault_share_percent", "insurance_paid")}
@@ -562,7 +562,7 @@ def claim_details(ctx: Ctx, s: Session, claim: Claim) -> dict[str, Any]:
 
 
 @router.get("/me/claims/{claim_id:int}")
-async def claim_page(request: Request, claim_id: int) -> Response:
+def claim_page(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
     with ctx.platform.factory() as s:
@@ -571,10 +571,10 @@ async def claim_page(request: Request, claim_id: int) -> Response:
 
 
 @router.post("/me/claims/{claim_id:int}/evidence")
-async def add_evidence(request: Request, claim_id: int) -> Response:
+def add_evidence(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    form = await form_data(request)
+    form = form_data(request)
     try:
         uploads = evidence_files(ctx, form)
         if not uploads:
@@ -601,7 +601,7 @@ def objector_members(s: Session, account: Account) -> list[Member]:
 
 
 @router.get("/cases/{case_no}/object")
-async def objection_form(request: Request, case_no: str) -> Response:
+def objection_form(request: Request, case_no: str) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
     with ctx.platform.factory() as s:
@@ -615,10 +615,10 @@ async def objection_form(request: Request, case_no: str) -> Response:
 
 
 @router.post("/cases/{case_no}/object")
-async def file_objection(request: Request, case_no: str) -> Response:
+def file_objection(request: Request, case_no: str) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    form = await form_data(request)
+    form = form_data(request)
     reason = field(form, "reason")
     member_id = field(form, "member_id")
     try:

@@ -60,7 +60,7 @@ def case_view(ctx: Ctx, case: Case) -> dict[str, Any]:
 
 
 @router.get("/")
-async def home(request: Request) -> Response:
+def home(request: Request) -> Response:
     ctx = page_ctx(request)
     with ctx.platform.factory() as s:
         stats = public_stats(s)
@@ -70,7 +70,7 @@ async def home(request: Request) -> Response:
 
 
 @router.get("/lang/{code}")
-async def switch_language(request: Request, code: str) -> Response:
+def switch_language(request: Request, code: str) -> Response:
     ctx = page_ctx(request)
     chosen = normalise(code) or "zh_CN"
     ctx.extra_cookies[LANG_COOKIE] = chosen
@@ -81,13 +81,13 @@ async def switch_language(request: Request, code: str) -> Response:
 
 
 @router.get("/plans")
-async def plans_page(request: Request) -> Response:
+def plans_page(request: Request) -> Response:
     ctx = page_ctx(request)
     return render(ctx, "public/plans.html", plans=list(ctx.platform.plans.values()))
 
 
 @router.get("/plans/{code}")
-async def plan_page(request: Request, code: str) -> Response:
+def plan_page(request: Request, code: str) -> Response:
     ctx = page_ctx(request)
     plan = ctx.platform.plans.get(code)
     if plan is None:
@@ -99,7 +99,7 @@ async def plan_page(request: Request, code: str) -> Response:
 
 
 @router.get("/cases")
-async def cases_page(request: Request) -> Response:
+def cases_page(request: Request) -> Response:
     ctx = page_ctx(request)
     with ctx.platform.factory() as s:
         notice = [case_view(ctx, c) for c in s.scalars(
@@ -114,7 +114,7 @@ PUBLIC_EVENT_KINDS = ("case_noticed", "objection_filed", "objection_dismissed", 
 
 
 @router.get("/cases/{case_no}")
-async def case_page(request: Request, case_no: str) -> Response:
+def case_page(request: Request, case_no: str) -> Response:
     ctx = page_ctx(request)
     with ctx.platform.factory() as s:
         case = s.scalar(select(Case).where(Case.case_no == case_no))
@@ -171,7 +171,7 @@ def record_detail(ctx: Ctx, kind: str, payload: dict[str, Any]) -> str:
 
 
 @router.get("/runs")
-async def runs_page(request: Request) -> Response:
+def runs_page(request: Request) -> Response:
     ctx = page_ctx(request)
     with ctx.platform.factory() as s:
         runs = list(s.scalars(select(ApportionmentRun).order_by(ApportionmentRun.id.desc()).limit(200)))
@@ -179,7 +179,7 @@ async def runs_page(request: Request) -> Response:
 
 
 @router.get("/runs/{run_no}")
-async def run_page(request: Request, run_no: str) -> Response:
+def run_page(request: Request, run_no: str) -> Response:
     ctx = page_ctx(request)
     with ctx.platform.factory() as s:
         run = s.scalar(select(ApportionmentRun).where(ApportionmentRun.run_no == run_no))
@@ -243,7 +243,7 @@ def chart_series(s: Session) -> dict[str, list[tuple[str, int]]]:
 
 
 @router.get("/report")
-async def report_page(request: Request) -> Response:
+def report_page(request: Request) -> Response:
     ctx = page_ctx(request)
     with ctx.platform.factory() as s:
         stats = public_stats(s)
@@ -272,13 +272,13 @@ async def report_page(request: Request) -> Response:
 
 
 @router.get("/open-data")
-async def open_data_page(request: Request) -> Response:
+def open_data_page(request: Request) -> Response:
     ctx = page_ctx(request)
     return render(ctx, "public/open_data.html", datasets=DATASETS)
 
 
 @router.get("/open-data/{name}")
-async def open_data_file(request: Request, name: str) -> Response:
+def open_data_file(request: Request, name: str) -> Response:
     ctx = page_ctx(request)
     dataset, _, fmt = name.partition(".")
     if dataset not in DATASETS or fmt not in ("csv", "json"):

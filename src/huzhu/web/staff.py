@@ -44,7 +44,7 @@ STAFF = ("investigator", "reviewer", "admin", "auditor")
 
 
 @router.get("/staff")
-async def staff_home(request: Request) -> Response:
+def staff_home(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, *STAFF)
     target = {"investigator": "/staff/investigations", "reviewer": "/staff/reviews", "admin": "/admin"}
@@ -66,7 +66,7 @@ def claim_row(ctx: Ctx, s: Session, claim: Claim) -> dict[str, Any]:
 
 
 @router.get("/staff/investigations")
-async def investigations(request: Request) -> Response:
+def investigations(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "investigator")
     with ctx.platform.factory() as s:
@@ -78,7 +78,7 @@ async def investigations(request: Request) -> Response:
 
 
 @router.post("/staff/claims/{claim_id:int}/start")
-async def start_investigation(request: Request, claim_id: int) -> Response:
+def start_investigation(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "investigator")
     with ctx.platform.session() as s:
@@ -87,7 +87,7 @@ async def start_investigation(request: Request, claim_id: int) -> Response:
 
 
 @router.get("/staff/claims/{claim_id:int}/report")
-async def report_form(request: Request, claim_id: int) -> Response:
+def report_form(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
     require(ctx, "investigator")
     with ctx.platform.factory() as s:
@@ -96,10 +96,10 @@ async def report_form(request: Request, claim_id: int) -> Response:
 
 
 @router.post("/staff/claims/{claim_id:int}/report")
-async def submit_report(request: Request, claim_id: int) -> Response:
+def submit_report(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "investigator")
-    form = await form_data(request)
+    form = form_data(request)
     values = {k: field(form, k) for k in ("company", "summary", "confirmed_incident_date", "disability_grades", "loss",
                                           "fault_share_percent", "insurance_paid")}
     try:
@@ -117,7 +117,7 @@ async def submit_report(request: Request, claim_id: int) -> Response:
 
 
 @router.get("/staff/evidence/{evidence_id:int}")
-async def evidence_file(request: Request, evidence_id: int) -> Response:
+def evidence_file(request: Request, evidence_id: int) -> Response:
     ctx = page_ctx(request)
     require(ctx, "investigator", "reviewer", "admin")
     with ctx.platform.factory() as s:
@@ -133,7 +133,7 @@ async def evidence_file(request: Request, evidence_id: int) -> Response:
 
 
 @router.get("/staff/reviews")
-async def reviews(request: Request) -> Response:
+def reviews(request: Request) -> Response:
     ctx = page_ctx(request)
     require(ctx, "reviewer")
     with ctx.platform.factory() as s:
@@ -163,7 +163,7 @@ CHECK_LABELS = {
 
 
 @router.get("/staff/claims/{claim_id:int}/review")
-async def review_page(request: Request, claim_id: int) -> Response:
+def review_page(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
     require(ctx, "reviewer")
     with ctx.platform.factory() as s:
@@ -172,10 +172,10 @@ async def review_page(request: Request, claim_id: int) -> Response:
 
 
 @router.post("/staff/claims/{claim_id:int}/decide")
-async def decide(request: Request, claim_id: int) -> Response:
+def decide(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "reviewer")
-    form = await form_data(request)
+    form = form_data(request)
     reason = field(form, "reason")
     approve = field(form, "decision") == "approve"
     try:
@@ -193,7 +193,7 @@ async def decide(request: Request, claim_id: int) -> Response:
 
 
 @router.get("/staff/objections")
-async def objections(request: Request) -> Response:
+def objections(request: Request) -> Response:
     ctx = page_ctx(request)
     require(ctx, "reviewer")
     with ctx.platform.factory() as s:
@@ -204,10 +204,10 @@ async def objections(request: Request) -> Response:
 
 
 @router.post("/staff/objections/{objection_id:int}/resolve")
-async def resolve(request: Request, objection_id: int) -> Response:
+def resolve(request: Request, objection_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "reviewer")
-    form = await form_data(request)
+    form = form_data(request)
     try:
         if field(form, "outcome") not in ("dismiss", "uphold"):
             raise InvalidInput(N_("choose dismiss or uphold"))
@@ -239,7 +239,7 @@ def admin_view(ctx: Ctx, s: Session) -> dict[str, Any]:
 
 
 @router.get("/admin")
-async def admin(request: Request) -> Response:
+def admin(request: Request) -> Response:
     ctx = page_ctx(request)
     require(ctx, "admin")
     with ctx.platform.factory() as s:
@@ -248,7 +248,7 @@ async def admin(request: Request) -> Response:
 
 
 @router.post("/admin/run")
-async def trigger_run(request: Request) -> Response:
+def trigger_run(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "admin")
     platform = ctx.platform
@@ -261,7 +261,7 @@ async def trigger_run(request: Request) -> Response:
 
 
 @router.post("/admin/ledger-check")
-async def ledger_check(request: Request) -> Response:
+def ledger_check(request: Request) -> Response:
     ctx = page_ctx(request)
     require(ctx, "admin")
     with ctx.platform.factory() as s:
@@ -271,12 +271,12 @@ async def ledger_check(request: Request) -> Response:
 
 
 @router.post("/admin/clock")
-async def advance_clock(request: Request) -> Response:
+def advance_clock(request: Request) -> Response:
     ctx = page_ctx(request)
     require(ctx, "admin")
     if not ctx.platform.settings.sandbox:
         raise PageNotFound()
-    form = await form_data(request)
+    form = form_data(request)
     try:
         days, hours = field(form, "days") or "0", field(form, "hours") or "0"
         target = field(form, "to")
