@@ -12,7 +12,7 @@ from huzhu.clock import Clock, SystemClock
 from huzhu.config import Settings, get_settings
 from huzhu.custody.service import Custodian, SimulatedCustodian
 from huzhu.db import make_engine, make_session_factory, unit_of_work
-from huzhu.errors import InvalidInput
+from huzhu.errors import InvalidInput, InvalidTransition
 from huzhu.ledger.service import custody_cash_account
 from huzhu.migrate import upgrade
 from huzhu.plans.loader import load_plans
@@ -40,7 +40,7 @@ class SandboxDbClock:
         with unit_of_work(self.factory) as session:
             row = session.get(SandboxClock, 1)
             if row is not None and moment < row.now:
-                raise InvalidInput(f"the sandbox clock only moves forward; it is {row.now.isoformat()}")
+                raise InvalidTransition(f"the sandbox clock only moves forward; it is {row.now.isoformat()}")
             if row is None:
                 session.add(SandboxClock(id=1, now=moment))
             else:

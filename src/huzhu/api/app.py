@@ -6,6 +6,7 @@ import importlib
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
@@ -68,9 +69,33 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         return JSONResponse({"status": "ready", "mode": platform.settings.mode})
 
     _include_web(app)
+    _document_plan_codes(app, sorted(platform.plans))
     log.info("app created", extra={"mode": platform.settings.mode,
                                    "database": platform.engine.dialect.name})
     return app
+
+
+def _document_plan_codes(app: FastAPI, codes: list[str]) -> None:
+    """Plans are data, loaded at start-up: the schema lists the plan codes this server accepts."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for component in schema.get("components", {}).get("schemas", {}).values():
+            prop = component.get("properties", {}).get("plan_code")
+            if prop is not None and prop.get("type") == "string":
+                prop["enum"] = codes
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for param in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                    if param.get("name") == "plan_code" and param.get("schema", {}).get("type") == "string":
+                        param["schema"]["enum"] = codes
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _include_web(app: FastAPI) -> None:

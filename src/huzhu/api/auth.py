@@ -118,7 +118,8 @@ class AccountCreate(BaseModel):
         json_schema_extra={"examples": [{"login": "13812345678", "password": "quark-2016!", "display_name": "彭静"}]},
     )
 
-    login: str = Field(min_length=3, max_length=254, description="mainland mobile number or e-mail address")
+    login: str = Field(min_length=3, max_length=254, pattern=r"^(1[3-9][0-9]{9}|[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,})$",
+                       description="mainland mobile number or e-mail address")
     password: str = Field(min_length=8, max_length=128)
     display_name: str = Field(min_length=1, max_length=100)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -83,12 +84,33 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def allowed_methods(request: Request) -> str | None:
+    """Every method the path answers to, from the OpenAPI paths. Starlette's own ``Allow`` names
+    only the first route that matched, though GET and POST of one path are often two routes."""
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        table = [
+            (re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"),
+             ", ".join(sorted(m.upper() for m in operations if m.upper() in _HTTP_METHODS)))
+            for path, operations in request.app.openapi().get("paths", {}).items()
+        ]
+        request.app.state.allowed_methods = table
+    return next((methods for pattern, methods in table if pattern.match(request.url.path)), None)
+
+
+_HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
+    headers = dict(getattr(exc, "headers", None) or {})
+    allow = allowed_methods(request) if exc.status_code == 405 else None
+    if allow:
+        headers["Allow"] = allow
     return problem_response(request, status=exc.status_code, slug=slug, title=title, detail=detail,
-                            headers=getattr(exc, "headers", None))
+                            headers=headers or None)
 
 
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:

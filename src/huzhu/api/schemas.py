@@ -11,11 +11,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# Largest id a client may send: 2**53 − 1, exact in JSON numbers and far above any real row count.
+MAX_ID = 2**53 - 1
 Money = Annotated[str, Field(pattern=r"^-?\d+\.\d{2}$", examples=["100000.00"], description="yuan, exact")]
 AmountIn = Annotated[
-    str, Field(pattern=r"^\d{1,13}(\.\d{1,2})?$", examples=["9.00"], description="yuan, at most two decimals")
+    str, Field(pattern=r"^([1-9][0-9]{0,12}(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9]))$", examples=["9.00"],
+               description="yuan, more than zero, at most two decimals")
 ]
-BankAccount = Annotated[str, Field(pattern=r"^\d{12,19}$", examples=["6222020000000000011"])]
+BankAccount = Annotated[str, Field(pattern=r"^[0-9]{12,19}$", examples=["6222020000000000011"])]
 
 
 class _In(BaseModel):
@@ -206,7 +209,7 @@ class ClaimCreate(_In):
         "beneficiary_name": "彭静家属", "beneficiary_account": "6222020000000000011",
     }]})
 
-    member_id: int = Field(ge=1, le=2**62)
+    member_id: int = Field(ge=1, le=MAX_ID)
     plan_code: str = Field(min_length=1, max_length=40)
     benefit_code: str = Field(min_length=1, max_length=40)
     incident_date: date
@@ -368,7 +371,7 @@ class ObjectionCreate(_In):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "member_id": 3, "reason": "加入后第三天即出险，请核实受伤时间。"}]})
 
-    member_id: int = Field(ge=1, le=2**62)
+    member_id: int = Field(ge=1, le=MAX_ID)
     reason: str = Field(min_length=5, max_length=2000)
 
 

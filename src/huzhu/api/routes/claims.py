@@ -18,6 +18,7 @@ from huzhu.api import schemas as s
 from huzhu.api import views
 from huzhu.api.deps import CurrentAccount, NowDep, PlatformDep, SessionDep
 from huzhu.api.pagination import Page, PageDep, page_of
+from huzhu.api.schemas import MAX_ID
 from huzhu.claims import service as claims
 from huzhu.claims.models import Claim, Evidence
 from huzhu.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound
@@ -26,7 +27,7 @@ from huzhu.money import format_yuan
 from huzhu.platform import Platform
 
 router = APIRouter(prefix="/claims", tags=["claims"])
-ClaimId = Annotated[int, Path(ge=1, le=2**62)]
+ClaimId = Annotated[int, Path(ge=1, le=MAX_ID)]
 STAFF = ("investigator", "reviewer", "admin", "auditor")
 EVIDENCE_KINDS = ("medical", "police", "death_certificate", "invoice", "disability_assessment", "other")
 # Accepted documents, recognised by their first bytes (the declared content type is not trusted).

@@ -13,6 +13,7 @@ from huzhu.api.auth import AccountRead
 from huzhu.api.deps import CurrentAccount, NowDep, PlatformDep, SessionDep
 from huzhu.api.idempotency import IdempotencyKey, engine_key, run_idempotent
 from huzhu.api.pagination import Page, PageDep, page_of
+from huzhu.api.schemas import MAX_ID
 from huzhu.apportionment.models import ApportionmentRun
 from huzhu.apportionment.service import member_share_proof
 from huzhu.errors import Forbidden, NotFound
@@ -24,7 +25,7 @@ from huzhu.money import format_yuan, parse_yuan
 from huzhu.notices.models import Case
 
 router = APIRouter(tags=["members"])
-MemberId = Annotated[int, Path(ge=1, le=2**62)]
+MemberId = Annotated[int, Path(ge=1, le=MAX_ID)]
 FINANCE_ROLES = ("admin", "auditor")
 
 

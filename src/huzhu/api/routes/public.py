@@ -14,6 +14,7 @@ from huzhu.api import schemas as s
 from huzhu.api import views
 from huzhu.api.deps import PlatformDep, SessionDep
 from huzhu.api.pagination import Page, PageDep, decode_cursor, encode_cursor, page_of
+from huzhu.api.schemas import MAX_ID
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.apportionment.shares import published_rule
 from huzhu.custody.models import CustodyInstruction, Reconciliation
@@ -140,5 +141,5 @@ def list_records(session: SessionDep, page: PageDep) -> Page[s.PublicRecordRead]
 
 @router.get("/transparency/records/{record_id}/proof", response_model=s.RecordProof, tags=["transparency"],
             summary="Inclusion proof of one record in the current tree")
-def get_record_proof(record_id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep) -> s.RecordProof:
+def get_record_proof(record_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep) -> s.RecordProof:
     return s.RecordProof(**record_proof(session, record_id))

@@ -14,6 +14,7 @@ from huzhu.api.deps import AdminAccount, CurrentAccount, NowDep, PlatformDep, Se
 from huzhu.api.idempotency import IdempotencyKey, run_idempotent
 from huzhu.api.pagination import Page, PageDep, page_of
 from huzhu.api.routes.public import CaseNo, case_by_no
+from huzhu.api.schemas import MAX_ID
 from huzhu.jobs import run_jobs
 from huzhu.ledger.invariants import check_ledger
 from huzhu.members.models import Account
@@ -51,7 +52,7 @@ def list_objections(session: SessionDep, account: ReviewerOrAdmin, page: PageDep
 
 @router.post("/objections/{objection_id}/resolution", response_model=s.ObjectionRead, tags=["objections"],
              summary="Uphold (the claim goes back to review) or dismiss an objection (a different reviewer)")
-def resolve_objection(objection_id: Annotated[int, Path(ge=1, le=2**62)], body: s.ResolutionCreate,
+def resolve_objection(objection_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: s.ResolutionCreate,
                       session: SessionDep, account: CurrentAccount, now: NowDep) -> s.ObjectionRead:
     objection = notices.resolve_objection(session, actor=account, objection_id=objection_id, upheld=body.upheld,
                                           note=body.note, now=now)
