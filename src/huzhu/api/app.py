@@ -14,6 +14,7 @@ from sqlalchemy import text
 from starlette.responses import JSONResponse
 
 from huzhu import __version__
+from huzhu.api.cache import PublicReadCache
 from huzhu.api.logs import AccessLogMiddleware, configure_logging
 from huzhu.api.problems import PROBLEM_RESPONSES, register_problem_handlers
 from huzhu.platform import Platform, build_platform
@@ -50,7 +51,8 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     )
     app.state.platform = platform
     register_problem_handlers(app)
-    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(PublicReadCache)  # a cached public read skips routing entirely ...
+    app.add_middleware(AccessLogMiddleware)  # ... and is still logged
     app.include_router(api_router(platform), prefix="/api/v1")
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
