@@ -4,6 +4,8 @@ that carry credentials are never cached."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Coroutine
 
 import httpx
 from starlette.applications import Starlette
@@ -47,4 +49,17 @@ def test_anonymous_reads_are_cached_until_a_write() -> None:
             await client.get("/api/v1/cases?limit=1")
             assert state["calls"] == 5  # the query string is part of the key
 
-    asyncio.run(scenario())
+    # A thread of its own: the browser tests' Playwright may leave an event loop running in this one.
+    failure: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _run(scenario(), failure))
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def _run(coroutine: Coroutine[object, object, None], failure: list[BaseException]) -> None:
+    try:
+        asyncio.run(coroutine)
+    except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+        failure.append(exc)
