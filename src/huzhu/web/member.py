@@ -204,7 +204,7 @@ def history(s: Session, member: Member) -> list[dict[str, Any]]:
 def dashboard(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         people = [member_view(ctx, s, m) for m in s.scalars(
             select(Member).where(Member.account_id == account.id).order_by(Member.id))]
         claim_rows = s.execute(select(Claim, Member.name).join(Member, Member.id == Claim.member_id)
@@ -224,7 +224,7 @@ def dashboard(request: Request) -> Response:
 def member_page(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         member = own_member(s, account, member_id)
         view = member_view(ctx, s, member)
         moves = history(s, member)
@@ -309,7 +309,7 @@ def eligibility_reasons(ctx: Ctx, problems: list) -> list[str]:
 def join_form(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         member = own_member(s, account, member_id)
         view = member_view(ctx, s, member)
     return render(ctx, "member/join.html", v=view, plans=list(ctx.platform.plans.values()), error="", reasons=[],
@@ -341,7 +341,7 @@ def join(request: Request, member_id: int) -> Response:
                               now=ctx.now, health_answers=answers,
                               idempotency_key=field(form, "idempotency_key") or f"web-join-{uuid.uuid4().hex}")
     except DomainError as exc:
-        with ctx.platform.factory() as s:
+        with ctx.platform.read_factory() as s:
             view = member_view(ctx, s, own_member(s, account, member_id))
         error = ctx._("Not eligible to join this plan.") if isinstance(exc, NotEligible) else domain_message(ctx, exc)
         return render(ctx, "member/join.html", status_code=exc.status_code, v=view,
@@ -357,7 +357,7 @@ def join(request: Request, member_id: int) -> Response:
 def top_up_form(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         view = member_view(ctx, s, own_member(s, account, member_id))
     return render(ctx, "member/money.html", v=view, kind="top-up", error="", amount="",
                   key=uuid.uuid4().hex)
@@ -376,7 +376,7 @@ def top_up(request: Request, member_id: int) -> Response:
             members.top_up(s, ctx.platform.custodian, plans=ctx.platform.plans, member=member,
                            amount_fen=parse_yuan(amount), now=ctx.now, idempotency_key=f"web-topup-{key}")
     except DomainError as exc:
-        with ctx.platform.factory() as s:
+        with ctx.platform.read_factory() as s:
             view = member_view(ctx, s, own_member(s, account, member_id))
         return render(ctx, "member/money.html", status_code=exc.status_code, v=view, kind="top-up",
                       error=domain_message(ctx, exc), amount=amount, key=key)
@@ -387,7 +387,7 @@ def top_up(request: Request, member_id: int) -> Response:
 def withdraw_form(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         view = member_view(ctx, s, own_member(s, account, member_id))
     return render(ctx, "member/money.html", v=view, kind="withdraw", error="", amount="", key=uuid.uuid4().hex)
 
@@ -406,11 +406,56 @@ def withdraw(request: Request, member_id: int) -> Response:
                              amount_fen=parse_yuan(amount), bank_account=field(form, "bank_account"), now=ctx.now,
                              idempotency_key=f"web-withdraw-{key}")
     except DomainError as exc:
-        with ctx.platform.factory() as s:
+        with ctx.platform.read_factory() as s:
             view = member_view(ctx, s, own_member(s, account, member_id))
         return render(ctx, "member/money.html", status_code=exc.status_code, v=view, kind="withdraw",
                       error=domain_message(ctx, exc), amount=amount, key=key)
     return redirect(ctx, "/me?done=withdrawn")
+
+
+@router.get("/me/members/{member_id:int}/leave/{enrollment_id:int}")
+def leave_form(request: Request, member_id: int, enrollment_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    with ctx.platform.read_factory() as s:
+        view = member_view(ctx, s, own_member(s, account, member_id))
+        enrollment = own_enrollment(s, view["m"], enrollment_id)
+        ev = enrollment_view(ctx, s, enrollment)
+    return render(ctx, "member/leave.html", v=view, ev=ev, last=_is_last_plan(view, enrollment_id), error="",
+                  key=uuid.uuid4().hex)
+
+
+@router.post("/me/members/{member_id:int}/leave/{enrollment_id:int}")
+def leave(request: Request, member_id: int, enrollment_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    form = form_data(request)
+    key = field(form, "idempotency_key") or uuid.uuid4().hex
+    try:
+        with ctx.platform.session() as s:
+            member = own_member(s, account, member_id)
+            members.leave_plan(s, ctx.platform.custodian, plans=ctx.platform.plans,
+                               enrollment=own_enrollment(s, member, enrollment_id),
+                               bank_account=field(form, "bank_account") or None, now=ctx.now,
+                               idempotency_key=f"web-leave-{key}")
+    except DomainError as exc:
+        with ctx.platform.read_factory() as s:
+            view = member_view(ctx, s, own_member(s, account, member_id))
+            ev = enrollment_view(ctx, s, own_enrollment(s, view["m"], enrollment_id))
+        return render(ctx, "member/leave.html", status_code=exc.status_code, v=view, ev=ev,
+                      last=_is_last_plan(view, enrollment_id), error=domain_message(ctx, exc), key=key)
+    return redirect(ctx, "/me?done=left")
+
+
+def own_enrollment(s: Session, member: Member, enrollment_id: int) -> Enrollment:
+    enrollment = s.get(Enrollment, enrollment_id)
+    if enrollment is None or enrollment.member_id != member.id:
+        raise PageNotFound()
+    return enrollment
+
+
+def _is_last_plan(view: dict[str, Any], enrollment_id: int) -> bool:
+    return not any(ev["e"].status != "left" and ev["e"].id != enrollment_id for ev in view["enrollments"])
 
 
 # ---------------------------------------------------------------- claims and evidence
@@ -436,7 +481,7 @@ def claim_choices(ctx: Ctx, s: Session, account: Account) -> list[dict[str, Any]
 def claim_form(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         choices = claim_choices(ctx, s, account)
     return render(ctx, "member/claim_new.html", choices=choices, form={}, error="")
 
@@ -487,7 +532,7 @@ def file_claim(request: Request) -> Response:
                 store_evidence(ctx, s, claim=claim, kind=kind, upload=upload, data=data, account_id=account.id)
             claim_id = claim.id
     except DomainError as exc:
-        with ctx.platform.factory() as s:
+        with ctx.platform.read_factory() as s:
             choices = claim_choices(ctx, s, account)
         return render(ctx, "member/claim_new.html", status_code=exc.status_code, choices=choices, form=values,
                       error=domain_message(ctx, exc))
@@ -565,7 +610,7 @@ def claim_details(ctx: Ctx, s: Session, claim: Claim) -> dict[str, Any]:
 def claim_page(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         details = claim_details(ctx, s, own_claim(s, account, claim_id))
     return render(ctx, "member/claim.html", d=details, error="", filed=request.query_params.get("filed"))
 
@@ -586,7 +631,7 @@ def add_evidence(request: Request, claim_id: int) -> Response:
             for kind, upload, data in uploads:
                 store_evidence(ctx, s, claim=claim, kind=kind, upload=upload, data=data, account_id=account.id)
     except DomainError as exc:
-        with ctx.platform.factory() as s:
+        with ctx.platform.read_factory() as s:
             details = claim_details(ctx, s, own_claim(s, account, claim_id))
         return render(ctx, "member/claim.html", status_code=exc.status_code, d=details,
                       error=domain_message(ctx, exc), filed=None)
@@ -604,7 +649,7 @@ def objector_members(s: Session, account: Account) -> list[Member]:
 def objection_form(request: Request, case_no: str) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         case = s.scalar(select(Case).where(Case.case_no == case_no))
         if case is None:
             raise PageNotFound()
@@ -631,7 +676,7 @@ def file_objection(request: Request, case_no: str) -> Response:
             notices.file_objection(s, actor=s.get(Account, account.id), case_id=case.id, member_id=int(member_id),
                                    reason=reason, now=ctx.now)
     except DomainError as exc:
-        with ctx.platform.factory() as s:
+        with ctx.platform.read_factory() as s:
             case = s.scalar(select(Case).where(Case.case_no == case_no))
             people = objector_members(s, account)
             mine = list(s.scalars(select(Objection).where(Objection.case_id == case.id,

@@ -62,7 +62,7 @@ def case_view(ctx: Ctx, case: Case) -> dict[str, Any]:
 @router.get("/")
 def home(request: Request) -> Response:
     ctx = page_ctx(request)
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         stats = public_stats(s)
         notice = [case_view(ctx, c) for c in s.scalars(
             select(Case).where(Case.status == "in_notice").order_by(Case.notice_ends_at).limit(5))]
@@ -92,7 +92,7 @@ def plan_page(request: Request, code: str) -> Response:
     plan = ctx.platform.plans.get(code)
     if plan is None:
         raise PageNotFound()
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         members = s.scalar(select(func.count()).select_from(Enrollment).where(
             Enrollment.plan_code == code, Enrollment.status == "active")) or 0
     return render(ctx, "public/plan.html", plan=plan, members=members)
@@ -101,7 +101,7 @@ def plan_page(request: Request, code: str) -> Response:
 @router.get("/cases")
 def cases_page(request: Request) -> Response:
     ctx = page_ctx(request)
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         notice = [case_view(ctx, c) for c in s.scalars(
             select(Case).where(Case.status == "in_notice").order_by(Case.notice_ends_at, Case.id))]
         past = [case_view(ctx, c) for c in s.scalars(
@@ -116,7 +116,7 @@ PUBLIC_EVENT_KINDS = ("case_noticed", "objection_filed", "objection_dismissed", 
 @router.get("/cases/{case_no}")
 def case_page(request: Request, case_no: str) -> Response:
     ctx = page_ctx(request)
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         case = s.scalar(select(Case).where(Case.case_no == case_no))
         if case is None:
             raise PageNotFound()
@@ -173,7 +173,7 @@ def record_detail(ctx: Ctx, kind: str, payload: dict[str, Any]) -> str:
 @router.get("/runs")
 def runs_page(request: Request) -> Response:
     ctx = page_ctx(request)
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         runs = list(s.scalars(select(ApportionmentRun).order_by(ApportionmentRun.id.desc()).limit(200)))
     return render(ctx, "public/runs.html", runs=runs)
 
@@ -181,7 +181,7 @@ def runs_page(request: Request) -> Response:
 @router.get("/runs/{run_no}")
 def run_page(request: Request, run_no: str) -> Response:
     ctx = page_ctx(request)
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         run = s.scalar(select(ApportionmentRun).where(ApportionmentRun.run_no == run_no))
         if run is None:
             raise PageNotFound()
@@ -245,7 +245,7 @@ def chart_series(s: Session) -> dict[str, list[tuple[str, int]]]:
 @router.get("/report")
 def report_page(request: Request) -> Response:
     ctx = page_ctx(request)
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         stats = public_stats(s)
         series = chart_series(s)
         reconciliations = list(s.scalars(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(50)))
@@ -283,7 +283,7 @@ def open_data_file(request: Request, name: str) -> Response:
     dataset, _, fmt = name.partition(".")
     if dataset not in DATASETS or fmt not in ("csv", "json"):
         raise PageNotFound()
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         body = export(s, dataset, fmt)
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
     response = Response(body, media_type=media, headers={

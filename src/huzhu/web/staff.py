@@ -69,7 +69,7 @@ def claim_row(ctx: Ctx, s: Session, claim: Claim) -> dict[str, Any]:
 def investigations(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "investigator")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         rows = [claim_row(ctx, s, c) for c in s.scalars(
             select(Claim).where(or_(Claim.status == "submitted",
                                     (Claim.status == "investigating") & (Claim.investigator_account_id == account.id)))
@@ -90,7 +90,7 @@ def start_investigation(request: Request, claim_id: int) -> Response:
 def report_form(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
     require(ctx, "investigator")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         details = claim_details(ctx, s, claims.claim_or_raise(s, claim_id))
     return render(ctx, "staff/report.html", d=details, form={}, error="")
 
@@ -109,7 +109,7 @@ def submit_report(request: Request, claim_id: int) -> Response:
                                  confirmed_incident_date=parse_day(values["confirmed_incident_date"],
                                                                    "confirmed incident date"))
     except DomainError as exc:
-        with ctx.platform.factory() as s:
+        with ctx.platform.read_factory() as s:
             details = claim_details(ctx, s, claims.claim_or_raise(s, claim_id))
         return render(ctx, "staff/report.html", status_code=exc.status_code, d=details, form=values,
                       error=domain_message(ctx, exc))
@@ -120,7 +120,7 @@ def submit_report(request: Request, claim_id: int) -> Response:
 def evidence_file(request: Request, evidence_id: int) -> Response:
     ctx = page_ctx(request)
     require(ctx, "investigator", "reviewer", "admin")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         evidence = s.get(Evidence, evidence_id)
     if evidence is None or not Path(evidence.storage_path).is_file():
         raise PageNotFound()
@@ -136,7 +136,7 @@ def evidence_file(request: Request, evidence_id: int) -> Response:
 def reviews(request: Request) -> Response:
     ctx = page_ctx(request)
     require(ctx, "reviewer")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         rows = [claim_row(ctx, s, c) for c in s.scalars(
             select(Claim).where(Claim.status == "reviewing").order_by(Claim.updated_at, Claim.id))]
         decided = [claim_row(ctx, s, c) for c in s.scalars(
@@ -166,7 +166,7 @@ CHECK_LABELS = {
 def review_page(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
     require(ctx, "reviewer")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         view = workbench(ctx, s, claim_id)
     return render(ctx, "staff/review.html", **view, labels=CHECK_LABELS, error="", reason="")
 
@@ -185,7 +185,7 @@ def decide(request: Request, claim_id: int) -> Response:
             claims.decide(s, plans=ctx.platform.plans, actor=s.get(Account, account.id), claim_id=claim_id,
                           approve=approve, reason=reason, now=ctx.now)
     except DomainError as exc:
-        with ctx.platform.factory() as s:
+        with ctx.platform.read_factory() as s:
             view = workbench(ctx, s, claim_id)
         return render(ctx, "staff/review.html", status_code=exc.status_code, **view, labels=CHECK_LABELS,
                       error=domain_message(ctx, exc), reason=reason)
@@ -196,7 +196,7 @@ def decide(request: Request, claim_id: int) -> Response:
 def objections(request: Request) -> Response:
     ctx = page_ctx(request)
     require(ctx, "reviewer")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         rows = [{"o": o, "v": case_view(ctx, c)} for o, c in s.execute(
             select(Objection, Case).join(Case, Case.id == Objection.case_id).order_by(
                 (Objection.status != "open"), Objection.filed_at.desc()).limit(200))]
@@ -216,7 +216,7 @@ def resolve(request: Request, objection_id: int) -> Response:
                                       upheld=field(form, "outcome") == "uphold", note=field(form, "note"),
                                       now=ctx.now)
     except DomainError as exc:
-        with ctx.platform.factory() as s:
+        with ctx.platform.read_factory() as s:
             rows = [{"o": o, "v": case_view(ctx, c)} for o, c in s.execute(
                 select(Objection, Case).join(Case, Case.id == Objection.case_id).order_by(
                     (Objection.status != "open"), Objection.filed_at.desc()).limit(200))]
@@ -242,7 +242,7 @@ def admin_view(ctx: Ctx, s: Session) -> dict[str, Any]:
 def admin(request: Request) -> Response:
     ctx = page_ctx(request)
     require(ctx, "admin")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         view = admin_view(ctx, s)
     return render(ctx, "staff/admin.html", **view, report=None, violations=None, error="")
 
@@ -264,7 +264,7 @@ def trigger_run(request: Request) -> Response:
 def ledger_check(request: Request) -> Response:
     ctx = page_ctx(request)
     require(ctx, "admin")
-    with ctx.platform.factory() as s:
+    with ctx.platform.read_factory() as s:
         violations = check_ledger(s)
         view = admin_view(ctx, s)
     return render(ctx, "staff/admin.html", **view, report=None, violations=violations, error="")
@@ -294,7 +294,7 @@ def advance_clock(request: Request) -> Response:
                 raise InvalidInput(N_("days and hours must be whole numbers"))
             clock.advance(timedelta(days=int(days), hours=int(hours)))  # type: ignore[attr-defined]
     except DomainError as exc:
-        with ctx.platform.factory() as s:
+        with ctx.platform.read_factory() as s:
             view = admin_view(ctx, s)
         return render(ctx, "staff/admin.html", status_code=exc.status_code, **view, report=None, violations=None,
                       error=domain_message(ctx, exc))

@@ -1,0 +1,54 @@
+"""Leaving a plan from the member pages: cover ends, and leaving the last plan refunds the balance
+through the custodian (a pending refund posted when the bank books it)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from playwright.sync_api import Browser, expect
+from sqlalchemy import select
+
+from huzhu.custody.models import BankTransaction
+from huzhu.identity import make_resident_id
+from huzhu.members.models import Enrollment, Member
+
+from .test_portal import PASSWORD, new_context, shot
+
+LEAVER_ID = make_resident_id("110101", date(1985, 4, 4), 41, "M")
+
+
+def test_member_leaves_the_last_plan_and_gets_the_balance_back(server: Any, browser: Browser) -> None:
+    url = server.url
+    context = new_context(browser, mobile=True)
+    page = context.new_page()
+    page.goto(url + "/register")
+    page.get_by_label("手机号或电子邮箱").fill("13900000077")
+    page.get_by_label("您的姓名").fill("王离")
+    page.get_by_label("密码", exact=True).fill(PASSWORD)
+    page.get_by_label("再次输入密码").fill(PASSWORD)
+    page.get_by_role("button", name="注册").click()
+    page.get_by_role("link", name="添加家庭成员").first.click()
+    page.get_by_label("姓名").fill("王离")
+    page.get_by_label("身份证号").fill(LEAVER_ID)
+    page.get_by_role("button", name="添加成员").click()
+    page.locator("form:has(input[value='comprehensive-accident'])").get_by_role("button").click()
+    expect(page.get_by_text("加入成功")).to_be_visible()
+
+    with server.platform.read_factory() as s:
+        member = s.scalar(select(Member).where(Member.id_number == LEAVER_ID))
+        assert member is not None
+    page.goto(f"{url}/me/members/{member.id}")
+    page.get_by_role("link", name="退出").click()
+    expect(page.get_by_text("全部余额将通过托管银行退回")).to_be_visible()
+    shot(page, "29-leave-zh-375")
+    page.get_by_label("您的银行账号").fill("6222020000000000777")
+    page.get_by_role("button", name="确认退出").click()
+    expect(page.get_by_text("您已退出该计划。")).to_be_visible()
+
+    with server.platform.read_factory() as s:
+        enrollment = s.scalar(select(Enrollment).where(Enrollment.member_id == member.id))
+        assert enrollment is not None and enrollment.status == "left"
+        refunds = s.scalars(select(BankTransaction).where(BankTransaction.direction == "DBIT",
+                                                          BankTransaction.amount_fen == 900)).all()
+        assert any("refund" in r.remittance_info for r in refunds)
