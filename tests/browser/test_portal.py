@@ -263,6 +263,12 @@ def test_the_story_in_the_browser(server: Any, browser: Browser) -> None:  # noq
     expect(deductions).to_contain_text("李强")
     expect(deductions).to_contain_text("3.00 元")
     shot(me, "19-dashboard-deduction-zh-375")
+    # ... and proves the deduction is inside the published run totals (RFC 9162 inclusion proof).
+    me.get_by_role("link", name="李强").first.click()
+    me.get_by_role("link", name="证明").first.click()
+    expect(me.get_by_text("已验证：这笔分摊包含在已公布的分摊总额中。")).to_be_visible()
+    expect(me.locator("code").first).to_contain_text('"share":"3.00"')
+    shot(me, "19b-share-proof-zh-375")
 
     pub.goto(f"{url}/cases/{case_no}")
     expect(pub.get_by_text("已支付").first).to_be_visible()

@@ -24,12 +24,14 @@ from huzhu.errors import DomainError, InvalidInput, NotEligible
 from huzhu.identity import parse_resident_id
 from huzhu.identity.masking import mask_id_number
 from huzhu.ledger.models import Entry, LedgerAccount, Transfer
+from huzhu.apportionment.service import member_share_proof
 from huzhu.members import service as members
 from huzhu.members.models import Account, Enrollment, EnrollmentEvent, Member
 from huzhu.money import parse_yuan
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case, Objection
 from huzhu.plans.rules import age_on, check_eligibility
+from huzhu.transparency.merkle import ProofError, leaf_hash, verify_inclusion
 from huzhu.web.core import (
     Ctx,
     PageNotFound,
@@ -456,6 +458,26 @@ def own_enrollment(s: Session, member: Member, enrollment_id: int) -> Enrollment
 
 def _is_last_plan(view: dict[str, Any], enrollment_id: int) -> bool:
     return not any(ev["e"].status != "left" and ev["e"].id != enrollment_id for ev in view["enrollments"])
+
+
+@router.get("/me/members/{member_id:int}/proof/{case_no}")
+def share_proof(request: Request, member_id: int, case_no: str) -> Response:
+    """The member's share of a case with an RFC 9162 inclusion proof against the published root."""
+    ctx = page_ctx(request)
+    account = require(ctx, "member")
+    with ctx.platform.read_factory() as s:
+        member = own_member(s, account, member_id)
+        case = s.scalar(select(Case).where(Case.case_no == case_no))
+        proof = member_share_proof(s, case=case, member_id=member.id) if case is not None else None
+    if proof is None:
+        raise PageNotFound()
+    try:
+        verify_inclusion(leaf_hash(proof["leaf"].encode()), proof["leaf_index"], proof["tree_size"],
+                         [bytes.fromhex(h) for h in proof["proof"]], bytes.fromhex(proof["published_root"] or ""))
+        verified = True
+    except (ProofError, ValueError):
+        verified = False
+    return render(ctx, "member/proof.html", m=member, p=proof, verified=verified)
 
 
 # ---------------------------------------------------------------- claims and evidence
