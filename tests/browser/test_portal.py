@@ -248,7 +248,7 @@ def test_the_story_in_the_browser(server: Any, browser: Browser) -> None:  # noq
     # --- the clock passes the notice; the admin runs the apportionment ------------------------
     advance_clock(admin, server, 8)
     admin.get_by_role("button", name="立即执行分摊和付款").click()
-    result = admin.locator("#run-result")
+    result = admin.locator("#run-progress")  # polled by HTMX until the background run is over
     expect(result).to_contain_text("已完成")
     expect(result).to_contain_text(case_no)
     expect(result).to_contain_text("一致")

@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, Response
 
 from huzhu.api.auth import authenticate
 from huzhu.api.security import DEFAULT_TTL, clear_session_cookie, issue_token, set_session_cookie
+from huzhu.apportionment.service import member_share_proof
 from huzhu.claims import service as claims
 from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport
 from huzhu.clock import business_date
@@ -24,7 +25,6 @@ from huzhu.errors import DomainError, InvalidInput, NotEligible
 from huzhu.identity import parse_resident_id
 from huzhu.identity.masking import mask_id_number
 from huzhu.ledger.models import Entry, LedgerAccount, Transfer
-from huzhu.apportionment.service import member_share_proof
 from huzhu.members import service as members
 from huzhu.members.models import Account, Enrollment, EnrollmentEvent, Member
 from huzhu.money import parse_yuan

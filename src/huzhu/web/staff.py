@@ -3,6 +3,9 @@ the objections queue, and the admin desk (run the jobs, ledger check, plans, sta
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ from huzhu.claims import service as claims
 from huzhu.claims.models import Claim, Evidence, ReviewDecision
 from huzhu.clock import CHINA_TZ
 from huzhu.errors import DomainError, InvalidInput
-from huzhu.jobs import run_jobs
+from huzhu.jobs import JobReport, run_jobs
 from huzhu.ledger.invariants import check_ledger
 from huzhu.members.models import Account, Enrollment, Member
 from huzhu.notices import service as notices
@@ -39,6 +42,7 @@ from huzhu.web.member import claim_details, facts_from_form, field, parse_day
 from huzhu.web.public import case_view
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
+log = logging.getLogger("huzhu.web")
 
 STAFF = ("investigator", "reviewer", "admin", "auditor")
 
@@ -244,20 +248,69 @@ def admin(request: Request) -> Response:
     require(ctx, "admin")
     with ctx.platform.read_factory() as s:
         view = admin_view(ctx, s)
-    return render(ctx, "staff/admin.html", **view, report=None, violations=None, error="")
+    return render(ctx, "staff/admin.html", **view, run=RUNS.snapshot(), violations=None, error="")
+
+
+class RunMonitor:
+    """The run an admin started from this page, carried out in a background thread so the page can
+    show its progress while it works (one at a time per server process)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.steps: list[tuple[float, str]] = []
+        self.started = 0.0
+        self.report: JobReport | None = None
+        self.error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def start(self, platform: Any, *, now: Any, actor_id: int) -> bool:
+        with self.lock:
+            if self.running:
+                return False
+            self.steps, self.report, self.error, self.started = [], None, None, time.monotonic()
+
+            def work() -> None:
+                try:
+                    self.report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian,
+                                           now=now, actor_id=actor_id, progress=self.step)
+                except Exception as exc:  # noqa: BLE001 - shown to the admin and logged
+                    log.exception("apportionment run failed")
+                    self.error = str(exc) or type(exc).__name__
+
+            self.thread = threading.Thread(target=work, name="apportionment-run", daemon=True)
+            self.thread.start()
+            return True
+
+    def step(self, message: str) -> None:
+        self.steps.append((time.monotonic() - self.started, message))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"running": self.running, "steps": list(self.steps), "report": self.report, "error": self.error,
+                "elapsed": time.monotonic() - self.started if self.started else 0.0,
+                "started": bool(self.started)}
+
+
+RUNS = RunMonitor()
 
 
 @router.post("/admin/run")
 def trigger_run(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "admin")
-    platform = ctx.platform
-    steps: list[str] = []
-    report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian, now=ctx.now,
-                      actor_id=account.id, progress=steps.append)
-    with platform.factory() as s:
-        view = admin_view(ctx, s)
-    return render(ctx, "staff/admin.html", **view, report=report, steps=steps, violations=None, error="")
+    RUNS.start(ctx.platform, now=ctx.now, actor_id=account.id)  # already running: just show its progress
+    return redirect(ctx, "/admin#run-progress")
+
+
+@router.get("/admin/run/progress")
+def run_progress(request: Request) -> Response:
+    """The progress panel, polled by HTMX every second until the run is over."""
+    ctx = page_ctx(request)
+    require(ctx, "admin")
+    return render(ctx, "staff/_run_progress.html", run=RUNS.snapshot())
 
 
 @router.post("/admin/ledger-check")
@@ -267,7 +320,7 @@ def ledger_check(request: Request) -> Response:
     with ctx.platform.read_factory() as s:
         violations = check_ledger(s)
         view = admin_view(ctx, s)
-    return render(ctx, "staff/admin.html", **view, report=None, violations=violations, error="")
+    return render(ctx, "staff/admin.html", **view, run=RUNS.snapshot(), violations=violations, error="")
 
 
 @router.post("/admin/clock")
@@ -296,6 +349,6 @@ def advance_clock(request: Request) -> Response:
     except DomainError as exc:
         with ctx.platform.read_factory() as s:
             view = admin_view(ctx, s)
-        return render(ctx, "staff/admin.html", status_code=exc.status_code, **view, report=None, violations=None,
+        return render(ctx, "staff/admin.html", status_code=exc.status_code, **view, run=RUNS.snapshot(), violations=None,
                       error=domain_message(ctx, exc))
     return redirect(ctx, "/admin")
