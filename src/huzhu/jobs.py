@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from huzhu.apportionment.payouts import pay_out_shared_cases
@@ -27,12 +27,23 @@ class JobReport:
     reconciliation_matched: bool | None = None
 
 
+JOBS_LOCK = 7_000_2016  # any constant; names the PostgreSQL advisory lock of the job
+
+
+def one_job_at_a_time(session: Session) -> None:
+    """Two job runs at once (a double click, two workers, cron and an admin) take turns: the second
+    waits, then finds the cases already moved on. SQLite already lets one writer in at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": JOBS_LOCK})
+
+
 def run_jobs(
     factory: sessionmaker[Session], *, plans: Mapping[str, Plan], custodian: Custodian, now: datetime,
     actor_id: int | None = None, progress: Progress | None = None,
 ) -> JobReport:
     report = JobReport()
     with unit_of_work(factory) as session:
+        one_job_at_a_time(session)
         run = apportion_due_cases(session, plans=plans, now=now, actor_id=actor_id, progress=progress)
         if run is not None:
             report.run_no = run.run_no
@@ -44,12 +55,15 @@ def run_jobs(
     if progress:
         progress("paying out shared cases")
     with unit_of_work(factory) as session:
+        one_job_at_a_time(session)
         report.cases_paid = [c.case_no for c in pay_out_shared_cases(session, custodian, plans=plans, now=now)]
     if progress:
         progress("publishing share proofs")
     with unit_of_work(factory) as session:
+        one_job_at_a_time(session)
         report.roots_published = publish_share_roots(session, now=now)
     with unit_of_work(factory) as session:
+        one_job_at_a_time(session)
         last = session.scalar(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(1))
         start = last.performed_at if last else datetime(1970, 1, 1, tzinfo=now.tzinfo)
         if start < now:

@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from huzhu.apportionment import service as apportionment
 from huzhu.apportionment.models import ApportionmentRun, RunCase
@@ -323,4 +323,31 @@ def test_claimant_leavers_suspended_and_other_plans_do_not_share(platform: Platf
                          suspended_at_import):
             assert outsider not in got
         assert available(s, withdrawer.member_id) == 200
+        assert check_ledger(s) == []
+
+
+def test_two_job_runs_at_once_share_each_case_once(platform: Platform, clock: FixedClock, tmp_path: Path) -> None:
+    """A double click, or cron and an admin together: the runs take turns, nobody pays twice."""
+    import threading
+
+    _, case_id, _ = _setup_one_case(platform, clock, tmp_path, "37.37")
+    clock.set(at("2015-03-20"))
+    reports, failures = [], []
+
+    def run() -> None:
+        try:
+            reports.append(_run(platform, clock))
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    assert sorted(bool(r.run_no) for r in reports) == [False, True]
+    assert sum(len(r.cases_paid) for r in reports) == 1
+    with platform.factory() as s:
+        assert s.scalar(select(func.count()).select_from(RunCase)) == 1
         assert check_ledger(s) == []

@@ -117,6 +117,7 @@ def post_transfer(
         for a in session.scalars(
             select(LedgerAccount)
             .where(LedgerAccount.id.in_({leg.account_id for leg in legs}))
+            .order_by(LedgerAccount.id)  # one lock order for every transfer: no deadlocks between them
             .with_for_update()
         )
     }
