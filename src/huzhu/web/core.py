@@ -216,3 +216,15 @@ class WebRoute(APIRoute):
                     return HTMLResponse("<h1>500</h1>", status_code=500)
 
         return route
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (not the API, not a script asking for JSON)."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+async def html_error_page(request: Request, status_code: int) -> Response:
+    """Errors raised before any page ran (unknown address, wrong method) as a page in the visitor's language."""
+    ctx = await run_in_threadpool(page_ctx, request)
+    messages = {404: ctx._("There is nothing at this address."), 405: ctx._("This address does not accept that action.")}
+    return error_page(ctx, status_code, messages.get(status_code, ctx._("The request could not be understood")))
