@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from huzhu.claims.models import Claim
 from huzhu.custody.models import CustodyInstruction
 from huzhu.custody.service import Custodian, instruct_payment, settle_instruction
-from huzhu.identity import mask_bank_account
 from huzhu.ledger.models import LedgerAccount
 from huzhu.members.models import Member
 from huzhu.money import format_yuan
@@ -106,5 +105,4 @@ def _mark_paid(session: Session, case: Case, *, now: datetime, ref: CustodyInstr
         "paid": format_yuan(case.collected_fen or 0),
         "shortfall": format_yuan(case.shortfall_fen or 0),
         "end_to_end_id": ref.end_to_end_id if ref else None,
-        "beneficiary_account": mask_bank_account(ref.creditor_account) if ref else None,
     }, now=now)
