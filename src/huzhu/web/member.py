@@ -355,14 +355,19 @@ def join(request: Request, member_id: int) -> Response:
 # ---------------------------------------------------------------- money in and out
 
 
+def money_page(ctx: Ctx, account: Account, member_id: int, kind: str, *, status_code: int = 200, error: str = "",
+               amount: str = "", key: str | None = None) -> Response:
+    """The top-up or withdrawal form, fresh or re-shown with the engine's message."""
+    with ctx.platform.read_factory() as s:
+        view = member_view(ctx, s, own_member(s, account, member_id))
+    return render(ctx, "member/money.html", status_code=status_code, v=view, kind=kind, error=error, amount=amount,
+                  key=key or uuid.uuid4().hex)
+
+
 @router.get("/me/members/{member_id:int}/top-up")
 def top_up_form(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
-    with ctx.platform.read_factory() as s:
-        view = member_view(ctx, s, own_member(s, account, member_id))
-    return render(ctx, "member/money.html", v=view, kind="top-up", error="", amount="",
-                  key=uuid.uuid4().hex)
+    return money_page(ctx, require(ctx, "member"), member_id, "top-up")
 
 
 @router.post("/me/members/{member_id:int}/top-up")
@@ -378,20 +383,15 @@ def top_up(request: Request, member_id: int) -> Response:
             members.top_up(s, ctx.platform.custodian, plans=ctx.platform.plans, member=member,
                            amount_fen=parse_yuan(amount), now=ctx.now, idempotency_key=f"web-topup-{key}")
     except DomainError as exc:
-        with ctx.platform.read_factory() as s:
-            view = member_view(ctx, s, own_member(s, account, member_id))
-        return render(ctx, "member/money.html", status_code=exc.status_code, v=view, kind="top-up",
-                      error=domain_message(ctx, exc), amount=amount, key=key)
+        return money_page(ctx, account, member_id, "top-up", status_code=exc.status_code,
+                          error=domain_message(ctx, exc), amount=amount, key=key)
     return redirect(ctx, "/me?done=topped-up")
 
 
 @router.get("/me/members/{member_id:int}/withdraw")
 def withdraw_form(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
-    with ctx.platform.read_factory() as s:
-        view = member_view(ctx, s, own_member(s, account, member_id))
-    return render(ctx, "member/money.html", v=view, kind="withdraw", error="", amount="", key=uuid.uuid4().hex)
+    return money_page(ctx, require(ctx, "member"), member_id, "withdraw")
 
 
 @router.post("/me/members/{member_id:int}/withdraw")
@@ -408,10 +408,8 @@ def withdraw(request: Request, member_id: int) -> Response:
                              amount_fen=parse_yuan(amount), bank_account=field(form, "bank_account"), now=ctx.now,
                              idempotency_key=f"web-withdraw-{key}")
     except DomainError as exc:
-        with ctx.platform.read_factory() as s:
-            view = member_view(ctx, s, own_member(s, account, member_id))
-        return render(ctx, "member/money.html", status_code=exc.status_code, v=view, kind="withdraw",
-                      error=domain_message(ctx, exc), amount=amount, key=key)
+        return money_page(ctx, account, member_id, "withdraw", status_code=exc.status_code,
+                          error=domain_message(ctx, exc), amount=amount, key=key)
     return redirect(ctx, "/me?done=withdrawn")
 
 
