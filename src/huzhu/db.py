@@ -6,6 +6,7 @@ success and rolls back on error, so a money movement spread over several service
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -23,6 +24,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -76,7 +78,12 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        # Many threads (the server's pool) may wait for the one SQLite writer: give them connections.
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               pool_size=20, max_overflow=60, **kwargs)
+        # In-process writers queue on a fair mutex instead of SQLite's busy-polling, which starves
+        # under a crowd of writers; other processes (the CLI, a job) still meet the busy timeout.
+        writer = threading.Lock()
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -86,7 +93,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA temp_store=MEMORY")
-            cur.execute("PRAGMA cache_size=-200000")
+            cur.execute("PRAGMA cache_size=-65536")  # 64 MiB per connection at most
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -95,8 +102,22 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             # mid-transaction; readers (WAL) begin without it and never wait for a writer.
             if conn.get_execution_options().get("read_only"):
                 conn.exec_driver_sql("BEGIN")
-            else:
+                return
+            if not writer.acquire(timeout=30):
+                raise SqliteWriterBusy("the database is busy with other writes; retry shortly")
+            conn.info["holds_writer"] = True
+            try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                _release_writer(conn)
+                raise
+
+        def _release_writer(conn):  # noqa: ANN001, ANN202
+            if conn.info.pop("holds_writer", False):
+                writer.release()
+
+        event.listen(engine, "commit", _release_writer)
+        event.listen(engine, "rollback", _release_writer)
 
         # Let SQLAlchemy, not pysqlite, issue BEGIN (pysqlite's implicit transactions are unreliable).
         @event.listens_for(engine, "connect", insert=True)
@@ -105,6 +126,13 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, **kwargs)
+
+
+class SqliteWriterBusy(OperationalError):
+    """No turn to write within the timeout (rendered as 503 with Retry-After)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, None, Exception(message))
 
 
 def is_sqlite(session_or_engine: Session | Engine) -> bool:

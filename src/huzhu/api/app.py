@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from huzhu import __version__
 from huzhu.api.cache import PublicReadCache
+from huzhu.api.gate import WriteGate
 from huzhu.api.logs import AccessLogMiddleware, configure_logging
 from huzhu.api.problems import PROBLEM_RESPONSES, register_problem_handlers
 from huzhu.platform import Platform, build_platform
@@ -51,6 +52,8 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     )
     app.state.platform = platform
     register_problem_handlers(app)
+    if platform.engine.dialect.name == "sqlite":
+        app.add_middleware(WriteGate)  # one writing request at a time: SQLite has one writer
     app.add_middleware(PublicReadCache)  # a cached public read skips routing entirely ...
     app.add_middleware(AccessLogMiddleware)  # ... and is still logged
     app.include_router(api_router(platform), prefix="/api/v1")

@@ -82,9 +82,15 @@ def authenticate(session: Session, *, login: str, password: str, client_ip: str 
     """
     keys = _keys(login, client_ip)
     _check_locked(session, keys, now)
-    account = find_account_by_login(session, login or "")
-    ok = verify_password(account.password_hash if account is not None else None, password or "")
-    if not ok or account is None or not account.is_active:
+    found = find_account_by_login(session, login or "")
+    account_id = found.id if found is not None and found.is_active else None
+    password_hash = found.password_hash if found is not None else None
+    # End the read before the deliberately slow password check, so it holds no lock (on SQLite
+    # a write transaction is the one writer's turn).
+    session.rollback()
+    ok = verify_password(password_hash, password or "") and account_id is not None
+    account = session.get(Account, account_id) if ok and account_id is not None else None
+    if account is None:
         _record_failure(session, keys, now)
         session.commit()
         raise InvalidCredentials("the login or the password is wrong")

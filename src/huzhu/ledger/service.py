@@ -119,6 +119,8 @@ def post_transfer(
             .where(LedgerAccount.id.in_({leg.account_id for leg in legs}))
             .order_by(LedgerAccount.id)  # one lock order for every transfer: no deadlocks between them
             .with_for_update()
+            # Re-read rows this session loaded before: the overdraft check needs the locked values.
+            .execution_options(populate_existing=True)
         )
     }
     missing = {leg.account_id for leg in legs} - accounts.keys()
@@ -156,18 +158,19 @@ def post_transfer(
         Entry(transfer_id=transfer.id, account_id=leg.account_id, direction=leg.direction, amount=leg.amount)
         for leg in legs
     )
+    # Move the totals in SQL (column = column + amount), never by writing back values read earlier.
+    totals: dict[tuple[int, str], int] = {}
     for leg in legs:
-        account = accounts[leg.account_id]
-        if leg.direction == DEBIT:
-            if pending:
-                account.debits_pending += leg.amount
-            else:
-                account.debits_posted += leg.amount
-        else:
-            if pending:
-                account.credits_pending += leg.amount
-            else:
-                account.credits_posted += leg.amount
+        column = ("debits_" if leg.direction == DEBIT else "credits_") + ("pending" if pending else "posted")
+        totals[(leg.account_id, column)] = totals.get((leg.account_id, column), 0) + leg.amount
+    for (account_id, column), amount in totals.items():
+        session.execute(
+            update(LedgerAccount).where(LedgerAccount.id == account_id)
+            .values({column: getattr(LedgerAccount, column) + amount})
+            .execution_options(synchronize_session=False)
+        )
+    for account in accounts.values():
+        session.expire(account)
     session.flush()
     return transfer
 

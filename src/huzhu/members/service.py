@@ -65,10 +65,12 @@ def register_account(
     if not 1 <= len(display_name) <= 100:
         raise InvalidInput("display name must be 1 to 100 characters")
     phone, email = normalise_login(login)
+    # Hash first: the slow, deliberate part holds no database lock.
+    password_hash = hash_password(password)
     if find_account_by_login(session, login) is not None:
         raise Conflict("an account with this login already exists")
     account = Account(
-        phone=phone, email=email, display_name=display_name, password_hash=hash_password(password),
+        phone=phone, email=email, display_name=display_name, password_hash=password_hash,
         role=role, is_active=True, created_at=now,
     )
     session.add(account)
