@@ -92,6 +92,10 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
                                             display_name="审核员甲", role="reviewer", now=now)
         reviewer2 = members.register_account(s, login="reviewer2@huzhu.example", password=PASSWORD,
                                              display_name="审核员乙", role="reviewer", now=now)
+        members.register_account(s, login="admin@huzhu.example", password=PASSWORD, display_name="管理员",
+                                 role="admin", now=now)
+        members.register_account(s, login="auditor@huzhu.example", password=PASSWORD, display_name="审计员",
+                                 role="auditor", now=now)
         ids = (investigator.id, reviewer.id, reviewer2.id)
 
     clock.set(at("2015-03-02"))
@@ -260,4 +264,10 @@ def run_demo(settings: Settings, *, members: int, console: Console) -> Story:
     with platform.factory() as s:
         count = s.scalar(select(func.count()).select_from(RunCase))
     console.print(f"{count} case(s) shared; open data: `huzhu export cases --format json`")
+    console.print(
+        f"Next: `make serve` (or `huzhu serve`) and open http://127.0.0.1:8000 — sign in with password "
+        f"{PASSWORD!r} as 13800000001 (彭静's family), 13800000002 (周四喜), 13800000003 (the objector), "
+        "investigator@huzhu.example, reviewer@huzhu.example, reviewer2@huzhu.example, admin@huzhu.example "
+        "or auditor@huzhu.example. The sandbox clock stays at the story's end; admins can move it."
+    )
     return story
