@@ -240,7 +240,8 @@ def compute_benefit(benefit: Benefit, facts: ClaimFacts) -> int:
 class RuleCheck:
     code: str  # benefit_covered, enrollment_active, in_force, facts_complete, amount
     passed: bool
-    detail: str
+    detail: str  # English, for logs and the API
+    params: dict[str, Any] = field(default_factory=dict)  # the values in ``detail``, for other languages
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,8 @@ def evaluate_claim(
                 "benefit_covered",
                 True,
                 f"plan {plan.code} v{plan.version} covers {benefit.code} ({benefit.name_en} / {benefit.name_zh})",
+                {"plan": plan.code, "version": plan.version, "benefit_zh": benefit.name_zh,
+                 "benefit_en": benefit.name_en},
             )
         )
 
@@ -291,6 +294,7 @@ def evaluate_claim(
             bool(enrollment_active_on_incident),
             f"the member was {'covered' if enrollment_active_on_incident else 'not covered (suspended, left or not joined)'}"
             f" on {incident_date.isoformat()}",
+            {"incident_date": incident_date.isoformat()},
         )
     )
 
@@ -309,6 +313,8 @@ def evaluate_claim(
             f"incident {incident_date.isoformat()} {'≥' if covered else '<'} in force {start.isoformat()} "
             f"(coverage from {coverage_anchor.isoformat()} + {benefit.waiting_days} waiting day"
             f"{'' if benefit.waiting_days == 1 else 's'})",
+            {"incident_date": incident_date.isoformat(), "in_force_date": start.isoformat(),
+             "coverage_anchor": coverage_anchor.isoformat(), "waiting_days": benefit.waiting_days},
         )
     )
 
@@ -320,6 +326,6 @@ def evaluate_claim(
         checks.append(RuleCheck("amount", False, "cannot compute: facts are missing or invalid"))
     else:
         checks.append(RuleCheck("facts_complete", True, "all facts the rule needs are present and valid"))
-        checks.append(RuleCheck("amount", amount > 0, formula))
+        checks.append(RuleCheck("amount", amount > 0, formula, {"amount_fen": amount}))
 
     return ClaimEvaluation(tuple(checks), amount, all(c.passed for c in checks))

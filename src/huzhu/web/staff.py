@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from babel.dates import format_date
 from fastapi import APIRouter, Request
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ from huzhu.ledger.invariants import check_ledger
 from huzhu.members.models import Account, Enrollment, Member
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case, Objection
-from huzhu.plans.rules import age_on
+from huzhu.plans.rules import RuleCheck, age_on
 from huzhu.web.core import (
     Ctx,
     PageNotFound,
@@ -154,7 +155,38 @@ def workbench(ctx: Ctx, s: Session, claim_id: int) -> dict[str, Any]:
     evaluation = claims.evaluate(s, plans=ctx.platform.plans, claim=claim) if claim.status == "reviewing" else None
     decisions = list(s.scalars(select(ReviewDecision).where(ReviewDecision.claim_id == claim.id)
                                .order_by(ReviewDecision.id)))
-    return {"d": details, "evaluation": evaluation, "decisions": decisions, "row": claim_row(ctx, s, claim)}
+    return {"d": details, "evaluation": evaluation, "decisions": decisions, "row": claim_row(ctx, s, claim),
+            "check_texts": {c.code: check_text(ctx, c) for c in evaluation.checks}}
+
+
+def check_text(ctx: Ctx, check: RuleCheck) -> str:
+    """A rule check's finding in the page's language (the engine's own ``detail`` is English)."""
+    p = check.params
+    if check.code == "benefit_covered" and check.passed and p:
+        return ctx._("Plan %(plan)s v%(version)s covers %(benefit)s.") % {
+            "plan": plan_title(ctx, p["plan"]), "version": p["version"],
+            "benefit": p["benefit_zh"] if ctx.is_zh else p["benefit_en"]}
+    if check.code == "enrollment_active" and p:
+        day = format_day(ctx, p["incident_date"])
+        return (ctx._("The member was covered for the whole of %(day)s.") if check.passed else
+                ctx._("The member was not covered on %(day)s (suspended, left or not joined).")) % {"day": day}
+    if check.code == "in_force" and p:
+        return ctx._("Incident on %(incident)s; cover in force from %(start)s (joined or resumed %(anchor)s, "
+                     "%(days)s waiting days).") % {
+            "incident": format_day(ctx, p["incident_date"]), "start": format_day(ctx, p["in_force_date"]),
+            "anchor": format_day(ctx, p["coverage_anchor"]), "days": p["waiting_days"]}
+    if check.code == "facts_complete" and check.passed:
+        return ctx._("All facts the rule needs are present and valid.")
+    return check.detail  # the formula (numbers) or a refusal reason as the engine wrote it
+
+
+def plan_title(ctx: Ctx, code: str) -> str:
+    plan = ctx.platform.plans.get(code)
+    return (plan.name_zh if ctx.is_zh else plan.name_en) if plan else code
+
+
+def format_day(ctx: Ctx, iso: str) -> str:
+    return format_date(date.fromisoformat(iso), format="long", locale=ctx.locale)
 
 
 CHECK_LABELS = {
