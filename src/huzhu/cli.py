@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -147,19 +148,32 @@ def _progress() -> Progress:
 
 
 @jobs_app.command("run")
-def jobs_run(now: str = typer.Option(None, help="run as of this time (ISO 8601 with offset); default: the clock")) -> None:
+def jobs_run(
+    now: str = typer.Option(None, help="run as of this time (ISO 8601 with offset); default: the clock"),
+    every: float = typer.Option(0, min=0, help="keep running every this many seconds (a scheduler); 0: once"),
+) -> None:
     """Move every due case forward: notice ended → shared → paid; then publish proofs and reconcile."""
     from huzhu.jobs import run_jobs
 
     platform = _platform()
-    moment = _parse_now(now, platform)
-    with _progress() as progress:
-        task = progress.add_task("jobs", total=None)
-        report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian, now=moment,
-                          progress=lambda message: progress.update(task, description=message))
-    console.print(f"as of {moment.isoformat()}: run {report.run_no or '—'}; shared {report.cases_shared or 'none'}; "
-                  f"paid {report.cases_paid or 'none'}; reconciliation "
-                  f"{'matched' if report.reconciliation_matched else 'n/a' if report.reconciliation_matched is None else 'MISMATCH'}")
+    if every and now:
+        _fail(DomainError("--every runs on the clock; it cannot be combined with --now"))
+    while True:
+        moment = _parse_now(now, platform)
+        with _progress() as progress:
+            task = progress.add_task("jobs", total=None)
+            report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian, now=moment,
+                              progress=lambda message, task=task: progress.update(task, description=message))
+        matched = report.reconciliation_matched
+        console.print(f"as of {moment.isoformat()}: run {report.run_no or '—'}; shared {report.cases_shared or 'none'}; "
+                      f"paid {report.cases_paid or 'none'}; reconciliation "
+                      f"{'matched' if matched else 'n/a' if matched is None else 'MISMATCH'}")
+        if not every:
+            return
+        try:
+            time.sleep(every)
+        except KeyboardInterrupt:
+            return
 
 
 @ledger_app.command("check")
