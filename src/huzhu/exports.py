@@ -18,6 +18,15 @@ from huzhu.notices.service import public_case_payload
 from huzhu.transparency.models import PublicRecord
 
 DATASETS = ("cases", "runs", "records")
+EMPTY_HEADERS = {
+    "cases": ["case_no", "plan", "benefit", "masked_name", "gender", "age", "province_zh", "province_en", "amount",
+              "fee", "notice_starts_at", "notice_ends_at", "incident_summary", "investigation_summary", "status",
+              "collected", "shortfall", "paid_at"],
+    "runs": ["run_no", "as_of", "case_no", "benefit", "sharing_members", "paying_members", "cap_per_member",
+             "share_per_member", "members_paying_one_fen_more", "members_limited_by_balance", "collected",
+             "shortfall", "leftover_pivot_member", "shares_root"],
+    "records": ["id", "kind", "subject", "recorded_at", "leaf_hash", "prev_hash", "payload"],
+}
 
 
 def case_rows(session: Session) -> Iterator[dict[str, Any]]:
@@ -71,8 +80,7 @@ def export(session: Session, dataset: str, fmt: str) -> str:
     if fmt != "csv":
         raise InvalidInput("format must be csv or json")
     out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else EMPTY_HEADERS[dataset])
+    writer.writeheader()  # even with no rows, so a reader knows the columns
+    writer.writerows(rows)
     return out.getvalue()

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text
 
 from huzhu.clock import FixedClock
 from huzhu.demo import replay_article, write_pool_csv
+from huzhu.exports import EMPTY_HEADERS, export
 from huzhu.ledger.invariants import check_ledger
 from huzhu.members.importer import import_members
 from huzhu.notices.models import Case
@@ -46,3 +47,6 @@ def test_article_story_pays_both_cases_and_books_balance(platform: Platform, clo
         assert check_ledger(s) == []
         assert verify_chain(s) == []
         assert s.scalar(select(func.count()).select_from(Case)) == 2
+        # Open data always has the same columns, with or without rows.
+        for dataset, columns in EMPTY_HEADERS.items():
+            assert export(s, dataset, "csv").splitlines()[0] == ",".join(columns)

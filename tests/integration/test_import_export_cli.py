@@ -215,3 +215,12 @@ def test_demo_replays_the_article(tmp_path: Path) -> None:
     assert code == 0
     shown = datetime.fromisoformat(output.strip())
     assert shown.astimezone(CHINA_TZ).date() == date(2016, 2, 23)
+
+
+def test_exports_of_an_empty_platform_still_name_their_columns(platform: Platform) -> None:
+    from huzhu.exports import EMPTY_HEADERS, export
+
+    with platform.factory() as s:
+        for dataset, columns in EMPTY_HEADERS.items():
+            assert export(s, dataset, "csv").splitlines() == [",".join(columns)]
+            assert export(s, dataset, "json") == "[]"
