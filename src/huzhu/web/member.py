@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -370,8 +371,8 @@ def top_up_form(request: Request, member_id: int) -> Response:
     return money_page(ctx, require(ctx, "member"), member_id, "top-up")
 
 
-@router.post("/me/members/{member_id:int}/top-up")
-def top_up(request: Request, member_id: int) -> Response:
+def money_post(request: Request, member_id: int, kind: str, move: Callable[..., object]) -> Response:
+    """Top up or withdraw: run ``move`` in one unit of work, or re-show the form with the reason."""
     ctx = page_ctx(request)
     account = require(ctx, "member")
     form = form_data(request)
@@ -379,13 +380,20 @@ def top_up(request: Request, member_id: int) -> Response:
     key = field(form, "idempotency_key") or uuid.uuid4().hex
     try:
         with ctx.platform.session() as s:
-            member = own_member(s, account, member_id)
-            members.top_up(s, ctx.platform.custodian, plans=ctx.platform.plans, member=member,
-                           amount_fen=parse_yuan(amount), now=ctx.now, idempotency_key=f"web-topup-{key}")
+            move(s, ctx, own_member(s, account, member_id), form, parse_yuan(amount), f"web-{kind}-{key}")
     except DomainError as exc:
-        return money_page(ctx, account, member_id, "top-up", status_code=exc.status_code,
+        return money_page(ctx, account, member_id, kind, status_code=exc.status_code,
                           error=domain_message(ctx, exc), amount=amount, key=key)
-    return redirect(ctx, "/me?done=topped-up")
+    return redirect(ctx, "/me?done=" + ("topped-up" if kind == "top-up" else "withdrawn"))
+
+
+@router.post("/me/members/{member_id:int}/top-up")
+def top_up(request: Request, member_id: int) -> Response:
+    def move(s: Session, ctx: Ctx, member: Member, _form: Any, amount_fen: int, key: str) -> None:
+        members.top_up(s, ctx.platform.custodian, plans=ctx.platform.plans, member=member, amount_fen=amount_fen,
+                       now=ctx.now, idempotency_key=key)
+
+    return money_post(request, member_id, "top-up", move)
 
 
 @router.get("/me/members/{member_id:int}/withdraw")
@@ -396,21 +404,11 @@ def withdraw_form(request: Request, member_id: int) -> Response:
 
 @router.post("/me/members/{member_id:int}/withdraw")
 def withdraw(request: Request, member_id: int) -> Response:
-    ctx = page_ctx(request)
-    account = require(ctx, "member")
-    form = form_data(request)
-    amount = field(form, "amount")
-    key = field(form, "idempotency_key") or uuid.uuid4().hex
-    try:
-        with ctx.platform.session() as s:
-            member = own_member(s, account, member_id)
-            members.withdraw(s, ctx.platform.custodian, plans=ctx.platform.plans, member=member,
-                             amount_fen=parse_yuan(amount), bank_account=field(form, "bank_account"), now=ctx.now,
-                             idempotency_key=f"web-withdraw-{key}")
-    except DomainError as exc:
-        return money_page(ctx, account, member_id, "withdraw", status_code=exc.status_code,
-                          error=domain_message(ctx, exc), amount=amount, key=key)
-    return redirect(ctx, "/me?done=withdrawn")
+    def move(s: Session, ctx: Ctx, member: Member, form: Any, amount_fen: int, key: str) -> None:
+        members.withdraw(s, ctx.platform.custodian, plans=ctx.platform.plans, member=member, amount_fen=amount_fen,
+                         bank_account=field(form, "bank_account"), now=ctx.now, idempotency_key=key)
+
+    return money_post(request, member_id, "withdraw", move)
 
 
 @router.get("/me/members/{member_id:int}/leave/{enrollment_id:int}")
