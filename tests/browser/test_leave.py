@@ -38,6 +38,26 @@ def test_member_leaves_the_last_plan_and_gets_the_balance_back(server: Any, brow
     with server.platform.read_factory() as s:
         member = s.scalar(select(Member).where(Member.id_number == LEAVER_ID))
         assert member is not None
+    # Top up, withdraw part of it, and be refused a withdrawal above the balance (nothing moves).
+    page.goto(f"{url}/me/members/{member.id}/top-up")
+    page.get_by_label("金额（元）").fill("10")
+    page.get_by_role("button", name="充值").click()
+    expect(page.get_by_text("充值成功。")).to_be_visible()
+    page.goto(f"{url}/me/members/{member.id}/withdraw")
+    page.get_by_label("金额（元）").fill("5.50")
+    page.get_by_label("您的银行账号").fill("6222020000000000777")
+    page.get_by_role("button", name="提现").click()
+    expect(page.get_by_text("提现已转入您的银行账户。")).to_be_visible()
+    page.goto(f"{url}/me/members/{member.id}/withdraw")
+    page.get_by_label("金额（元）").fill("1000")
+    page.get_by_label("您的银行账号").fill("6222020000000000777")
+    page.get_by_role("button", name="提现").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    with server.platform.read_factory() as s:
+        refunds = s.scalars(select(BankTransaction.amount_fen).where(BankTransaction.direction == "DBIT")
+                            .where(BankTransaction.remittance_info.contains(f"member {member.id}"))).all()
+        assert refunds == [550]
+
     page.goto(f"{url}/me/members/{member.id}")
     page.get_by_role("link", name="退出").click()
     expect(page.get_by_text("全部余额将通过托管银行退回")).to_be_visible()
@@ -50,5 +70,5 @@ def test_member_leaves_the_last_plan_and_gets_the_balance_back(server: Any, brow
         enrollment = s.scalar(select(Enrollment).where(Enrollment.member_id == member.id))
         assert enrollment is not None and enrollment.status == "left"
         refunds = s.scalars(select(BankTransaction).where(BankTransaction.direction == "DBIT",
-                                                          BankTransaction.amount_fen == 900)).all()
+                                                          BankTransaction.amount_fen == 1350)).all()
         assert any("refund" in r.remittance_info for r in refunds)
