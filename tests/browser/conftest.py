@@ -7,7 +7,6 @@ the database directly through the services; everything else happens in the brows
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
@@ -113,8 +112,22 @@ def shot(page, name: str) -> None:  # noqa: ANN001
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _clean_screenshots() -> None:
-    if SCREENSHOTS.exists():
-        shutil.rmtree(SCREENSHOTS)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """On a failure, say where every open page was and what it showed (CI keeps only the log)."""
+    outcome = yield
+    report = outcome.get_result()
+    browser = getattr(item, "funcargs", {}).get("browser")
+    if report.when != "call" or not report.failed or browser is None:
+        return
+    lines = []
+    for n, context in enumerate(browser.contexts):
+        for m, page in enumerate(context.pages):
+            try:
+                name = f"failed-{item.name}-{n}-{m}"
+                page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+                text = page.locator("body").inner_text(timeout=2_000)
+            except Exception as exc:  # noqa: BLE001 - the report must not hide the real failure
+                text = f"(page unreadable: {exc})"
+            lines.append(f"--- page {n}.{m}: {page.url}\n{text[:1500]}")
+    report.sections.append(("open pages at failure", "\n".join(lines)))

@@ -31,6 +31,8 @@ def test_member_leaves_the_last_plan_and_gets_the_balance_back(server: Any, brow
     page.get_by_role("link", name="添加家庭成员").first.click()
     page.get_by_label("姓名").fill("王离")
     page.get_by_label("身份证号").fill(LEAVER_ID)
+    # The check as they type answers before the member taps "add" (as a person would see it).
+    expect(page.locator("#id-check")).to_contain_text("身份证号有效")
     page.get_by_role("button", name="添加成员").click()
     page.locator("form:has(input[value='comprehensive-accident'])").get_by_role("button").click()
     expect(page.get_by_text("加入成功")).to_be_visible()

@@ -122,6 +122,7 @@ def test_the_story_in_the_browser(server: Any, browser: Browser) -> None:  # noq
     me.get_by_label("姓名").fill("彭父")
     me.get_by_label("身份证号").fill(FATHER_ID)
     me.get_by_label("与您的关系").select_option("parent")
+    expect(me.locator("#id-check")).to_contain_text("身份证号有效")
     me.get_by_role("button", name="添加成员").click()
     me.locator("form:has(input[value='comprehensive-accident'])").get_by_role("button").click()
     alert = me.get_by_role("alert")
