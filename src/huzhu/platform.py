@@ -13,7 +13,7 @@ from huzhu.config import Settings, get_settings
 from huzhu.custody.service import Custodian, SimulatedCustodian
 from huzhu.db import make_engine, make_session_factory, unit_of_work
 from huzhu.errors import InvalidInput, InvalidTransition
-from huzhu.ledger.service import custody_cash_account
+from huzhu.ledger.service import open_custody_cash_accounts
 from huzhu.migrate import upgrade
 from huzhu.plans.loader import load_plans
 from huzhu.plans.schemas import Plan
@@ -31,8 +31,12 @@ class SandboxDbClock:
 
     def now(self) -> datetime:
         with self.read_factory() as session:
-            row = session.get(SandboxClock, 1)
-            return row.now if row is not None else self.system.now()
+            return self.now_in(session)
+
+    def now_in(self, session: Session) -> datetime:
+        """The time, read in a session the caller already has open (one query, no extra connection)."""
+        row = session.get(SandboxClock, 1)
+        return row.now if row is not None else self.system.now()
 
     def set(self, moment: datetime) -> datetime:
         if moment.tzinfo is None:
@@ -79,9 +83,9 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
     read_factory = make_session_factory(engine, read_only=True)
     plans = load_plans(settings.resolved_plans_dir)
     if migrate:
-        # The custody account exists before the first deposit, so concurrent first deposits do not race.
+        # The custody cash shards exist before the first deposit, so concurrent first deposits do not race.
         with unit_of_work(factory) as session:
-            custody_cash_account(session, now=SystemClock().now())
+            open_custody_cash_accounts(session, now=SystemClock().now())
     if clock is None:
         clock = SandboxDbClock(factory, read_factory) if settings.sandbox else SystemClock()
     return Platform(settings=settings, engine=engine, factory=factory, read_factory=read_factory, plans=plans,

@@ -29,6 +29,7 @@ from huzhu.ledger.models import CREDIT, DEBIT, LedgerAccount, Transfer
 from huzhu.ledger.service import (
     Leg,
     custody_cash_account,
+    custody_cash_balance,
     find_transfer,
     post_transfer,
     resolve_pending,
@@ -126,18 +127,19 @@ class SimulatedCustodian:
 
 def deposit(
     session: Session, custodian: Custodian, *, account: LedgerAccount, amount_fen: int, idempotency_key: str,
-    now: datetime, member_id: int | None = None, memo: str = "deposit",
+    now: datetime, member_id: int | None = None, memo: str = "deposit", key_is_new: bool = False,
 ) -> Transfer:
-    """Money paid into custody for a member: the bank books it, then the ledger mirrors it."""
-    existing = find_transfer(session, idempotency_key)
+    """Money paid into custody for a member: the bank books it, then the ledger mirrors it.
+    ``key_is_new``: the caller already found no transfer with this key in this transaction."""
+    existing = None if key_is_new else find_transfer(session, idempotency_key)
     ref = end_to_end_id("DEP", idempotency_key)
     if existing is None:
         custodian.collect(session, end_to_end_id=ref, amount_fen=amount_fen, info=memo, now=now)
-    cash = custody_cash_account(session, now=now)
+    cash = custody_cash_account(session, now=now, key=idempotency_key)
     return post_transfer(
         session, idempotency_key=idempotency_key, kind="deposit",
         legs=[Leg(cash.id, DEBIT, amount_fen), Leg(account.id, CREDIT, amount_fen)],
-        now=now, member_id=member_id, memo=memo, external_ref=ref,
+        now=now, member_id=member_id, memo=memo, external_ref=ref, key_is_new=existing is None,
     )
 
 
@@ -147,7 +149,7 @@ def instruct_payment(
     case_id: int | None = None, member_id: int | None = None,
 ) -> CustodyInstruction:
     """Reserve the money (pending transfer), send the pain.001 to the custodian, record the instruction."""
-    cash = custody_cash_account(session, now=now)
+    cash = custody_cash_account(session, now=now, key=idempotency_key)
     ref = end_to_end_id("PAY" if kind == "payout" else "REF", idempotency_key)
     # Replays the pending transfer of a reused key with the same content; a different amount,
     # account or kind under the same key raises IdempotencyConflict.
@@ -199,7 +201,6 @@ def reconcile(session: Session, custodian: Custodian, *, start: datetime, end: d
     if existing is not None:
         return existing
     statement = parse_camt053(custodian.statement(session, statement_id=statement_id, start=start, end=end, now=now))
-    cash = custody_cash_account(session, now=now)
     ledger_refs = {
         ref: (kind, amount)
         for ref, kind, amount in session.execute(
@@ -211,7 +212,7 @@ def reconcile(session: Session, custodian: Custodian, *, start: datetime, end: d
         match = ledger_refs.get(entry.end_to_end_id)
         if match is None or match[1] != entry.amount_fen:
             unmatched.append(entry.end_to_end_id)
-    ledger_fen = cash.debits_posted - cash.credits_posted
+    ledger_fen = custody_cash_balance(session)
     matched = not unmatched and statement.closing_balance_fen == ledger_fen
     detail = "" if matched else (
         f"closing {statement.closing_balance_fen} vs ledger {ledger_fen}; unmatched: {', '.join(unmatched[:20])}"

@@ -137,7 +137,7 @@ def import_members(
     today = business_date(now)
     result = ImportResult()
     errors: list[str] = []
-    cash = custody_cash_account(session, now=now)
+    cash = custody_cash_account(session, now=now, key=key)
     transfer = Transfer(idempotency_key=key, content_hash=digest, kind="import", status="posted", amount=0,
                         entry_count=0, memo=f"opening balances imported from {path.name}",
                         external_ref=end_to_end_id("IMP", key), created_at=now)

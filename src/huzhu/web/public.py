@@ -17,8 +17,7 @@ from huzhu.claims.models import Claim
 from huzhu.custody.models import Reconciliation
 from huzhu.exports import DATASETS, export
 from huzhu.identity import province_for
-from huzhu.ledger.models import LedgerAccount
-from huzhu.ledger.service import CUSTODY_CASH_CODE
+from huzhu.ledger.service import custody_cash_balance
 from huzhu.members.models import Enrollment, Member
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case, Objection
@@ -195,7 +194,6 @@ def run_page(request: Request, run_no: str) -> Response:
 
 
 def public_stats(s: Session) -> dict[str, int]:
-    custody = s.scalar(select(LedgerAccount).where(LedgerAccount.code == CUSTODY_CASH_CODE))
     return {
         "members": s.scalar(select(func.count(func.distinct(Enrollment.member_id))).where(
             Enrollment.status != "left")) or 0,
@@ -207,7 +205,7 @@ def public_stats(s: Session) -> dict[str, int]:
         "paid_fen": s.scalar(select(func.coalesce(func.sum(Case.collected_fen), 0)).where(Case.status == "paid")) or 0,
         "shortfall_fen": s.scalar(select(func.coalesce(func.sum(Case.shortfall_fen), 0))) or 0,
         "fees_fen": s.scalar(select(func.coalesce(func.sum(Case.fee_fen), 0))) or 0,
-        "custody_fen": custody.debit_balance if custody else 0,
+        "custody_fen": custody_cash_balance(s),
         "runs": s.scalar(select(func.count()).select_from(ApportionmentRun)) or 0,
         "accounts_members": s.scalar(select(func.count()).select_from(Member)) or 0,
     }
