@@ -22,7 +22,9 @@ class Unauthorized(DomainError):
     title = "Authentication required"
 
 
-def get_platform(request: Request) -> Platform:
+# Dependencies that do no I/O are ``async def``: FastAPI runs plain ``def`` dependencies in the
+# thread pool, and each hop there costs more than the work itself under load.
+async def get_platform(request: Request) -> Platform:
     return request.app.state.platform
 
 
@@ -32,7 +34,7 @@ PlatformDep = Annotated[Platform, Depends(get_platform)]
 def get_session(request: Request) -> Iterator[Session]:
     """The request is the unit of work: commit when the route returns, roll back on any error.
     Reads (GET, HEAD) get a session that never waits for a writer's lock on SQLite."""
-    platform = get_platform(request)
+    platform: Platform = request.app.state.platform
     with unit_of_work(platform.read_factory if request.method in ("GET", "HEAD") else platform.factory) as session:
         yield session
 
@@ -41,9 +43,11 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_now(request: Request) -> datetime:
-    """Read the (possibly sandbox) clock once per request."""
-    return get_platform(request).clock.now()
+def get_now(request: Request, session: SessionDep) -> datetime:
+    """Read the (possibly sandbox) clock once per request, in the request's own transaction."""
+    clock = request.app.state.platform.clock
+    now_in = getattr(clock, "now_in", None)
+    return now_in(session) if now_in is not None else clock.now()
 
 
 NowDep = Annotated[datetime, Depends(get_now)]
@@ -61,7 +65,7 @@ def account_from_request(request: Request, session: Session, now: datetime) -> A
     token = bearer_or_cookie_token(request)
     if not token:
         return None
-    platform = get_platform(request)
+    platform: Platform = request.app.state.platform
     account_id = read_token(token, secret=platform.settings.secret_key, now=platform.wall_clock.now())
     if account_id is None:
         return None
@@ -80,7 +84,7 @@ def get_optional_account(request: Request, session: SessionDep, now: NowDep) -> 
 OptionalAccount = Annotated[Account | None, Depends(get_optional_account)]
 
 
-def get_current_account(account: OptionalAccount) -> Account:
+async def get_current_account(account: OptionalAccount) -> Account:
     if account is None:
         raise Unauthorized("log in first: send 'Authorization: Bearer <token>' (POST /api/v1/auth/token)")
     return account
@@ -92,7 +96,7 @@ CurrentAccount = Annotated[Account, Depends(get_current_account)]
 def require_role(*roles: str) -> Callable[..., Account]:
     """``Depends(require_role("admin"))``: the current account, if it has one of ``roles`` (else 403)."""
 
-    def dependency(account: CurrentAccount) -> Account:
+    async def dependency(account: CurrentAccount) -> Account:
         if account.role not in roles:
             raise Forbidden(f"this needs the role {' or '.join(roles)}; you are {account.role}")
         return account

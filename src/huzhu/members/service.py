@@ -197,7 +197,7 @@ def join_plan(
     account = balance_of(session, member)
     deposit(
         session, custodian, account=account, amount_fen=plan.deposit_fen, idempotency_key=idempotency_key,
-        now=now, member_id=member.id, memo=f"deposit to join {plan.code}",
+        now=now, member_id=member.id, memo=f"deposit to join {plan.code}", key_is_new=True,
     )
     enrollment = Enrollment(
         member_id=member.id, ledger_account_id=member.ledger_account_id, plan_code=plan.code, status="active",
@@ -221,16 +221,19 @@ def enrollment_or_raise(session: Session, enrollment_id: int) -> Enrollment:
 
 def top_up(
     session: Session, custodian: Custodian, *, plans: Mapping[str, Plan], member: Member, amount_fen: int,
-    now: datetime, idempotency_key: str,
+    now: datetime, idempotency_key: str, resumed: list[int] | None = None,
 ) -> LedgerAccount:
-    """Add money to a member's balance; suspended enrollments it now covers resume."""
+    """Add money to a member's balance; suspended enrollments it now covers resume (their ids are
+    appended to ``resumed`` when given)."""
     if amount_fen <= 0:
         raise InvalidInput("top-up amount must be greater than zero")
     account = balance_of(session, member)
+    # post_transfer expires the account, so its next read sees the new totals.
     deposit(session, custodian, account=account, amount_fen=amount_fen, idempotency_key=idempotency_key,
             now=now, member_id=member.id, memo="top-up")
-    session.refresh(account)
-    resume_funded(session, plans=plans, member=member, now=now)
+    back = resume_funded(session, plans=plans, member=member, now=now)
+    if resumed is not None:
+        resumed.extend(e.id for e in back)
     return account
 
 

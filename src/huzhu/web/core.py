@@ -22,7 +22,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from huzhu.api.deps import account_from_request, get_platform
+from huzhu.api.deps import account_from_request
 from huzhu.api.security import CSRF_COOKIE, csrf_ok, new_csrf_token, set_csrf_cookie
 from huzhu.errors import DomainError
 from huzhu.members.models import Account
@@ -81,10 +81,11 @@ def page_ctx(request: Request) -> Ctx:
     cached = getattr(request.state, "web_ctx", None)
     if cached is not None:
         return cached
-    platform = get_platform(request)
-    now = platform.clock.now()
+    platform: Platform = request.app.state.platform
     locale = negotiate_locale(request)
     with platform.read_factory() as session:
+        now_in = getattr(platform.clock, "now_in", None)
+        now = now_in(session) if now_in is not None else platform.clock.now()
         account = account_from_request(request, session, now)
         if account is not None:
             session.expunge(account)

@@ -130,13 +130,10 @@ def top_up(member_id: MemberId, body: s.TopUpCreate, request: Request, session: 
     amount = parse_yuan(body.amount)
 
     def action() -> s.BalanceRead:
-        before = {e.id for e in session.scalars(select(Enrollment).where(Enrollment.member_id == member.id,
-                                                                          Enrollment.status == "suspended"))}
+        resumed: list[int] = []
         members.top_up(session, platform.custodian, plans=platform.plans, member=member, amount_fen=amount, now=now,
-                       idempotency_key=engine_key(account, idempotency_key, "top-up"))
-        still = {e.id for e in session.scalars(select(Enrollment).where(Enrollment.member_id == member.id,
-                                                                         Enrollment.status == "suspended"))}
-        return views.balance_read(session, member, sorted(before - still))
+                       idempotency_key=engine_key(account, idempotency_key, "top-up"), resumed=resumed)
+        return views.balance_read(session, member, sorted(resumed))
 
     return run_idempotent(session, request, account=account, key=idempotency_key, body=body, now=now,
                           status_code=201, action=action)
