@@ -5,9 +5,12 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -15,7 +18,7 @@ from starlette.responses import JSONResponse
 
 from huzhu import __version__
 from huzhu.api.cache import PublicReadCache
-from huzhu.api.gate import WriteGate
+from huzhu.api.gate import RequestGate, WriteGate
 from huzhu.api.logs import AccessLogMiddleware, configure_logging
 from huzhu.api.problems import PROBLEM_RESPONSES, register_problem_handlers
 from huzhu.platform import Platform, build_platform
@@ -46,12 +49,13 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     configure_logging(getattr(logging, os.environ.get("HUZHU_LOG_LEVEL", "INFO").upper(), logging.INFO))
     platform = platform or build_platform()
     app = FastAPI(
-        title="huzhu API", version=__version__, description=DESCRIPTION,
+        title="huzhu API", version=__version__, description=DESCRIPTION, lifespan=_sized_thread_pool,
         openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
         responses=PROBLEM_RESPONSES,  # type: ignore[arg-type]
     )
     app.state.platform = platform
     register_problem_handlers(app)
+    app.add_middleware(RequestGate, limit=requests_in_flight(platform))
     if platform.engine.dialect.name == "sqlite":
         app.add_middleware(WriteGate)  # one writing request at a time: SQLite has one writer
     app.add_middleware(PublicReadCache)  # a cached public read skips routing entirely ...
@@ -78,6 +82,25 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     log.info("app created", extra={"mode": platform.settings.mode,
                                    "database": platform.engine.dialect.name})
     return app
+
+
+# anyio's default thread pool: FastAPI runs sync routes and dependencies there.
+THREAD_POOL_SIZE = 40
+# Threads kept free of requests: the background apportionment run, file responses.
+SPARE_THREADS = 8
+
+
+@asynccontextmanager
+async def _sized_thread_pool(_app: FastAPI) -> AsyncIterator[None]:
+    anyio.to_thread.current_default_thread_limiter().total_tokens = THREAD_POOL_SIZE
+    yield
+
+
+def requests_in_flight(platform: Platform) -> int:
+    """How many requests may run at once: fewer than the connections and the threads there are."""
+    pool = platform.engine.pool
+    connections = pool.size() + max(getattr(pool, "_max_overflow", 0), 0)
+    return max(1, min(connections, THREAD_POOL_SIZE) - SPARE_THREADS)
 
 
 def _document_plan_codes(app: FastAPI, codes: list[str]) -> None:
