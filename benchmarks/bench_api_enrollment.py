@@ -1,13 +1,15 @@
 """The launch surge over real HTTP: concurrent clients register, add a member, top up and join the
-driving/accident plan against `uvicorn huzhu.api.app:create_app` on PostgreSQL; then the public
-case list throughput. Loopback only, bounded in time.
+accident plan against `uvicorn huzhu.api.app:create_app` on PostgreSQL; then the public case list
+throughput. Loopback only, bounded in time.
 
-    .venv/bin/python benchmarks/bench_api_enrollment.py --seconds 60 --concurrency 64 --workers 2 \
+    .venv/bin/python benchmarks/bench_api_enrollment.py --seconds 60 --concurrency 8,64 --workers 2 \
         --postgres postgresql://postgres@127.0.0.1:5432/postgres
 
 Each enrollment is four requests: POST /auth/register (Argon2id hash, production cost),
 POST /members, POST /members/{id}/top-ups and POST /members/{id}/enrollments (both with an
-Idempotency-Key). A fresh database is created and dropped.
+Idempotency-Key). The load comes from wrk running benchmarks/surge.lua (C and LuaJIT: the load
+generator barely competes for the two cores); without wrk, from an asyncio httpx client. A fresh
+database is created and dropped.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import os
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -157,6 +158,20 @@ def run_wrk(base: str, seconds: float) -> dict[str, str] | None:
             "non2xx": non2xx.group(1) if non2xx else "0"}
 
 
+def wrk_surge(base: str, seconds: float, concurrency: int, offset: int) -> dict[str, str]:
+    """The surge with wrk: one connection per wrk thread, each a client after client (surge.lua)."""
+    out = subprocess.run(
+        ["wrk", f"-t{concurrency}", f"-c{concurrency}", f"-d{max(int(seconds), 1)}s", "--timeout", "10s",
+         "-s", str(REPO / "benchmarks" / "surge.lua"), base, "--", PLAN, str(offset)],
+        capture_output=True, text=True, timeout=seconds + 120,
+    ).stdout
+    found = dict(re.findall(r"(\w+)=([\d.]+)", " ".join(line for line in out.splitlines() if line.startswith("SURGE"))))
+    error = next((line[len("SURGE first_error "):] for line in out.splitlines() if line.startswith("SURGE first_error")), "")
+    if "flows" not in found:
+        raise RuntimeError(f"wrk printed no result:\n{out[-2000:]}")
+    return {**found, "first_error": error}
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -170,7 +185,8 @@ def main() -> None:
                                                             "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--case-list-seconds", type=float, default=15)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--concurrency", default="8,64",
+                        help="concurrent clients; a comma-separated list runs one surge per value")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     args = parser.parse_args()
     console = Console()
@@ -202,10 +218,17 @@ def main() -> None:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        console.print(f"server up on {base} ({args.workers} workers); surge for {args.seconds:.0f} s "
-                      f"with {args.concurrency} concurrent clients")
-        result = asyncio.run(surge(base, args.seconds, args.concurrency))
-        listing = asyncio.run(case_list(base, args.case_list_seconds, args.concurrency))
+        levels = [int(c) for c in args.concurrency.split(",")]
+        use_wrk = shutil.which("wrk") is not None
+        console.print(f"server up on {base} ({args.workers} workers); surge for {args.seconds:.0f} s at "
+                      f"{levels} concurrent clients with {'wrk' if use_wrk else 'httpx'}")
+        surges = []
+        for n, level in enumerate(levels):
+            if use_wrk:
+                surges.append((level, wrk_surge(base, args.seconds, level, offset=n * 3_000_000)))
+            else:
+                surges.append((level, asyncio.run(surge(base, args.seconds, level))))
+        listing = None if use_wrk else asyncio.run(case_list(base, args.case_list_seconds, 32))
         wrk_summary = run_wrk(base, args.case_list_seconds)
     finally:
         if server is not None:
@@ -213,29 +236,40 @@ def main() -> None:
             server.wait(timeout=30)
         drop_database(args.postgres, name)
 
-    flows, reqs, errors = result["flows"], result["requests"], result["errors"]
-    table = Table(title="huzhu API launch surge (PostgreSQL, loopback)")
+    table = Table(title="huzhu API launch surge (PostgreSQL, loopback, 2 uvicorn workers)")
     for column in ("measure", "value"):
         table.add_column(column)
-    table.add_row("completed enrollments", f"{len(flows):,}")
-    table.add_row("enrollments / s", f"{len(flows) / result['elapsed']:.1f}")
-    table.add_row("requests / s", f"{len(reqs) / result['elapsed']:.1f}")
-    table.add_row("request p50 / p99 (ms)", f"{pct(reqs, 0.5):.0f} / {pct(reqs, 0.99):.0f}")
-    table.add_row("enrollment flow p50 / p99 (ms)", f"{pct(flows, 0.5):.0f} / {pct(flows, 0.99):.0f}")
-    table.add_row("errors", str(len(errors)))
-    lat = listing["latencies"]
-    table.add_row("case list req / s", f"{len(lat) / listing['elapsed']:.0f}")
-    table.add_row("case list p50 / p99 (ms)", f"{pct(lat, 0.5):.1f} / {pct(lat, 0.99):.1f}")
-    table.add_row("case list errors", str(listing["errors"]))
+    for level, result in surges:
+        if "flows" in result and isinstance(result["flows"], str):  # wrk
+            seconds = float(result["seconds"])
+            table.add_row(f"[{level} clients, wrk] completed enrollments", f"{int(result['flows']):,}")
+            table.add_row(f"[{level} clients, wrk] enrollments / s", f"{int(result['flows']) / seconds:.1f}")
+            table.add_row(f"[{level} clients, wrk] requests / s", f"{int(result['requests']) / seconds:.1f}")
+            table.add_row(f"[{level} clients, wrk] request p50 / p90 / p99 (ms)",
+                          f"{float(result['p50']):.0f} / {float(result['p90']):.0f} / {float(result['p99']):.0f}")
+            table.add_row(f"[{level} clients, wrk] errors (HTTP / socket)",
+                          f"{result['errors']} / {result['socket_errors']}")
+            if result["first_error"]:
+                console.print(f"first error at {level} clients: {result['first_error']}")
+        else:
+            flows, reqs, errors = result["flows"], result["requests"], result["errors"]
+            table.add_row(f"[{level} clients, httpx] completed enrollments", f"{len(flows):,}")
+            table.add_row(f"[{level} clients, httpx] enrollments / s", f"{len(flows) / result['elapsed']:.1f}")
+            table.add_row(f"[{level} clients, httpx] request p50 / p99 (ms)",
+                          f"{pct(reqs, 0.5):.0f} / {pct(reqs, 0.99):.0f}")
+            table.add_row(f"[{level} clients, httpx] errors", str(len(errors)))
+            if errors:
+                console.print("first errors:", sorted(set(errors))[:5])
+    if listing is not None:
+        lat = listing["latencies"]
+        table.add_row("case list req / s (httpx, 32 clients)", f"{len(lat) / listing['elapsed']:.0f}")
+        table.add_row("case list p50 / p99 (ms, httpx)", f"{pct(lat, 0.5):.1f} / {pct(lat, 0.99):.1f}")
+        table.add_row("case list errors", str(listing["errors"]))
     if wrk_summary:
         table.add_row("case list req / s (wrk -t2 -c64)", wrk_summary["rps"])
         table.add_row("case list latency avg / max (wrk)", wrk_summary["latency"])
         table.add_row("case list non-2xx (wrk)", wrk_summary["non2xx"])
     console.print(table)
-    if errors:
-        console.print("first errors:", sorted(set(errors))[:5])
-    if flows:
-        console.print(f"mean enrollment flow {statistics.mean(flows) * 1000:.0f} ms")
 
 
 def datetime_at(day: str, hour: int = 10):  # noqa: ANN201
