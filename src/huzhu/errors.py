@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class DomainError(Exception):
     """Base error: a clear human message, an HTTP status and a stable RFC 9457 ``type`` slug."""
@@ -10,9 +12,13 @@ class DomainError(Exception):
     type_slug = "bad-request"
     title = "Bad request"
 
-    def __init__(self, message: str, **details: object) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, params: Mapping[str, object] | None = None, **details: object) -> None:
+        # ``message`` may be a template with %(name)s placeholders filled from ``params``: the API
+        # gets the English text, the pages translate the template and fill it in their language.
+        self.template = message
+        self.params = dict(params or {})
+        self.message = message % self.params if self.params else message
+        super().__init__(self.message)
         self.details = details
 
 

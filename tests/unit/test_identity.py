@@ -71,7 +71,7 @@ def test_impossible_birth_date_feb_30():
 
 def test_unknown_province_code():
     first17 = "99010519900101123"
-    with pytest.raises(InvalidInput, match="unknown province code '99'"):
+    with pytest.raises(InvalidInput, match="unknown province code 99 "):
         parse_resident_id(first17 + check_character(first17))
 
 

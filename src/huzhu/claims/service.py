@@ -80,7 +80,8 @@ def _event(session: Session, claim: Claim, *, to: str, actor: Account | None, no
 def _transition(session: Session, claim: Claim, *, expected: str, to: str, actor: Account | None, note: str,
                 now: datetime) -> None:
     if claim.status != expected:
-        raise InvalidTransition(f"claim {claim.claim_no} is {claim.status}; this action needs it to be {expected}")
+        raise InvalidTransition("claim %(claim)s is %(status)s; this action needs it to be %(expected)s",
+                                params={"claim": claim.claim_no, "status": claim.status, "expected": expected})
     _event(session, claim, to=to, actor=actor, note=note, now=now)
     claim.status = to
     claim.updated_at = now
@@ -128,12 +129,14 @@ def file_claim(
         .order_by(Enrollment.id.desc()).limit(1)
     )
     if enrollment is None:
-        raise NotEligible(f"member {member.id} has never joined plan {plan.code}")
+        raise NotEligible("member %(member)s has never joined plan %(plan)s",
+                          params={"member": member.id, "plan": plan.code, "plan_zh": plan.name_zh})
     in_force = in_force_date(benefit, enrollment.coverage_anchor_on)
     if incident_date < in_force:
         raise NotEligible(
-            f"the incident on {incident_date.isoformat()} is before {benefit.name_en} came into force "
-            f"on {in_force.isoformat()}"
+            "the incident on %(incident)s is before %(benefit)s came into force on %(in_force)s",
+            params={"incident": incident_date.isoformat(), "benefit": benefit.name_en, "benefit_zh": benefit.name_zh,
+                    "in_force": in_force.isoformat()},
         )
     duplicate = session.scalar(
         select(Claim.id).where(
@@ -229,7 +232,8 @@ def decide(
     if claim.investigator_account_id == actor.id:
         raise Forbidden("the investigator of a claim cannot review it")
     if claim.status != "reviewing":
-        raise InvalidTransition(f"claim {claim.claim_no} is {claim.status}; only a claim in review can be decided")
+        raise InvalidTransition("claim %(claim)s is %(status)s; only a claim in review can be decided",
+                                params={"claim": claim.claim_no, "status": claim.status})
     reason = (reason or "").strip()
     if not reason and not approve:
         raise InvalidInput("a rejection needs a reason")

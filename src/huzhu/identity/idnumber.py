@@ -65,9 +65,8 @@ def _normalise(text: str) -> str:
             raise InvalidInput("ID number: the old 15-digit form must consist of digits only")
         return convert_15_to_18(number)
     if len(number) != 18:
-        raise InvalidInput(
-            f"ID number must have 18 characters (or 15 digits in the old form); it has {len(number)}"
-        )
+        raise InvalidInput("ID number must have 18 characters (or 15 digits in the old form); it has %(n)s",
+                           params={"n": len(number)})
     return number
 
 
@@ -76,11 +75,10 @@ def _birth_date(number: str) -> date:
     try:
         born = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError:
-        raise InvalidInput(
-            f"ID number: {digits[:4]}-{digits[4:6]}-{digits[6:8]} (characters 7-14) is not a real birth date"
-        ) from None
+        raise InvalidInput("ID number: %(date)s (characters 7-14) is not a real birth date",
+                           params={"date": f"{digits[:4]}-{digits[4:6]}-{digits[6:8]}"}) from None
     if born < _EARLIEST_BIRTH:
-        raise InvalidInput(f"ID number: birth date {born.isoformat()} is before 1900")
+        raise InvalidInput("ID number: birth date %(date)s is before 1900", params={"date": born.isoformat()})
     return born
 
 
@@ -103,9 +101,10 @@ def parse_resident_id(text: str, *, today: date | None = None) -> ResidentId:
         )
     born = _birth_date(number)
     if number[:2] not in PROVINCES:
-        raise InvalidInput(f"ID number: unknown province code {number[:2]!r} (the first two digits)")
+        raise InvalidInput("ID number: unknown province code %(code)s (the first two digits)",
+                           params={"code": number[:2]})
     if today is not None and born > today:
-        raise InvalidInput(f"ID number: birth date {born.isoformat()} is in the future")
+        raise InvalidInput("ID number: birth date %(date)s is in the future", params={"date": born.isoformat()})
     province = province_for(number[:2])
     return ResidentId(
         number=number,

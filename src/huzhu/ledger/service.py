@@ -23,6 +23,7 @@ from huzhu.ledger.models import (
     LedgerAccount,
     Transfer,
 )
+from huzhu.money import format_yuan
 
 CUSTODY_CASH_CODE = "custody:cash"
 # The custodian's cash is one balance kept in several ledger accounts ("shards") of kind
@@ -174,7 +175,8 @@ def post_transfer(
         account = accounts.get(account_id)
         if account is not None and account.debits_must_not_exceed_credits and amount > account.available:
             raise InsufficientFunds(
-                f"available balance {account.available} fen is less than {amount} fen", account_id=account_id
+                "available balance %(available)s yuan is less than %(amount)s yuan", account_id=account_id,
+                params={"available": format_yuan(account.available), "amount": format_yuan(amount)},
             )
 
     transfer = Transfer(

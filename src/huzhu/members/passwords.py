@@ -19,7 +19,8 @@ MIN_LENGTH, MAX_LENGTH = 8, 128
 
 def check_password_strength(password: str) -> None:
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
-        raise InvalidInput(f"password must be {MIN_LENGTH} to {MAX_LENGTH} characters long")
+        raise InvalidInput("password must be %(min)s to %(max)s characters long",
+                           params={"min": MIN_LENGTH, "max": MAX_LENGTH})
     if password.isdigit() or password.isalpha():
         raise InvalidInput("password must mix letters with digits or symbols")
 

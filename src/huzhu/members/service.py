@@ -27,6 +27,7 @@ from huzhu.ledger.models import MEMBER_BALANCE, LedgerAccount
 from huzhu.ledger.service import find_transfer, open_account
 from huzhu.members.models import RELATIONSHIPS, ROLES, Account, Enrollment, EnrollmentEvent, Member
 from huzhu.members.passwords import hash_password
+from huzhu.money import format_yuan
 from huzhu.plans.rules import check_eligibility
 from huzhu.plans.schemas import Plan
 
@@ -185,7 +186,8 @@ def join_plan(
         )
     )
     if live is not None:
-        raise Conflict(f"member {member.id} is already in plan {plan.code}")
+        raise Conflict("member %(member)s is already in plan %(plan)s",
+                       params={"member": member.id, "plan": plan.code, "plan_zh": plan.name_zh})
     problems = check_eligibility(plan, birth_date=member.birth_date, on=today, health_answers=health_answers)
     if problems:
         raise NotEligible("; ".join(p.message for p in problems), problems=[p.code for p in problems])
@@ -324,7 +326,9 @@ def withdraw(
     account = balance_of(session, member)
     # A replayed key returns the first withdrawal's state (or conflicts) even if the balance is now lower.
     if find_transfer(session, idempotency_key) is None and amount_fen > account.available:
-        raise InsufficientFunds(f"available balance is {account.available} fen; cannot withdraw {amount_fen} fen")
+        raise InsufficientFunds("available balance is %(available)s yuan; cannot withdraw %(amount)s yuan",
+                                params={"available": format_yuan(account.available),
+                                        "amount": format_yuan(amount_fen)})
     instruction = instruct_payment(
         session, custodian, kind=kind, from_account=account, amount_fen=amount_fen, creditor_name=member.name,
         creditor_account=bank_account, remittance_info=f"huzhu refund to member {member.id}",

@@ -84,7 +84,8 @@ def file_objection(
     require_role(actor, "member")
     case = case_or_raise(session, case_id)
     if case.status != "in_notice" or now >= case.notice_ends_at:
-        raise InvalidTransition(f"case {case.case_no} is not in public notice; objections are closed")
+        raise InvalidTransition("case %(case)s is not in public notice; objections are closed",
+                                params={"case": case.case_no})
     member = member_of_account(session, member_id=member_id, account=actor)
     is_member = session.scalar(
         select(exists().where(Enrollment.member_id == member.id, Enrollment.status != "left"))

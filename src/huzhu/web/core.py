@@ -153,7 +153,7 @@ def error_page(ctx: Ctx, status_code: int, message: str, title: str | None = Non
 
 def domain_message(ctx: Ctx, exc: DomainError) -> str:
     """The engine's message, in Chinese when the catalog has it (engine messages are English)."""
-    return ctx._(exc.message)
+    return ctx._(exc.template, **exc.params) if exc.params else ctx._(exc.message)
 
 
 def form_data(request: Request) -> FormData:
