@@ -14,6 +14,7 @@ from huzhu.custody.service import Custodian, SimulatedCustodian
 from huzhu.db import make_engine, make_session_factory, unit_of_work
 from huzhu.errors import InvalidInput, InvalidTransition
 from huzhu.ledger.service import open_custody_cash_accounts
+from huzhu.memo import Memo
 from huzhu.migrate import upgrade
 from huzhu.plans.loader import load_plans
 from huzhu.plans.schemas import Plan
@@ -69,6 +70,9 @@ class Platform:
     # Real time for security (token expiry, login lockouts): moving the sandbox clock by days must
     # neither log everyone out nor lift a lockout.
     wall_clock: Clock = field(default_factory=SystemClock)
+    # The public figures (members, aid paid, charts) aggregate whole tables: computed at most every
+    # two seconds per process and dropped by any write this process handles.
+    public_figures: Memo = field(default_factory=lambda: Memo(ttl=2.0))
 
     def session(self):  # noqa: ANN201
         return unit_of_work(self.factory)

@@ -58,7 +58,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.add_middleware(RequestGate, limit=requests_in_flight(platform))
     if platform.engine.dialect.name == "sqlite":
         app.add_middleware(WriteGate)  # one writing request at a time: SQLite has one writer
-    app.add_middleware(PublicReadCache)  # a cached public read skips routing entirely ...
+    app.add_middleware(PublicReadCache, on_write=platform.public_figures.clear)  # a cached public read skips routing entirely ...
     app.add_middleware(AccessLogMiddleware)  # ... and is still logged
     app.include_router(api_router(platform), prefix="/api/v1")
 

@@ -9,6 +9,7 @@ up to ``TTL`` old — the same guarantee a CDN in front of the public pages woul
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,10 +30,11 @@ class _Entry:
 
 
 class PublicReadCache:
-    def __init__(self, app: ASGIApp, ttl: float = TTL) -> None:
+    def __init__(self, app: ASGIApp, ttl: float = TTL, on_write: Callable[[], None] | None = None) -> None:
         self.app = app
         self.ttl = ttl
         self.entries: dict[bytes, _Entry] = {}
+        self.on_write = on_write  # other caches of public figures to drop on a write
 
     @staticmethod
     def _cacheable(scope: Scope) -> bool:
@@ -47,6 +49,8 @@ class PublicReadCache:
             return
         if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
             self.entries.clear()  # a write may change what the public sees
+            if self.on_write is not None:
+                self.on_write()
             await self.app(scope, receive, send)
             return
         if not self._cacheable(scope):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -61,8 +62,8 @@ def case_view(ctx: Ctx, case: Case) -> dict[str, Any]:
 @router.get("/")
 def home(request: Request) -> Response:
     ctx = page_ctx(request)
+    stats = figures(ctx, "stats", public_stats)
     with ctx.platform.read_factory() as s:
-        stats = public_stats(s)
         notice = [case_view(ctx, c) for c in s.scalars(
             select(Case).where(Case.status == "in_notice").order_by(Case.notice_ends_at).limit(5))]
     return render(ctx, "public/home.html", stats=stats, notice=notice, plans=list(ctx.platform.plans.values()))
@@ -193,6 +194,15 @@ def run_page(request: Request, run_no: str) -> Response:
 # ---------------------------------------------------------------- operating report and charts
 
 
+def figures(ctx: Ctx, key: str, compute: Callable[[Session], Any]) -> Any:
+    """A public aggregate, computed in its own read session at most every few seconds (Memo)."""
+    def fresh() -> Any:
+        with ctx.platform.read_factory() as s:
+            return compute(s)
+
+    return ctx.platform.public_figures.get(key, fresh)
+
+
 def public_stats(s: Session) -> dict[str, int]:
     return {
         "members": s.scalar(select(func.count(func.distinct(Enrollment.member_id))).where(
@@ -240,18 +250,23 @@ def chart_series(s: Session) -> dict[str, list[tuple[str, int]]]:
     return {"members": members, "aid": aid, "per_member": per_member}
 
 
+def report_books(s: Session) -> dict[str, Any]:
+    """The custodian reconciliations, the public record's tree head and members per plan."""
+    by_plan: dict[str, int] = defaultdict(int)
+    for code, count in s.execute(select(Enrollment.plan_code, func.count()).where(Enrollment.status != "left")
+                                 .group_by(Enrollment.plan_code)):
+        by_plan[code] = count
+    return {"reconciliations": list(s.scalars(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(50))),
+            "head": tree_head(s), "by_plan": by_plan}
+
+
 @router.get("/report")
 def report_page(request: Request) -> Response:
     ctx = page_ctx(request)
-    with ctx.platform.read_factory() as s:
-        stats = public_stats(s)
-        series = chart_series(s)
-        reconciliations = list(s.scalars(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(50)))
-        head = tree_head(s)
-        by_plan = defaultdict(int)
-        for code, count in s.execute(select(Enrollment.plan_code, func.count()).where(Enrollment.status != "left")
-                                     .group_by(Enrollment.plan_code)):
-            by_plan[code] = count
+    stats = figures(ctx, "stats", public_stats)
+    series = figures(ctx, "series", chart_series)
+    books = figures(ctx, "books", report_books)
+    reconciliations, head, by_plan = books["reconciliations"], books["head"], books["by_plan"]
     loc = ctx.locale
     charts = {
         "members": line_chart(series["members"], title=ctx._("Members over time"),

@@ -312,6 +312,8 @@ class RunMonitor:
                 except Exception as exc:  # noqa: BLE001 - shown to the admin and logged
                     log.exception("apportionment run failed")
                     self.error = str(exc) or type(exc).__name__
+                finally:
+                    platform.public_figures.clear()
 
             self.thread = threading.Thread(target=work, name="apportionment-run", daemon=True)
             self.thread.start()
