@@ -58,6 +58,11 @@ class SandboxDbClock:
         return self.set(self.now() + delta)
 
 
+def business_now(clock: Clock, session: Session) -> datetime:
+    """The business time, read in the caller's open session when the clock is kept in the database."""
+    return clock.now_in(session) if isinstance(clock, SandboxDbClock) else clock.now()
+
+
 @dataclass
 class Platform:
     settings: Settings

@@ -13,7 +13,7 @@ from huzhu.api.security import SESSION_COOKIE, read_token
 from huzhu.db import unit_of_work
 from huzhu.errors import DomainError, Forbidden
 from huzhu.members.models import Account
-from huzhu.platform import Platform
+from huzhu.platform import Platform, business_now
 
 
 class Unauthorized(DomainError):
@@ -45,9 +45,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 def get_now(request: Request, session: SessionDep) -> datetime:
     """Read the (possibly sandbox) clock once per request, in the request's own transaction."""
-    clock = request.app.state.platform.clock
-    now_in = getattr(clock, "now_in", None)
-    return now_in(session) if now_in is not None else clock.now()
+    return business_now(request.app.state.platform.clock, session)
 
 
 NowDep = Annotated[datetime, Depends(get_now)]

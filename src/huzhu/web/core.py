@@ -26,7 +26,7 @@ from huzhu.api.deps import account_from_request
 from huzhu.api.security import CSRF_COOKIE, csrf_ok, new_csrf_token, set_csrf_cookie
 from huzhu.errors import DomainError
 from huzhu.members.models import Account
-from huzhu.platform import Platform
+from huzhu.platform import Platform, business_now
 from huzhu.web.i18n import LANG_COOKIE, environment, gettext, negotiate_locale, normalise
 
 log = logging.getLogger("huzhu.web")
@@ -84,8 +84,7 @@ def page_ctx(request: Request) -> Ctx:
     platform: Platform = request.app.state.platform
     locale = negotiate_locale(request)
     with platform.read_factory() as session:
-        now_in = getattr(platform.clock, "now_in", None)
-        now = now_in(session) if now_in is not None else platform.clock.now()
+        now = business_now(platform.clock, session)
         account = account_from_request(request, session, now)
         if account is not None:
             session.expunge(account)
