@@ -44,7 +44,7 @@ pytestmark = pytest.mark.e2e
 def new_context(browser: Browser, *, mobile: bool = False, locale: str = "zh-CN") -> BrowserContext:
     context = browser.new_context(viewport=MOBILE if mobile else DESKTOP, locale=locale,
                                   extra_http_headers={"Accept-Language": locale})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(20_000)  # a loaded CI machine runs the other test worker too
     return context
 
 
