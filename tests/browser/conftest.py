@@ -28,7 +28,10 @@ if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs Debian's chrom
         raise RuntimeError(f"HUZHU_REQUIRE_BROWSER is set but there is no Chromium at {CHROMIUM}")
     pytest.skip(f"no system Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 
-from playwright.sync_api import Browser, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, expect, sync_playwright  # noqa: E402
+
+# Assertions wait as long as actions do (Playwright's own default is 5 s): CI runs another worker beside these.
+expect.set_options(timeout=20_000)
 
 
 @dataclass
