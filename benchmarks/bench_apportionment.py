@@ -64,9 +64,10 @@ def fill_members(platform, count: int) -> None:  # noqa: ANN001
             SELECT :base + n, NULL, 'member_balance', true, 0, CASE WHEN n % 10 = 0 THEN 305 ELSE 900 END, 0, 0,
                    {created} FROM {source}"""), params)
         s.execute(text(f"""{series}
-            INSERT INTO members (id, account_id, relationship, name, id_number, birth_date, gender, region_code,
-                                 ledger_account_id, created_at)
-            SELECT :mbase + n, NULL, 'self', 'bench', 'B' || {pad}, {birth}, 'F', '110101', :base + n,
+            INSERT INTO members (id, account_id, relationship, name, id_number_digest, id_number_sealed,
+                                 id_number_masked, birth_date, gender, region_code, ledger_account_id, created_at)
+            SELECT :mbase + n, NULL, 'self', 'bench', 'B' || {pad}, 'synthetic', 'synthetic', {birth}, 'F', '110101',
+                   :base + n,
                    {created} FROM {source}"""), params)
         s.execute(text(f"""
             INSERT INTO enrollments (member_id, ledger_account_id, plan_code, status, joined_at, joined_on,

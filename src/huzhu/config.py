@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me-sandbox-secret"
+DEFAULT_ID_NUMBER_KEY = "change-me-sandbox-id-number-key"
 DEFAULT_DATA_DIR = Path("data")
 
 
@@ -21,6 +22,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     plans_dir: Path | None = None
     secret_key: str = DEFAULT_SECRET
+    # Seals resident ID numbers at rest and keys their digests (identity/sealing.py). Changing it
+    # makes the stored numbers unreadable: keep it with the database's backups, apart from them.
+    id_number_key: str = DEFAULT_ID_NUMBER_KEY
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     cookie_secure: bool = False
 
@@ -32,6 +36,10 @@ class Settings(BaseSettings):
             if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
                 raise ValueError(
                     "HUZHU_SECRET_KEY must be set to a random value of at least 32 characters in production"
+                )
+            if self.id_number_key == DEFAULT_ID_NUMBER_KEY or len(self.id_number_key) < 32:
+                raise ValueError(
+                    "HUZHU_ID_NUMBER_KEY must be set to a random value of at least 32 characters in production"
                 )
         return self
 

@@ -140,9 +140,11 @@ def is_sqlite(session_or_engine: Session | Engine) -> bool:
     return bind.dialect.name == "sqlite"
 
 
-def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+def make_session_factory(engine: Engine, *, read_only: bool = False,
+                         info: dict[str, object] | None = None) -> sessionmaker[Session]:
+    """``info`` is copied into every session (the platform's ID-number vault travels there)."""
     bind = engine.execution_options(read_only=True) if read_only else engine
-    return sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
+    return sessionmaker(bind=bind, expire_on_commit=False, autoflush=False, info=info or {})
 
 
 @contextmanager

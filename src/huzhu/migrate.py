@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -19,8 +20,35 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", *, id_number_key: str | None = None) -> None:
+    """``id_number_key``: the platform's key, for migrations that seal existing ID numbers."""
+    _migrate(engine, command.upgrade, revision, id_number_key)
+
+
+def downgrade(engine: Engine, revision: str, *, id_number_key: str | None = None) -> None:
+    _migrate(engine, command.downgrade, revision, id_number_key)
+
+
+def _migrate(engine: Engine, step: Callable[[Config, str], None], revision: str, id_number_key: str | None) -> None:
     cfg = alembic_config()
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
+    cfg.attributes["id_number_key"] = id_number_key
+    with engine.connect() as connection:
+        if connection.dialect.name != "sqlite":
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                step(cfg, revision)
+            return
+        # SQLite changes a column by rebuilding the table (create, copy, drop, rename), and a table
+        # that others reference can only be dropped with foreign keys off, which SQLite accepts
+        # only outside a transaction. The keys are checked before the migration commits.
+        raw = connection.connection.driver_connection
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                step(cfg, revision)
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"the migration left rows that reference nothing: {broken[:5]}")
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")

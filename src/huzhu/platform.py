@@ -13,6 +13,7 @@ from huzhu.config import Settings, get_settings
 from huzhu.custody.service import Custodian, SimulatedCustodian
 from huzhu.db import make_engine, make_session_factory, unit_of_work
 from huzhu.errors import InvalidInput, InvalidTransition
+from huzhu.identity.sealing import VAULT_INFO_KEY, IdNumberVault
 from huzhu.ledger.service import open_custody_cash_accounts
 from huzhu.memo import Memo
 from huzhu.migrate import upgrade
@@ -87,9 +88,10 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
     settings = settings or get_settings()
     engine = make_engine(settings.database_url)
     if migrate:
-        upgrade(engine)
-    factory = make_session_factory(engine)
-    read_factory = make_session_factory(engine, read_only=True)
+        upgrade(engine, id_number_key=settings.id_number_key)
+    info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key)}
+    factory = make_session_factory(engine, info=info)
+    read_factory = make_session_factory(engine, read_only=True, info=info)
     plans = load_plans(settings.resolved_plans_dir)
     if migrate:
         # The custody cash shards exist before the first deposit, so concurrent first deposits do not race.

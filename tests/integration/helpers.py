@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from huzhu.claims import service as claims
 from huzhu.clock import CHINA_TZ, FixedClock
 from huzhu.identity import make_resident_id
+from huzhu.identity.sealing import id_number_vault
 from huzhu.members import service as members
 from huzhu.members.importer import import_members
 from huzhu.members.models import Account, Enrollment, Member
@@ -154,8 +155,9 @@ def import_pool(platform: Platform, clock: FixedClock, path: Path, balances: Seq
     with platform.session() as s:
         import_members(s, path=path, plans=platform.plans, now=clock.now())
     with platform.factory() as s:
-        by_number = dict(s.execute(select(Member.id_number, Member.id)).all())
-    return [by_number[r[1]] for r in rows]
+        by_digest = dict(s.execute(select(Member.id_number_digest, Member.id)).all())
+        vault = id_number_vault(s)
+        return [by_digest[vault.digest(r[1])] for r in rows]
 
 
 def available(s: Session, member_id: int) -> int:

@@ -18,15 +18,20 @@ from huzhu.platform import build_platform
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_production_refuses_the_default_secret(database_url: str) -> None:
+def test_production_refuses_the_default_secrets(database_url: str) -> None:
     with pytest.raises(ValidationError, match="HUZHU_SECRET_KEY"):
         Settings(mode="production", database_url=database_url)
     with pytest.raises(ValidationError, match="HUZHU_SECRET_KEY"):
         Settings(mode="production", database_url=database_url, secret_key="short")
+    with pytest.raises(ValidationError, match="HUZHU_ID_NUMBER_KEY"):
+        Settings(mode="production", database_url=database_url, secret_key="x" * 40)
+    with pytest.raises(ValidationError, match="HUZHU_ID_NUMBER_KEY"):
+        Settings(mode="production", database_url=database_url, secret_key="x" * 40, id_number_key="short")
 
 
 def test_production_has_no_sandbox_clock(database_url: str, tmp_path: Path) -> None:
-    settings = Settings(mode="production", database_url=database_url, secret_key="x" * 40, data_dir=tmp_path,
+    settings = Settings(mode="production", database_url=database_url, secret_key="x" * 40, id_number_key="k" * 40,
+                        data_dir=tmp_path,
                         plans_dir=REPO / "plans")
     platform = build_platform(settings)
     assert isinstance(platform.clock, SystemClock)

@@ -14,7 +14,7 @@ from huzhu.claims.models import Claim, InvestigationReport
 from huzhu.claims.service import timeline
 from huzhu.clock import business_date
 from huzhu.custody.models import CustodyInstruction, Reconciliation
-from huzhu.identity import mask_bank_account, mask_id_number, province_for
+from huzhu.identity import mask_bank_account, province_for
 from huzhu.ledger.models import LedgerAccount, Transfer
 from huzhu.ledger.service import transfer_state
 from huzhu.members.models import Enrollment, Member
@@ -57,7 +57,7 @@ def member_read(session: Session, member: Member) -> s.MemberRead:
     assert account is not None
     return s.MemberRead(
         id=member.id, account_id=member.account_id, relationship=member.relationship, name=member.name,
-        id_number_masked=mask_id_number(member.id_number), birth_date=member.birth_date, gender=member.gender,
+        id_number_masked=member.id_number_masked, birth_date=member.birth_date, gender=member.gender,
         region_code=member.region_code, balance=format_yuan(account.credit_balance),
         available=format_yuan(account.available), pending=format_yuan(account.debits_pending),
         created_at=member.created_at,

@@ -27,6 +27,7 @@ from huzhu.custody.service import end_to_end_id
 from huzhu.db import bulk_insert
 from huzhu.errors import Conflict, InvalidInput
 from huzhu.identity import parse_resident_id
+from huzhu.identity.sealing import id_number_vault
 from huzhu.ledger.models import CREDIT, DEBIT, MEMBER_BALANCE, Entry, Transfer
 from huzhu.ledger.service import custody_cash_account, find_transfer
 from huzhu.members.models import Member
@@ -39,7 +40,7 @@ COLUMNS = ["name", "id_number", "plans", "joined_on", "balance"]
 CHUNK = 20_000
 ACCOUNT_COLUMNS = ("id", "kind", "debits_must_not_exceed_credits", "debits_posted", "credits_posted",
                    "debits_pending", "credits_pending", "created_at")
-MEMBER_COLUMNS = ("id", "relationship", "name", "id_number", "birth_date", "gender", "region_code",
+MEMBER_COLUMNS = ("id", "relationship", "name", "id_number_digest", "id_number_sealed", "id_number_masked", "birth_date", "gender", "region_code",
                   "ledger_account_id", "created_at")
 ENTRY_COLUMNS = ("transfer_id", "account_id", "direction", "amount")
 ENROLLMENT_COLUMNS = ("id", "member_id", "ledger_account_id", "plan_code", "status", "joined_at", "joined_on",
@@ -138,6 +139,7 @@ def import_members(
     result = ImportResult()
     errors: list[str] = []
     cash = custody_cash_account(session, now=now, key=key)
+    vault = id_number_vault(session)
     transfer = Transfer(idempotency_key=key, content_hash=digest, kind="import", status="posted", amount=0,
                         entry_count=0, memo=f"opening balances imported from {path.name}",
                         external_ref=end_to_end_id("IMP", key), created_at=now)
@@ -151,12 +153,14 @@ def import_members(
         for chunk in _chunks(_parse(reader, plans, today, errors), CHUNK):
             if errors:
                 break
-            existing = set(session.scalars(select(Member.id_number).where(
-                Member.id_number.in_([r.id_number for r in chunk]))))
+            sealed = [vault.columns(r.id_number) for r in chunk]
+            number_of = {s["id_number_digest"]: r.id_number for s, r in zip(sealed, chunk, strict=True)}
+            existing = sorted(number_of[d] for d in session.scalars(select(Member.id_number_digest).where(
+                Member.id_number_digest.in_(number_of))))
             if existing:
-                errors.extend(f"ID number {n[:4]}…{n[-4:]} is already registered" for n in sorted(existing)[:MAX_ERRORS])
+                errors.extend(f"ID number {n[:4]}…{n[-4:]} is already registered" for n in existing[:MAX_ERRORS])
                 break
-            _write_chunk(session, chunk, plans=plans, now=now, transfer_id=transfer.id, result=result)
+            _write_chunk(session, chunk, sealed, plans=plans, now=now, transfer_id=transfer.id, result=result)
             if progress:
                 progress(len(chunk))
     if errors:
@@ -178,7 +182,8 @@ def import_members(
     return result
 
 
-def _write_chunk(session: Session, chunk: list[_Row], *, plans: Mapping[str, Plan], now: datetime,
+def _write_chunk(session: Session, chunk: list[_Row], sealed: list[dict[str, str]], *, plans: Mapping[str, Plan],
+                 now: datetime,
                  transfer_id: int, result: ImportResult) -> None:
     n = len(chunk)
     first_account = _reserve_ids(session, "ledger_accounts", n)
@@ -186,8 +191,9 @@ def _write_chunk(session: Session, chunk: list[_Row], *, plans: Mapping[str, Pla
     bulk_insert(session, "ledger_accounts", ACCOUNT_COLUMNS, (
         (first_account + i, MEMBER_BALANCE, True, 0, r.balance_fen, 0, 0, now) for i, r in enumerate(chunk)))
     bulk_insert(session, "members", MEMBER_COLUMNS, (
-        (first_member + i, "self", r.name, r.id_number, r.birth_date, r.gender, r.region_code, first_account + i, now)
-        for i, r in enumerate(chunk)))
+        (first_member + i, "self", r.name, s["id_number_digest"], s["id_number_sealed"], s["id_number_masked"],
+         r.birth_date, r.gender, r.region_code, first_account + i, now)
+        for i, (r, s) in enumerate(zip(chunk, sealed, strict=True))))
     bulk_insert(session, "ledger_entries", ENTRY_COLUMNS, (
         (transfer_id, first_account + i, CREDIT, r.balance_fen) for i, r in enumerate(chunk) if r.balance_fen > 0))
     pairs = [(i, r, code) for i, r in enumerate(chunk) for code in r.plans]

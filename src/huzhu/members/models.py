@@ -16,9 +16,10 @@ from sqlalchemy import (
     String,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, object_session
 
 from huzhu.db import Base, BigId, UtcDateTime
+from huzhu.identity.sealing import id_number_vault
 
 ROLES = ("member", "investigator", "reviewer", "admin", "auditor")
 RELATIONSHIPS = ("self", "spouse", "child", "parent")
@@ -54,12 +55,21 @@ class Member(Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     relationship: Mapped[str] = mapped_column(String(8), default="self")
     name: Mapped[str] = mapped_column(String(100))
-    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    # The resident ID number is never stored in clear (identity/sealing.py): a keyed digest for
+    # uniqueness, the number sealed with AES-GCM, and the masked form for display.
+    id_number_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    id_number_sealed: Mapped[str] = mapped_column(String(80))
+    id_number_masked: Mapped[str] = mapped_column(String(18))
     birth_date: Mapped[date] = mapped_column(Date)
     gender: Mapped[str] = mapped_column(String(1))
     region_code: Mapped[str] = mapped_column(String(6))
     ledger_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    @property
+    def id_number(self) -> str:
+        """The number in clear, unsealed with the key of the session that loaded this member."""
+        return id_number_vault(object_session(self)).unseal(self.id_number_sealed)
 
     __table_args__ = (
         CheckConstraint(f"relationship IN {RELATIONSHIPS!r}", name="relationship_known"),

@@ -23,6 +23,7 @@ from huzhu.errors import (
     NotFound,
 )
 from huzhu.identity.idnumber import parse_resident_id
+from huzhu.identity.sealing import id_number_vault
 from huzhu.ledger.models import MEMBER_BALANCE, LedgerAccount
 from huzhu.ledger.service import find_transfer, open_account
 from huzhu.members.models import RELATIONSHIPS, ROLES, Account, Enrollment, EnrollmentEvent, Member
@@ -105,7 +106,8 @@ def add_member(
     if relationship not in RELATIONSHIPS:
         raise InvalidInput(f"relationship must be one of {', '.join(RELATIONSHIPS)}")
     resident = parse_resident_id(id_number, today=business_date(now))
-    if session.scalar(select(Member.id).where(Member.id_number == resident.number)) is not None:
+    sealed = id_number_vault(session).columns(resident.number)
+    if session.scalar(select(Member.id).where(Member.id_number_digest == sealed["id_number_digest"])) is not None:
         raise Conflict("a member with this ID number is already registered")
     if account_id is not None and relationship == "self":
         has_self = session.scalar(
@@ -115,7 +117,7 @@ def add_member(
             raise Conflict("this account already has a member registered as 'self'")
     ledger_account = open_account(session, kind=MEMBER_BALANCE, now=now)
     member = Member(
-        account_id=account_id, relationship=relationship, name=name, id_number=resident.number,
+        account_id=account_id, relationship=relationship, name=name, **sealed,
         birth_date=resident.birth_date, gender=resident.gender, region_code=resident.region_code,
         ledger_account_id=ledger_account.id, created_at=now,
     )

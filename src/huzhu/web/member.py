@@ -24,7 +24,6 @@ from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport
 from huzhu.clock import business_date
 from huzhu.errors import DomainError, InvalidInput, NotEligible
 from huzhu.identity import parse_resident_id
-from huzhu.identity.masking import mask_id_number
 from huzhu.ledger.models import Entry, LedgerAccount, Transfer
 from huzhu.members import service as members
 from huzhu.members.models import Account, Enrollment, EnrollmentEvent, Member
@@ -174,7 +173,7 @@ def member_view(ctx: Ctx, s: Session, member: Member) -> dict[str, Any]:
     balance = s.get(LedgerAccount, member.ledger_account_id)
     enrollments = list(s.scalars(select(Enrollment).where(Enrollment.member_id == member.id)
                                  .order_by(Enrollment.id)))
-    return {"m": member, "masked_id": mask_id_number(member.id_number),
+    return {"m": member, "masked_id": member.id_number_masked,
             "age": age_on(member.birth_date, business_date(ctx.now)),
             "balance": balance.available if balance else 0,
             "enrollments": [enrollment_view(ctx, s, e) for e in enrollments]}
