@@ -74,6 +74,38 @@ def db_upgrade() -> None:
     console.print(f"database ready: {platform.engine.url.render_as_string(hide_password=True)}")
 
 
+@db_app.command("rekey-id-numbers")
+def db_rekey_id_numbers() -> None:
+    """Reseal every resident ID number under a new key (from HUZHU_NEW_ID_NUMBER_KEY), all or nothing.
+
+    Stop the server first. Afterwards set HUZHU_ID_NUMBER_KEY to the new key; the old one opens
+    nothing any more.
+    """
+    import os
+
+    from sqlalchemy import func, select
+
+    from huzhu.identity.sealing import rekey_members
+    from huzhu.members.models import Member
+
+    new_key = os.environ.get("HUZHU_NEW_ID_NUMBER_KEY", "")
+    if not new_key:
+        _fail(DomainError("set HUZHU_NEW_ID_NUMBER_KEY to the new key (never on the command line: it would "
+                          "stay in the shell's history)"))
+    platform = _platform()
+    if new_key == platform.settings.id_number_key:
+        _fail(DomainError("the new key is the current key"))
+    with platform.factory() as session:
+        total = session.scalar(select(func.count()).select_from(Member)) or 0
+    try:
+        with _progress() as progress, platform.session() as session:
+            task = progress.add_task("resealing ID numbers", total=total)
+            done = rekey_members(session, new_key, progress=lambda n: progress.advance(task, n))
+    except DomainError as exc:
+        _fail(exc)
+    console.print(f"resealed {done} ID numbers; now set HUZHU_ID_NUMBER_KEY to the new key and start the server")
+
+
 @plans_app.command("list")
 def plans_list() -> None:
     """Show the plans and their rules."""

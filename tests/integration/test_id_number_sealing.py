@@ -11,15 +11,16 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import insert, inspect, select, text
 
 from huzhu.clock import FixedClock
+from huzhu.config import Settings
 from huzhu.db import make_engine
-from huzhu.errors import Conflict
+from huzhu.errors import Conflict, InvalidInput
 from huzhu.identity import make_resident_id
-from huzhu.identity.sealing import IdNumberVault, id_number_vault
+from huzhu.identity.sealing import IdNumberVault, id_number_vault, rekey_members
 from huzhu.members import service as members
 from huzhu.members.models import Enrollment, Member
 from huzhu.migrate import downgrade, upgrade
 from huzhu.models import Base
-from huzhu.platform import Platform
+from huzhu.platform import Platform, build_platform
 
 from .helpers import import_pool, join_member
 
@@ -112,3 +113,71 @@ def test_a_member_can_be_found_by_number_through_the_digest(platform: Platform, 
         number = s.get(Member, joined.member_id).id_number  # type: ignore[union-attr]
         found = s.scalar(select(Member.id).where(Member.id_number_digest == id_number_vault(s).digest(number)))
     assert found == joined.member_id
+
+
+NEW_KEY = "rotated-key-" + "r" * 32
+
+
+def _sealed_columns(platform: Platform) -> list[tuple[int, str, str]]:
+    with platform.factory() as s:
+        return [tuple(r) for r in s.execute(select(Member.id, Member.id_number_digest, Member.id_number_sealed)
+                                            .order_by(Member.id))]
+
+
+def test_rekey_reseals_every_number_under_the_new_key(platform: Platform, clock: FixedClock, tmp_path: Path,
+                                                      settings: Settings) -> None:
+    joined = join_member(platform, clock)
+    pool = import_pool(platform, clock, tmp_path / "pool.csv", ["9.00", "6.00", "3.00"])
+    with platform.factory() as s:
+        numbers = {i: s.get(Member, i).id_number for i in [joined.member_id, *pool]}  # type: ignore[union-attr]
+    before = _sealed_columns(platform)
+
+    with platform.session() as s:
+        assert rekey_members(s, NEW_KEY) == len(numbers)
+    after = _sealed_columns(platform)
+    assert all(b[1] != a[1] and b[2] != a[2] for b, a in zip(before, after, strict=True))
+
+    rotated = build_platform(settings.model_copy(update={"id_number_key": NEW_KEY}), clock=clock)
+    try:
+        with rotated.factory() as s:
+            assert {i: s.get(Member, i).id_number for i in numbers} == numbers  # type: ignore[union-attr]
+        with rotated.session() as s, pytest.raises(Conflict, match="already registered"):
+            members.add_member(s, account_id=None, name="重复", id_number=numbers[pool[0]], now=clock.now())
+    finally:
+        rotated.engine.dispose()
+    with platform.factory() as s, pytest.raises(InvalidTag):  # the old key opens nothing any more
+        _ = s.get(Member, joined.member_id).id_number  # type: ignore[union-attr]
+
+
+def test_rekey_with_the_wrong_current_key_changes_nothing(platform: Platform, clock: FixedClock,
+                                                          settings: Settings) -> None:
+    join_member(platform, clock)
+    before = _sealed_columns(platform)
+    wrong = build_platform(settings.model_copy(update={"id_number_key": "wrong-key-" + "w" * 30}), clock=clock)
+    try:
+        with wrong.session() as s, pytest.raises(InvalidInput, match="does not open with the current key"):
+            rekey_members(s, NEW_KEY)
+        with wrong.session() as s, pytest.raises(InvalidInput, match="at least 32"):
+            rekey_members(s, "short")
+    finally:
+        wrong.engine.dispose()
+    assert _sealed_columns(platform) == before
+
+
+def test_rekey_from_the_command_line(platform: Platform, clock: FixedClock, database_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from huzhu.cli import app
+    from huzhu.config import get_settings
+
+    join_member(platform, clock)
+    env = {"HUZHU_MODE": "sandbox", "HUZHU_DATABASE_URL": database_url, "HUZHU_NEW_ID_NUMBER_KEY": ""}
+    get_settings.cache_clear()
+    try:
+        refused = CliRunner().invoke(app, ["db", "rekey-id-numbers"], env=env)
+        done = CliRunner().invoke(app, ["db", "rekey-id-numbers"], env={**env, "HUZHU_NEW_ID_NUMBER_KEY": NEW_KEY})
+    finally:
+        get_settings.cache_clear()
+    assert refused.exit_code == 1 and "HUZHU_NEW_ID_NUMBER_KEY" in refused.output
+    assert done.exit_code == 0, done.output
+    assert "resealed 1 ID numbers" in done.output
