@@ -61,3 +61,21 @@ def test_every_template_raised_with_params_is_in_the_chinese_catalog() -> None:
     for template in raised:  # the translation may drop a value, never invent one
         names = set(re.findall(r"%\((\w+)\)s", translated[template]))
         assert names <= set(re.findall(r"%\((\w+)\)s", template)) | {"plan_zh", "benefit_zh"}, template
+
+
+def test_claim_timeline_notes_read_in_the_readers_language() -> None:
+    from types import SimpleNamespace
+
+    from huzhu.claims.service import NOTE_APPROVED, NOTE_FILED, NOTE_REJECTED, TIMELINE_NOTES
+    from huzhu.web.member import timeline_note
+
+    zh_ctx = SimpleNamespace(_=lambda message, **params: gettext("zh_CN", message, **params))
+    en_ctx = SimpleNamespace(_=lambda message, **params: gettext("en", message, **params))
+    assert timeline_note(zh_ctx, NOTE_FILED) == "已提交申请"
+    assert timeline_note(zh_ctx, NOTE_APPROVED % {"amount": "90000.00"}) == "按计划规则核定金额 90000.00 元"
+    assert timeline_note(zh_ctx, NOTE_REJECTED % {"reason": "事故发生在等待期内: 见报告"}) == "未通过：事故发生在等待期内: 见报告"
+    assert timeline_note(en_ctx, NOTE_APPROVED % {"amount": "1.00"}) == "approved at 1.00 by the plan rules"
+    assert timeline_note(zh_ctx, "a note written before the templates") == "a note written before the templates"
+    with CATALOG.open("rb") as handle:
+        translated = {m.id for m in read_po(handle) if m.id and m.string}
+    assert set(TIMELINE_NOTES) <= translated

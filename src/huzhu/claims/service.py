@@ -77,6 +77,17 @@ def _event(session: Session, claim: Claim, *, to: str, actor: Account | None, no
                            to_status=to, actor_account_id=actor.id if actor else None, note=note, public=public))
 
 
+# The notes a claim's timeline carries, as templates: the engine stores them filled in (English),
+# the pages match a stored note back to its template and show it in the reader's language.
+NOTE_FILED = "claim filed"
+NOTE_INVESTIGATING = "third-party investigation started"
+NOTE_REPORTED = "investigation report by %(company)s"
+NOTE_APPROVED = "approved at %(amount)s by the plan rules"
+NOTE_REJECTED = "rejected: %(reason)s"
+NOTE_OBJECTION_UPHELD = "objection %(objection)s upheld: %(note)s"
+TIMELINE_NOTES = (NOTE_FILED, NOTE_INVESTIGATING, NOTE_REPORTED, NOTE_APPROVED, NOTE_REJECTED, NOTE_OBJECTION_UPHELD)
+
+
 def _transition(session: Session, claim: Claim, *, expected: str, to: str, actor: Account | None, note: str,
                 now: datetime) -> None:
     if claim.status != expected:
@@ -156,7 +167,7 @@ def file_claim(
     session.add(claim)
     session.flush()
     claim.claim_no = f"HZC{claim.id:08d}"
-    _event(session, claim, to="submitted", actor=actor, note="claim filed", now=now)
+    _event(session, claim, to="submitted", actor=actor, note=NOTE_FILED, now=now)
     session.flush()
     return claim
 
@@ -165,7 +176,7 @@ def start_investigation(session: Session, *, actor: Account, claim_id: int, now:
     require_role(actor, "investigator")
     claim = claim_or_raise(session, claim_id)
     _transition(session, claim, expected="submitted", to="investigating", actor=actor,
-                note="third-party investigation started", now=now)
+                note=NOTE_INVESTIGATING, now=now)
     claim.investigator_account_id = actor.id
     session.flush()
     return claim
@@ -187,7 +198,7 @@ def submit_report(
         raise InvalidInput("the confirmed incident date cannot be in the future")
     found = parse_facts(facts)
     _transition(session, claim, expected="investigating", to="reviewing", actor=actor,
-                note=f"investigation report by {company.strip()}", now=now)
+                note=NOTE_REPORTED % {"company": company.strip()}, now=now)
     report = InvestigationReport(
         claim_id=claim.id, investigator_account_id=actor.id, company=company.strip(), summary=summary.strip(),
         confirmed_incident_date=confirmed_incident_date, facts=found, submitted_at=now,
@@ -257,7 +268,7 @@ def decide(
         claim.amount_fen = evaluation.amount_fen
         claim.decision_reason = decision.reason
         _transition(session, claim, expected="reviewing", to="approved", actor=actor,
-                    note=f"approved at {format_yuan(evaluation.amount_fen)} by the plan rules", now=now)
+                    note=NOTE_APPROVED % {"amount": format_yuan(evaluation.amount_fen)}, now=now)
         session.flush()
         case = open_case(session, plan=plan, claim=claim, reviewer=actor, now=now)
         benefit = plan.benefit(claim.benefit_code)
@@ -267,7 +278,7 @@ def decide(
             end_membership(session, member=member, reason=f"deceased: claim {claim.claim_no} approved", now=now)
     else:
         claim.decision_reason = reason
-        _transition(session, claim, expected="reviewing", to="rejected", actor=actor, note=f"rejected: {reason}",
+        _transition(session, claim, expected="reviewing", to="rejected", actor=actor, note=NOTE_REJECTED % {"reason": reason},
                     now=now)
     session.flush()
     return claim, case

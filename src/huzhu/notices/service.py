@@ -117,7 +117,7 @@ def objection_or_raise(session: Session, objection_id: int) -> Objection:
 def resolve_objection(
     session: Session, *, actor: Account, objection_id: int, upheld: bool, note: str, now: datetime
 ) -> Objection:
-    from huzhu.claims.service import return_to_review
+    from huzhu.claims.service import NOTE_OBJECTION_UPHELD, return_to_review
 
     require_role(actor, "reviewer")
     objection = objection_or_raise(session, objection_id)
@@ -144,7 +144,8 @@ def resolve_objection(
             other.resolution_note = f"case withdrawn after objection {objection.id} was upheld"
         case.status = "withdrawn"
         case.updated_at = now
-        return_to_review(session, claim=claim, actor=actor, note=f"objection {objection.id} upheld: {note}", now=now)
+        return_to_review(session, claim=claim, actor=actor,
+                         note=NOTE_OBJECTION_UPHELD % {"objection": objection.id, "note": note}, now=now)
     session.flush()
     append_record(session, kind="objection_upheld" if upheld else "objection_dismissed", subject=case.case_no,
                   payload={"objection_id": objection.id, "note": note}, now=now)

@@ -4,6 +4,7 @@ deductions, claims with evidence, and objections to cases in notice."""
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -21,6 +22,7 @@ from huzhu.api.security import DEFAULT_TTL, clear_session_cookie, issue_token, s
 from huzhu.apportionment.service import member_share_proof
 from huzhu.claims import service as claims
 from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport
+from huzhu.claims.service import TIMELINE_NOTES
 from huzhu.clock import business_date
 from huzhu.errors import DomainError, InvalidInput, NotEligible
 from huzhu.identity import parse_resident_id
@@ -610,6 +612,24 @@ def own_claim(s: Session, account: Account, claim_id: int) -> Claim:
     return claim
 
 
+def _note_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"%\((\w+)\)s", template)  # literal, name, literal, name, …, literal
+    return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*)" for i, p in enumerate(parts)) + r"\Z",
+                      re.S)
+
+
+NOTE_PATTERNS = [(template, _note_pattern(template)) for template in TIMELINE_NOTES]
+
+
+def timeline_note(ctx: Ctx, note: str) -> str:
+    """A stored (English) timeline note in the reader's language, its values kept as written."""
+    for template, pattern in NOTE_PATTERNS:
+        found = pattern.match(note or "")
+        if found:
+            return ctx._(template, **found.groupdict()) if found.groupdict() else ctx._(template)
+    return note or ""
+
+
 def claim_details(ctx: Ctx, s: Session, claim: Claim) -> dict[str, Any]:
     events = list(s.scalars(select(ClaimEvent).where(ClaimEvent.claim_id == claim.id)
                             .order_by(ClaimEvent.occurred_at, ClaimEvent.id)))
@@ -618,7 +638,8 @@ def claim_details(ctx: Ctx, s: Session, claim: Claim) -> dict[str, Any]:
                       .order_by(InvestigationReport.id.desc()).limit(1))
     case = s.scalar(select(Case).where(Case.claim_id == claim.id).order_by(Case.id.desc()).limit(1))
     member = s.get(Member, claim.member_id)
-    return {"c": claim, "events": events, "evidence": evidence, "report": report, "case": case, "member": member,
+    return {"c": claim, "events": events, "notes": {e.id: timeline_note(ctx, e.note) for e in events},
+            "evidence": evidence, "report": report, "case": case, "member": member,
             "plan_name": plan_name(ctx, ctx.platform.plans, claim.plan_code),
             "benefit_name": benefit_name(ctx, ctx.platform.plans, claim.plan_code, claim.benefit_code)}
 
