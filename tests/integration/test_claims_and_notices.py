@@ -20,13 +20,16 @@ from huzhu.platform import Platform
 
 from .helpers import (
     ACCIDENT,
+    DRIVING,
     PASSWORD,
     Joined,
     Staff,
     account,
     approve,
+    approved_case,
     at,
     count_rows,
+    driving_facts,
     file_and_investigate,
     join_member,
     make_staff,
@@ -349,3 +352,40 @@ def test_an_upheld_objection_withdraws_the_case_and_reapproval_opens_a_new_notic
         assert s.get(Case, case_id).status == "withdrawn"  # type: ignore[union-attr]
         assert s.scalar(text("SELECT COUNT(*) FROM run_cases")) == 1
         assert check_ledger(s) == []
+
+
+def test_published_free_text_has_no_phone_id_or_account_numbers(platform: Platform, clock: FixedClock) -> None:
+    """People write their numbers into objections and notes; the permanent public record must not
+    keep them (the objector and staff still read the text as written)."""
+    from huzhu.api import views
+    from huzhu.transparency.models import PublicRecord
+
+    staff = make_staff(platform, clock)
+    claimant = join_member(platform, clock, plans=(DRIVING,))
+    objector = join_member(platform, clock, plans=(DRIVING,))
+    clock.set(at("2015-03-05"))
+    case_id = approved_case(platform, clock, staff, claimant, plan=DRIVING, benefit="third_party_liability",
+                            incident=date(2015, 3, 4), facts=driving_facts("5.55"))
+    secrets = ["13800138000", "450321199006151228", "6222020000000000011", "peng.jing@qq.com"]
+    reason = f"我认识他，电话 138 0013 8000，身份证 {secrets[1]}，请核实。"
+    note = f"已电话核实（{secrets[0]}），赔款账户 {secrets[2]}，联系 {secrets[3]}。"
+    with platform.session() as s:
+        objection = notices.file_objection(s, actor=account(s, objector.account_id), case_id=case_id,
+                                           member_id=objector.member_id, reason=reason, now=clock.now())
+        objection_id = objection.id
+    with platform.session() as s:
+        notices.resolve_objection(s, actor=account(s, staff.reviewer2_id), objection_id=objection_id, upheld=False,
+                                  note=note, now=clock.now())
+    with platform.factory() as s:
+        published = " ".join(s.scalars(select(PublicRecord.payload)))
+        stored = s.get(Objection, objection_id)
+        assert stored is not None
+        case = s.get(Case, case_id)
+        assert case is not None
+        public = views.objection_public(stored, case.case_no).model_dump_json()
+        own = views.objection_read(stored, case.case_no)
+    for secret in [*secrets, "138 0013 8000"]:
+        assert secret not in published
+        assert secret not in public
+    assert "请核实" in published and "已电话核实" in public  # the words stay
+    assert own.reason == reason and own.resolution_note == note

@@ -173,3 +173,18 @@ def test_mask_email():
     assert mask_email("ab@x.com") == "a*@x.com"
     assert mask_email("pengjing@example.cn") == "p*******@example.cn"
     assert mask_email("a@x.com") == "*@x.com"
+
+
+@pytest.mark.parametrize(("text", "hidden", "kept"), [
+    ("身份证 45032119900615122X 电话 138 0013 8000", ["45032119900615122X", "0013"], ["身份证", "电话"]),
+    ("卡号6222-0200-0000-0000-011，邮箱 peng.jing@qq.com", ["6222", "peng.jing"], ["卡号", "@qq.com"]),
+    ("旧身份证 450321900615122 和手机13800138000。", ["450321900615122", "13800138000"], ["旧身份证", "。"]),
+    ("2016-02-02 事故，金额 100000.00 元，事件 HZ00000001，第 2 级", [], ["2016-02-02", "100000.00", "HZ00000001"]),
+])
+def test_published_free_text_loses_long_numbers_and_emails(text: str, hidden: list[str], kept: list[str]) -> None:
+    from huzhu.identity.masking import redact_identifiers
+
+    redacted = redact_identifiers(text)
+    assert all(h not in redacted for h in hidden), redacted
+    assert all(k in redacted for k in kept), redacted
+    assert len(redacted) == len(text) or "@" in text  # starred in place, the sentence still reads

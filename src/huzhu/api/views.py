@@ -15,6 +15,7 @@ from huzhu.claims.service import timeline
 from huzhu.clock import business_date
 from huzhu.custody.models import CustodyInstruction, Reconciliation
 from huzhu.identity import mask_bank_account, province_for
+from huzhu.identity.masking import redact_identifiers
 from huzhu.ledger.models import LedgerAccount, Transfer
 from huzhu.ledger.service import transfer_state
 from huzhu.members.models import Enrollment, Member
@@ -152,13 +153,19 @@ def cases_public(session: Session, cases: list[Case]) -> list[s.CasePublic]:
 
 
 def objection_public(objection: Objection, case_no: str) -> s.ObjectionPublic:
-    return s.ObjectionPublic(id=objection.id, case_no=case_no, reason=objection.reason, status=objection.status,
-                             filed_at=objection.filed_at, resolution_note=objection.resolution_note,
+    """What anyone may read of an objection: its free text with phone, ID and account numbers starred."""
+    return s.ObjectionPublic(id=objection.id, case_no=case_no, reason=redact_identifiers(objection.reason),
+                             status=objection.status, filed_at=objection.filed_at,
+                             resolution_note=redact_identifiers(objection.resolution_note)
+                             if objection.resolution_note is not None else None,
                              resolved_at=objection.resolved_at)
 
 
 def objection_read(objection: Objection, case_no: str) -> s.ObjectionRead:
-    return s.ObjectionRead(**objection_public(objection, case_no).model_dump(), member_id=objection.member_id,
+    # The objector and staff read the text as it was written.
+    public = objection_public(objection, case_no).model_dump() | {"reason": objection.reason,
+                                                                  "resolution_note": objection.resolution_note}
+    return s.ObjectionRead(**public, member_id=objection.member_id,
                            account_id=objection.account_id, resolved_by_account_id=objection.resolved_by_account_id)
 
 

@@ -61,3 +61,18 @@ def mask_email(email: str) -> str:
     if len(local) <= 1:
         return "*" + at + domain
     return local[0] + "*" * (len(local) - 1) + at + domain
+
+
+# A run of 11 or more digits, spaces or hyphens allowed between them, an ID number's X at the end:
+# a phone number (11), a resident ID (15 or 18) or a bank account (12–19). Dates, amounts and case
+# numbers are shorter runs and stay as written.
+_LONG_NUMBER = re.compile(r"(?<![0-9])\d(?:[ \-]?\d){9,}(?:[ \-]?[\dXx])(?![0-9])")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def redact_identifiers(text: str) -> str:
+    """Free text about to be published (an objection's reason, a reviewer's note, an investigation
+    summary) with phone, ID and bank account numbers and e-mail addresses starred out: people
+    write them into such fields, and the public record is permanent."""
+    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text or "")
+    return _LONG_NUMBER.sub(lambda m: re.sub(r"[\dXx]", "*", m.group(0)), text)

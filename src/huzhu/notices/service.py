@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from huzhu.claims.models import Claim
 from huzhu.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
 from huzhu.identity import mask_name, province_for
+from huzhu.identity.masking import redact_identifiers
 from huzhu.ledger.models import CASE_POOL
 from huzhu.ledger.service import open_account
 from huzhu.members.models import Account, Enrollment, Member
@@ -59,7 +60,7 @@ def open_case(session: Session, *, plan: Plan, claim: Claim, reviewer: Account, 
         gender=member.gender, age=age_on(member.birth_date, claim.incident_date),
         province_code=member.region_code[:2],
         incident_summary=f"{claim.incident_date.isoformat()} {benefit.name_zh} / {benefit.name_en}",
-        investigation_summary=report.summary if report else "",
+        investigation_summary=redact_identifiers(report.summary) if report else "",
         ledger_account_id=pool.id, approved_by_account_id=reviewer.id, notice_starts_at=now,
         notice_ends_at=now + timedelta(days=plan.notice_days), updated_at=now,
     )
@@ -103,7 +104,7 @@ def file_objection(
     session.add(objection)
     session.flush()
     append_record(session, kind="objection_filed", subject=case.case_no,
-                  payload={"objection_id": objection.id, "reason": reason}, now=now)
+                  payload={"objection_id": objection.id, "reason": redact_identifiers(reason)}, now=now)
     return objection
 
 
@@ -148,7 +149,7 @@ def resolve_objection(
                          note=NOTE_OBJECTION_UPHELD % {"objection": objection.id, "note": note}, now=now)
     session.flush()
     append_record(session, kind="objection_upheld" if upheld else "objection_dismissed", subject=case.case_no,
-                  payload={"objection_id": objection.id, "note": note}, now=now)
+                  payload={"objection_id": objection.id, "note": redact_identifiers(note)}, now=now)
     return objection
 
 
