@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -12,9 +13,10 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 
 from huzhu import __version__
 from huzhu.api.cache import PublicReadCache
@@ -50,7 +52,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     platform = platform or build_platform()
     app = FastAPI(
         title="huzhu API", version=__version__, description=DESCRIPTION, lifespan=_sized_thread_pool,
-        openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+        openapi_url="/openapi.json", docs_url=None, redoc_url=None,  # /docs: _offline_docs
         responses=PROBLEM_RESPONSES,  # type: ignore[arg-type]
     )
     app.state.platform = platform
@@ -77,6 +79,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ready", "mode": platform.settings.mode})
 
+    _offline_docs(app)
     _include_web(app)
     _document_plan_codes(app, sorted(platform.plans))
     log.info("app created", extra={"mode": platform.settings.mode,
@@ -124,6 +127,30 @@ def _document_plan_codes(app: FastAPI, codes: list[str]) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+SWAGGER_STATIC = "/static/swagger-ui"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs`` with Swagger UI served by the app itself (swagger-ui-py bundles it): FastAPI's
+    default page loads it from a CDN, which a closed network or a strict proxy never reaches."""
+    spec = importlib.util.find_spec("swagger_ui")  # its files only; importing it pulls in more
+    assert spec is not None and spec.submodule_search_locations
+    app.mount(SWAGGER_STATIC, StaticFiles(directory=Path(spec.submodule_search_locations[0]) / "static"),
+              name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="huzhu API", oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_js_url=f"{SWAGGER_STATIC}/swagger-ui-bundle.js", swagger_css_url=f"{SWAGGER_STATIC}/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def _include_web(app: FastAPI) -> None:
