@@ -79,3 +79,14 @@ def test_claim_timeline_notes_read_in_the_readers_language() -> None:
     with CATALOG.open("rb") as handle:
         translated = {m.id for m in read_po(handle) if m.id and m.string}
     assert set(TIMELINE_NOTES) <= translated
+
+
+def test_the_reason_a_member_sees_for_a_suspension_is_translated() -> None:
+    """The member page shows the latest enrollment event's reason: the engine writes these few."""
+    import re as _re
+
+    service = (SRC / "members" / "service.py").read_text(encoding="utf-8")
+    reasons = set(_re.findall(r'reason="([^"]+)"', service)) | set(_re.findall(r'"reason": "([^"]+)"', service))
+    assert "balance below the plan minimum" in reasons
+    for reason in reasons:
+        assert gettext("zh_CN", reason) != reason, reason

@@ -162,7 +162,7 @@ def enrollment_view(ctx: Ctx, s: Session, enrollment: Enrollment) -> dict[str, A
     if enrollment.status == "suspended":
         event = s.scalar(select(EnrollmentEvent).where(EnrollmentEvent.enrollment_id == enrollment.id)
                          .order_by(EnrollmentEvent.occurred_at.desc(), EnrollmentEvent.id.desc()).limit(1))
-        reason = event.reason if event else ""
+        reason = ctx._(event.reason) if event else ""  # the engine's reasons are catalog entries
     benefits = [{**b, "name": b["name_zh"] if ctx.is_zh else b["name_en"],
                  "from": date.fromisoformat(b["in_force_from"])} for b in status["benefits"]]
     return {"e": enrollment, "plan_name": plan_name(ctx, ctx.platform.plans, enrollment.plan_code),
