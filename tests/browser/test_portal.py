@@ -179,6 +179,7 @@ def test_the_story_in_the_browser(server: Any, browser: Browser) -> None:  # noq
     assert count(server, select(func.count()).select_from(Evidence)) == evidence_before
     me.goto(claim_url)
     expect(me.get_by_text("medical.png")).to_be_visible()
+    expect(me.locator("li", has_text="medical.png")).to_contain_text("病历")
     expect(me.locator("li", has_text="已提交申请")).to_be_visible()  # the timeline note, in Chinese
     shot(me, "11-claim-progress-zh-375")
 
