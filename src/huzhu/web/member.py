@@ -59,6 +59,12 @@ ALLOWED_EVIDENCE = {  # content type → (file signature, extension)
 EVIDENCE_KINDS = ("medical", "police", "death_certificate", "invoice", "other")
 
 
+def evidence_kind_labels(ctx: Ctx) -> dict[str, str]:
+    labels = {"medical": ctx._("Medical record"), "police": ctx._("Police or accident report"),
+              "death_certificate": ctx._("Death certificate"), "invoice": ctx._("Invoice"), "other": ctx._("Other")}
+    return {kind: labels[kind] for kind in EVIDENCE_KINDS}
+
+
 def field(form: Any, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
@@ -639,6 +645,7 @@ def claim_details(ctx: Ctx, s: Session, claim: Claim) -> dict[str, Any]:
     case = s.scalar(select(Case).where(Case.claim_id == claim.id).order_by(Case.id.desc()).limit(1))
     member = s.get(Member, claim.member_id)
     return {"c": claim, "events": events, "notes": {e.id: timeline_note(ctx, e.note) for e in events},
+            "evidence_kinds": evidence_kind_labels(ctx),
             "evidence": evidence, "report": report, "case": case, "member": member,
             "plan_name": plan_name(ctx, ctx.platform.plans, claim.plan_code),
             "benefit_name": benefit_name(ctx, ctx.platform.plans, claim.plan_code, claim.benefit_code)}
