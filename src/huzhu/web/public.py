@@ -50,10 +50,16 @@ def case_view(ctx: Ctx, case: Case) -> dict[str, Any]:
     """The anonymised public facts of a case, labelled in the page's language."""
     plans = ctx.platform.plans
     province = province_for(case.province_code)
+    benefit = benefit_name(ctx, plans, case.plan_code, case.benefit_code)
+    # The stored summary is "<incident date> <benefit in Chinese> / <in English>" (notices.open_case):
+    # the page shows the date with the benefit in its own language only.
+    day, _, rest = (case.incident_summary or "").partition(" ")
+    incident = f"{day} {benefit}" if rest and len(day) == 10 and day[4] == "-" else case.incident_summary
     return {
         "case": case,
         "plan_name": plan_name(ctx, plans, case.plan_code),
-        "benefit_name": benefit_name(ctx, plans, case.plan_code, case.benefit_code),
+        "benefit_name": benefit,
+        "incident": incident,
         "gender": ctx._("female") if case.gender == "F" else ctx._("male"),
         "province": province.name_zh if ctx.is_zh else province.name_en,
     }
