@@ -14,7 +14,7 @@ from huzhu.custody.service import Custodian, SimulatedCustodian
 from huzhu.db import make_engine, make_session_factory, unit_of_work
 from huzhu.errors import InvalidInput, InvalidTransition
 from huzhu.identity.sealing import VAULT_INFO_KEY, IdNumberVault
-from huzhu.ledger.service import open_custody_cash_accounts
+from huzhu.ledger.service import SHARD_IDS_INFO_KEY, open_custody_cash_accounts
 from huzhu.memo import Memo
 from huzhu.migrate import upgrade
 from huzhu.plans.loader import load_plans
@@ -89,7 +89,7 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine, id_number_key=settings.id_number_key)
-    info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key)}
+    info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key), SHARD_IDS_INFO_KEY: {}}
     factory = make_session_factory(engine, info=info)
     read_factory = make_session_factory(engine, read_only=True, info=info)
     plans = load_plans(settings.resolved_plans_dir)

@@ -28,7 +28,7 @@ from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconcilia
 from huzhu.ledger.models import CREDIT, DEBIT, LedgerAccount, Transfer
 from huzhu.ledger.service import (
     Leg,
-    custody_cash_account,
+    custody_cash_account_id,
     custody_cash_balance,
     find_transfer,
     post_transfer,
@@ -135,10 +135,10 @@ def deposit(
     ref = end_to_end_id("DEP", idempotency_key)
     if existing is None:
         custodian.collect(session, end_to_end_id=ref, amount_fen=amount_fen, info=memo, now=now)
-    cash = custody_cash_account(session, now=now, key=idempotency_key)
+    cash_id = custody_cash_account_id(session, now=now, key=idempotency_key)
     return post_transfer(
         session, idempotency_key=idempotency_key, kind="deposit",
-        legs=[Leg(cash.id, DEBIT, amount_fen), Leg(account.id, CREDIT, amount_fen)],
+        legs=[Leg(cash_id, DEBIT, amount_fen), Leg(account.id, CREDIT, amount_fen)],
         now=now, member_id=member_id, memo=memo, external_ref=ref, key_is_new=existing is None,
     )
 
@@ -149,13 +149,13 @@ def instruct_payment(
     case_id: int | None = None, member_id: int | None = None,
 ) -> CustodyInstruction:
     """Reserve the money (pending transfer), send the pain.001 to the custodian, record the instruction."""
-    cash = custody_cash_account(session, now=now, key=idempotency_key)
+    cash_id = custody_cash_account_id(session, now=now, key=idempotency_key)
     ref = end_to_end_id("PAY" if kind == "payout" else "REF", idempotency_key)
     # Replays the pending transfer of a reused key with the same content; a different amount,
     # account or kind under the same key raises IdempotencyConflict.
     pending = post_transfer(
         session, idempotency_key=idempotency_key, kind=kind,
-        legs=[Leg(from_account.id, DEBIT, amount_fen), Leg(cash.id, CREDIT, amount_fen)],
+        legs=[Leg(from_account.id, DEBIT, amount_fen), Leg(cash_id, CREDIT, amount_fen)],
         now=now, pending=True, case_id=case_id, member_id=member_id, memo=remittance_info, external_ref=ref,
     )
     instruction = session.scalar(select(CustodyInstruction).where(CustodyInstruction.pending_transfer_id == pending.id))

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from huzhu.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, InvalidTransition, NotFound
 from huzhu.ledger.models import (
@@ -69,14 +70,22 @@ def open_custody_cash_accounts(session: Session, *, now: datetime) -> None:
         open_account(session, kind=CUSTODY_CASH, code=code, now=now)
 
 
-def custody_cash_account(session: Session, *, now: datetime, key: str = "") -> LedgerAccount:
+SHARD_IDS_INFO_KEY = "custody_cash_shard_ids"
+
+
+def custody_cash_account_id(session: Session, *, now: datetime, key: str = "") -> int:
     """The custody cash shard for a movement: chosen from its idempotency key, so a replay lands on
-    the same shard and concurrent movements mostly land on different ones."""
+    the same shard and concurrent movements mostly land on different ones. Shard ids never change,
+    so each platform remembers them (a dict shared by its sessions' ``info``)."""
     code = custody_cash_code(zlib.crc32(key.encode()) % CUSTODY_CASH_SHARDS)
-    account = session.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
-    if account is None:
-        account = open_account(session, kind=CUSTODY_CASH, code=code, now=now)
-    return account
+    known: dict[str, int] = session.info.get(SHARD_IDS_INFO_KEY, {})
+    if code in known:
+        return known[code]
+    account_id = session.scalar(select(LedgerAccount.id).where(LedgerAccount.code == code))
+    if account_id is None:
+        return open_account(session, kind=CUSTODY_CASH, code=code, now=now).id  # committed later, not cached
+    known[code] = account_id
+    return account_id
 
 
 def custody_cash_balance(session: Session) -> int:
@@ -216,8 +225,12 @@ def post_transfer(
         )
         if moved.rowcount != 1:
             raise NotFound(f"ledger account {account_id} does not exist")
-    for account in accounts.values():
-        session.expire(account)
+    # The ordinary accounts are locked by this transaction since they were read, so their new
+    # totals are known exactly: record them as loaded instead of reading each row back.
+    for (account_id, column), amount in totals.items():
+        account = accounts.get(account_id)
+        if account is not None:
+            set_committed_value(account, column, getattr(account, column) + amount)
     session.flush()
     return transfer
 

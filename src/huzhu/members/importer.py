@@ -29,7 +29,7 @@ from huzhu.errors import Conflict, InvalidInput
 from huzhu.identity import parse_resident_id
 from huzhu.identity.sealing import id_number_vault
 from huzhu.ledger.models import CREDIT, DEBIT, MEMBER_BALANCE, Entry, Transfer
-from huzhu.ledger.service import custody_cash_account, find_transfer
+from huzhu.ledger.service import custody_cash_account_id, find_transfer
 from huzhu.members.models import Member
 from huzhu.members.service import shares_from
 from huzhu.money import parse_yuan
@@ -138,7 +138,7 @@ def import_members(
     today = business_date(now)
     result = ImportResult()
     errors: list[str] = []
-    cash = custody_cash_account(session, now=now, key=key)
+    cash_id = custody_cash_account_id(session, now=now, key=key)
     vault = id_number_vault(session)
     transfer = Transfer(idempotency_key=key, content_hash=digest, kind="import", status="posted", amount=0,
                         entry_count=0, memo=f"opening balances imported from {path.name}",
@@ -167,9 +167,9 @@ def import_members(
         raise InvalidInput("import refused, nothing was written:\n" + "\n".join(errors[:MAX_ERRORS]),
                            errors=errors[:MAX_ERRORS])
     if result.total_balance_fen:
-        session.add(Entry(transfer_id=transfer.id, account_id=cash.id, direction=DEBIT, amount=result.total_balance_fen))
+        session.add(Entry(transfer_id=transfer.id, account_id=cash_id, direction=DEBIT, amount=result.total_balance_fen))
         session.execute(text("UPDATE ledger_accounts SET debits_posted = debits_posted + :amt WHERE id = :id"),
-                        {"amt": result.total_balance_fen, "id": cash.id})
+                        {"amt": result.total_balance_fen, "id": cash_id})
         session.add(BankTransaction(end_to_end_id=transfer.external_ref, direction="CRDT",
                                     amount_fen=result.total_balance_fen, booked_at=now,
                                     remittance_info=f"opening balances migrated ({result.members} members)",
