@@ -65,8 +65,9 @@ def member_read(session: Session, member: Member) -> s.MemberRead:
     )
 
 
-def balance_read(session: Session, member: Member, resumed: list[int] | None = None) -> s.BalanceRead:
-    account = session.get(LedgerAccount, member.ledger_account_id)
+def balance_read(session: Session, member: Member, resumed: list[int] | None = None, *,
+                 account: LedgerAccount | None = None) -> s.BalanceRead:
+    account = account or session.get(LedgerAccount, member.ledger_account_id)
     assert account is not None
     return s.BalanceRead(member_id=member.id, balance=format_yuan(account.credit_balance),
                          available=format_yuan(account.available), pending=format_yuan(account.debits_pending),

@@ -131,9 +131,11 @@ def top_up(member_id: MemberId, body: s.TopUpCreate, request: Request, session: 
 
     def action() -> s.BalanceRead:
         resumed: list[int] = []
-        members.top_up(session, platform.custodian, plans=platform.plans, member=member, amount_fen=amount, now=now,
-                       idempotency_key=engine_key(account, idempotency_key, "top-up"), resumed=resumed)
-        return views.balance_read(session, member, sorted(resumed))
+        # Keep the balance row it returns: the session's identity map holds rows only weakly.
+        balance = members.top_up(session, platform.custodian, plans=platform.plans, member=member, amount_fen=amount,
+                                 now=now, idempotency_key=engine_key(account, idempotency_key, "top-up"),
+                                 resumed=resumed)
+        return views.balance_read(session, member, sorted(resumed), account=balance)
 
     return run_idempotent(session, request, account=account, key=idempotency_key, body=body, now=now,
                           status_code=201, action=action)
