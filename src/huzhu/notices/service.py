@@ -79,6 +79,14 @@ def case_or_raise(session: Session, case_id: int) -> Case:
     return case
 
 
+def case_by_no(session: Session, case_no: str) -> Case:
+    """A case by its public number (HZ000001)."""
+    case = session.scalar(select(Case).where(Case.case_no == case_no))
+    if case is None:
+        raise NotFound(f"case {case_no} does not exist")
+    return case
+
+
 def file_objection(
     session: Session, *, actor: Account, case_id: int, member_id: int, reason: str, now: datetime
 ) -> Objection:

@@ -47,7 +47,7 @@ from huzhu.web.core import (
     require,
 )
 from huzhu.web.i18n import N_, environment
-from huzhu.web.public import benefit_name, case_view, plan_name
+from huzhu.web.public import benefit_name, case_or_404, case_view, plan_name
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -695,9 +695,7 @@ def objection_form(request: Request, case_no: str) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
     with ctx.platform.read_factory() as s:
-        case = s.scalar(select(Case).where(Case.case_no == case_no))
-        if case is None:
-            raise PageNotFound()
+        case = case_or_404(s, case_no)
         people = objector_members(s, account)
         mine = list(s.scalars(select(Objection).where(Objection.case_id == case.id,
                                                       Objection.account_id == account.id)))
@@ -713,16 +711,14 @@ def file_objection(request: Request, case_no: str) -> Response:
     member_id = field(form, "member_id")
     try:
         with ctx.platform.session() as s:
-            case = s.scalar(select(Case).where(Case.case_no == case_no))
-            if case is None:
-                raise PageNotFound()
+            case = case_or_404(s, case_no)
             if not member_id.isdigit():
                 raise InvalidInput(N_("choose which of your members objects"))
             notices.file_objection(s, actor=s.get(Account, account.id), case_id=case.id, member_id=int(member_id),
                                    reason=reason, now=ctx.now)
     except DomainError as exc:
         with ctx.platform.read_factory() as s:
-            case = s.scalar(select(Case).where(Case.case_no == case_no))
+            case = case_or_404(s, case_no)
             people = objector_members(s, account)
             mine = list(s.scalars(select(Objection).where(Objection.case_id == case.id,
                                                           Objection.account_id == account.id)))

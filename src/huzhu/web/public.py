@@ -16,12 +16,14 @@ from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.apportionment.shares import published_rule
 from huzhu.claims.models import Claim
 from huzhu.custody.models import Reconciliation
+from huzhu.errors import NotFound
 from huzhu.exports import DATASETS, export
 from huzhu.identity import province_for
 from huzhu.ledger.service import custody_cash_balance
 from huzhu.members.models import Enrollment, Member
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case, Objection
+from huzhu.notices.service import case_by_no
 from huzhu.transparency.models import PublicRecord
 from huzhu.transparency.service import tree_head
 from huzhu.web.charts import bar_chart, line_chart
@@ -119,13 +121,19 @@ PUBLIC_EVENT_KINDS = ("case_noticed", "objection_filed", "objection_dismissed", 
                       "shares_root", "case_paid", "payout_rejected")
 
 
+def case_or_404(s: Session, case_no: str) -> Case:
+    """The case for a page address; an unknown number is the page-not-found page."""
+    try:
+        return case_by_no(s, case_no)
+    except NotFound:
+        raise PageNotFound() from None
+
+
 @router.get("/cases/{case_no}")
 def case_page(request: Request, case_no: str) -> Response:
     ctx = page_ctx(request)
     with ctx.platform.read_factory() as s:
-        case = s.scalar(select(Case).where(Case.case_no == case_no))
-        if case is None:
-            raise PageNotFound()
+        case = case_or_404(s, case_no)
         claim = s.get(Claim, case.claim_id)
         records = list(s.scalars(select(PublicRecord).where(PublicRecord.subject == case.case_no)
                                  .order_by(PublicRecord.id)))

@@ -23,6 +23,7 @@ from huzhu.members import service as members
 from huzhu.members.models import Account, Enrollment, Member
 from huzhu.money import format_yuan, parse_yuan
 from huzhu.notices.models import Case
+from huzhu.notices.service import case_by_no
 
 router = APIRouter(tags=["members"])
 MemberId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -191,9 +192,7 @@ def member_ledger(member_id: MemberId, session: SessionDep, account: CurrentAcco
 def share_proof(member_id: MemberId, case_no: Annotated[str, Path(max_length=24)], session: SessionDep,
                 account: CurrentAccount) -> s.ShareProof:
     member = visible_member(session, account, member_id)
-    case = session.scalar(select(Case).where(Case.case_no == case_no))
-    if case is None:
-        raise NotFound(f"case {case_no} does not exist")
+    case = case_by_no(session, case_no)
     proof = member_share_proof(session, case=case, member_id=member.id)
     if proof is None:
         raise NotFound(f"member {member.id} paid no share of case {case_no}")

@@ -21,6 +21,7 @@ from huzhu.custody.models import CustodyInstruction, Reconciliation
 from huzhu.errors import NotFound
 from huzhu.exports import export
 from huzhu.notices.models import Case, Objection
+from huzhu.notices.service import case_by_no
 from huzhu.transparency.models import PublicRecord
 from huzhu.transparency.service import record_proof, tree_head
 
@@ -55,13 +56,6 @@ def list_cases(session: SessionDep, page: PageDep,
         query = query.where(Case.status == status)
     rows, cursor = page_of(session, query, Case.id, page, key=lambda c: c.id)
     return Page(items=views.cases_public(session, rows), next_cursor=cursor)
-
-
-def case_by_no(session, case_no: str) -> Case:  # noqa: ANN001
-    case = session.scalar(select(Case).where(Case.case_no == case_no))
-    if case is None:
-        raise NotFound(f"case {case_no} does not exist")
-    return case
 
 
 @router.get("/cases/{case_no}", response_model=s.CaseDetailPublic,

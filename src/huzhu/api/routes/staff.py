@@ -13,13 +13,14 @@ from huzhu.api import views
 from huzhu.api.deps import AdminAccount, CurrentAccount, NowDep, PlatformDep, SessionDep, require_role
 from huzhu.api.idempotency import IdempotencyKey, run_idempotent
 from huzhu.api.pagination import Page, PageDep, page_of
-from huzhu.api.routes.public import CaseNo, case_by_no
+from huzhu.api.routes.public import CaseNo
 from huzhu.api.schemas import MAX_ID
 from huzhu.jobs import run_jobs
 from huzhu.ledger.invariants import check_ledger
 from huzhu.members.models import Account
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case, Objection
+from huzhu.notices.service import case_by_no
 from huzhu.transparency.service import verify_chain
 
 router = APIRouter()
