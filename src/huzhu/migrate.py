@@ -20,18 +20,23 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head", *, id_number_key: str | None = None) -> None:
-    """``id_number_key``: the platform's key, for migrations that seal existing ID numbers."""
-    _migrate(engine, command.upgrade, revision, id_number_key)
+def upgrade(engine: Engine, revision: str = "head", *, id_number_key: str | None = None,
+            data_dir: Path | None = None) -> None:
+    """``id_number_key``: the platform's key, for migrations that seal existing ID numbers;
+    ``data_dir``: the platform's data directory, for migrations that move stored files."""
+    _migrate(engine, command.upgrade, revision, id_number_key, data_dir)
 
 
-def downgrade(engine: Engine, revision: str, *, id_number_key: str | None = None) -> None:
-    _migrate(engine, command.downgrade, revision, id_number_key)
+def downgrade(engine: Engine, revision: str, *, id_number_key: str | None = None,
+              data_dir: Path | None = None) -> None:
+    _migrate(engine, command.downgrade, revision, id_number_key, data_dir)
 
 
-def _migrate(engine: Engine, step: Callable[[Config, str], None], revision: str, id_number_key: str | None) -> None:
+def _migrate(engine: Engine, step: Callable[[Config, str], None], revision: str, id_number_key: str | None,
+             data_dir: Path | None) -> None:
     cfg = alembic_config()
     cfg.attributes["id_number_key"] = id_number_key
+    cfg.attributes["data_dir"] = data_dir
     with engine.connect() as connection:
         if connection.dialect.name != "sqlite":
             with connection.begin():

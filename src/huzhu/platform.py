@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from huzhu.claims.evidence import EvidenceStore
 from huzhu.clock import Clock, SystemClock
 from huzhu.config import Settings, get_settings
 from huzhu.custody.service import Custodian, SimulatedCustodian
-from huzhu.db import make_engine, make_session_factory, unit_of_work
+from huzhu.db import ensure_database, make_engine, make_session_factory, unit_of_work
 from huzhu.errors import InvalidInput, InvalidTransition
 from huzhu.identity.sealing import VAULT_INFO_KEY, IdNumberVault
 from huzhu.ledger.service import SHARD_IDS_INFO_KEY, open_custody_cash_accounts
@@ -83,12 +84,19 @@ class Platform:
     def session(self):  # noqa: ANN201
         return unit_of_work(self.factory)
 
+    @property
+    def evidence(self) -> EvidenceStore:
+        """The evidence documents, under the data directory (limits read from the settings each time)."""
+        return EvidenceStore(self.settings.data_dir / "evidence", max_bytes=self.settings.max_upload_bytes)
+
 
 def build_platform(settings: Settings | None = None, *, migrate: bool = True, clock: Clock | None = None) -> Platform:
     settings = settings or get_settings()
+    if migrate:
+        ensure_database(settings.database_url)
     engine = make_engine(settings.database_url)
     if migrate:
-        upgrade(engine, id_number_key=settings.id_number_key)
+        upgrade(engine, id_number_key=settings.id_number_key, data_dir=settings.data_dir)
     info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key), SHARD_IDS_INFO_KEY: {}}
     factory = make_session_factory(engine, info=info)
     read_factory = make_session_factory(engine, read_only=True, info=info)

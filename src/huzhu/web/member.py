@@ -3,12 +3,11 @@ deductions, claims with evidence, and objections to cases in notice."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,7 +19,9 @@ from starlette.responses import HTMLResponse, Response
 from huzhu.api.auth import authenticate
 from huzhu.api.security import DEFAULT_TTL, clear_session_cookie, issue_token, set_session_cookie
 from huzhu.apportionment.service import member_share_proof
+from huzhu.claims import evidence as evidence_rules
 from huzhu.claims import service as claims
+from huzhu.claims.evidence import EvidenceKind, StagedFile
 from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport
 from huzhu.claims.service import TIMELINE_NOTES
 from huzhu.clock import business_date
@@ -51,18 +52,16 @@ from huzhu.web.public import benefit_name, case_or_404, case_view, plan_name
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-ALLOWED_EVIDENCE = {  # content type → (file signature, extension)
-    "application/pdf": (b"%PDF-", ".pdf"),
-    "image/jpeg": (b"\xff\xd8\xff", ".jpg"),
-    "image/png": (b"\x89PNG\r\n\x1a\n", ".png"),
+EVIDENCE_LABELS = {
+    EvidenceKind.MEDICAL: N_("Medical record"), EvidenceKind.POLICE: N_("Police or accident report"),
+    EvidenceKind.DEATH_CERTIFICATE: N_("Death certificate"), EvidenceKind.INVOICE: N_("Invoice"),
+    EvidenceKind.DISABILITY_ASSESSMENT: N_("Disability assessment"), EvidenceKind.OTHER: N_("Other"),
 }
-EVIDENCE_KINDS = ("medical", "police", "death_certificate", "invoice", "other")
 
 
 def evidence_kind_labels(ctx: Ctx) -> dict[str, str]:
-    labels = {"medical": ctx._("Medical record"), "police": ctx._("Police or accident report"),
-              "death_certificate": ctx._("Death certificate"), "invoice": ctx._("Invoice"), "other": ctx._("Other")}
-    return {kind: labels[kind] for kind in EVIDENCE_KINDS}
+    """Every kind of document, labelled in the page's language (the same list the API accepts)."""
+    return {kind.value: ctx._(EVIDENCE_LABELS[kind]) for kind in EvidenceKind}
 
 
 def field(form: Any, name: str) -> str:
@@ -508,7 +507,7 @@ def claim_form(request: Request) -> Response:
     account = require(ctx, "member")
     with ctx.platform.read_factory() as s:
         choices = claim_choices(ctx, s, account)
-    return render(ctx, "member/claim_new.html", choices=choices, form={}, error="")
+    return render(ctx, "member/claim_new.html", evidence_kinds=evidence_kind_labels(ctx), choices=choices, form={}, error="")
 
 
 def facts_from_form(form: Any) -> dict[str, Any]:
@@ -544,8 +543,7 @@ def file_claim(request: Request) -> Response:
         member_id, plan_code, benefit_code = (values["choice"].split(":") + ["", "", ""])[:3]
         if not member_id.isdigit():
             raise InvalidInput(N_("choose the member and the aid you are claiming"))
-        uploads = evidence_files(ctx, form)
-        with ctx.platform.session() as s:
+        with staged_uploads(ctx, form) as uploads, ctx.platform.session() as s:
             owner = s.get(Account, account.id)
             claim = claims.file_claim(
                 s, plans=ctx.platform.plans, actor=owner, member_id=int(member_id), plan_code=plan_code,
@@ -553,61 +551,34 @@ def file_claim(request: Request) -> Response:
                 now=ctx.now, beneficiary_name=values["beneficiary_name"],
                 beneficiary_account=values["beneficiary_account"], incident_place=values["incident_place"],
                 description=values["description"], facts=facts_from_form(form))
-            for kind, upload, data in uploads:
-                store_evidence(ctx, s, claim=claim, kind=kind, upload=upload, data=data, account_id=account.id)
+            for kind, staged in uploads:
+                evidence_rules.add_evidence(s, ctx.platform.evidence, actor=owner, claim=claim, staged=staged,
+                                            kind=kind, now=ctx.now)
             claim_id = claim.id
     except DomainError as exc:
         with ctx.platform.read_factory() as s:
             choices = claim_choices(ctx, s, account)
-        return render(ctx, "member/claim_new.html", status_code=exc.status_code, choices=choices, form=values,
+        return render(ctx, "member/claim_new.html", status_code=exc.status_code, evidence_kinds=evidence_kind_labels(ctx),
+                      choices=choices, form=values,
                       error=domain_message(ctx, exc))
     return redirect(ctx, f"/me/claims/{claim_id}?filed=1")
 
 
-def evidence_files(ctx: Ctx, form: Any) -> list[tuple[str, UploadFile, bytes]]:
-    """Read and check every uploaded file before anything is written (type, signature and size)."""
-    limit = ctx.platform.settings.max_upload_bytes
-    kind = field(form, "evidence_kind") or "other"
-    if kind not in EVIDENCE_KINDS:
-        kind = "other"
-    out = []
-    for upload in form.getlist("evidence"):
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            continue
-        data = upload.file.read(limit + 1)
-        if len(data) > limit:
-            raise UploadRefused(ctx._("%(name)s is larger than the limit of %(mb)s MB.", name=upload.filename,
-                                      mb=f"{limit / 1024 / 1024:.1f}"))
-        if not data:
-            raise UploadRefused(ctx._("%(name)s is empty.", name=upload.filename))
-        expected = ALLOWED_EVIDENCE.get((upload.content_type or "").split(";")[0].strip().lower())
-        if expected is None or not data.startswith(expected[0]):
-            raise UploadRefused(ctx._("%(name)s is not a PDF, JPEG or PNG file.", name=upload.filename))
-        out.append((kind, upload, data))
-    return out
-
-
-class UploadRefused(DomainError):
-    status_code = 422
-    type_slug = "upload-refused"
-    title = "Upload refused"
-
-
-def store_evidence(ctx: Ctx, s: Session, *, claim: Claim, kind: str, upload: UploadFile, data: bytes,
-                   account_id: int) -> Evidence:
-    content_type = (upload.content_type or "").split(";")[0].strip().lower()
-    digest = hashlib.sha256(data).hexdigest()
-    folder = Path(ctx.platform.settings.data_dir) / "evidence" / claim.claim_no
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest[:32]}{ALLOWED_EVIDENCE[content_type][1]}"
-    path.write_bytes(data)
-    name = Path(upload.filename or "upload").name[-200:]
-    evidence = Evidence(claim_id=claim.id, kind=kind, filename=name, content_type=content_type,
-                        size_bytes=len(data), sha256=digest, storage_path=str(path), uploaded_by_account_id=account_id,
-                        uploaded_at=ctx.now)
-    s.add(evidence)
-    s.flush()
-    return evidence
+@contextmanager
+def staged_uploads(ctx: Ctx, form: Any) -> Iterator[list[tuple[str, StagedFile]]]:
+    """Every uploaded file checked (kind, size, signature) before anything is written; files not
+    kept by the time the block ends are discarded."""
+    kind = field(form, "evidence_kind") or EvidenceKind.OTHER.value
+    store = ctx.platform.evidence
+    staged: list[tuple[str, StagedFile]] = []
+    try:
+        for upload in form.getlist("evidence"):
+            if isinstance(upload, UploadFile) and upload.filename:
+                staged.append((kind, store.stage(upload.file, upload.filename)))
+        yield staged
+    finally:
+        for _kind, file in staged:
+            store.discard(file)
 
 
 def own_claim(s: Session, account: Account, claim_id: int) -> Claim:
@@ -666,15 +637,14 @@ def add_evidence(request: Request, claim_id: int) -> Response:
     account = require(ctx, "member")
     form = form_data(request)
     try:
-        uploads = evidence_files(ctx, form)
-        if not uploads:
-            raise InvalidInput(N_("choose a file to upload"))
-        with ctx.platform.session() as s:
+        with staged_uploads(ctx, form) as uploads, ctx.platform.session() as s:
+            if not uploads:
+                raise InvalidInput(N_("choose a file to upload"))
             claim = own_claim(s, account, claim_id)
-            if claim.status not in ("submitted", "investigating"):
-                raise InvalidInput(N_("evidence can only be added before the investigation report"))
-            for kind, upload, data in uploads:
-                store_evidence(ctx, s, claim=claim, kind=kind, upload=upload, data=data, account_id=account.id)
+            owner = s.get(Account, account.id)
+            for kind, staged in uploads:
+                evidence_rules.add_evidence(s, ctx.platform.evidence, actor=owner, claim=claim, staged=staged,
+                                            kind=kind, now=ctx.now)
     except DomainError as exc:
         with ctx.platform.read_factory() as s:
             details = claim_details(ctx, s, own_claim(s, account, claim_id))

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
-import tempfile
-from pathlib import Path as FsPath
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile
@@ -19,35 +14,17 @@ from huzhu.api import views
 from huzhu.api.deps import CurrentAccount, NowDep, PlatformDep, SessionDep
 from huzhu.api.pagination import Page, PageDep, page_of
 from huzhu.api.schemas import MAX_ID
+from huzhu.claims import evidence as evidence_rules
 from huzhu.claims import service as claims
+from huzhu.claims.evidence import EvidenceKind
 from huzhu.claims.models import Claim, Evidence
-from huzhu.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound
+from huzhu.errors import Forbidden, NotFound
 from huzhu.members.models import Account, Member
 from huzhu.money import format_yuan
-from huzhu.platform import Platform
 
 router = APIRouter(prefix="/claims", tags=["claims"])
 ClaimId = Annotated[int, Path(ge=1, le=MAX_ID)]
 STAFF = ("investigator", "reviewer", "admin", "auditor")
-EVIDENCE_KINDS = ("medical", "police", "death_certificate", "invoice", "disability_assessment", "other")
-# Accepted documents, recognised by their first bytes (the declared content type is not trusted).
-SIGNATURES: dict[str, tuple[bytes, ...]] = {
-    "application/pdf": (b"%PDF-",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-}
-
-
-class PayloadTooLarge(DomainError):
-    status_code = 413
-    type_slug = "payload-too-large"
-    title = "Payload too large"
-
-
-class UnsupportedMediaType(DomainError):
-    status_code = 415
-    type_slug = "unsupported-media-type"
-    title = "Unsupported media type"
 
 
 def visible_claim(session: Session, account: Account, claim_id: int) -> Claim:
@@ -104,72 +81,23 @@ def _evidence_read(e: Evidence) -> s.EvidenceRead:
                           uploaded_at=e.uploaded_at)
 
 
-def _safe_filename(name: str | None) -> str:
-    base = os.path.basename((name or "").replace("\\", "/")).strip()
-    base = re.sub(r"[^\w.\- ]+", "_", base)[:200]
-    return base or "document"
-
-
-def _store(platform: Platform, upload: UploadFile) -> tuple[str, int, str, FsPath]:
-    """Stream the upload to a temporary file within the size limit; returns (sha256, size, type, tmp path)."""
-    limit = platform.settings.max_upload_bytes
-    folder = platform.settings.data_dir / "evidence"
-    folder.mkdir(parents=True, exist_ok=True)
-    digest, size, head = hashlib.sha256(), 0, b""
-    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".upload-", delete=False)  # noqa: SIM115
-    tmp = FsPath(handle.name)
-    try:
-        with handle:
-            while chunk := upload.file.read(1024 * 1024):
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"evidence files are limited to {limit // (1024 * 1024)} MiB")
-                if len(head) < 16:
-                    head += chunk[: 16 - len(head)]
-                digest.update(chunk)
-                handle.write(chunk)
-        if size == 0:
-            raise InvalidInput("the file is empty")
-        detected = next((t for t, sigs in SIGNATURES.items() if any(head.startswith(sig) for sig in sigs)), None)
-        if detected is None:
-            raise UnsupportedMediaType("evidence must be a PDF, JPEG or PNG document")
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return digest.hexdigest(), size, detected, tmp
-
-
 @router.post("/{claim_id}/evidence", status_code=201, response_model=s.EvidenceRead,
              summary="Upload a document (PDF, JPEG or PNG; size-limited); its SHA-256 is recorded",
              responses={413: {"description": "file too large"}, 415: {"description": "not a PDF, JPEG or PNG"}})
 def upload_evidence(
     claim_id: ClaimId, session: SessionDep, account: CurrentAccount, now: NowDep, platform: PlatformDep,
     file: Annotated[UploadFile, File(description="the document")],
-    kind: Annotated[Literal["medical", "police", "death_certificate", "invoice", "disability_assessment", "other"],
-                    Form()] = "other",
+    kind: Annotated[EvidenceKind, Form()] = EvidenceKind.OTHER,
 ) -> s.EvidenceRead:
     claim = visible_claim(session, account, claim_id)
-    if account.role == "investigator":
-        if claim.investigator_account_id != account.id:
-            raise Forbidden("only the investigator assigned to this claim can add evidence to it")
-    elif account.role != "member":
-        raise Forbidden(f"the {account.role} role cannot add evidence")
-    if claim.status in ("approved", "rejected"):
-        raise InvalidTransition(f"claim {claim.claim_no} is {claim.status}; evidence is closed")
-    sha, size, content_type, tmp = _store(platform, file)
-    final = platform.settings.data_dir / "evidence" / sha[:2] / sha
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        tmp.unlink(missing_ok=True)
-    else:
-        os.replace(tmp, final)
-    evidence = Evidence(
-        claim_id=claim.id, kind=kind, filename=_safe_filename(file.filename), content_type=content_type,
-        size_bytes=size, sha256=sha, storage_path=f"{sha[:2]}/{sha}", uploaded_by_account_id=account.id,
-        uploaded_at=now,
-    )
-    session.add(evidence)
-    session.flush()
+    evidence_rules.check_may_add(session, actor=account, claim=claim)
+    store = platform.evidence
+    staged = store.stage(file.file, file.filename)
+    try:
+        evidence = evidence_rules.add_evidence(session, store, actor=account, claim=claim, staged=staged,
+                                               kind=kind, now=now)
+    finally:
+        store.discard(staged)
     return _evidence_read(evidence)
 
 
@@ -189,14 +117,8 @@ def list_evidence(claim_id: ClaimId, session: SessionDep, account: CurrentAccoun
 def download_evidence(claim_id: ClaimId, evidence_id: ClaimId, session: SessionDep, account: CurrentAccount,
                       platform: PlatformDep) -> FileResponse:
     claim = visible_claim(session, account, claim_id)
-    if account.role == "auditor":
-        raise Forbidden("auditors see finance, not medical documents")
-    evidence = session.get(Evidence, evidence_id)
-    if evidence is None or evidence.claim_id != claim.id:
-        raise NotFound(f"evidence {evidence_id} does not exist on claim {claim_id}")
-    path = platform.settings.data_dir / "evidence" / evidence.storage_path
-    if not path.is_file():
-        raise NotFound("the stored document is missing")
+    evidence, path = evidence_rules.open_evidence(session, platform.evidence, actor=account,
+                                                  evidence_id=evidence_id, claim_id=claim.id)
     return FileResponse(path, media_type=evidence.content_type, filename=evidence.filename,
                         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 

@@ -1,0 +1,213 @@
+"""Evidence documents: the one store every adapter (API, web pages, demo) uses.
+
+A document is checked while it streams in (size limit, and its first bytes must be a PDF, JPEG or
+PNG signature: the declared content type is not trusted), then kept **content-addressed** at
+``<data dir>/evidence/<first two hex>/<sha256>`` with mode 0600. The row records that path relative
+to the evidence folder, so a copy of the data directory restored elsewhere still finds every file.
+
+Who may add a document, and when, and who may read one, is decided here too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy.orm import Session
+
+from huzhu.claims.models import Claim, Evidence
+from huzhu.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound
+from huzhu.members.models import Account, Member
+
+FILE_MODE = 0o600
+CHUNK = 1024 * 1024
+# The first bytes of each accepted kind of document.
+SIGNATURES: dict[str, bytes] = {
+    "application/pdf": b"%PDF-",
+    "image/jpeg": b"\xff\xd8\xff",
+    "image/png": b"\x89PNG\r\n\x1a\n",
+}
+_STORED_PATH = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")
+
+
+class EvidenceKind(StrEnum):
+    MEDICAL = "medical"
+    POLICE = "police"
+    DEATH_CERTIFICATE = "death_certificate"
+    INVOICE = "invoice"
+    DISABILITY_ASSESSMENT = "disability_assessment"
+    OTHER = "other"
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    type_slug = "payload-too-large"
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+    type_slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A checked upload waiting in the store's staging area for its row."""
+
+    path: Path
+    sha256: str
+    size: int
+    content_type: str
+    filename: str
+
+
+def safe_filename(name: str | None) -> str:
+    """The client's file name without any folder part or odd characters (shown, never used as a path)."""
+    base = os.path.basename((name or "").replace("\\", "/")).strip()
+    base = re.sub(r"[^\w.\- ]+", "_", base)[:200]
+    return base or "document"
+
+
+class EvidenceStore:
+    def __init__(self, root: Path, *, max_bytes: int) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+
+    def stage(self, stream: BinaryIO, filename: str | None) -> StagedFile:
+        """Stream an upload into a staging file, checking its size and kind as it arrives.
+        Refused uploads leave nothing behind."""
+        name = safe_filename(filename)
+        self.root.mkdir(parents=True, exist_ok=True)
+        digest, size, head = hashlib.sha256(), 0, b""
+        handle = tempfile.NamedTemporaryFile(dir=self.root, prefix=".upload-", delete=False)  # noqa: SIM115
+        staged = Path(handle.name)
+        try:
+            with handle:
+                while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise PayloadTooLarge("%(name)s is larger than the limit of %(mb)s MB.",
+                                              params={"name": name, "mb": f"{self.max_bytes / 1024 / 1024:.1f}"})
+                    if len(head) < 16:
+                        head += chunk[: 16 - len(head)]
+                    digest.update(chunk)
+                    handle.write(chunk)
+            if size == 0:
+                raise InvalidInput("%(name)s is empty.", params={"name": name})
+            content_type = next((kind for kind, sig in SIGNATURES.items() if head.startswith(sig)), None)
+            if content_type is None:
+                raise UnsupportedMediaType("%(name)s is not a PDF, JPEG or PNG file.", params={"name": name})
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        return StagedFile(path=staged, sha256=digest.hexdigest(), size=size, content_type=content_type,
+                          filename=name)
+
+    def stage_bytes(self, data: bytes, filename: str) -> StagedFile:
+        """The same checks for a document already in memory (the demo, imports)."""
+        import io
+
+        return self.stage(io.BytesIO(data), filename)
+
+    def discard(self, staged: StagedFile) -> None:
+        staged.path.unlink(missing_ok=True)
+
+    def keep(self, staged: StagedFile) -> str:
+        """Move a staged file to its content address; returns the stored path (relative)."""
+        relative = f"{staged.sha256[:2]}/{staged.sha256}"
+        final = self.root / relative
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():  # the same document again: one copy is enough
+            staged.path.unlink(missing_ok=True)
+        else:
+            os.chmod(staged.path, FILE_MODE)
+            os.replace(staged.path, final)
+        return relative
+
+    def path_of(self, evidence: Evidence) -> Path:
+        if not _STORED_PATH.match(evidence.storage_path):
+            raise NotFound("the stored document is missing")
+        path = self.root / evidence.storage_path
+        if not path.is_file():
+            raise NotFound("the stored document is missing")
+        return path
+
+
+# ---------------------------------------------------------------- who may add and read
+
+
+UPLOAD_OPEN_STATES = ("submitted", "investigating")
+
+
+def _owner_account_id(session: Session, claim: Claim) -> int | None:
+    member = session.get(Member, claim.member_id)
+    return member.account_id if member is not None else None
+
+
+def check_may_add(session: Session, *, actor: Account, claim: Claim) -> None:
+    """The claim's own account while the claim is open for documents; the assigned investigator
+    while investigating. Documents close when the investigation report is in."""
+    if actor.role == "member":
+        if _owner_account_id(session, claim) != actor.id:
+            raise NotFound(f"claim {claim.id} does not exist")
+    elif actor.role == "investigator":
+        if claim.investigator_account_id != actor.id:
+            raise Forbidden("only the investigator assigned to this claim can add evidence to it")
+    else:
+        raise Forbidden("the %(role)s role cannot add evidence", params={"role": actor.role})
+    if claim.status not in UPLOAD_OPEN_STATES:
+        raise InvalidTransition("claim %(claim)s is %(status)s; evidence is closed",
+                                params={"claim": claim.claim_no, "status": claim.status})
+
+
+def add_evidence(
+    session: Session, store: EvidenceStore, *, actor: Account, claim: Claim, staged: StagedFile,
+    kind: str | EvidenceKind, now: datetime,
+) -> Evidence:
+    """Record a staged document on a claim (the file moves to its content address)."""
+    check_may_add(session, actor=actor, claim=claim)
+    try:
+        kind = EvidenceKind(kind)
+    except ValueError:
+        raise InvalidInput("evidence kind must be one of %(kinds)s",
+                           params={"kinds": ", ".join(k.value for k in EvidenceKind)}) from None
+    evidence = Evidence(
+        claim_id=claim.id, kind=kind.value, filename=staged.filename, content_type=staged.content_type,
+        size_bytes=staged.size, sha256=staged.sha256, storage_path=store.keep(staged),
+        uploaded_by_account_id=actor.id, uploaded_at=now,
+    )
+    session.add(evidence)
+    session.flush()
+    return evidence
+
+
+def check_may_read(session: Session, *, actor: Account, claim: Claim) -> None:
+    """The claim's own account, investigators, reviewers and admins; never auditors (they see
+    finance, not medical documents)."""
+    if actor.role == "member":
+        if _owner_account_id(session, claim) != actor.id:
+            raise NotFound(f"claim {claim.id} does not exist")
+    elif actor.role == "auditor":
+        raise Forbidden("auditors see finance, not medical documents")
+    elif actor.role not in ("investigator", "reviewer", "admin"):
+        raise Forbidden("not allowed")
+
+
+def open_evidence(session: Session, store: EvidenceStore, *, actor: Account, evidence_id: int,
+                  claim_id: int | None = None) -> tuple[Evidence, Path]:
+    """A document and its file, for someone allowed to read it."""
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is None or (claim_id is not None and evidence.claim_id != claim_id):
+        raise NotFound(f"evidence {evidence_id} does not exist")
+    claim = session.get(Claim, evidence.claim_id)
+    assert claim is not None
+    check_may_read(session, actor=actor, claim=claim)
+    return evidence, store.path_of(evidence)
