@@ -15,15 +15,20 @@ from pathlib import Path
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     DateTime,
     Dialect,
     Engine,
     Integer,
     MetaData,
     TypeDecorator,
+    cast,
     create_engine,
     event,
+    func,
+    text,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -37,6 +42,20 @@ NAMING = {
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; BigInteger everywhere else (PostgreSQL).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def sum_fen(amount: ColumnElement[int] | object) -> ColumnElement[int]:
+    """SUM of a money expression as integer fen on every database, 0 over no rows.
+
+    PostgreSQL widens SUM(bigint) to numeric, which psycopg reads as ``Decimal``; SQLite returns
+    an int. Money leaves the database as ``int`` only, so every money aggregate goes through here
+    (raw SQL writes the same ``CAST(COALESCE(SUM(x), 0) AS BIGINT)``; see ``SQL_SUM_FEN``).
+    """
+    return cast(func.coalesce(func.sum(amount), 0), BigInteger)
+
+
+SQL_SUM_FEN = "CAST(COALESCE(SUM({}), 0) AS BIGINT)"
+"""The text-SQL form of :func:`sum_fen`: ``SQL_SUM_FEN.format("e.amount")``."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -126,6 +145,27 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, **kwargs)
+
+
+def ensure_database(url: str) -> bool:
+    """Create the PostgreSQL database named in ``url`` if the server does not have it yet, so a
+    newcomer's first ``huzhu demo`` or ``huzhu db upgrade`` needs no ``createdb``. Returns whether it
+    created one. SQLite creates its file on first use anyway."""
+    target = make_url(normalise_url(url))
+    if not target.drivername.startswith("postgresql") or not target.database:
+        return False
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                  {"name": target.database}).first()
+            if exists:
+                return False
+            quoted = conn.dialect.identifier_preparer.quote(target.database)
+            conn.execute(text(f"CREATE DATABASE {quoted}"))
+            return True
+    finally:
+        admin.dispose()
 
 
 class SqliteWriterBusy(OperationalError):

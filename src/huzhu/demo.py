@@ -23,8 +23,10 @@ from sqlalchemy import func, select, text
 
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.claims import service as claims
+from huzhu.claims.evidence import EvidenceKind, add_evidence
 from huzhu.clock import CHINA_TZ, FixedClock
 from huzhu.config import Settings
+from huzhu.db import SQL_SUM_FEN
 from huzhu.identity import make_resident_id, province_for
 from huzhu.jobs import run_jobs
 from huzhu.ledger.invariants import check_ledger
@@ -69,6 +71,29 @@ def write_pool_csv(path: Path, *, count: int, seed: int = 2016) -> None:
             writer.writerow([rng.choice(surnames) + rng.choice(given) + rng.choice(given), number,
                              ";".join(plans), joined.isoformat(), balance])
             written += 1
+
+
+def sandbox_document(title: str) -> bytes:
+    """A one-page PDF standing in for a scanned document in the sandbox (marked as such on the page)."""
+    text = f"(SANDBOX DEMO DOCUMENT) Tj 0 -24 Td ({title}) Tj".encode("ascii")
+    stream = b"BT /F1 14 Tf 72 720 Td " + text + b" ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> "
+        b"/Contents 4 0 R >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
 
 
 @dataclass
@@ -138,7 +163,14 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
             description="在甘蔗窖旁作业，不慎碰撞树桩受伤昏迷。", now=clock.now(),
             beneficiary_name="周四喜", beneficiary_account="6222020000000000022")
         claim_ids = (peng_claim.id, zhou_claim.id)
-    step("both claims filed")
+        for actor, claim, kind, title in (
+            (family, peng_claim, EvidenceKind.DEATH_CERTIFICATE, "Death certificate, Yangshuo County People's Hospital"),
+            (family, peng_claim, EvidenceKind.POLICE, "Traffic accident determination, Yangshuo traffic police"),
+            (zhou_account, zhou_claim, EvidenceKind.MEDICAL, "Medical record: injury on 2016-02-09"),
+        ):
+            staged = platform.evidence.stage_bytes(sandbox_document(title), f"{kind.value}.pdf")
+            add_evidence(s, platform.evidence, actor=actor, claim=claim, staged=staged, kind=kind, now=clock.now())
+    step("both claims filed, with their documents (kept content-addressed, readable only by staff and the family)")
 
     clock.set(at("2016-02-12"))
     with platform.session() as s:
@@ -229,10 +261,11 @@ def print_public_view(platform: Platform, story: Story, console: Console) -> Non
         for column in ("total paid by the member", "members"):
             shares.add_column(column)
         for amount, count in s.execute(text(
-            "SELECT per_member, COUNT(*) FROM (SELECT e.account_id, SUM(e.amount) AS per_member FROM ledger_entries e "
+            f"SELECT per_member, COUNT(*) FROM (SELECT e.account_id, {SQL_SUM_FEN.format('e.amount')} AS per_member "
+            "FROM ledger_entries e "
             "JOIN ledger_transfers t ON t.id = e.transfer_id WHERE t.kind = 'share' AND e.direction = 1 "
             "GROUP BY e.account_id) x GROUP BY per_member ORDER BY per_member DESC")):
-            shares.add_row(format_yuan(int(amount)), str(count))
+            shares.add_row(format_yuan(amount), str(count))
         console.print(shares)
         suspended = s.scalar(text("SELECT COUNT(*) FROM enrollments WHERE status = 'suspended'"))
         console.print(f"enrollments suspended (balance under 3.00): {suspended}; top up to resume cover")

@@ -23,7 +23,7 @@ from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.apportionment.shares import Allocation, allocate_level, leftover_pivot, published_rule
 from huzhu.claims.models import Claim
 from huzhu.clock import business_date
-from huzhu.db import is_sqlite
+from huzhu.db import SQL_SUM_FEN, is_sqlite
 from huzhu.ledger.models import Transfer
 from huzhu.members.service import suspend_underfunded
 from huzhu.money import format_yuan
@@ -150,7 +150,8 @@ def share_case(session: Session, *, run: ApportionmentRun, case: Case, plan: Pla
             {"tid": transfer_id, "acc": case.ledger_account_id, "amt": allocation.collected},
         )
         written = session.execute(
-            text("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ledger_entries WHERE transfer_id = :tid AND direction = 1"),
+            text(f"SELECT COUNT(*), {SQL_SUM_FEN.format('amount')} FROM ledger_entries "
+                 "WHERE transfer_id = :tid AND direction = 1"),
             {"tid": transfer_id},
         ).one()
         if (written[0], written[1]) != (allocation.paying_members, allocation.collected):

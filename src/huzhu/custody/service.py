@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from huzhu.clock import business_date
@@ -25,6 +25,7 @@ from huzhu.custody.iso20022 import (
     parse_camt053,
 )
 from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconciliation
+from huzhu.db import sum_fen
 from huzhu.ledger.models import CREDIT, DEBIT, LedgerAccount, Transfer
 from huzhu.ledger.service import (
     Leg,
@@ -107,9 +108,7 @@ class SimulatedCustodian:
     def statement(self, session: Session, *, statement_id: str, start: datetime, end: datetime, now: datetime) -> bytes:
         booked = BankTransaction.rejected.is_(False)
         signed = case((BankTransaction.direction == "CRDT", BankTransaction.amount_fen), else_=-BankTransaction.amount_fen)
-        opening = session.scalar(
-            select(func.coalesce(func.sum(signed), 0)).where(booked, BankTransaction.booked_at < start)
-        ) or 0
+        opening = session.scalar(select(sum_fen(signed)).where(booked, BankTransaction.booked_at < start)) or 0
         rows = session.scalars(
             select(BankTransaction).where(booked, BankTransaction.booked_at >= start, BankTransaction.booked_at < end)
             .order_by(BankTransaction.id)
@@ -121,7 +120,7 @@ class SimulatedCustodian:
         ]
         return build_camt053(
             statement_id=statement_id, created_at=now, account_id=CUSTODY_ACCOUNT_NO,
-            opening_balance_fen=int(opening), entries=entries, from_to=(start, end),
+            opening_balance_fen=opening, entries=entries, from_to=(start, end),
         )
 
 

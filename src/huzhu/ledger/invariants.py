@@ -37,17 +37,16 @@ def transfers_balanced(session: Session) -> list[Violation]:
     rows = _rows(
         session,
         """
-        SELECT t.id, t.amount,
-               COALESCE(SUM(CASE WHEN e.direction = 1 THEN e.amount END), 0) AS debits,
-               COALESCE(SUM(CASE WHEN e.direction = -1 THEN e.amount END), 0) AS credits,
-               COUNT(e.id) AS n, t.entry_count
-        FROM ledger_transfers t LEFT JOIN ledger_entries e ON e.transfer_id = t.id
-        WHERE t.pending_id IS NULL
-        GROUP BY t.id, t.amount, t.entry_count
-        HAVING COALESCE(SUM(CASE WHEN e.direction = 1 THEN e.amount END), 0)
-                 <> COALESCE(SUM(CASE WHEN e.direction = -1 THEN e.amount END), 0)
-            OR COALESCE(SUM(CASE WHEN e.direction = 1 THEN e.amount END), 0) <> t.amount
-            OR COUNT(e.id) <> t.entry_count
+        SELECT * FROM (
+          SELECT t.id, t.amount,
+                 CAST(COALESCE(SUM(CASE WHEN e.direction = 1 THEN e.amount END), 0) AS BIGINT) AS debits,
+                 CAST(COALESCE(SUM(CASE WHEN e.direction = -1 THEN e.amount END), 0) AS BIGINT) AS credits,
+                 COUNT(e.id) AS n, t.entry_count
+          FROM ledger_transfers t LEFT JOIN ledger_entries e ON e.transfer_id = t.id
+          WHERE t.pending_id IS NULL
+          GROUP BY t.id, t.amount, t.entry_count
+        ) totals
+        WHERE debits <> credits OR debits <> amount OR n <> entry_count
         LIMIT 20
         """,
     )
@@ -67,10 +66,10 @@ def account_totals_match_entries(session: Session) -> list[Violation]:
         WITH eff AS ({_EFFECTIVE}),
         sums AS (
           SELECT e.account_id,
-            SUM(CASE WHEN e.direction = 1 AND eff.effective = 'posted' THEN e.amount ELSE 0 END) AS dp,
-            SUM(CASE WHEN e.direction = -1 AND eff.effective = 'posted' THEN e.amount ELSE 0 END) AS cp,
-            SUM(CASE WHEN e.direction = 1 AND eff.effective = 'pending' THEN e.amount ELSE 0 END) AS dq,
-            SUM(CASE WHEN e.direction = -1 AND eff.effective = 'pending' THEN e.amount ELSE 0 END) AS cq
+            CAST(SUM(CASE WHEN e.direction = 1 AND eff.effective = 'posted' THEN e.amount ELSE 0 END) AS BIGINT) AS dp,
+            CAST(SUM(CASE WHEN e.direction = -1 AND eff.effective = 'posted' THEN e.amount ELSE 0 END) AS BIGINT) AS cp,
+            CAST(SUM(CASE WHEN e.direction = 1 AND eff.effective = 'pending' THEN e.amount ELSE 0 END) AS BIGINT) AS dq,
+            CAST(SUM(CASE WHEN e.direction = -1 AND eff.effective = 'pending' THEN e.amount ELSE 0 END) AS BIGINT) AS cq
           FROM ledger_entries e JOIN eff ON eff.id = e.transfer_id
           GROUP BY e.account_id
         )
@@ -130,9 +129,9 @@ def custody_equals_liabilities(session: Session) -> list[Violation]:
         text(
             """
             SELECT
-              COALESCE(SUM(CASE WHEN kind = :cash THEN debits_posted - credits_posted END), 0) AS cash,
-              COALESCE(SUM(CASE WHEN kind = :member THEN credits_posted - debits_posted END), 0) AS members,
-              COALESCE(SUM(CASE WHEN kind = :case THEN credits_posted - debits_posted END), 0) AS pools
+              CAST(COALESCE(SUM(CASE WHEN kind = :cash THEN debits_posted - credits_posted END), 0) AS BIGINT) AS cash,
+              CAST(COALESCE(SUM(CASE WHEN kind = :member THEN credits_posted - debits_posted END), 0) AS BIGINT) AS members,
+              CAST(COALESCE(SUM(CASE WHEN kind = :case THEN credits_posted - debits_posted END), 0) AS BIGINT) AS pools
             FROM ledger_accounts
             """
         ),
@@ -154,11 +153,11 @@ def payouts_equal_collected(session: Session) -> list[Violation]:
         f"""
         WITH eff AS ({_EFFECTIVE}),
         shares AS (
-          SELECT t.case_id, SUM(t.amount) AS collected FROM ledger_transfers t
+          SELECT t.case_id, CAST(SUM(t.amount) AS BIGINT) AS collected FROM ledger_transfers t
           WHERE t.kind = 'share' AND t.pending_id IS NULL GROUP BY t.case_id
         ),
         payouts AS (
-          SELECT eff.case_id, SUM(t.amount) AS paid FROM eff JOIN ledger_transfers t ON t.id = eff.id
+          SELECT eff.case_id, CAST(SUM(t.amount) AS BIGINT) AS paid FROM eff JOIN ledger_transfers t ON t.id = eff.id
           WHERE eff.kind = 'payout' AND eff.effective = 'posted' GROUP BY eff.case_id
         )
         SELECT c.id, c.case_no, c.status, c.collected_fen,
@@ -203,9 +202,9 @@ def custodian_agrees(session: Session) -> list[Violation]:
         text(
             """
             SELECT
-              (SELECT COALESCE(SUM(CASE WHEN direction = 'CRDT' THEN amount_fen ELSE -amount_fen END), 0)
+              (SELECT CAST(COALESCE(SUM(CASE WHEN direction = 'CRDT' THEN amount_fen ELSE -amount_fen END), 0) AS BIGINT)
                FROM bank_transactions WHERE rejected = false) AS bank,
-              (SELECT COALESCE(SUM(debits_posted - credits_posted), 0)
+              (SELECT CAST(COALESCE(SUM(debits_posted - credits_posted), 0) AS BIGINT)
                FROM ledger_accounts WHERE kind = :cash) AS ledger
             """
         ),

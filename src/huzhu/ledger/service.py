@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from huzhu.db import sum_fen
 from huzhu.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, InvalidTransition, NotFound
 from huzhu.ledger.models import (
     CASE_POOL,
@@ -90,10 +91,10 @@ def custody_cash_account_id(session: Session, *, now: datetime, key: str = "") -
 
 def custody_cash_balance(session: Session) -> int:
     """Posted custody cash over every shard (debit-normal)."""
-    return int(session.scalar(
-        select(func.coalesce(func.sum(LedgerAccount.debits_posted - LedgerAccount.credits_posted), 0))
+    return session.scalar(
+        select(sum_fen(LedgerAccount.debits_posted - LedgerAccount.credits_posted))
         .where(LedgerAccount.kind == CUSTODY_CASH)
-    ) or 0)
+    ) or 0
 
 
 def content_hash(kind: str, legs: Sequence[Leg], *, pending: bool, refs: dict[str, object]) -> str:

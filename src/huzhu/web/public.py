@@ -16,6 +16,7 @@ from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.apportionment.shares import published_rule
 from huzhu.claims.models import Claim
 from huzhu.custody.models import Reconciliation
+from huzhu.db import sum_fen
 from huzhu.errors import NotFound
 from huzhu.exports import DATASETS, export
 from huzhu.identity import province_for
@@ -226,9 +227,9 @@ def public_stats(s: Session) -> dict[str, int]:
             Enrollment.status == "suspended")) or 0,
         "cases": s.scalar(select(func.count()).select_from(Case).where(Case.status != "withdrawn")) or 0,
         "in_notice": s.scalar(select(func.count()).select_from(Case).where(Case.status == "in_notice")) or 0,
-        "paid_fen": s.scalar(select(func.coalesce(func.sum(Case.collected_fen), 0)).where(Case.status == "paid")) or 0,
-        "shortfall_fen": s.scalar(select(func.coalesce(func.sum(Case.shortfall_fen), 0))) or 0,
-        "fees_fen": s.scalar(select(func.coalesce(func.sum(Case.fee_fen), 0))) or 0,
+        "paid_fen": s.scalar(select(sum_fen(Case.collected_fen)).where(Case.status == "paid")) or 0,
+        "shortfall_fen": s.scalar(select(sum_fen(Case.shortfall_fen))) or 0,
+        "fees_fen": s.scalar(select(sum_fen(Case.fee_fen))) or 0,
         "custody_fen": custody_cash_balance(s),
         "runs": s.scalar(select(func.count()).select_from(ApportionmentRun)) or 0,
         "accounts_members": s.scalar(select(func.count()).select_from(Member)) or 0,
@@ -252,11 +253,11 @@ def chart_series(s: Session) -> dict[str, list[tuple[str, int]]]:
         total += int(count)
         members.append((_month(year, month), total))
     paid = s.execute(select(extract("year", Case.paid_at), extract("month", Case.paid_at),
-                            func.sum(Case.collected_fen))
+                            sum_fen(Case.collected_fen))
                      .where(Case.status == "paid")
                      .group_by(extract("year", Case.paid_at), extract("month", Case.paid_at))
                      .order_by(extract("year", Case.paid_at), extract("month", Case.paid_at))).all()
-    aid = [(_month(y, m), int(v or 0)) for y, m, v in paid]
+    aid = [(_month(y, m), v) for y, m, v in paid]
     per_member = []
     for run in s.scalars(select(ApportionmentRun).order_by(ApportionmentRun.id).limit(60)):
         if run.sharing_members:
