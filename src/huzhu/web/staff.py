@@ -7,7 +7,6 @@ import logging
 import threading
 import time
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
@@ -17,9 +16,10 @@ from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, Response
 
 from huzhu.claims import service as claims
-from huzhu.claims.models import Claim, Evidence, ReviewDecision
+from huzhu.claims.evidence import open_evidence
+from huzhu.claims.models import Claim, ReviewDecision
 from huzhu.clock import CHINA_TZ
-from huzhu.errors import DomainError, InvalidInput
+from huzhu.errors import DomainError, InvalidInput, NotFound
 from huzhu.jobs import JobReport, run_jobs
 from huzhu.ledger.invariants import check_ledger
 from huzhu.members.models import Account, Enrollment, Member
@@ -124,13 +124,14 @@ def submit_report(request: Request, claim_id: int) -> Response:
 @router.get("/staff/evidence/{evidence_id:int}")
 def evidence_file(request: Request, evidence_id: int) -> Response:
     ctx = page_ctx(request)
-    require(ctx, "investigator", "reviewer", "admin")
-    with ctx.platform.read_factory() as s:
-        evidence = s.get(Evidence, evidence_id)
-    if evidence is None or not Path(evidence.storage_path).is_file():
-        raise PageNotFound()
-    response = FileResponse(evidence.storage_path, media_type=evidence.content_type,
-                            headers={"Content-Disposition": "inline"})
+    account = require(ctx, "investigator", "reviewer", "admin")
+    try:
+        with ctx.platform.read_factory() as s:
+            evidence, path = open_evidence(s, ctx.platform.evidence, actor=s.get(Account, account.id),
+                                           evidence_id=evidence_id)
+    except NotFound:
+        raise PageNotFound() from None
+    response = FileResponse(path, media_type=evidence.content_type, headers={"Content-Disposition": "inline"})
     return finish(ctx, response)
 
 
@@ -153,10 +154,11 @@ def workbench(ctx: Ctx, s: Session, claim_id: int) -> dict[str, Any]:
     claim = claims.claim_or_raise(s, claim_id)
     details = claim_details(ctx, s, claim)
     evaluation = claims.evaluate(s, plans=ctx.platform.plans, claim=claim) if claim.status == "reviewing" else None
-    decisions = list(s.scalars(select(ReviewDecision).where(ReviewDecision.claim_id == claim.id)
-                               .order_by(ReviewDecision.id)))
+    # A decided claim shows each decision with the rule checks as they were recorded at the time.
+    decisions = [{"decision": d, "checks": [RuleCheck(**c) for c in d.checks]} for d in s.scalars(
+        select(ReviewDecision).where(ReviewDecision.claim_id == claim.id).order_by(ReviewDecision.id))]
     return {"d": details, "evaluation": evaluation, "decisions": decisions, "row": claim_row(ctx, s, claim),
-            "check_texts": {c.code: check_text(ctx, c) for c in evaluation.checks}}
+            "check_text": lambda check: check_text(ctx, check)}
 
 
 def check_text(ctx: Ctx, check: RuleCheck) -> str:
