@@ -1,4 +1,5 @@
-"""A real uvicorn server on a free loopback port over a fresh SQLite database, and the system Chromium.
+"""A real uvicorn server on a free loopback port over a fresh database (SQLite, and PostgreSQL when
+the test run has one: every browser test runs on each), and the system Chromium.
 
 Staff accounts, a small existing pool of members and one other member (who will object) are put in
 the database directly through the services; everything else happens in the browser.
@@ -16,6 +17,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+
+from databases import BACKENDS, fresh_database
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("HUZHU_CHROMIUM", "/usr/bin/chromium")
@@ -47,8 +50,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp(f"web-{request.param}")
+    with fresh_database(request.param, tmp) as database_url:
+        yield from _serve(tmp, database_url)
+
+
+def _serve(tmp: Path, database_url: str) -> Iterator[Server]:
     import uvicorn
 
     from huzhu.api.app import create_app
@@ -59,8 +68,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     from huzhu.members.importer import import_members
     from huzhu.platform import build_platform
 
-    tmp = tmp_path_factory.mktemp("web")
-    settings = Settings(mode="sandbox", database_url=f"sqlite:///{tmp / 'huzhu.sqlite'}", data_dir=tmp / "data",
+    settings = Settings(mode="sandbox", database_url=database_url, data_dir=tmp / "data",
                         plans_dir=REPO / "plans", max_upload_bytes=200_000)
     platform = build_platform(settings)
     platform.clock.set(START)
