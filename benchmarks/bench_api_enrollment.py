@@ -1,5 +1,5 @@
 """The launch surge over real HTTP: concurrent clients register, add a member, top up and join the
-accident plan against `uvicorn huzhu.api.app:create_app` on PostgreSQL; then the public case list
+accident plan against `uvicorn huzhu.app:create_app` on PostgreSQL; then the public case list
 throughput. Loopback only, bounded in time.
 
     .venv/bin/python benchmarks/bench_api_enrollment.py --seconds 60 --concurrency 8,64 --workers 2 \
@@ -34,11 +34,12 @@ from rich.table import Table
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from huzhu.app import build_platform
 from huzhu.clock import CHINA_TZ, FixedClock
 from huzhu.config import Settings
 from huzhu.demo import replay_article
 from huzhu.identity import make_resident_id
-from huzhu.platform import SandboxDbClock, build_platform
+from huzhu.sandbox.clock import SandboxDbClock
 
 REPO = Path(__file__).resolve().parents[1]
 PLAN = "comprehensive-accident"
@@ -206,7 +207,7 @@ def main() -> None:
         env = {**os.environ, "HUZHU_DATABASE_URL": url, "HUZHU_MODE": "sandbox", "HUZHU_DATA_DIR": str(data_dir),
                "HUZHU_PLANS_DIR": str(REPO / "plans"), "HUZHU_LOG_LEVEL": "WARNING"}
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "huzhu.api.app:create_app", "--factory", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "huzhu.app:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(port), "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"],
             env=env,
         )

@@ -25,7 +25,10 @@ from rich.table import Table
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from huzhu.accounts import service as accounts
+from huzhu.app import build_platform
 from huzhu.apportionment.service import apportion_due_cases
+from huzhu.casework import service as casework
 from huzhu.claims import service as claims
 from huzhu.clock import CHINA_TZ, FixedClock
 from huzhu.config import Settings
@@ -33,7 +36,6 @@ from huzhu.db import unit_of_work
 from huzhu.identity import make_resident_id
 from huzhu.members import service as members
 from huzhu.notices.models import Case
-from huzhu.platform import build_platform
 
 REPO = Path(__file__).resolve().parents[1]
 PLAN = "comprehensive-accident"
@@ -86,11 +88,11 @@ def approved_case(platform, clock: FixedClock) -> int:  # noqa: ANN001
     """One real claim through the services: filed, investigated, reviewed, in notice."""
     plans, custodian = platform.plans, platform.custodian
     with platform.session() as s:
-        inv = members.register_account(s, login="inv@bench.example", password=PASSWORD, display_name="inv",
+        inv = accounts.register_account(s, login="inv@bench.example", password=PASSWORD, display_name="inv",
                                        role="investigator", now=clock.now())
-        rev = members.register_account(s, login="rev@bench.example", password=PASSWORD, display_name="rev",
+        rev = accounts.register_account(s, login="rev@bench.example", password=PASSWORD, display_name="rev",
                                        role="reviewer", now=clock.now())
-        acc = members.register_account(s, login="13900000000", password=PASSWORD, display_name="c", now=clock.now())
+        acc = accounts.register_account(s, login="13900000000", password=PASSWORD, display_name="c", now=clock.now())
         member = members.add_member(s, account_id=acc.id, name="彭静", now=clock.now(),
                                     id_number=make_resident_id("450321", date(1990, 6, 15), 12, "F"))
         members.join_plan(s, custodian, plans=plans, member=member, plan_code=PLAN, now=clock.now(),
@@ -98,13 +100,13 @@ def approved_case(platform, clock: FixedClock) -> int:  # noqa: ANN001
         ids = (inv.id, rev.id, acc.id, member.id)
     clock.set(at("2016-02-10"))
     with platform.session() as s:
-        claim = claims.file_claim(s, plans=plans, actor=members.account_or_raise(s, ids[2]), member_id=ids[3],
+        claim = claims.file_claim(s, plans=plans, actor=accounts.account_or_raise(s, ids[2]), member_id=ids[3],
                                   plan_code=PLAN, benefit_code="accidental_death", incident_date=date(2016, 1, 27),
                                   now=clock.now(), beneficiary_name="家属", beneficiary_account="6222020000000000011")
-        claims.start_investigation(s, actor=members.account_or_raise(s, ids[0]), claim_id=claim.id, now=clock.now())
-        claims.submit_report(s, actor=members.account_or_raise(s, ids[0]), claim_id=claim.id, company="调查公司",
+        claims.start_investigation(s, actor=accounts.account_or_raise(s, ids[0]), claim_id=claim.id, now=clock.now())
+        claims.submit_report(s, actor=accounts.account_or_raise(s, ids[0]), claim_id=claim.id, company="调查公司",
                              summary="属实", confirmed_incident_date=date(2016, 1, 27), now=clock.now())
-        _, case = claims.decide(s, plans=plans, actor=members.account_or_raise(s, ids[1]), claim_id=claim.id,
+        _, case = casework.decide(s, plans=plans, actor=accounts.account_or_raise(s, ids[1]), claim_id=claim.id,
                                 approve=True, reason="ok", now=clock.now())
         return case.id
 

@@ -15,12 +15,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from huzhu.app import build_platform
 from huzhu.clock import FixedClock
 from huzhu.config import Settings
 from huzhu.demo import at, write_pool_csv
 from huzhu.ledger.invariants import check_ledger
 from huzhu.members.importer import import_members
-from huzhu.platform import build_platform
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_apportionment import postgres_database  # noqa: E402

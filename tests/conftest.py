@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from databases import BACKENDS, fresh_database
+from huzhu.app import build_platform
 from huzhu.clock import CHINA_TZ, FixedClock
 from huzhu.config import Settings
-from huzhu.platform import Platform, build_platform
+from huzhu.platform import Platform
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -39,7 +39,7 @@ err = Console(stderr=True)
 
 
 def _platform():  # noqa: ANN202
-    from huzhu.platform import build_platform
+    from huzhu.app import build_platform
 
     try:
         return build_platform()
@@ -85,8 +85,8 @@ def db_rekey_id_numbers() -> None:
 
     from sqlalchemy import func, select
 
-    from huzhu.identity.sealing import rekey_members
     from huzhu.members.models import Member
+    from huzhu.members.service import rekey_members
 
     new_key = os.environ.get("HUZHU_NEW_ID_NUMBER_KEY", "")
     if not new_key:
@@ -142,7 +142,7 @@ def users_create(
     password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
 ) -> None:
     """Create an account (staff accounts are only created here)."""
-    from huzhu.members.service import register_account
+    from huzhu.accounts.service import register_account
 
     platform = _platform()
     try:
@@ -284,7 +284,8 @@ def clock_advance(days: float = typer.Option(0, min=0), hours: float = typer.Opt
 @app.command("demo")
 def demo_cmd(
     members: int = typer.Option(50_000, min=100, max=5_000_000, help="size of the background pool"),
-    reset: bool = typer.Option(False, help="delete the embedded SQLite database first"),
+    reset: bool = typer.Option(False, help="start from an empty database (SQLite file deleted, PostgreSQL "
+                                           "database dropped and created again)"),
 ) -> None:
     """Replay the source article on a realistic pool and print what the public would see."""
     from huzhu.config import get_settings
@@ -293,10 +294,10 @@ def demo_cmd(
     settings = get_settings()
     if not settings.sandbox:
         _fail(DomainError("the demo only runs in sandbox mode"))
-    if reset and settings.database_url.startswith("sqlite:///"):
-        path = Path(settings.database_url.removeprefix("sqlite:///"))
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
+    if reset:
+        from huzhu.db import reset_database
+
+        reset_database(settings.database_url)
     try:
         run_demo(settings, members=members, console=console)
     except DomainError as exc:
@@ -308,7 +309,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the web pages and the HTTP API with uvicorn."""
     import uvicorn
 
-    uvicorn.run("huzhu.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("huzhu.app:create_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, log_level="info")
 
 

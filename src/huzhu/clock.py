@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Protocol
+from typing import Any, Protocol
 
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+    def now_in(self, session: Any) -> datetime:
+        """The time as seen inside an open database session (the sandbox clock is kept in the
+        database; the others ignore the session)."""
+        ...
 
 
 def business_date(moment: datetime) -> date:
@@ -31,6 +36,9 @@ class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    def now_in(self, session: Any) -> datetime:
+        return self.now()
+
 
 class FixedClock:
     """A clock that only moves when told to (thread-safe)."""
@@ -44,6 +52,9 @@ class FixedClock:
     def now(self) -> datetime:
         with self._lock:
             return self._now
+
+    def now_in(self, session: Any) -> datetime:
+        return self.now()
 
     def set(self, moment: datetime) -> None:
         if moment.tzinfo is None:

@@ -168,6 +168,25 @@ def ensure_database(url: str) -> bool:
         admin.dispose()
 
 
+def reset_database(url: str) -> None:
+    """Start over with an empty database (the sandbox demo's ``--reset``): delete the SQLite file,
+    or drop and re-create the PostgreSQL database."""
+    target = make_url(normalise_url(url))
+    if target.drivername.startswith("sqlite"):
+        if target.database and target.database != ":memory:":
+            for suffix in ("", "-wal", "-shm"):
+                Path(target.database + suffix).unlink(missing_ok=True)
+        return
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            quoted = conn.dialect.identifier_preparer.quote(target.database or "")
+            conn.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+    finally:
+        admin.dispose()
+    ensure_database(url)
+
+
 class SqliteWriterBusy(OperationalError):
     """No turn to write within the timeout (rendered as 503 with Retry-After)."""
 

@@ -21,22 +21,28 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select, text
 
+from huzhu.accounts import service as accounts
+from huzhu.app import build_platform
 from huzhu.apportionment.models import ApportionmentRun, RunCase
+from huzhu.casework import service as casework
 from huzhu.claims import service as claims
 from huzhu.claims.evidence import EvidenceKind, add_evidence
 from huzhu.clock import CHINA_TZ, FixedClock
 from huzhu.config import Settings
 from huzhu.db import SQL_SUM_FEN
+from huzhu.errors import Conflict
 from huzhu.identity import make_resident_id, province_for
 from huzhu.jobs import run_jobs
 from huzhu.ledger.invariants import check_ledger
 from huzhu.members import service as members
 from huzhu.members.importer import import_members
+from huzhu.members.models import Member
 from huzhu.money import format_yuan
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case
 from huzhu.plans.rules import age_on
-from huzhu.platform import Platform, SandboxDbClock, build_platform, database_is_empty
+from huzhu.platform import Platform
+from huzhu.sandbox.clock import SandboxDbClock
 
 PASSWORD = "demo-pass-2016"
 ACCIDENT = "comprehensive-accident"
@@ -111,21 +117,21 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
 
     with platform.session() as s:
         now = clock.now()
-        investigator = members.register_account(s, login="investigator@huzhu.example", password=PASSWORD,
+        investigator = accounts.register_account(s, login="investigator@huzhu.example", password=PASSWORD,
                                                 display_name="第三方调查员", role="investigator", now=now)
-        reviewer = members.register_account(s, login="reviewer@huzhu.example", password=PASSWORD,
+        reviewer = accounts.register_account(s, login="reviewer@huzhu.example", password=PASSWORD,
                                             display_name="审核员甲", role="reviewer", now=now)
-        reviewer2 = members.register_account(s, login="reviewer2@huzhu.example", password=PASSWORD,
+        reviewer2 = accounts.register_account(s, login="reviewer2@huzhu.example", password=PASSWORD,
                                              display_name="审核员乙", role="reviewer", now=now)
-        members.register_account(s, login="admin@huzhu.example", password=PASSWORD, display_name="管理员",
+        accounts.register_account(s, login="admin@huzhu.example", password=PASSWORD, display_name="管理员",
                                  role="admin", now=now)
-        members.register_account(s, login="auditor@huzhu.example", password=PASSWORD, display_name="审计员",
+        accounts.register_account(s, login="auditor@huzhu.example", password=PASSWORD, display_name="审计员",
                                  role="auditor", now=now)
         ids = (investigator.id, reviewer.id, reviewer2.id)
 
     clock.set(at("2015-03-02"))
     with platform.session() as s:
-        family = members.register_account(s, login="13800000001", password=PASSWORD, display_name="彭静家属",
+        family = accounts.register_account(s, login="13800000001", password=PASSWORD, display_name="彭静家属",
                                           now=clock.now())
         peng = members.add_member(s, account_id=family.id, name="彭静", now=clock.now(), relationship="self",
                                   id_number=make_resident_id("450321", date(1990, 6, 15), 12, "F"))
@@ -138,7 +144,7 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
 
     clock.set(at("2016-02-06"))
     with platform.session() as s:
-        zhou_account = members.register_account(s, login="13800000002", password=PASSWORD, display_name="周四喜",
+        zhou_account = accounts.register_account(s, login="13800000002", password=PASSWORD, display_name="周四喜",
                                                 now=clock.now())
         zhou = members.add_member(s, account_id=zhou_account.id, name="周四喜", now=clock.now(),
                                   id_number=make_resident_id("450821", date(1958, 8, 20), 31, "M"))
@@ -150,13 +156,13 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
 
     clock.set(at("2016-02-10"))
     with platform.session() as s:
-        family = members.account_or_raise(s, family_id)
+        family = accounts.account_or_raise(s, family_id)
         peng_claim = claims.file_claim(
             s, plans=plans, actor=family, member_id=peng_id, plan_code=ACCIDENT, benefit_code="accidental_death",
             incident_date=date(2016, 1, 27), incident_place="广西阳朔县", now=clock.now(),
             description="2016-01-27 交通事故，经阳朔县人民医院抢救无效，于 2016-02-09 身故。",
             beneficiary_name="彭静家属", beneficiary_account="6222020000000000011")
-        zhou_account = members.account_or_raise(s, zhou_account_id)
+        zhou_account = accounts.account_or_raise(s, zhou_account_id)
         zhou_claim = claims.file_claim(
             s, plans=plans, actor=zhou_account, member_id=zhou_id, plan_code=ACCIDENT,
             benefit_code="accidental_disability", incident_date=date(2016, 2, 9), incident_place="甘蔗窖旁",
@@ -174,12 +180,12 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
 
     clock.set(at("2016-02-12"))
     with platform.session() as s:
-        inv = members.account_or_raise(s, ids[0])
+        inv = accounts.account_or_raise(s, ids[0])
         for claim_id in claim_ids:
             claims.start_investigation(s, actor=inv, claim_id=claim_id, now=clock.now())
     clock.set(at("2016-02-15"))
     with platform.session() as s:
-        inv = members.account_or_raise(s, ids[0])
+        inv = accounts.account_or_raise(s, ids[0])
         claims.submit_report(s, actor=inv, claim_id=claim_ids[0], company="某第三方调查公司", now=clock.now(),
                              summary="交通事故属实，医院死亡证明与交警事故认定书一致，属意外身故。",
                              confirmed_incident_date=date(2016, 1, 27))
@@ -190,12 +196,12 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
 
     clock.set(at("2016-02-16"))
     with platform.session() as s:
-        rev = members.account_or_raise(s, ids[1])
+        rev = accounts.account_or_raise(s, ids[1])
         for claim_id in claim_ids:
             evaluation = claims.evaluate(s, plans=plans, claim=claims.claim_or_raise(s, claim_id))
             for check in evaluation.checks:
                 log(f"      {'✓' if check.passed else '✗'} {check.code}: {check.detail}")
-            claims.decide(s, plans=plans, actor=rev, claim_id=claim_id, approve=True, reason="符合计划规则", now=clock.now())
+            casework.decide(s, plans=plans, actor=rev, claim_id=claim_id, approve=True, reason="符合计划规则", now=clock.now())
     with platform.factory() as s:
         cases = {c.claim_id: c for c in s.scalars(select(Case).where(Case.claim_id.in_(claim_ids)))}
         peng_case, zhou_case = cases[claim_ids[0]], cases[claim_ids[1]]
@@ -205,7 +211,7 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
 
     clock.set(at("2016-02-18"))
     with platform.session() as s:
-        objector = members.register_account(s, login="13800000003", password=PASSWORD, display_name="热心会员",
+        objector = accounts.register_account(s, login="13800000003", password=PASSWORD, display_name="热心会员",
                                             now=clock.now())
         member = members.add_member(s, account_id=objector.id, name="林晓", now=clock.now(),
                                     id_number=make_resident_id("440106", date(1985, 3, 3), 7, "F"))
@@ -218,8 +224,8 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
     step(f"a member objects to {zhou_case.case_no}: joined only three days before the accident")
     clock.set(at("2016-02-19"))
     with platform.session() as s:
-        rev2 = members.account_or_raise(s, ids[2])
-        notices.resolve_objection(s, actor=rev2, objection_id=objection_id, upheld=False, now=clock.now(),
+        rev2 = accounts.account_or_raise(s, ids[2])
+        casework.resolve_objection(s, actor=rev2, objection_id=objection_id, upheld=False, now=clock.now(),
                                   note="调查报告与医院记录确认受伤时间为 2016-02-09，在生效日 2016-02-07 之后。")
     step("a second reviewer dismisses the objection")
 
@@ -277,11 +283,11 @@ def print_public_view(platform: Platform, story: Story, console: Console) -> Non
 def run_demo(settings: Settings, *, members: int, console: Console) -> Story:
     clock = FixedClock(at("2015-03-01"))
     platform = build_platform(settings, clock=clock)
-    if not database_is_empty(platform.factory):
-        from huzhu.errors import Conflict
-
-        raise Conflict("the database already has members; run the demo with --reset (embedded SQLite) "
-                       "or point HUZHU_DATABASE_URL at an empty database")
+    with platform.factory() as session:
+        has_members = session.scalar(select(Member.id).limit(1)) is not None
+    if has_members:
+        raise Conflict("the database already has members; run the demo with --reset (it starts a new "
+                       "database) or point HUZHU_DATABASE_URL at an empty one")
     with tempfile.TemporaryDirectory() as tmp:
         pool = Path(tmp) / "pool.csv"
         started = perf_counter()

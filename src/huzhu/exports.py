@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huzhu.apportionment.models import ApportionmentRun, RunCase
+from huzhu.errors import InvalidInput
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case
 from huzhu.notices.service import public_case_payload
@@ -70,8 +71,6 @@ def rows_for(session: Session, dataset: str) -> Iterator[dict[str, Any]]:
 
 
 def export(session: Session, dataset: str, fmt: str) -> str:
-    from huzhu.errors import InvalidInput
-
     if dataset not in DATASETS:
         raise InvalidInput(f"dataset must be one of {', '.join(DATASETS)}")
     rows = list(rows_for(session, dataset))

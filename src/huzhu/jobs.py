@@ -10,11 +10,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from huzhu.apportionment.models import RunCase
 from huzhu.apportionment.payouts import pay_out_shared_cases
 from huzhu.apportionment.service import Progress, apportion_due_cases, publish_share_roots
 from huzhu.custody.models import Reconciliation
 from huzhu.custody.service import Custodian, reconcile
 from huzhu.db import unit_of_work
+from huzhu.notices.models import Case
 from huzhu.plans.schemas import Plan
 
 
@@ -47,9 +49,6 @@ def run_jobs(
         run = apportion_due_cases(session, plans=plans, now=now, actor_id=actor_id, progress=progress)
         if run is not None:
             report.run_no = run.run_no
-            from huzhu.apportionment.models import RunCase
-            from huzhu.notices.models import Case
-
             report.cases_shared = list(session.scalars(
                 select(Case.case_no).join(RunCase, RunCase.case_id == Case.id).where(RunCase.run_id == run.id)))
     if progress:

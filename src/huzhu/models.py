@@ -1,12 +1,13 @@
 """Imports every domain's tables so the metadata (and Alembic) sees the whole schema."""
 
-from huzhu.api.models import IdempotencyRecord
+from huzhu.accounts.models import Account, LoginThrottle
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport, ReviewDecision
 from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconciliation
 from huzhu.db import Base
+from huzhu.http.models import IdempotencyRecord
 from huzhu.ledger.models import Entry, LedgerAccount, Transfer
-from huzhu.members.models import Account, Enrollment, EnrollmentEvent, LoginThrottle, Member
+from huzhu.members.models import Enrollment, EnrollmentEvent, Member
 from huzhu.notices.models import Case, Objection
 from huzhu.sandbox.models import SandboxClock
 from huzhu.transparency.models import PublicRecord

@@ -60,13 +60,13 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def _serve(tmp: Path, database_url: str) -> Iterator[Server]:
     import uvicorn
 
-    from huzhu.api.app import create_app
+    from huzhu.accounts import service as accounts
+    from huzhu.app import build_platform, create_app
     from huzhu.config import Settings
     from huzhu.demo import write_pool_csv
     from huzhu.identity import make_resident_id
     from huzhu.members import service as members
     from huzhu.members.importer import import_members
-    from huzhu.platform import build_platform
 
     settings = Settings(mode="sandbox", database_url=database_url, data_dir=tmp / "data",
                         plans_dir=REPO / "plans", max_upload_bytes=200_000)
@@ -79,9 +79,9 @@ def _serve(tmp: Path, database_url: str) -> Iterator[Server]:
     with platform.session() as s:
         import_members(s, path=pool, plans=platform.plans, now=START)
         for key, login in staff.items():
-            members.register_account(s, login=login, password=PASSWORD, display_name=f"测试{key}",
+            accounts.register_account(s, login=login, password=PASSWORD, display_name=f"测试{key}",
                                      role="reviewer" if key == "reviewer2" else key, now=START)
-        objector = members.register_account(s, login="13800000003", password=PASSWORD, display_name="热心会员",
+        objector = accounts.register_account(s, login="13800000003", password=PASSWORD, display_name="热心会员",
                                             now=START)
         member = members.add_member(s, account_id=objector.id, name="林晓", now=START,
                                     id_number=make_resident_id("440106", date(1985, 3, 3), 7, "F"))

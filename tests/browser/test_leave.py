@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from huzhu.custody.models import BankTransaction
 from huzhu.identity import make_resident_id
-from huzhu.identity.sealing import id_number_vault
 from huzhu.members.models import Enrollment, Member
+from huzhu.members.sealing import id_number_vault
 
 from .test_portal import PASSWORD, new_context, shot
 

@@ -9,9 +9,10 @@ import pytest
 from argon2 import PasswordHasher
 
 from e2e.helpers import LiveServer, start_server
+from huzhu.accounts import passwords
+from huzhu.app import build_platform
 from huzhu.config import Settings
-from huzhu.members import passwords
-from huzhu.platform import Platform, build_platform
+from huzhu.platform import Platform
 
 
 @pytest.fixture(autouse=True)

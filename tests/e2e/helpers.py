@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import httpx
 import uvicorn
 
-from huzhu.api.app import create_app
-from huzhu.members.service import register_account
+from huzhu.accounts.service import register_account
+from huzhu.app import create_app
 from huzhu.platform import Platform
 
 PASSWORD = "e2e-pass-2016"

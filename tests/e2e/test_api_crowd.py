@@ -12,9 +12,10 @@ import httpx
 from sqlalchemy import func, select
 
 from e2e.helpers import LiveServer
+from huzhu.accounts.models import Account
 from huzhu.identity import make_resident_id
 from huzhu.ledger.invariants import check_ledger
-from huzhu.members.models import Account, Member
+from huzhu.members.models import Member
 
 CROWD = 80  # the thread pool has 40 threads
 

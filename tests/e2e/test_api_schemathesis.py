@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
 
 from e2e.helpers import start_server
 from e2e.world import build_world
-from huzhu.api.app import create_app
+from huzhu.app import create_app
 
 pytestmark = pytest.mark.e2e
 

@@ -27,14 +27,15 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from e2e.helpers import free_port
+from huzhu.accounts.models import Account
 from huzhu.apportionment.models import ApportionmentRun
 from huzhu.claims.models import Claim, Evidence
 from huzhu.db import normalise_url
 from huzhu.exports import DATASETS
 from huzhu.ledger.models import Entry, Transfer
-from huzhu.members.models import Account, Enrollment, Member
+from huzhu.members.models import Enrollment, Member
 from huzhu.notices.models import Case
-from huzhu.web.routes import router
+from huzhu.web import router
 
 pytestmark = pytest.mark.e2e
 

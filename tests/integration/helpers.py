@@ -13,13 +13,16 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from huzhu.accounts import service as accounts
+from huzhu.accounts.models import Account
+from huzhu.casework import service as casework
 from huzhu.claims import service as claims
 from huzhu.clock import CHINA_TZ, FixedClock
 from huzhu.identity import make_resident_id
-from huzhu.identity.sealing import id_number_vault
 from huzhu.members import service as members
 from huzhu.members.importer import import_members
-from huzhu.members.models import Account, Enrollment, Member
+from huzhu.members.models import Enrollment, Member
+from huzhu.members.sealing import id_number_vault
 from huzhu.platform import Platform
 
 PASSWORD = "test-pass-2016"
@@ -52,7 +55,7 @@ def make_staff(platform: Platform, clock: FixedClock) -> Staff:
     with platform.session() as s:
         now = clock.now()
         ids = [
-            members.register_account(s, login=f"{role}@huzhu.test", password=PASSWORD, display_name=role,
+            accounts.register_account(s, login=f"{role}@huzhu.test", password=PASSWORD, display_name=role,
                                      role=role.rstrip("2"), now=now).id
             for role in ("investigator", "reviewer", "reviewer2", "admin")
         ]
@@ -78,7 +81,7 @@ def join_member(
     """A new account with its own member, joined to ``plans`` (9.00 deposit each)."""
     with platform.session() as s:
         now = clock.now()
-        account = members.register_account(s, login=phone or str(next(_phones)), password=PASSWORD,
+        account = accounts.register_account(s, login=phone or str(next(_phones)), password=PASSWORD,
                                            display_name=name, now=now)
         member = members.add_member(s, account_id=account.id, name=name, now=now,
                                     id_number=id_number or unique_id_number(birth, region=region, gender=gender))
@@ -105,13 +108,13 @@ def file_and_investigate(
 ) -> int:
     """File a claim and take it through the investigation; returns the claim id (now in review)."""
     with platform.session() as s:
-        actor = members.account_or_raise(s, who.account_id)
+        actor = accounts.account_or_raise(s, who.account_id)
         claim = claims.file_claim(
             s, plans=platform.plans, actor=actor, member_id=who.member_id, plan_code=plan, benefit_code=benefit,
             incident_date=incident, now=clock.now(), beneficiary_name="受益人", beneficiary_account=beneficiary_account,
             facts=facts,
         )
-        investigator = members.account_or_raise(s, staff.investigator_id)
+        investigator = accounts.account_or_raise(s, staff.investigator_id)
         claims.start_investigation(s, actor=investigator, claim_id=claim.id, now=clock.now())
         claims.submit_report(s, actor=investigator, claim_id=claim.id, company="调查公司",
                              summary="事故属实。", confirmed_incident_date=incident, now=clock.now(),
@@ -122,8 +125,8 @@ def file_and_investigate(
 def approve(platform: Platform, clock: FixedClock, staff: Staff, claim_id: int) -> int:
     """Approve a claim in review; returns the new case's id."""
     with platform.session() as s:
-        reviewer = members.account_or_raise(s, staff.reviewer_id)
-        _, case = claims.decide(s, plans=platform.plans, actor=reviewer, claim_id=claim_id, approve=True,
+        reviewer = accounts.account_or_raise(s, staff.reviewer_id)
+        _, case = casework.decide(s, plans=platform.plans, actor=reviewer, claim_id=claim_id, approve=True,
                                 reason="符合规则", now=clock.now())
         assert case is not None
         return case.id
@@ -197,7 +200,7 @@ def count_rows(s: Session, *tables: str) -> dict[str, int]:
 
 
 def account(s: Session, account_id: int) -> Account:
-    return members.account_or_raise(s, account_id)
+    return accounts.account_or_raise(s, account_id)
 
 
 def enrollment_status(s: Session, enrollment_id: int) -> str:

@@ -7,6 +7,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, text
 
+from huzhu.accounts import service as accounts
+from huzhu.casework import service as casework
 from huzhu.claims import service as claims
 from huzhu.claims.models import Claim, ClaimEvent, ReviewDecision
 from huzhu.clock import FixedClock
@@ -73,7 +75,7 @@ def _approved(platform: Platform, clock: FixedClock, staff: Staff, who: Joined) 
 def test_separation_of_duties(platform: Platform, clock: FixedClock) -> None:
     staff, claimant, others = _world(platform, clock)
     with platform.session() as s:
-        second_investigator = members.register_account(s, login="inv2@huzhu.test", password=PASSWORD,
+        second_investigator = accounts.register_account(s, login="inv2@huzhu.test", password=PASSWORD,
                                                        display_name="inv2", role="investigator", now=clock.now()).id
 
     # A member cannot file for a member of another account (it is not theirs to see).
@@ -102,7 +104,7 @@ def test_separation_of_duties(platform: Platform, clock: FixedClock) -> None:
                              summary="s", confirmed_incident_date=date(2015, 3, 3), now=clock.now())
     # Deciding before the report is refused by the state machine.
     with platform.session() as s, pytest.raises(InvalidTransition):
-        claims.decide(s, plans=platform.plans, actor=account(s, staff.reviewer_id), claim_id=claim_id,
+        casework.decide(s, plans=platform.plans, actor=account(s, staff.reviewer_id), claim_id=claim_id,
                       approve=True, reason="ok", now=clock.now())
     with platform.session() as s:
         claims.submit_report(s, actor=account(s, staff.investigator_id), claim_id=claim_id, company="调查公司",
@@ -111,12 +113,12 @@ def test_separation_of_duties(platform: Platform, clock: FixedClock) -> None:
     # Non-reviewers cannot decide; the investigator cannot review their own claim even if promoted.
     for actor_id in (staff.investigator_id, claimant.account_id, staff.admin_id):
         with platform.session() as s, pytest.raises(Forbidden):
-            claims.decide(s, plans=platform.plans, actor=account(s, actor_id), claim_id=claim_id, approve=True,
+            casework.decide(s, plans=platform.plans, actor=account(s, actor_id), claim_id=claim_id, approve=True,
                           reason="ok", now=clock.now())
     with platform.session() as s:
         s.execute(text("UPDATE accounts SET role = 'reviewer' WHERE id = :id"), {"id": staff.investigator_id})
     with platform.session() as s, pytest.raises(Forbidden, match="investigator"):
-        claims.decide(s, plans=platform.plans, actor=account(s, staff.investigator_id), claim_id=claim_id,
+        casework.decide(s, plans=platform.plans, actor=account(s, staff.investigator_id), claim_id=claim_id,
                       approve=True, reason="ok", now=clock.now())
     case_id = approve(platform, clock, staff, claim_id)
 
@@ -127,16 +129,16 @@ def test_separation_of_duties(platform: Platform, clock: FixedClock) -> None:
         objection_id = objection.id
     for actor_id in (staff.reviewer_id, staff.investigator_id):
         with platform.session() as s, pytest.raises(Forbidden):
-            notices.resolve_objection(s, actor=account(s, actor_id), objection_id=objection_id, upheld=False,
+            casework.resolve_objection(s, actor=account(s, actor_id), objection_id=objection_id, upheld=False,
                                       note="已核实", now=clock.now())
     with platform.session() as s, pytest.raises(Forbidden):
-        notices.resolve_objection(s, actor=account(s, others[1].account_id), objection_id=objection_id,
+        casework.resolve_objection(s, actor=account(s, others[1].account_id), objection_id=objection_id,
                                   upheld=False, note="已核实", now=clock.now())
     with platform.session() as s:
-        notices.resolve_objection(s, actor=account(s, staff.reviewer2_id), objection_id=objection_id, upheld=False,
+        casework.resolve_objection(s, actor=account(s, staff.reviewer2_id), objection_id=objection_id, upheld=False,
                                   note="已核实", now=clock.now())
     with platform.session() as s, pytest.raises(InvalidTransition):
-        notices.resolve_objection(s, actor=account(s, staff.reviewer2_id), objection_id=objection_id, upheld=True,
+        casework.resolve_objection(s, actor=account(s, staff.reviewer2_id), objection_id=objection_id, upheld=True,
                                   note="再议", now=clock.now())
     with platform.factory() as s:
         events = [(e.from_status, e.to_status) for e in s.scalars(
@@ -196,16 +198,16 @@ def test_review_records_every_rule_check_and_refuses_to_approve_a_failing_claim(
     claim_id = file_and_investigate(platform, clock, staff, claimant, plan=ACCIDENT, benefit="accidental_death",
                                     incident=date(2015, 3, 4))
     with platform.session() as s, pytest.raises(NotEligible, match="enrollment_active"):
-        claims.decide(s, plans=platform.plans, actor=account(s, staff.reviewer_id), claim_id=claim_id, approve=True,
+        casework.decide(s, plans=platform.plans, actor=account(s, staff.reviewer_id), claim_id=claim_id, approve=True,
                       reason="", now=clock.now())
     with platform.session() as s, pytest.raises(InvalidInput, match="reason"):
-        claims.decide(s, plans=platform.plans, actor=account(s, staff.reviewer_id), claim_id=claim_id, approve=False,
+        casework.decide(s, plans=platform.plans, actor=account(s, staff.reviewer_id), claim_id=claim_id, approve=False,
                       reason=" ", now=clock.now())
     with platform.factory() as s:
         assert s.scalar(select(ReviewDecision.id)) is None
         assert s.get(Claim, claim_id).status == "reviewing"  # type: ignore[union-attr]
     with platform.session() as s:
-        claim, case = claims.decide(s, plans=platform.plans, actor=account(s, staff.reviewer_id), claim_id=claim_id,
+        claim, case = casework.decide(s, plans=platform.plans, actor=account(s, staff.reviewer_id), claim_id=claim_id,
                                     approve=False, reason="出险时保障已暂停", now=clock.now())
         assert case is None and claim.status == "rejected"
     with platform.factory() as s:
@@ -224,7 +226,7 @@ def test_review_records_every_rule_check_and_refuses_to_approve_a_failing_claim(
     claim2 = file_and_investigate(platform, clock, staff, other, plan=ACCIDENT, benefit="accidental_disability",
                                   incident=date(2015, 3, 7))
     with platform.session() as s, pytest.raises(NotEligible, match="facts_complete"):
-        claims.decide(s, plans=platform.plans, actor=account(s, staff.reviewer_id), claim_id=claim2, approve=True,
+        casework.decide(s, plans=platform.plans, actor=account(s, staff.reviewer_id), claim_id=claim2, approve=True,
                       reason="", now=clock.now())
 
 
@@ -254,7 +256,7 @@ def test_objections_hold_the_case_until_dismissed(platform: Platform, clock: Fix
     staff, claimant, others = _world(platform, clock)
     case_id = _approved(platform, clock, staff, claimant)
     with platform.session() as s:
-        outsider = members.register_account(s, login="13700000000", password=PASSWORD, display_name="路人",
+        outsider = accounts.register_account(s, login="13700000000", password=PASSWORD, display_name="路人",
                                             now=clock.now())
         stranger = members.add_member(s, account_id=outsider.id, name="路人", now=clock.now(),
                                       id_number=unique_id_number(date(1980, 1, 1)))
@@ -291,7 +293,7 @@ def test_objections_hold_the_case_until_dismissed(platform: Platform, clock: Fix
         object_(others[1].account_id, others[1].member_id)
 
     with platform.session() as s:
-        notices.resolve_objection(s, actor=account(s, staff.reviewer2_id), objection_id=objection_id, upheld=False,
+        casework.resolve_objection(s, actor=account(s, staff.reviewer2_id), objection_id=objection_id, upheld=False,
                                   note="经核实，事故属实。", now=clock.now())
     clock.set(at("2015-03-13", 12))
     report = _run(platform, clock)
@@ -318,7 +320,7 @@ def test_an_upheld_objection_withdraws_the_case_and_reapproval_opens_a_new_notic
                                         member_id=others[1].member_id, reason="金额存疑，请复核。", now=clock.now()).id
     clock.set(at("2015-03-06"))
     with platform.session() as s:
-        notices.resolve_objection(s, actor=account(s, staff.reviewer2_id), objection_id=first, upheld=True,
+        casework.resolve_objection(s, actor=account(s, staff.reviewer2_id), objection_id=first, upheld=True,
                                   note="需要补充调查。", now=clock.now())
     with platform.factory() as s:
         case = s.get(Case, case_id)
@@ -374,7 +376,7 @@ def test_published_free_text_has_no_phone_id_or_account_numbers(platform: Platfo
                                            member_id=objector.member_id, reason=reason, now=clock.now())
         objection_id = objection.id
     with platform.session() as s:
-        notices.resolve_objection(s, actor=account(s, staff.reviewer2_id), objection_id=objection_id, upheld=False,
+        casework.resolve_objection(s, actor=account(s, staff.reviewer2_id), objection_id=objection_id, upheld=False,
                                   note=note, now=clock.now())
     with platform.factory() as s:
         published = " ".join(s.scalars(select(PublicRecord.payload)))

@@ -7,7 +7,7 @@ import threading
 
 import httpx
 
-from huzhu.api.app import create_app
+from huzhu.app import create_app
 from huzhu.platform import Platform
 
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from huzhu.accounts import service as accounts
 from huzhu.claims import service as claims
 from huzhu.claims.evidence import PayloadTooLarge, UnsupportedMediaType, add_evidence, open_evidence
 from huzhu.claims.models import Evidence
 from huzhu.clock import FixedClock
 from huzhu.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
-from huzhu.members import service as members
 from huzhu.migrate import downgrade, upgrade
 from huzhu.platform import Platform
 from integration.helpers import ACCIDENT, at, join_member, make_staff
@@ -32,7 +32,7 @@ def _claim(platform: Platform, clock: FixedClock) -> tuple[int, int]:
     who = join_member(platform, clock)
     clock.set(at("2016-01-10"))
     with platform.session() as s:
-        actor = members.account_or_raise(s, who.account_id)
+        actor = accounts.account_or_raise(s, who.account_id)
         claim = claims.file_claim(s, plans=platform.plans, actor=actor, member_id=who.member_id, plan_code=ACCIDENT,
                                   benefit_code="accidental_disability", incident_date=date(2016, 1, 5), now=clock.now(),
                                   beneficiary_name="受益人", beneficiary_account="6222020000000000011")
@@ -44,7 +44,7 @@ def test_documents_are_kept_once_by_content_with_private_files_and_relative_path
     claim_id, account_id = _claim(platform, clock)
     store = platform.evidence
     with platform.session() as s:
-        actor = members.account_or_raise(s, account_id)
+        actor = accounts.account_or_raise(s, account_id)
         claim = claims.claim_or_raise(s, claim_id)
         first = add_evidence(s, store, actor=actor, claim=claim, staged=store.stage(io.BytesIO(PDF), "../../etc/a.pdf"),
                              kind="medical", now=clock.now())
@@ -56,7 +56,7 @@ def test_documents_are_kept_once_by_content_with_private_files_and_relative_path
         rows = [s.get(Evidence, i) for i in ids]
         assert [r.storage_path for r in rows] == [f"{digest[:2]}/{digest}"] * 2
         assert rows[0].filename == "a.pdf" and rows[0].content_type == "application/pdf"
-        evidence, path = open_evidence(s, store, actor=members.account_or_raise(s, account_id), evidence_id=ids[0])
+        evidence, path = open_evidence(s, store, actor=accounts.account_or_raise(s, account_id), evidence_id=ids[0])
     assert path == platform.settings.data_dir / "evidence" / digest[:2] / digest
     assert path.read_bytes() == PDF
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -76,7 +76,7 @@ def test_refused_uploads_leave_no_file_and_no_row(platform: Platform, clock: Fix
     with platform.session() as s:
         staged = store.stage_bytes(PNG, "scan.png")
         with pytest.raises(InvalidInput, match="evidence kind"):
-            add_evidence(s, store, actor=members.account_or_raise(s, account_id),
+            add_evidence(s, store, actor=accounts.account_or_raise(s, account_id),
                          claim=claims.claim_or_raise(s, claim_id), staged=staged, kind="x-ray", now=clock.now())
         store.discard(staged)
     with platform.factory() as s:
@@ -91,17 +91,17 @@ def test_who_may_add_and_read_documents(platform: Platform, clock: FixedClock) -
     store = platform.evidence
     with platform.session() as s:
         claim = claims.claim_or_raise(s, claim_id)
-        investigator = members.account_or_raise(s, staff.investigator_id)
+        investigator = accounts.account_or_raise(s, staff.investigator_id)
         with pytest.raises(NotFound):
-            add_evidence(s, store, actor=members.account_or_raise(s, stranger.account_id), claim=claim,
+            add_evidence(s, store, actor=accounts.account_or_raise(s, stranger.account_id), claim=claim,
                          staged=store.stage_bytes(PDF, "a.pdf"), kind="other", now=clock.now())
         with pytest.raises(Forbidden, match="assigned"):
             add_evidence(s, store, actor=investigator, claim=claim, staged=store.stage_bytes(PDF, "a.pdf"),
                          kind="other", now=clock.now())
         with pytest.raises(Forbidden):
-            add_evidence(s, store, actor=members.account_or_raise(s, staff.admin_id), claim=claim,
+            add_evidence(s, store, actor=accounts.account_or_raise(s, staff.admin_id), claim=claim,
                          staged=store.stage_bytes(PDF, "a.pdf"), kind="other", now=clock.now())
-        evidence = add_evidence(s, store, actor=members.account_or_raise(s, account_id), claim=claim,
+        evidence = add_evidence(s, store, actor=accounts.account_or_raise(s, account_id), claim=claim,
                                 staged=store.stage_bytes(PDF, "a.pdf"), kind="medical", now=clock.now())
         claims.start_investigation(s, actor=investigator, claim_id=claim_id, now=clock.now())
         add_evidence(s, store, actor=investigator, claim=claim, staged=store.stage_bytes(PNG, "site.png"),
@@ -110,17 +110,17 @@ def test_who_may_add_and_read_documents(platform: Platform, clock: FixedClock) -
                              confirmed_incident_date=date(2016, 1, 5), now=clock.now(),
                              facts={"disability_grades": [5]})
         with pytest.raises(InvalidTransition, match="evidence is closed"):
-            add_evidence(s, store, actor=members.account_or_raise(s, account_id), claim=claim,
+            add_evidence(s, store, actor=accounts.account_or_raise(s, account_id), claim=claim,
                          staged=store.stage_bytes(PDF, "late.pdf"), kind="other", now=clock.now())
         evidence_id = evidence.id
     with platform.factory() as s:
         for reader in (account_id, staff.investigator_id, staff.reviewer_id, staff.admin_id):
-            assert open_evidence(s, store, actor=members.account_or_raise(s, reader), evidence_id=evidence_id)[
+            assert open_evidence(s, store, actor=accounts.account_or_raise(s, reader), evidence_id=evidence_id)[
                 1].read_bytes() == PDF
         with pytest.raises(NotFound):
-            open_evidence(s, store, actor=members.account_or_raise(s, stranger.account_id), evidence_id=evidence_id)
+            open_evidence(s, store, actor=accounts.account_or_raise(s, stranger.account_id), evidence_id=evidence_id)
         with pytest.raises(NotFound):  # the right document asked for under another claim
-            open_evidence(s, store, actor=members.account_or_raise(s, account_id), evidence_id=evidence_id,
+            open_evidence(s, store, actor=accounts.account_or_raise(s, account_id), evidence_id=evidence_id,
                           claim_id=claim_id + 1)
 
 
@@ -151,7 +151,7 @@ def test_the_migration_moves_documents_the_web_form_stored_under_the_working_dir
     upgrade(platform.engine, data_dir=platform.settings.data_dir)
 
     with platform.factory() as s:
-        owner = members.account_or_raise(s, account_id)
+        owner = accounts.account_or_raise(s, account_id)
         by_name = {e.filename: e for e in s.scalars(select(Evidence))}
         for name, (data, path) in legacy.items():
             evidence, stored = open_evidence(s, platform.evidence, actor=owner, evidence_id=by_name[name].id)

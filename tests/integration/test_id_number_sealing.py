@@ -10,17 +10,20 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import insert, inspect, select, text
 
+from huzhu.app import build_platform
 from huzhu.clock import FixedClock
 from huzhu.config import Settings
 from huzhu.db import make_engine
 from huzhu.errors import Conflict, InvalidInput
 from huzhu.identity import make_resident_id
-from huzhu.identity.sealing import IdNumberVault, id_number_vault, rekey_members
+from huzhu.identity.sealing import IdNumberVault
 from huzhu.members import service as members
 from huzhu.members.models import Enrollment, Member
+from huzhu.members.sealing import id_number_vault
+from huzhu.members.service import rekey_members
 from huzhu.migrate import downgrade, upgrade
 from huzhu.models import Base
-from huzhu.platform import Platform, build_platform
+from huzhu.platform import Platform
 
 from .helpers import import_pool, join_member
 

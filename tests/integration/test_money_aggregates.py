@@ -18,7 +18,7 @@ from huzhu.ledger.invariants import check_ledger
 from huzhu.ledger.models import LedgerAccount
 from huzhu.ledger.service import custody_cash_balance
 from huzhu.platform import Platform
-from huzhu.web.public import chart_series, public_stats
+from huzhu.reports.service import chart_series, public_stats
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "huzhu"
 

@@ -10,10 +10,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from huzhu.api.app import create_app
+from huzhu.app import build_platform, create_app
 from huzhu.clock import SystemClock
 from huzhu.config import Settings
-from huzhu.platform import build_platform
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
+from huzhu.accounts.passwords import check_password_strength
 from huzhu.errors import DomainError, InsufficientFunds
 from huzhu.identity import check_character, make_resident_id, parse_resident_id
-from huzhu.members.passwords import check_password_strength
 from huzhu.web.i18n import gettext
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "huzhu"

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from huzhu.api.cache import PublicReadCache
+from huzhu.http.cache import PublicReadCache
 
 
 def make_app() -> tuple[PublicReadCache, dict[str, int]]:

@@ -447,6 +447,41 @@ class TreeHead(BaseModel):
     root_hash: str
 
 
+class MonthCount(BaseModel):
+    month: str = Field(examples=["2016-02"])
+    members: int
+
+
+class MonthAmount(BaseModel):
+    month: str = Field(examples=["2016-02"])
+    amount: str = Field(examples=["190000.00"])
+
+
+class RunAmount(BaseModel):
+    run_no: str
+    amount: str
+
+
+class PublicReport(BaseModel):
+    """The operating report's figures, the same the home page and ``/report`` show."""
+
+    members: int = Field(description="members with at least one plan they have not left")
+    enrollments_in_force: int
+    enrollments_suspended: int
+    cases: int = Field(description="cases noticed and after, withdrawn ones excepted")
+    cases_in_notice: int
+    aid_paid: str
+    shortfall_published: str
+    fees: str = Field(description="management fees taken: zero (zero profit)")
+    held_by_custodian: str
+    runs: int
+    members_per_plan: dict[str, int]
+    members_over_time: list[MonthCount]
+    aid_per_month: list[MonthAmount]
+    cost_per_member_per_run: list[RunAmount]
+    tree_head: TreeHead
+
+
 class PublicRecordRead(BaseModel):
     id: int
     kind: str

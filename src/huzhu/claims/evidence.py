@@ -22,9 +22,10 @@ from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
+from huzhu.accounts.models import Account
 from huzhu.claims.models import Claim, Evidence
 from huzhu.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound
-from huzhu.members.models import Account, Member
+from huzhu.members.models import Member
 
 FILE_MODE = 0o600
 CHUNK = 1024 * 1024

@@ -9,21 +9,20 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from huzhu.claims.models import Claim, ClaimEvent, InvestigationReport, ReviewDecision
+from huzhu.accounts.models import Account
+from huzhu.accounts.service import require_role
+from huzhu.claims.models import Claim, ClaimEvent, InvestigationReport
 from huzhu.clock import business_date
 from huzhu.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotEligible, NotFound
-from huzhu.members.models import Account, Enrollment, Member
-from huzhu.members.service import coverage_on, end_membership, member_of_account, require_role
-from huzhu.money import format_yuan, parse_yuan
-from huzhu.notices.models import Case
-from huzhu.plans.loader import plan_digest
+from huzhu.members.models import Enrollment, Member
+from huzhu.members.service import coverage_on, member_of_account
+from huzhu.money import parse_yuan
 from huzhu.plans.rules import ClaimEvaluation, ClaimFacts, age_on, evaluate_claim, in_force_date
 from huzhu.plans.schemas import Plan
 
@@ -88,7 +87,7 @@ NOTE_OBJECTION_UPHELD = "objection %(objection)s upheld: %(note)s"
 TIMELINE_NOTES = (NOTE_FILED, NOTE_INVESTIGATING, NOTE_REPORTED, NOTE_APPROVED, NOTE_REJECTED, NOTE_OBJECTION_UPHELD)
 
 
-def _transition(session: Session, claim: Claim, *, expected: str, to: str, actor: Account | None, note: str,
+def transition(session: Session, claim: Claim, *, expected: str, to: str, actor: Account | None, note: str,
                 now: datetime) -> None:
     if claim.status != expected:
         raise InvalidTransition("claim %(claim)s is %(status)s; this action needs it to be %(expected)s",
@@ -102,6 +101,21 @@ def claim_or_raise(session: Session, claim_id: int) -> Claim:
     claim = session.get(Claim, claim_id)
     if claim is None:
         raise NotFound(f"claim {claim_id} does not exist")
+    return claim
+
+
+STAFF_ROLES = ("investigator", "reviewer", "admin", "auditor")
+
+
+def claim_for_reading(session: Session, *, actor: Account, claim_id: int) -> Claim:
+    """A claim as its own account sees it (another account's claims look absent) or as staff do."""
+    claim = claim_or_raise(session, claim_id)
+    if actor.role == "member":
+        member = session.get(Member, claim.member_id)
+        if member is None or member.account_id != actor.id:
+            raise NotFound(f"claim {claim_id} does not exist")
+    elif actor.role not in STAFF_ROLES:
+        raise Forbidden("not allowed")
     return claim
 
 
@@ -175,7 +189,7 @@ def file_claim(
 def start_investigation(session: Session, *, actor: Account, claim_id: int, now: datetime) -> Claim:
     require_role(actor, "investigator")
     claim = claim_or_raise(session, claim_id)
-    _transition(session, claim, expected="submitted", to="investigating", actor=actor,
+    transition(session, claim, expected="submitted", to="investigating", actor=actor,
                 note=NOTE_INVESTIGATING, now=now)
     claim.investigator_account_id = actor.id
     session.flush()
@@ -197,7 +211,7 @@ def submit_report(
     if confirmed_incident_date > business_date(now):
         raise InvalidInput("the confirmed incident date cannot be in the future")
     found = parse_facts(facts)
-    _transition(session, claim, expected="investigating", to="reviewing", actor=actor,
+    transition(session, claim, expected="investigating", to="reviewing", actor=actor,
                 note=NOTE_REPORTED % {"company": company.strip()}, now=now)
     report = InvestigationReport(
         claim_id=claim.id, investigator_account_id=actor.id, company=company.strip(), summary=summary.strip(),
@@ -231,62 +245,9 @@ def evaluate(session: Session, *, plans: Mapping[str, Plan], claim: Claim) -> Cl
     )
 
 
-def decide(
-    session: Session, *, plans: Mapping[str, Plan], actor: Account, claim_id: int, approve: bool, reason: str,
-    now: datetime,
-) -> tuple[Claim, Case | None]:
-    """Approve at the computed amount (the case enters public notice) or reject with a reason."""
-    from huzhu.notices.service import open_case
-
-    require_role(actor, "reviewer")
-    claim = claim_or_raise(session, claim_id)
-    if claim.investigator_account_id == actor.id:
-        raise Forbidden("the investigator of a claim cannot review it")
-    if claim.status != "reviewing":
-        raise InvalidTransition("claim %(claim)s is %(status)s; only a claim in review can be decided",
-                                params={"claim": claim.claim_no, "status": claim.status})
-    reason = (reason or "").strip()
-    if not reason and not approve:
-        raise InvalidInput("a rejection needs a reason")
-    if len(reason) > 5000:
-        raise InvalidInput("reason is limited to 5000 characters")
-    plan = plan_for(plans, claim.plan_code)
-    evaluation = evaluate(session, plans=plans, claim=claim)
-    if approve and not evaluation.passed:
-        failed = "; ".join(f"{c.code}: {c.detail}" for c in evaluation.checks if not c.passed)
-        raise NotEligible(f"cannot approve: rule checks failed — {failed}")
-    decision = ReviewDecision(
-        claim_id=claim.id, reviewer_account_id=actor.id, decision="approve" if approve else "reject",
-        reason=reason or "all plan rules satisfied", checks=[asdict(c) for c in evaluation.checks],
-        computed_amount_fen=evaluation.amount_fen, plan_digest=plan_digest(plan), decided_at=now,
-    )
-    session.add(decision)
-    claim.reviewer_account_id = actor.id
-    case = None
-    if approve:
-        assert evaluation.amount_fen is not None
-        claim.amount_fen = evaluation.amount_fen
-        claim.decision_reason = decision.reason
-        _transition(session, claim, expected="reviewing", to="approved", actor=actor,
-                    note=NOTE_APPROVED % {"amount": format_yuan(evaluation.amount_fen)}, now=now)
-        session.flush()
-        case = open_case(session, plan=plan, claim=claim, reviewer=actor, now=now)
-        benefit = plan.benefit(claim.benefit_code)
-        if benefit is not None and benefit.ends_membership:
-            member = session.get(Member, claim.member_id)
-            assert member is not None
-            end_membership(session, member=member, reason=f"deceased: claim {claim.claim_no} approved", now=now)
-    else:
-        claim.decision_reason = reason
-        _transition(session, claim, expected="reviewing", to="rejected", actor=actor, note=NOTE_REJECTED % {"reason": reason},
-                    now=now)
-    session.flush()
-    return claim, case
-
-
 def return_to_review(session: Session, *, claim: Claim, actor: Account, note: str, now: datetime) -> None:
     """An upheld objection sends the approved claim back to review."""
-    _transition(session, claim, expected="approved", to="reviewing", actor=actor, note=note, now=now)
+    transition(session, claim, expected="approved", to="reviewing", actor=actor, note=note, now=now)
     claim.amount_fen = None
     session.flush()
 

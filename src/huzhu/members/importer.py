@@ -27,10 +27,10 @@ from huzhu.custody.service import end_to_end_id
 from huzhu.db import bulk_insert
 from huzhu.errors import Conflict, InvalidInput
 from huzhu.identity import parse_resident_id
-from huzhu.identity.sealing import id_number_vault
 from huzhu.ledger.models import CREDIT, DEBIT, MEMBER_BALANCE, Entry, Transfer
 from huzhu.ledger.service import custody_cash_account_id, find_transfer
 from huzhu.members.models import Member
+from huzhu.members.sealing import id_number_vault
 from huzhu.members.service import shares_from
 from huzhu.money import parse_yuan
 from huzhu.plans.rules import check_eligibility

@@ -1,4 +1,4 @@
-"""Logins (accounts), the insured people they manage (members) and their plan enrollments."""
+"""The insured people an account manages (members) and their plan enrollments."""
 
 from __future__ import annotations
 
@@ -7,43 +7,20 @@ from datetime import date, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
     Index,
-    Integer,
     String,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, object_session
 
 from huzhu.db import Base, BigId, UtcDateTime
-from huzhu.identity.sealing import id_number_vault
+from huzhu.members.sealing import id_number_vault
 
-ROLES = ("member", "investigator", "reviewer", "admin", "auditor")
 RELATIONSHIPS = ("self", "spouse", "child", "parent")
 ENROLLMENT_STATUSES = ("active", "suspended", "left")
-
-
-class Account(Base):
-    """A login. Members manage their family's members; staff roles act on claims and runs."""
-
-    __tablename__ = "accounts"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
-    email: Mapped[str | None] = mapped_column(String(254), unique=True)
-    display_name: Mapped[str] = mapped_column(String(100))
-    password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16), default="member")
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-    __table_args__ = (
-        CheckConstraint("phone IS NOT NULL OR email IS NOT NULL", name="has_login"),
-        CheckConstraint(f"role IN {ROLES!r}", name="role_known"),
-    )
 
 
 class Member(Base):
@@ -134,14 +111,3 @@ class EnrollmentEvent(Base):
     balance_fen: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_enrollment_events_enrollment", "enrollment_id", "occurred_at"),)
-
-
-class LoginThrottle(Base):
-    """Failed-login counters per account key and per client address (rate limiting)."""
-
-    __tablename__ = "login_throttles"
-
-    key: Mapped[str] = mapped_column(String(300), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)

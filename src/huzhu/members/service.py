@@ -1,14 +1,16 @@
-"""Accounts, members and enrollments: joining (deposit first), suspension, resumption, leaving."""
+"""Members and enrollments: who may see and act for a member, joining (deposit first), money in and
+out, suspension, resumption, leaving, the coverage history and ID-number keys."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, exists, func, select, text
+from sqlalchemy import and_, bindparam, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
+from huzhu.accounts.models import Account
 from huzhu.clock import business_date, start_of_business_day
 from huzhu.custody.service import Custodian, deposit, instruct_payment, settle_instruction
 from huzhu.db import UtcDateTime, is_sqlite
@@ -23,74 +25,14 @@ from huzhu.errors import (
     NotFound,
 )
 from huzhu.identity.idnumber import parse_resident_id
-from huzhu.identity.sealing import id_number_vault
+from huzhu.identity.sealing import IdNumberVault
 from huzhu.ledger.models import MEMBER_BALANCE, LedgerAccount
 from huzhu.ledger.service import find_transfer, open_account
-from huzhu.members.models import RELATIONSHIPS, ROLES, Account, Enrollment, EnrollmentEvent, Member
-from huzhu.members.passwords import hash_password
+from huzhu.members.models import RELATIONSHIPS, Enrollment, EnrollmentEvent, Member
+from huzhu.members.sealing import id_number_vault
 from huzhu.money import format_yuan
-from huzhu.plans.rules import check_eligibility
+from huzhu.plans.rules import check_eligibility, in_force_date
 from huzhu.plans.schemas import Plan
-
-PHONE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-
-
-# ---------------------------------------------------------------- accounts
-
-
-def normalise_login(login: str) -> tuple[str | None, str | None]:
-    """A login is a mainland mobile number or an e-mail address: returns (phone, email)."""
-    login = (login or "").strip()
-    if PHONE.match(login):
-        return login, None
-    if EMAIL.match(login) and len(login) <= 254:
-        return None, login.lower()
-    raise InvalidInput("login must be a mainland mobile number (11 digits, e.g. 13812345678) or an e-mail address")
-
-
-def find_account_by_login(session: Session, login: str) -> Account | None:
-    try:
-        phone, email = normalise_login(login)
-    except InvalidInput:
-        return None
-    column = Account.phone if phone else Account.email
-    return session.scalar(select(Account).where(column == (phone or email)))
-
-
-def register_account(
-    session: Session, *, login: str, password: str, display_name: str, now: datetime, role: str = "member"
-) -> Account:
-    if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
-    display_name = (display_name or "").strip()
-    if not 1 <= len(display_name) <= 100:
-        raise InvalidInput("display name must be 1 to 100 characters")
-    phone, email = normalise_login(login)
-    # Hash first: the slow, deliberate part holds no database lock.
-    password_hash = hash_password(password)
-    if find_account_by_login(session, login) is not None:
-        raise Conflict("an account with this login already exists")
-    account = Account(
-        phone=phone, email=email, display_name=display_name, password_hash=password_hash,
-        role=role, is_active=True, created_at=now,
-    )
-    session.add(account)
-    session.flush()
-    return account
-
-
-def account_or_raise(session: Session, account_id: int) -> Account:
-    account = session.get(Account, account_id)
-    if account is None:
-        raise NotFound(f"account {account_id} does not exist")
-    return account
-
-
-def require_role(account: Account, *roles: str) -> None:
-    if account.role not in roles:
-        raise Forbidden(f"this action needs the role {' or '.join(roles)}; you are {account.role}")
-
 
 # ---------------------------------------------------------------- members
 
@@ -139,6 +81,34 @@ def member_of_account(session: Session, *, member_id: int, account: Account) -> 
     if account.role == "member" and member.account_id != account.id:
         raise NotFound(f"member {member_id} does not exist")
     return member
+
+
+FINANCE_ROLES = ("admin", "auditor")
+
+
+def member_for_reading(session: Session, *, actor: Account, member_id: int) -> Member:
+    """Members see their own account's members (others look absent); finance staff see all."""
+    if actor.role == "member":
+        return member_of_account(session, member_id=member_id, account=actor)
+    if actor.role in FINANCE_ROLES:
+        return member_or_raise(session, member_id)
+    raise Forbidden("the %(role)s role cannot see members' accounts", params={"role": actor.role})
+
+
+def own_member(session: Session, *, actor: Account, member_id: int) -> Member:
+    """Only the account that manages a member may move its money or join plans for it."""
+    if actor.role != "member":
+        raise Forbidden("only the member's own account can do this")
+    return member_of_account(session, member_id=member_id, account=actor)
+
+
+def own_enrollment(session: Session, *, actor: Account, enrollment_id: int, member_id: int | None = None) -> Enrollment:
+    """An enrollment of one of the actor's own members (and of ``member_id`` when given)."""
+    enrollment = session.get(Enrollment, enrollment_id)
+    if enrollment is None or (member_id is not None and enrollment.member_id != member_id):
+        raise NotFound(f"enrollment {enrollment_id} does not exist")
+    own_member(session, actor=actor, member_id=enrollment.member_id)
+    return enrollment
 
 
 def balance_of(session: Session, member: Member) -> LedgerAccount:
@@ -422,8 +392,6 @@ def coverage_on(session: Session, enrollment: Enrollment, day: date) -> tuple[bo
 
 def coverage_status(plan: Plan, enrollment: Enrollment, *, today: date) -> dict[str, object]:
     """What a member sees per plan: waiting until …, in force, suspended and why, left."""
-    from huzhu.plans.rules import in_force_date
-
     benefits = [
         {"code": b.code, "name_zh": b.name_zh, "name_en": b.name_en,
          "in_force_from": in_force_date(b, enrollment.coverage_anchor_on).isoformat(),
@@ -435,3 +403,42 @@ def coverage_status(plan: Plan, enrollment: Enrollment, *, today: date) -> dict[
     else:
         state = enrollment.status
     return {"state": state, "benefits": benefits}
+
+
+# ---------------------------------------------------------------- ID-number keys
+
+REKEY_BATCH = 5_000
+
+
+def rekey_members(session: Session, new_key: str, *, progress: Callable[[int], None] | None = None) -> int:
+    """Reseal every member's ID number and recompute its digest under ``new_key``, in the caller's
+    transaction (all or nothing); returns how many were resealed. The session's own vault holds
+    the current key; a number it cannot unseal stops the rekey before anything is written."""
+    if len(new_key) < 32:
+        raise InvalidInput("the new ID-number key must be at least 32 characters")
+    old, new = id_number_vault(session), IdNumberVault(new_key)
+    if session.get_bind().dialect.name == "postgresql":
+        # No member may be added under the old key while the others move to the new one.
+        session.execute(text("LOCK TABLE members IN EXCLUSIVE MODE"))
+    table = Member.__table__
+    statement = (update(table).where(table.c.id == bindparam("member_id"))
+                 .values(id_number_digest=bindparam("digest"), id_number_sealed=bindparam("sealed")))
+    done, last = 0, 0
+    while True:
+        rows = session.execute(select(table.c.id, table.c.id_number_sealed).where(table.c.id > last)
+                               .order_by(table.c.id).limit(REKEY_BATCH)).all()
+        if not rows:
+            return done
+        params = []
+        for member_id, sealed in rows:
+            try:
+                number = old.unseal(sealed)
+            except Exception as exc:  # noqa: BLE001 - InvalidTag or a malformed seal: the wrong current key
+                raise InvalidInput(f"member {member_id}'s ID number does not open with the current key; "
+                                   "nothing was changed") from exc
+            params.append({"member_id": member_id, "digest": new.digest(number), "sealed": new.seal(number)})
+        session.execute(statement, params)
+        done += len(rows)
+        last = rows[-1][0]
+        if progress:
+            progress(len(rows))

@@ -8,14 +8,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from huzhu.accounts.models import Account
+from huzhu.accounts.service import require_role
 from huzhu.claims.models import Claim
+from huzhu.claims.service import latest_report
 from huzhu.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
 from huzhu.identity import mask_name, province_for
 from huzhu.identity.masking import redact_identifiers
 from huzhu.ledger.models import CASE_POOL
 from huzhu.ledger.service import open_account
-from huzhu.members.models import Account, Enrollment, Member
-from huzhu.members.service import member_of_account, require_role
+from huzhu.members.models import Enrollment, Member
+from huzhu.members.service import member_of_account
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case, Objection
 from huzhu.plans.rules import age_on
@@ -46,8 +49,6 @@ def public_case_payload(case: Case) -> dict[str, object]:
 
 def open_case(session: Session, *, plan: Plan, claim: Claim, reviewer: Account, now: datetime) -> Case:
     """An approved claim becomes a public case in notice for the plan's notice days."""
-    from huzhu.claims.service import latest_report
-
     member = session.get(Member, claim.member_id)
     assert member is not None and claim.amount_fen is not None
     report = latest_report(session, claim)
@@ -120,44 +121,6 @@ def objection_or_raise(session: Session, objection_id: int) -> Objection:
     objection = session.get(Objection, objection_id)
     if objection is None:
         raise NotFound(f"objection {objection_id} does not exist")
-    return objection
-
-
-def resolve_objection(
-    session: Session, *, actor: Account, objection_id: int, upheld: bool, note: str, now: datetime
-) -> Objection:
-    from huzhu.claims.service import NOTE_OBJECTION_UPHELD, return_to_review
-
-    require_role(actor, "reviewer")
-    objection = objection_or_raise(session, objection_id)
-    case = case_or_raise(session, objection.case_id)
-    claim = session.get(Claim, case.claim_id)
-    assert claim is not None
-    if actor.id in (case.approved_by_account_id, claim.investigator_account_id):
-        raise Forbidden("an objection must be resolved by a reviewer who neither approved nor investigated the case")
-    if objection.status != "open":
-        raise InvalidTransition(f"objection {objection.id} is already {objection.status}")
-    note = (note or "").strip()
-    if not 2 <= len(note) <= 2000:
-        raise InvalidInput("a resolution note of 2 to 2000 characters is required")
-    objection.status = "upheld" if upheld else "dismissed"
-    objection.resolved_by_account_id = actor.id
-    objection.resolution_note = note
-    objection.resolved_at = now
-    if upheld:
-        # The case is withdrawn from notice; the claim goes back to review (a new approval opens a new case).
-        for other in session.scalars(
-            select(Objection).where(Objection.case_id == case.id, Objection.status == "open", Objection.id != objection.id)
-        ):
-            other.status, other.resolved_by_account_id, other.resolved_at = "upheld", actor.id, now
-            other.resolution_note = f"case withdrawn after objection {objection.id} was upheld"
-        case.status = "withdrawn"
-        case.updated_at = now
-        return_to_review(session, claim=claim, actor=actor,
-                         note=NOTE_OBJECTION_UPHELD % {"objection": objection.id, "note": note}, now=now)
-    session.flush()
-    append_record(session, kind="objection_upheld" if upheld else "objection_dismissed", subject=case.case_no,
-                  payload={"objection_id": objection.id, "note": redact_identifiers(note)}, now=now)
     return objection
 
 

@@ -22,11 +22,11 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from huzhu.api.deps import account_from_request
-from huzhu.api.security import CSRF_COOKIE, csrf_ok, new_csrf_token, set_csrf_cookie
+from huzhu.accounts.models import Account
 from huzhu.errors import DomainError
-from huzhu.members.models import Account
-from huzhu.platform import Platform, business_now
+from huzhu.http.deps import account_from_request
+from huzhu.http.security import CSRF_COOKIE, csrf_ok, new_csrf_token, set_csrf_cookie
+from huzhu.platform import Platform
 from huzhu.web.i18n import LANG_COOKIE, environment, gettext, negotiate_locale, normalise
 
 log = logging.getLogger("huzhu.web")
@@ -84,7 +84,7 @@ def page_ctx(request: Request) -> Ctx:
     platform: Platform = request.app.state.platform
     locale = negotiate_locale(request)
     with platform.read_factory() as session:
-        now = business_now(platform.clock, session)
+        now = platform.clock.now_in(session)
         account = account_from_request(request, session, now)
         if account is not None:
             session.expunge(account)
@@ -216,11 +216,6 @@ class WebRoute(APIRoute):
                     return HTMLResponse("<h1>500</h1>", status_code=500)
 
         return route
-
-
-def wants_html(request: Request) -> bool:
-    """A browser asking for a page (not the API, not a script asking for JSON)."""
-    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
 
 
 async def html_error_page(request: Request, status_code: int) -> Response:

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, Response
 
-from huzhu.api.auth import authenticate
-from huzhu.api.security import DEFAULT_TTL, clear_session_cookie, issue_token, set_session_cookie
+from huzhu.accounts import service as accounts
+from huzhu.accounts.models import Account
 from huzhu.apportionment.service import member_share_proof
 from huzhu.claims import evidence as evidence_rules
 from huzhu.claims import service as claims
@@ -26,10 +26,12 @@ from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport
 from huzhu.claims.service import TIMELINE_NOTES
 from huzhu.clock import business_date
 from huzhu.errors import DomainError, InvalidInput, NotEligible
+from huzhu.http.login import log_in
+from huzhu.http.security import DEFAULT_TTL, clear_session_cookie, issue_token, set_session_cookie
 from huzhu.identity import parse_resident_id
 from huzhu.ledger.models import Entry, LedgerAccount, Transfer
 from huzhu.members import service as members
-from huzhu.members.models import Account, Enrollment, EnrollmentEvent, Member
+from huzhu.members.models import Enrollment, EnrollmentEvent, Member
 from huzhu.money import parse_yuan
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case, Objection
@@ -90,7 +92,7 @@ def register(request: Request) -> Response:
         if password != form.get("password2"):
             raise InvalidInput(N_("the two passwords are not the same"))
         with ctx.platform.session() as s:
-            account = members.register_account(s, login=values["login"], password=password,
+            account = accounts.register_account(s, login=values["login"], password=password,
                                                display_name=values["display_name"], now=ctx.now)
             account_id = account.id
     except DomainError as exc:
@@ -119,11 +121,9 @@ def login(request: Request) -> Response:
     password = form.get("password") if isinstance(form.get("password"), str) else ""
     target = safe_next(field(form, "next"))
     try:
-        with ctx.platform.session() as s:
-            account = authenticate(s, login=login_value, password=password,
-                                   client_ip=request.client.host if request.client else None,
-                                   now=ctx.platform.wall_clock.now())
-            account_id, role = account.id, account.role
+        signed = log_in(ctx.platform, login=login_value, password=password,
+                        client_ip=request.client.host if request.client else None)
+        account_id, role = signed.account_id, signed.role
     except DomainError as exc:
         return render(ctx, "member/login.html", status_code=exc.status_code, login=login_value,
                       error=domain_message(ctx, exc), next=target)
@@ -149,13 +149,6 @@ def logout(request: Request) -> Response:
 
 
 # ---------------------------------------------------------------- dashboard
-
-
-def own_member(s: Session, account: Account, member_id: int) -> Member:
-    member = s.get(Member, member_id)
-    if member is None or member.account_id != account.id:
-        raise PageNotFound()
-    return member
 
 
 def enrollment_view(ctx: Ctx, s: Session, enrollment: Enrollment) -> dict[str, Any]:
@@ -234,7 +227,7 @@ def member_page(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
     with ctx.platform.read_factory() as s:
-        member = own_member(s, account, member_id)
+        member = members.own_member(s, actor=account, member_id=member_id)
         view = member_view(ctx, s, member)
         moves = history(s, member)
         taken = deductions(s, member)
@@ -319,7 +312,7 @@ def join_form(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
     with ctx.platform.read_factory() as s:
-        member = own_member(s, account, member_id)
+        member = members.own_member(s, actor=account, member_id=member_id)
         view = member_view(ctx, s, member)
     return render(ctx, "member/join.html", v=view, plans=list(ctx.platform.plans.values()), error="", reasons=[],
                   chosen=request.query_params.get("plan", ""), added=request.query_params.get("added"))
@@ -339,7 +332,7 @@ def join(request: Request, member_id: int) -> Response:
     reasons: list[str] = []
     try:
         with ctx.platform.session() as s:
-            member = own_member(s, account, member_id)
+            member = members.own_member(s, actor=account, member_id=member_id)
             if plan is None:
                 raise InvalidInput(N_("choose a plan"))
             problems = check_eligibility(plan, birth_date=member.birth_date, on=business_date(ctx.now),
@@ -351,7 +344,7 @@ def join(request: Request, member_id: int) -> Response:
                               idempotency_key=field(form, "idempotency_key") or f"web-join-{uuid.uuid4().hex}")
     except DomainError as exc:
         with ctx.platform.read_factory() as s:
-            view = member_view(ctx, s, own_member(s, account, member_id))
+            view = member_view(ctx, s, members.own_member(s, actor=account, member_id=member_id))
         error = ctx._("Not eligible to join this plan.") if isinstance(exc, NotEligible) else domain_message(ctx, exc)
         return render(ctx, "member/join.html", status_code=exc.status_code, v=view,
                       plans=list(ctx.platform.plans.values()), error=error, reasons=reasons, chosen=plan_code,
@@ -366,7 +359,7 @@ def money_page(ctx: Ctx, account: Account, member_id: int, kind: str, *, status_
                amount: str = "", key: str | None = None) -> Response:
     """The top-up or withdrawal form, fresh or re-shown with the engine's message."""
     with ctx.platform.read_factory() as s:
-        view = member_view(ctx, s, own_member(s, account, member_id))
+        view = member_view(ctx, s, members.own_member(s, actor=account, member_id=member_id))
     return render(ctx, "member/money.html", status_code=status_code, v=view, kind=kind, error=error, amount=amount,
                   key=key or uuid.uuid4().hex)
 
@@ -386,7 +379,8 @@ def money_post(request: Request, member_id: int, kind: str, move: Callable[..., 
     key = field(form, "idempotency_key") or uuid.uuid4().hex
     try:
         with ctx.platform.session() as s:
-            move(s, ctx, own_member(s, account, member_id), form, parse_yuan(amount), f"web-{kind}-{key}")
+            member = members.own_member(s, actor=account, member_id=member_id)
+            move(s, ctx, member, form, parse_yuan(amount), f"web-{kind}-{key}")
     except DomainError as exc:
         return money_page(ctx, account, member_id, kind, status_code=exc.status_code,
                           error=domain_message(ctx, exc), amount=amount, key=key)
@@ -422,8 +416,8 @@ def leave_form(request: Request, member_id: int, enrollment_id: int) -> Response
     ctx = page_ctx(request)
     account = require(ctx, "member")
     with ctx.platform.read_factory() as s:
-        view = member_view(ctx, s, own_member(s, account, member_id))
-        enrollment = own_enrollment(s, view["m"], enrollment_id)
+        view = member_view(ctx, s, members.own_member(s, actor=account, member_id=member_id))
+        enrollment = members.own_enrollment(s, actor=account, enrollment_id=enrollment_id, member_id=member_id)
         ev = enrollment_view(ctx, s, enrollment)
     return render(ctx, "member/leave.html", v=view, ev=ev, last=_is_last_plan(view, enrollment_id), error="",
                   key=uuid.uuid4().hex)
@@ -437,25 +431,17 @@ def leave(request: Request, member_id: int, enrollment_id: int) -> Response:
     key = field(form, "idempotency_key") or uuid.uuid4().hex
     try:
         with ctx.platform.session() as s:
-            member = own_member(s, account, member_id)
-            members.leave_plan(s, ctx.platform.custodian, plans=ctx.platform.plans,
-                               enrollment=own_enrollment(s, member, enrollment_id),
+            enrollment = members.own_enrollment(s, actor=account, enrollment_id=enrollment_id, member_id=member_id)
+            members.leave_plan(s, ctx.platform.custodian, plans=ctx.platform.plans, enrollment=enrollment,
                                bank_account=field(form, "bank_account") or None, now=ctx.now,
                                idempotency_key=f"web-leave-{key}")
     except DomainError as exc:
         with ctx.platform.read_factory() as s:
-            view = member_view(ctx, s, own_member(s, account, member_id))
-            ev = enrollment_view(ctx, s, own_enrollment(s, view["m"], enrollment_id))
+            view = member_view(ctx, s, members.own_member(s, actor=account, member_id=member_id))
+            ev = enrollment_view(ctx, s, members.own_enrollment(s, actor=account, enrollment_id=enrollment_id, member_id=member_id))
         return render(ctx, "member/leave.html", status_code=exc.status_code, v=view, ev=ev,
                       last=_is_last_plan(view, enrollment_id), error=domain_message(ctx, exc), key=key)
     return redirect(ctx, "/me?done=left")
-
-
-def own_enrollment(s: Session, member: Member, enrollment_id: int) -> Enrollment:
-    enrollment = s.get(Enrollment, enrollment_id)
-    if enrollment is None or enrollment.member_id != member.id:
-        raise PageNotFound()
-    return enrollment
 
 
 def _is_last_plan(view: dict[str, Any], enrollment_id: int) -> bool:
@@ -468,7 +454,7 @@ def share_proof(request: Request, member_id: int, case_no: str) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
     with ctx.platform.read_factory() as s:
-        member = own_member(s, account, member_id)
+        member = members.own_member(s, actor=account, member_id=member_id)
         case = s.scalar(select(Case).where(Case.case_no == case_no))
         proof = member_share_proof(s, case=case, member_id=member.id) if case is not None else None
     if proof is None:
@@ -581,14 +567,6 @@ def staged_uploads(ctx: Ctx, form: Any) -> Iterator[list[tuple[str, StagedFile]]
             store.discard(file)
 
 
-def own_claim(s: Session, account: Account, claim_id: int) -> Claim:
-    claim = s.get(Claim, claim_id)
-    member = s.get(Member, claim.member_id) if claim else None
-    if claim is None or member is None or member.account_id != account.id:
-        raise PageNotFound()
-    return claim
-
-
 def _note_pattern(template: str) -> re.Pattern[str]:
     parts = re.split(r"%\((\w+)\)s", template)  # literal, name, literal, name, …, literal
     return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*)" for i, p in enumerate(parts)) + r"\Z",
@@ -627,7 +605,7 @@ def claim_page(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, "member")
     with ctx.platform.read_factory() as s:
-        details = claim_details(ctx, s, own_claim(s, account, claim_id))
+        details = claim_details(ctx, s, claims.claim_for_reading(s, actor=account, claim_id=claim_id))
     return render(ctx, "member/claim.html", d=details, error="", filed=request.query_params.get("filed"))
 
 
@@ -640,14 +618,14 @@ def add_evidence(request: Request, claim_id: int) -> Response:
         with staged_uploads(ctx, form) as uploads, ctx.platform.session() as s:
             if not uploads:
                 raise InvalidInput(N_("choose a file to upload"))
-            claim = own_claim(s, account, claim_id)
+            claim = claims.claim_for_reading(s, actor=account, claim_id=claim_id)
             owner = s.get(Account, account.id)
             for kind, staged in uploads:
                 evidence_rules.add_evidence(s, ctx.platform.evidence, actor=owner, claim=claim, staged=staged,
                                             kind=kind, now=ctx.now)
     except DomainError as exc:
         with ctx.platform.read_factory() as s:
-            details = claim_details(ctx, s, own_claim(s, account, claim_id))
+            details = claim_details(ctx, s, claims.claim_for_reading(s, actor=account, claim_id=claim_id))
         return render(ctx, "member/claim.html", status_code=exc.status_code, d=details,
                       error=domain_message(ctx, exc), filed=None)
     return redirect(ctx, f"/me/claims/{claim_id}")

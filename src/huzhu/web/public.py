@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import extract, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.apportionment.shares import published_rule
 from huzhu.claims.models import Claim
-from huzhu.custody.models import Reconciliation
-from huzhu.db import sum_fen
 from huzhu.errors import NotFound
 from huzhu.exports import DATASETS, export
 from huzhu.identity import province_for
-from huzhu.ledger.service import custody_cash_balance
-from huzhu.members.models import Enrollment, Member
+from huzhu.members.models import Enrollment
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case, Objection
 from huzhu.notices.service import case_by_no
+from huzhu.reports import service as reports
 from huzhu.transparency.models import PublicRecord
-from huzhu.transparency.service import tree_head
 from huzhu.web.charts import bar_chart, line_chart
 from huzhu.web.core import Ctx, PageNotFound, WebRoute, finish, page_ctx, redirect, render
 from huzhu.web.i18n import LANG_COOKIE, money, normalise
@@ -71,7 +66,7 @@ def case_view(ctx: Ctx, case: Case) -> dict[str, Any]:
 @router.get("/")
 def home(request: Request) -> Response:
     ctx = page_ctx(request)
-    stats = figures(ctx, "stats", public_stats)
+    stats = ctx.platform.cached_figure("stats", reports.public_stats)
     with ctx.platform.read_factory() as s:
         notice = [case_view(ctx, c) for c in s.scalars(
             select(Case).where(Case.status == "in_notice").order_by(Case.notice_ends_at).limit(5))]
@@ -209,78 +204,12 @@ def run_page(request: Request, run_no: str) -> Response:
 # ---------------------------------------------------------------- operating report and charts
 
 
-def figures(ctx: Ctx, key: str, compute: Callable[[Session], Any]) -> Any:
-    """A public aggregate, computed in its own read session at most every few seconds (Memo)."""
-    def fresh() -> Any:
-        with ctx.platform.read_factory() as s:
-            return compute(s)
-
-    return ctx.platform.public_figures.get(key, fresh)
-
-
-def public_stats(s: Session) -> dict[str, int]:
-    return {
-        "members": s.scalar(select(func.count(func.distinct(Enrollment.member_id))).where(
-            Enrollment.status != "left")) or 0,
-        "in_force": s.scalar(select(func.count()).select_from(Enrollment).where(Enrollment.status == "active")) or 0,
-        "suspended": s.scalar(select(func.count()).select_from(Enrollment).where(
-            Enrollment.status == "suspended")) or 0,
-        "cases": s.scalar(select(func.count()).select_from(Case).where(Case.status != "withdrawn")) or 0,
-        "in_notice": s.scalar(select(func.count()).select_from(Case).where(Case.status == "in_notice")) or 0,
-        "paid_fen": s.scalar(select(sum_fen(Case.collected_fen)).where(Case.status == "paid")) or 0,
-        "shortfall_fen": s.scalar(select(sum_fen(Case.shortfall_fen))) or 0,
-        "fees_fen": s.scalar(select(sum_fen(Case.fee_fen))) or 0,
-        "custody_fen": custody_cash_balance(s),
-        "runs": s.scalar(select(func.count()).select_from(ApportionmentRun)) or 0,
-        "accounts_members": s.scalar(select(func.count()).select_from(Member)) or 0,
-    }
-
-
-def _month(year: Any, month: Any) -> str:
-    return f"{int(year):04d}-{int(month):02d}"
-
-
-def chart_series(s: Session) -> dict[str, list[tuple[str, int]]]:
-    """Members over time (first joining month, cumulative), aid paid per month, average cost per member
-    per run (collected ÷ members charged, in fen)."""
-    first = (select(Enrollment.member_id, func.min(Enrollment.joined_on).label("d"))
-             .group_by(Enrollment.member_id).subquery())
-    joined = s.execute(select(extract("year", first.c.d), extract("month", first.c.d), func.count())
-                       .group_by(extract("year", first.c.d), extract("month", first.c.d))
-                       .order_by(extract("year", first.c.d), extract("month", first.c.d))).all()
-    members, total = [], 0
-    for year, month, count in joined:
-        total += int(count)
-        members.append((_month(year, month), total))
-    paid = s.execute(select(extract("year", Case.paid_at), extract("month", Case.paid_at),
-                            sum_fen(Case.collected_fen))
-                     .where(Case.status == "paid")
-                     .group_by(extract("year", Case.paid_at), extract("month", Case.paid_at))
-                     .order_by(extract("year", Case.paid_at), extract("month", Case.paid_at))).all()
-    aid = [(_month(y, m), v) for y, m, v in paid]
-    per_member = []
-    for run in s.scalars(select(ApportionmentRun).order_by(ApportionmentRun.id).limit(60)):
-        if run.sharing_members:
-            per_member.append((run.run_no, run.total_collected_fen // run.sharing_members))
-    return {"members": members, "aid": aid, "per_member": per_member}
-
-
-def report_books(s: Session) -> dict[str, Any]:
-    """The custodian reconciliations, the public record's tree head and members per plan."""
-    by_plan: dict[str, int] = defaultdict(int)
-    for code, count in s.execute(select(Enrollment.plan_code, func.count()).where(Enrollment.status != "left")
-                                 .group_by(Enrollment.plan_code)):
-        by_plan[code] = count
-    return {"reconciliations": list(s.scalars(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(50))),
-            "head": tree_head(s), "by_plan": by_plan}
-
-
 @router.get("/report")
 def report_page(request: Request) -> Response:
     ctx = page_ctx(request)
-    stats = figures(ctx, "stats", public_stats)
-    series = figures(ctx, "series", chart_series)
-    books = figures(ctx, "books", report_books)
+    stats = ctx.platform.cached_figure("stats", reports.public_stats)
+    series = ctx.platform.cached_figure("series", reports.chart_series)
+    books = ctx.platform.cached_figure("books", reports.report_books)
     reconciliations, head, by_plan = books["reconciliations"], books["head"], books["by_plan"]
     loc = ctx.locale
     charts = {

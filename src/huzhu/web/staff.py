@@ -15,6 +15,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, Response
 
+from huzhu.accounts.models import Account
+from huzhu.casework import service as casework
 from huzhu.claims import service as claims
 from huzhu.claims.evidence import open_evidence
 from huzhu.claims.models import Claim, ReviewDecision
@@ -22,7 +24,7 @@ from huzhu.clock import CHINA_TZ
 from huzhu.errors import DomainError, InvalidInput, NotFound
 from huzhu.jobs import JobReport, run_jobs
 from huzhu.ledger.invariants import check_ledger
-from huzhu.members.models import Account, Enrollment, Member
+from huzhu.members.models import Enrollment, Member
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case, Objection
 from huzhu.plans.rules import RuleCheck, age_on
@@ -40,7 +42,7 @@ from huzhu.web.core import (
 )
 from huzhu.web.i18n import N_
 from huzhu.web.member import claim_details, facts_from_form, field, parse_day
-from huzhu.web.public import case_view
+from huzhu.web.public import benefit_name, case_view, plan_name
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 log = logging.getLogger("huzhu.web")
@@ -59,8 +61,6 @@ def staff_home(request: Request) -> Response:
 
 
 def claim_row(ctx: Ctx, s: Session, claim: Claim) -> dict[str, Any]:
-    from huzhu.web.public import benefit_name, plan_name
-
     member = s.get(Member, claim.member_id)
     return {"c": claim, "member": member, "age": age_on(member.birth_date, claim.incident_date) if member else None,
             "plan_name": plan_name(ctx, ctx.platform.plans, claim.plan_code),
@@ -220,7 +220,7 @@ def decide(request: Request, claim_id: int) -> Response:
         if field(form, "decision") not in ("approve", "reject"):
             raise InvalidInput(N_("choose approve or reject"))
         with ctx.platform.session() as s:
-            claims.decide(s, plans=ctx.platform.plans, actor=s.get(Account, account.id), claim_id=claim_id,
+            casework.decide(s, plans=ctx.platform.plans, actor=s.get(Account, account.id), claim_id=claim_id,
                           approve=approve, reason=reason, now=ctx.now)
     except DomainError as exc:
         with ctx.platform.read_factory() as s:
@@ -250,7 +250,7 @@ def resolve(request: Request, objection_id: int) -> Response:
         if field(form, "outcome") not in ("dismiss", "uphold"):
             raise InvalidInput(N_("choose dismiss or uphold"))
         with ctx.platform.session() as s:
-            notices.resolve_objection(s, actor=s.get(Account, account.id), objection_id=objection_id,
+            casework.resolve_objection(s, actor=s.get(Account, account.id), objection_id=objection_id,
                                       upheld=field(form, "outcome") == "uphold", note=field(form, "note"),
                                       now=ctx.now)
     except DomainError as exc:

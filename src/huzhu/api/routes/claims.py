@@ -7,35 +7,23 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from huzhu.api import schemas as s
 from huzhu.api import views
-from huzhu.api.deps import CurrentAccount, NowDep, PlatformDep, SessionDep
 from huzhu.api.pagination import Page, PageDep, page_of
 from huzhu.api.schemas import MAX_ID
+from huzhu.casework import service as casework
 from huzhu.claims import evidence as evidence_rules
 from huzhu.claims import service as claims
 from huzhu.claims.evidence import EvidenceKind
-from huzhu.claims.models import Claim, Evidence
-from huzhu.errors import Forbidden, NotFound
-from huzhu.members.models import Account, Member
+from huzhu.claims.models import Claim, Evidence, InvestigationReport, ReviewDecision
+from huzhu.errors import Forbidden
+from huzhu.http.deps import CurrentAccount, NowDep, PlatformDep, SessionDep
+from huzhu.members.models import Member
 from huzhu.money import format_yuan
 
 router = APIRouter(prefix="/claims", tags=["claims"])
 ClaimId = Annotated[int, Path(ge=1, le=MAX_ID)]
-STAFF = ("investigator", "reviewer", "admin", "auditor")
-
-
-def visible_claim(session: Session, account: Account, claim_id: int) -> Claim:
-    claim = claims.claim_or_raise(session, claim_id)
-    if account.role == "member":
-        member = session.get(Member, claim.member_id)
-        if member is None or member.account_id != account.id:
-            raise NotFound(f"claim {claim_id} does not exist")
-    elif account.role not in STAFF:
-        raise Forbidden("not allowed")
-    return claim
 
 
 @router.post("", status_code=201, response_model=s.ClaimRead, summary="File a claim for a member of my account")
@@ -59,7 +47,7 @@ def list_claims(
     query = select(Claim)
     if account.role == "member":
         query = query.join(Member, Member.id == Claim.member_id).where(Member.account_id == account.id)
-    elif account.role not in STAFF:
+    elif account.role not in claims.STAFF_ROLES:
         raise Forbidden("not allowed")
     if status is not None:
         query = query.where(Claim.status == status)
@@ -69,7 +57,7 @@ def list_claims(
 
 @router.get("/{claim_id}", response_model=s.ClaimRead)
 def get_claim(claim_id: ClaimId, session: SessionDep, account: CurrentAccount) -> s.ClaimRead:
-    return views.claim_read(session, visible_claim(session, account, claim_id))
+    return views.claim_read(session, claims.claim_for_reading(session, actor=account, claim_id=claim_id))
 
 
 # ---------------------------------------------------------------- evidence
@@ -89,7 +77,7 @@ def upload_evidence(
     file: Annotated[UploadFile, File(description="the document")],
     kind: Annotated[EvidenceKind, Form()] = EvidenceKind.OTHER,
 ) -> s.EvidenceRead:
-    claim = visible_claim(session, account, claim_id)
+    claim = claims.claim_for_reading(session, actor=account, claim_id=claim_id)
     evidence_rules.check_may_add(session, actor=account, claim=claim)
     store = platform.evidence
     staged = store.stage(file.file, file.filename)
@@ -104,7 +92,7 @@ def upload_evidence(
 @router.get("/{claim_id}/evidence", response_model=Page[s.EvidenceRead])
 def list_evidence(claim_id: ClaimId, session: SessionDep, account: CurrentAccount,
                   page: PageDep) -> Page[s.EvidenceRead]:
-    claim = visible_claim(session, account, claim_id)
+    claim = claims.claim_for_reading(session, actor=account, claim_id=claim_id)
     rows, cursor = page_of(session, select(Evidence).where(Evidence.claim_id == claim.id), Evidence.id, page,
                            key=lambda e: e.id, descending=False)
     return Page(items=[_evidence_read(e) for e in rows], next_cursor=cursor)
@@ -116,7 +104,7 @@ def list_evidence(claim_id: ClaimId, session: SessionDep, account: CurrentAccoun
             summary="Download a document (the claim's account, investigators, reviewers, admins)")
 def download_evidence(claim_id: ClaimId, evidence_id: ClaimId, session: SessionDep, account: CurrentAccount,
                       platform: PlatformDep) -> FileResponse:
-    claim = visible_claim(session, account, claim_id)
+    claim = claims.claim_for_reading(session, actor=account, claim_id=claim_id)
     evidence, path = evidence_rules.open_evidence(session, platform.evidence, actor=account,
                                                   evidence_id=evidence_id, claim_id=claim.id)
     return FileResponse(path, media_type=evidence.content_type, filename=evidence.filename,
@@ -145,9 +133,7 @@ def submit_report(claim_id: ClaimId, body: s.ReportCreate, session: SessionDep, 
 
 @router.get("/{claim_id}/investigation/reports", response_model=Page[s.ReportRead])
 def list_reports(claim_id: ClaimId, session: SessionDep, account: CurrentAccount, page: PageDep) -> Page[s.ReportRead]:
-    from huzhu.claims.models import InvestigationReport
-
-    claim = visible_claim(session, account, claim_id)
+    claim = claims.claim_for_reading(session, actor=account, claim_id=claim_id)
     rows, cursor = page_of(session, select(InvestigationReport).where(InvestigationReport.claim_id == claim.id),
                            InvestigationReport.id, page, key=lambda r: r.id)
     return Page(items=[views.report_read(r) for r in rows], next_cursor=cursor)
@@ -174,9 +160,7 @@ def evaluation(claim_id: ClaimId, session: SessionDep, account: CurrentAccount,
              summary="Approve at the computed amount (public notice starts) or reject with a reason (reviewer)")
 def decide(claim_id: ClaimId, body: s.DecisionCreate, session: SessionDep, account: CurrentAccount, now: NowDep,
            platform: PlatformDep) -> s.DecisionRead:
-    from huzhu.claims.models import ReviewDecision
-
-    claim, case = claims.decide(session, plans=platform.plans, actor=account, claim_id=claim_id,
+    claim, case = casework.decide(session, plans=platform.plans, actor=account, claim_id=claim_id,
                                 approve=body.approve, reason=body.reason, now=now)
     decision = session.scalar(select(ReviewDecision).where(ReviewDecision.claim_id == claim.id)
                               .order_by(ReviewDecision.id.desc()).limit(1))

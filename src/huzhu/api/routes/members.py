@@ -10,40 +10,23 @@ from sqlalchemy import select
 from huzhu.api import schemas as s
 from huzhu.api import views
 from huzhu.api.auth import AccountRead
-from huzhu.api.deps import CurrentAccount, NowDep, PlatformDep, SessionDep
-from huzhu.api.idempotency import IdempotencyKey, engine_key, run_idempotent
 from huzhu.api.pagination import Page, PageDep, page_of
 from huzhu.api.schemas import MAX_ID
 from huzhu.apportionment.models import ApportionmentRun
 from huzhu.apportionment.service import member_share_proof
 from huzhu.errors import Forbidden, NotFound
+from huzhu.http.deps import CurrentAccount, NowDep, PlatformDep, SessionDep
+from huzhu.http.idempotency import IdempotencyKey, engine_key, run_idempotent
 from huzhu.ledger.models import Entry, Transfer
 from huzhu.ledger.service import transfer_state
 from huzhu.members import service as members
-from huzhu.members.models import Account, Enrollment, Member
+from huzhu.members.models import Enrollment, Member
 from huzhu.money import format_yuan, parse_yuan
 from huzhu.notices.models import Case
 from huzhu.notices.service import case_by_no
 
 router = APIRouter(tags=["members"])
 MemberId = Annotated[int, Path(ge=1, le=MAX_ID)]
-FINANCE_ROLES = ("admin", "auditor")
-
-
-def visible_member(session, account: Account, member_id: int) -> Member:  # noqa: ANN001
-    """Members see their own account's members (others look absent); finance staff see all."""
-    if account.role == "member":
-        return members.member_of_account(session, member_id=member_id, account=account)
-    if account.role in FINANCE_ROLES:
-        return members.member_or_raise(session, member_id)
-    raise Forbidden(f"the {account.role} role cannot see members' accounts")
-
-
-def own_member(session, account: Account, member_id: int) -> Member:  # noqa: ANN001
-    """Only the account that manages a member may move its money or join plans for it."""
-    if account.role != "member":
-        raise Forbidden("only the member's own account can do this")
-    return members.member_of_account(session, member_id=member_id, account=account)
 
 
 @router.get("/me", response_model=AccountRead, summary="The logged-in account")
@@ -56,7 +39,7 @@ def list_members(session: SessionDep, account: CurrentAccount, page: PageDep) ->
     query = select(Member)
     if account.role == "member":
         query = query.where(Member.account_id == account.id)
-    elif account.role not in FINANCE_ROLES:
+    elif account.role not in members.FINANCE_ROLES:
         raise Forbidden(f"the {account.role} role cannot list members")
     rows, cursor = page_of(session, query, Member.id, page, key=lambda m: m.id)
     return Page(items=[views.member_read(session, m) for m in rows], next_cursor=cursor)
@@ -73,13 +56,13 @@ def add_member(body: s.MemberCreate, session: SessionDep, account: CurrentAccoun
 
 @router.get("/members/{member_id}", response_model=s.MemberRead)
 def get_member(member_id: MemberId, session: SessionDep, account: CurrentAccount) -> s.MemberRead:
-    return views.member_read(session, visible_member(session, account, member_id))
+    return views.member_read(session, members.member_for_reading(session, actor=account, member_id=member_id))
 
 
 @router.get("/members/{member_id}/enrollments", response_model=Page[s.EnrollmentRead])
 def list_enrollments(member_id: MemberId, session: SessionDep, account: CurrentAccount, now: NowDep,
                      platform: PlatformDep, page: PageDep) -> Page[s.EnrollmentRead]:
-    member = visible_member(session, account, member_id)
+    member = members.member_for_reading(session, actor=account, member_id=member_id)
     rows, cursor = page_of(session, select(Enrollment).where(Enrollment.member_id == member.id), Enrollment.id, page,
                            key=lambda e: e.id)
     return Page(items=[views.enrollment_read(platform.plans, e, now) for e in rows], next_cursor=cursor)
@@ -90,7 +73,7 @@ def list_enrollments(member_id: MemberId, session: SessionDep, account: CurrentA
 def join_plan(member_id: MemberId, body: s.EnrollmentCreate, request: Request, session: SessionDep,
               account: CurrentAccount, now: NowDep, platform: PlatformDep,
               idempotency_key: IdempotencyKey = None) -> s.EnrollmentRead:
-    member = own_member(session, account, member_id)
+    member = members.own_member(session, actor=account, member_id=member_id)
 
     def action() -> s.EnrollmentRead:
         enrollment = members.join_plan(
@@ -108,10 +91,7 @@ def join_plan(member_id: MemberId, body: s.EnrollmentCreate, request: Request, s
 def leave_plan(enrollment_id: MemberId, body: s.LeaveRequest, request: Request, session: SessionDep,
                account: CurrentAccount, now: NowDep, platform: PlatformDep,
                idempotency_key: IdempotencyKey = None) -> s.EnrollmentRead:
-    enrollment = session.get(Enrollment, enrollment_id)
-    if enrollment is None:
-        raise NotFound(f"enrollment {enrollment_id} does not exist")
-    own_member(session, account, enrollment.member_id)
+    enrollment = members.own_enrollment(session, actor=account, enrollment_id=enrollment_id)
 
     def action() -> s.EnrollmentRead:
         left = members.leave_plan(session, platform.custodian, plans=platform.plans, enrollment=enrollment,
@@ -127,7 +107,7 @@ def leave_plan(enrollment_id: MemberId, body: s.LeaveRequest, request: Request, 
              summary="Pay money into custody for a member; suspended cover resumes")
 def top_up(member_id: MemberId, body: s.TopUpCreate, request: Request, session: SessionDep, account: CurrentAccount,
            now: NowDep, platform: PlatformDep, idempotency_key: IdempotencyKey = None) -> s.BalanceRead:
-    member = own_member(session, account, member_id)
+    member = members.own_member(session, actor=account, member_id=member_id)
     amount = parse_yuan(body.amount)
 
     def action() -> s.BalanceRead:
@@ -147,7 +127,7 @@ def top_up(member_id: MemberId, body: s.TopUpCreate, request: Request, session: 
 def withdraw(member_id: MemberId, body: s.WithdrawalCreate, request: Request, session: SessionDep,
              account: CurrentAccount, now: NowDep, platform: PlatformDep,
              idempotency_key: IdempotencyKey = None) -> s.WithdrawalRead:
-    member = own_member(session, account, member_id)
+    member = members.own_member(session, actor=account, member_id=member_id)
     amount = parse_yuan(body.amount)
 
     def action() -> s.WithdrawalRead:
@@ -166,7 +146,7 @@ def withdraw(member_id: MemberId, body: s.WithdrawalCreate, request: Request, se
             summary="Money in and out of a member's balance, deductions with their case")
 def member_ledger(member_id: MemberId, session: SessionDep, account: CurrentAccount,
                   page: PageDep) -> Page[s.LedgerLine]:
-    member = visible_member(session, account, member_id)
+    member = members.member_for_reading(session, actor=account, member_id=member_id)
     query = (
         select(Entry, Transfer, Case.case_no, ApportionmentRun.run_no)
         .join(Transfer, Transfer.id == Entry.transfer_id)
@@ -191,7 +171,7 @@ def member_ledger(member_id: MemberId, session: SessionDep, account: CurrentAcco
             summary="My share of a case with an inclusion proof against the published root")
 def share_proof(member_id: MemberId, case_no: Annotated[str, Path(max_length=24)], session: SessionDep,
                 account: CurrentAccount) -> s.ShareProof:
-    member = visible_member(session, account, member_id)
+    member = members.member_for_reading(session, actor=account, member_id=member_id)
     case = case_by_no(session, case_no)
     proof = member_share_proof(session, case=case, member_id=member.id)
     if proof is None:

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from huzhu.api import schemas as s
 from huzhu.api import views
-from huzhu.api.deps import PlatformDep, SessionDep
 from huzhu.api.pagination import Page, PageDep, decode_cursor, encode_cursor, page_of
 from huzhu.api.schemas import MAX_ID
 from huzhu.apportionment.models import ApportionmentRun, RunCase
@@ -20,8 +19,11 @@ from huzhu.apportionment.shares import published_rule
 from huzhu.custody.models import CustodyInstruction, Reconciliation
 from huzhu.errors import NotFound
 from huzhu.exports import export
+from huzhu.http.deps import PlatformDep, SessionDep
+from huzhu.money import format_yuan
 from huzhu.notices.models import Case, Objection
 from huzhu.notices.service import case_by_no
+from huzhu.reports import service as reports
 from huzhu.transparency.models import PublicRecord
 from huzhu.transparency.service import record_proof, tree_head
 
@@ -117,6 +119,25 @@ def export_dataset(dataset: Literal["cases", "runs", "records"], session: Sessio
     media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
     return Response(body, media_type=media,
                     headers={"Content-Disposition": f'inline; filename="huzhu-{dataset}.{format}"'})
+
+
+@router.get("/report", response_model=s.PublicReport, summary="The operating report's figures (as on the home "
+            "page and the report page)")
+def get_report(platform: PlatformDep) -> s.PublicReport:
+    stats = platform.cached_figure("stats", reports.public_stats)
+    series = platform.cached_figure("series", reports.chart_series)
+    books = platform.cached_figure("books", reports.report_books)
+    return s.PublicReport(
+        members=stats["members"], enrollments_in_force=stats["in_force"], enrollments_suspended=stats["suspended"],
+        cases=stats["cases"], cases_in_notice=stats["in_notice"], aid_paid=format_yuan(stats["paid_fen"]),
+        shortfall_published=format_yuan(stats["shortfall_fen"]), fees=format_yuan(stats["fees_fen"]),
+        held_by_custodian=format_yuan(stats["custody_fen"]), runs=stats["runs"],
+        members_per_plan={code: books["by_plan"].get(code, 0) for code in sorted(platform.plans)},
+        members_over_time=[s.MonthCount(month=m, members=n) for m, n in series["members"]],
+        aid_per_month=[s.MonthAmount(month=m, amount=format_yuan(v)) for m, v in series["aid"]],
+        cost_per_member_per_run=[s.RunAmount(run_no=r, amount=format_yuan(v)) for r, v in series["per_member"]],
+        tree_head=s.TreeHead(**books["head"]),
+    )
 
 
 @router.get("/transparency/tree-head", response_model=s.TreeHead, tags=["transparency"],

@@ -8,16 +8,17 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import select
 
+from huzhu.accounts.models import Account
 from huzhu.api import schemas as s
 from huzhu.api import views
-from huzhu.api.deps import AdminAccount, CurrentAccount, NowDep, PlatformDep, SessionDep, require_role
-from huzhu.api.idempotency import IdempotencyKey, run_idempotent
 from huzhu.api.pagination import Page, PageDep, page_of
 from huzhu.api.routes.public import CaseNo
 from huzhu.api.schemas import MAX_ID
+from huzhu.casework import service as casework
+from huzhu.http.deps import AdminAccount, CurrentAccount, NowDep, PlatformDep, SessionDep, require_role
+from huzhu.http.idempotency import IdempotencyKey, run_idempotent
 from huzhu.jobs import run_jobs
 from huzhu.ledger.invariants import check_ledger
-from huzhu.members.models import Account
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case, Objection
 from huzhu.notices.service import case_by_no
@@ -55,7 +56,7 @@ def list_objections(session: SessionDep, account: ReviewerOrAdmin, page: PageDep
              summary="Uphold (the claim goes back to review) or dismiss an objection (a different reviewer)")
 def resolve_objection(objection_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: s.ResolutionCreate,
                       session: SessionDep, account: CurrentAccount, now: NowDep) -> s.ObjectionRead:
-    objection = notices.resolve_objection(session, actor=account, objection_id=objection_id, upheld=body.upheld,
+    objection = casework.resolve_objection(session, actor=account, objection_id=objection_id, upheld=body.upheld,
                                           note=body.note, now=now)
     case = session.get(Case, objection.case_id)
     assert case is not None

@@ -1,8 +1,10 @@
-"""The FastAPI application: problem+json errors, the API under ``/api/v1``, health checks, web pages."""
+"""The composition root: the one place that turns settings into a running platform (engine,
+sessions, migrations, plans, custodian, clocks) and mounts the HTTP API and the web pages on one
+FastAPI application. Adapters and domain packages never import this module; the command line,
+the server and the tests do."""
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import logging
 import os
@@ -12,18 +14,54 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.responses import HTMLResponse, JSONResponse
 
 from huzhu import __version__
-from huzhu.api.cache import PublicReadCache
-from huzhu.api.gate import RequestGate, WriteGate
-from huzhu.api.logs import AccessLogMiddleware, configure_logging
-from huzhu.api.problems import PROBLEM_RESPONSES, register_problem_handlers
-from huzhu.platform import Platform, build_platform
+from huzhu.api.router import build_api_router
+from huzhu.clock import Clock, SystemClock
+from huzhu.config import Settings, get_settings
+from huzhu.custody.service import SimulatedCustodian
+from huzhu.db import ensure_database, make_engine, make_session_factory, unit_of_work
+from huzhu.http.cache import PublicReadCache
+from huzhu.http.gate import RequestGate, WriteGate
+from huzhu.http.logs import AccessLogMiddleware, configure_logging
+from huzhu.http.problems import PROBLEM_RESPONSES, register_problem_handlers
+from huzhu.identity.sealing import IdNumberVault
+from huzhu.ledger.service import SHARD_IDS_INFO_KEY, open_custody_cash_accounts
+from huzhu.members.sealing import VAULT_INFO_KEY
+from huzhu.migrate import upgrade
+from huzhu.plans.loader import load_plans
+from huzhu.platform import Platform
+from huzhu.sandbox.clock import SandboxDbClock
+from huzhu.web import STATIC as WEB_STATIC
+from huzhu.web import error_page as web_error_page
+from huzhu.web import router as web_router
+
+
+def build_platform(settings: Settings | None = None, *, migrate: bool = True, clock: Clock | None = None) -> Platform:
+    settings = settings or get_settings()
+    if migrate:
+        ensure_database(settings.database_url)
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine, id_number_key=settings.id_number_key, data_dir=settings.data_dir)
+    info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key), SHARD_IDS_INFO_KEY: {}}
+    factory = make_session_factory(engine, info=info)
+    read_factory = make_session_factory(engine, read_only=True, info=info)
+    plans = load_plans(settings.resolved_plans_dir)
+    if migrate:
+        # The custody cash shards exist before the first deposit, so concurrent first deposits do not race.
+        with unit_of_work(factory) as session:
+            open_custody_cash_accounts(session, now=SystemClock().now())
+    if clock is None:
+        clock = SandboxDbClock(factory, read_factory) if settings.sandbox else SystemClock()
+    return Platform(settings=settings, engine=engine, factory=factory, read_factory=read_factory, plans=plans,
+                    custodian=SimulatedCustodian(), clock=clock)
+
 
 log = logging.getLogger("huzhu.api")
 
@@ -41,12 +79,6 @@ public cases and objections, apportionment runs, payouts and open data.
 """
 
 
-def api_router(platform: Platform) -> APIRouter:
-    from huzhu.api.routes import build_router
-
-    return build_router(platform.settings)
-
-
 def create_app(platform: Platform | None = None) -> FastAPI:
     configure_logging(getattr(logging, os.environ.get("HUZHU_LOG_LEVEL", "INFO").upper(), logging.INFO))
     platform = platform or build_platform()
@@ -56,13 +88,13 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         responses=PROBLEM_RESPONSES,  # type: ignore[arg-type]
     )
     app.state.platform = platform
-    register_problem_handlers(app)
+    register_problem_handlers(app, html_error=web_error_page)
     app.add_middleware(RequestGate, limit=requests_in_flight(platform))
     if platform.engine.dialect.name == "sqlite":
         app.add_middleware(WriteGate)  # one writing request at a time: SQLite has one writer
     app.add_middleware(PublicReadCache, on_write=platform.public_figures.clear)  # a cached public read skips routing entirely ...
     app.add_middleware(AccessLogMiddleware)  # ... and is still logged
-    app.include_router(api_router(platform), prefix="/api/v1")
+    app.include_router(build_api_router(platform.settings), prefix="/api/v1")
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:
@@ -80,7 +112,8 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         return JSONResponse({"status": "ready", "mode": platform.settings.mode})
 
     _offline_docs(app)
-    _include_web(app)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
     _document_plan_codes(app, sorted(platform.plans))
     log.info("app created", extra={"mode": platform.settings.mode,
                                    "database": platform.engine.dialect.name})
@@ -151,19 +184,3 @@ def _offline_docs(app: FastAPI) -> None:
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     def oauth2_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
-
-
-def _include_web(app: FastAPI) -> None:
-    """The web portal's pages at ``/`` and its static files at ``/static``, when present."""
-    try:
-        web_routes = importlib.import_module("huzhu.web.routes")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("huzhu.web.routes", "huzhu.web"):
-            raise
-        return
-    router = getattr(web_routes, "router", None)
-    if router is not None:
-        app.include_router(router)
-    static = Path(importlib.import_module("huzhu.web").__file__ or "").parent / "static"
-    if static.is_dir():
-        app.mount("/static", StaticFiles(directory=static), name="static")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -101,16 +102,19 @@ def allowed_methods(request: Request) -> str | None:
 _HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
+HtmlErrorPage = Callable[[Request, int], Awaitable[Response]]
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (not the API, not a script asking for JSON)."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code in (404, 405):
-        try:
-            from huzhu.web.core import html_error_page, wants_html
-        except ImportError:  # the API can run without the web portal
-            pass
-        else:
-            if wants_html(request):
-                return await html_error_page(request, exc.status_code)
+    html_error: HtmlErrorPage | None = getattr(request.app.state, "html_error_page", None)
+    if exc.status_code in (404, 405) and html_error is not None and wants_html(request):
+        return await html_error(request, exc.status_code)
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
     headers = dict(getattr(exc, "headers", None) or {})
@@ -140,7 +144,10 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
                             detail="something went wrong on our side; it has been logged")
 
 
-def register_problem_handlers(app: FastAPI) -> None:
+def register_problem_handlers(app: FastAPI, *, html_error: HtmlErrorPage | None = None) -> None:
+    """One renderer for every error. ``html_error``: how a browser asking for a page that does not
+    exist (404, 405) is answered, when the web portal is mounted."""
+    app.state.html_error_page = html_error
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

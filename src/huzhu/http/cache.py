@@ -18,7 +18,7 @@ TTL = 1.0
 MAX_ENTRIES = 512
 MAX_BODY = 512 * 1024
 PUBLIC_PREFIXES = ("/api/v1/plans", "/api/v1/cases", "/api/v1/runs", "/api/v1/payouts", "/api/v1/reconciliations",
-                   "/api/v1/transparency/tree-head")
+                   "/api/v1/transparency/tree-head", "/api/v1/report")
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Request dependencies: the platform, the unit-of-work session, the clock and the caller."""
+"""Request dependencies shared by the API and the pages: the platform, the unit-of-work session,
+the business clock and the signed-in account."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from huzhu.api.security import SESSION_COOKIE, read_token
+from huzhu.accounts.models import Account
 from huzhu.db import unit_of_work
 from huzhu.errors import DomainError, Forbidden
-from huzhu.members.models import Account
-from huzhu.platform import Platform, business_now
+from huzhu.http.security import SESSION_COOKIE, read_token
+from huzhu.platform import Platform
 
 
 class Unauthorized(DomainError):
@@ -45,7 +46,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 def get_now(request: Request, session: SessionDep) -> datetime:
     """Read the (possibly sandbox) clock once per request, in the request's own transaction."""
-    return business_now(request.app.state.platform.clock, session)
+    return request.app.state.platform.clock.now_in(session)
 
 
 NowDep = Annotated[datetime, Depends(get_now)]

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
-from huzhu.api.models import IdempotencyRecord
+from huzhu.accounts.models import Account
 from huzhu.errors import IdempotencyConflict
-from huzhu.members.models import Account
+from huzhu.http.models import IdempotencyRecord
 
 IdempotencyKey = Annotated[
     str | None,

@@ -1,0 +1,1 @@
+"""Reports: the platform's public operating figures, computed once for every adapter (see ``service``)."""
