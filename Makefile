@@ -22,6 +22,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 
 ## Serve the web pages and the API on http://127.0.0.1:8000 (sandbox mode, embedded SQLite).
 serve: $(STAMP)
