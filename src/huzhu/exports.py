@@ -61,7 +61,7 @@ def run_rows(session: Session) -> Iterator[dict[str, Any]]:
 
 
 def record_rows(session: Session) -> Iterator[dict[str, Any]]:
-    for r in session.scalars(select(PublicRecord).order_by(PublicRecord.id)).yield_per(5000):
+    for r in session.scalars(select(PublicRecord).order_by(PublicRecord.leaf_index)).yield_per(5000):
         yield {"id": r.id, "kind": r.kind, "subject": r.subject, "recorded_at": r.recorded_at.isoformat(),
                "leaf_hash": r.leaf_hash, "prev_hash": r.prev_hash, "payload": r.payload}
 

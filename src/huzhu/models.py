@@ -9,6 +9,7 @@ from huzhu.http.models import IdempotencyRecord
 from huzhu.ledger.models import Entry, LedgerAccount, Transfer
 from huzhu.members.models import Enrollment, EnrollmentEvent, Member
 from huzhu.notices.models import Case, Objection
+from huzhu.numbering import NumberSequence
 from huzhu.sandbox.models import SandboxClock
 from huzhu.transparency.models import PublicRecord
 
@@ -30,6 +31,7 @@ __all__ = [
     "LedgerAccount",
     "LoginThrottle",
     "Member",
+    "NumberSequence",
     "Objection",
     "PublicRecord",
     "Reconciliation",

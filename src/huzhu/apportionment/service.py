@@ -29,6 +29,7 @@ from huzhu.members.service import suspend_underfunded
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case
 from huzhu.notices.service import due_cases
+from huzhu.numbering import next_number
 from huzhu.plans.schemas import Plan
 from huzhu.transparency.merkle import StreamingRoot, inclusion_proof, leaf_hash, root_from_leaf_hashes
 from huzhu.transparency.service import append_record
@@ -215,7 +216,7 @@ def apportion_due_cases(
     )
     session.add(run)
     session.flush()
-    run.run_no = f"R{run.id:06d}"
+    run.run_no = f"R{next_number(session, 'run'):06d}"
     results = []
     for case in cases:
         if progress:

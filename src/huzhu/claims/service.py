@@ -23,6 +23,7 @@ from huzhu.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, N
 from huzhu.members.models import Enrollment, Member
 from huzhu.members.service import coverage_on, member_of_account
 from huzhu.money import parse_yuan
+from huzhu.numbering import next_number
 from huzhu.plans.rules import ClaimEvaluation, ClaimFacts, age_on, evaluate_claim, in_force_date
 from huzhu.plans.schemas import Plan
 
@@ -180,7 +181,7 @@ def file_claim(
     )
     session.add(claim)
     session.flush()
-    claim.claim_no = f"HZC{claim.id:08d}"
+    claim.claim_no = f"HZC{next_number(session, 'claim'):08d}"
     _event(session, claim, to="submitted", actor=actor, note=NOTE_FILED, now=now)
     session.flush()
     return claim

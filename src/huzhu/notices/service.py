@@ -21,6 +21,7 @@ from huzhu.members.models import Enrollment, Member
 from huzhu.members.service import member_of_account
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case, Objection
+from huzhu.numbering import next_number
 from huzhu.plans.rules import age_on
 from huzhu.plans.schemas import Plan
 from huzhu.transparency.service import append_record
@@ -67,7 +68,7 @@ def open_case(session: Session, *, plan: Plan, claim: Claim, reviewer: Account, 
     )
     session.add(case)
     session.flush()
-    case.case_no = f"HZ{case.id:06d}"
+    case.case_no = f"HZ{next_number(session, 'case'):06d}"
     session.flush()
     append_record(session, kind="case_noticed", subject=case.case_no, payload=public_case_payload(case), now=now)
     return case

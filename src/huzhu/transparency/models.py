@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import BigInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huzhu.db import Base, BigId, UtcDateTime
@@ -13,8 +13,10 @@ from huzhu.db import Base, BigId, UtcDateTime
 class PublicRecord(Base):
     __tablename__ = "public_records"
 
-    # Leaf index in the Merkle tree is id − 1 (ids are dense: one writer, inside the transaction).
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # The record's leaf index in the Merkle tree: gapless from 0, taken when the record is appended
+    # (``numbering``), never from the row id.
+    leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
     kind: Mapped[str] = mapped_column(String(32))  # case_noticed, case_shared, run, payout, ...
     subject: Mapped[str] = mapped_column(String(40), index=True)  # e.g. case number
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON, no personal data

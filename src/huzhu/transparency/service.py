@@ -10,10 +10,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huzhu.errors import NotFound
+from huzhu.numbering import next_number
 from huzhu.transparency.merkle import inclusion_proof, leaf_hash, root_from_leaf_hashes
 from huzhu.transparency.models import PublicRecord
 
@@ -26,13 +27,12 @@ def canonical_json(payload: dict[str, Any]) -> str:
 
 def append_record(session: Session, *, kind: str, subject: str, payload: dict[str, Any], now: datetime) -> PublicRecord:
     """Append one public record. Records must never hold names, ID numbers, phones or bank accounts."""
-    if session.get_bind().dialect.name == "postgresql":
-        # One appender at a time keeps the chain linear (SQLite already serialises writers).
-        session.execute(text("SELECT pg_advisory_xact_lock(626262)"))
-    previous = session.scalar(select(PublicRecord.leaf_hash).order_by(PublicRecord.id.desc()).limit(1))
+    # The leaf index is taken first: its row lock makes appenders take turns, so the chain is linear.
+    leaf_index = next_number(session, "public_record") - 1
+    previous = session.scalar(select(PublicRecord.leaf_hash).order_by(PublicRecord.leaf_index.desc()).limit(1))
     body = canonical_json({"kind": kind, "subject": subject, "recorded_at": now.isoformat(), **payload})
     record = PublicRecord(
-        kind=kind, subject=subject, payload=body, leaf_hash=leaf_hash(body.encode("utf-8")).hex(),
+        leaf_index=leaf_index, kind=kind, subject=subject, payload=body, leaf_hash=leaf_hash(body.encode("utf-8")).hex(),
         prev_hash=previous or GENESIS, recorded_at=now,
     )
     session.add(record)
@@ -41,7 +41,7 @@ def append_record(session: Session, *, kind: str, subject: str, payload: dict[st
 
 
 def _leaf_hashes(session: Session, size: int | None = None) -> list[bytes]:
-    query = select(PublicRecord.leaf_hash).order_by(PublicRecord.id)
+    query = select(PublicRecord.leaf_hash).order_by(PublicRecord.leaf_index)
     if size is not None:
         query = query.limit(size)
     return [bytes.fromhex(h) for h in session.scalars(query)]
@@ -54,7 +54,7 @@ def tree_head(session: Session) -> dict[str, Any]:
 
 def record_proof(session: Session, record_id: int) -> dict[str, Any]:
     """An RFC 9162 inclusion proof of one record in the current tree."""
-    rows = session.execute(select(PublicRecord.id, PublicRecord.leaf_hash).order_by(PublicRecord.id)).all()
+    rows = session.execute(select(PublicRecord.id, PublicRecord.leaf_hash).order_by(PublicRecord.leaf_index)).all()
     index = next((i for i, row in enumerate(rows) if row.id == record_id), None)
     if index is None:
         raise NotFound(f"public record {record_id} does not exist")
@@ -73,7 +73,7 @@ def verify_chain(session: Session) -> list[str]:
     """Recompute every leaf hash and chain link; returns the problems found (empty = intact)."""
     problems = []
     previous = GENESIS
-    for record in session.scalars(select(PublicRecord).order_by(PublicRecord.id)).yield_per(5000):
+    for record in session.scalars(select(PublicRecord).order_by(PublicRecord.leaf_index)).yield_per(5000):
         if leaf_hash(record.payload.encode("utf-8")).hex() != record.leaf_hash:
             problems.append(f"public record {record.id}: content does not match its hash")
         if record.prev_hash != previous:

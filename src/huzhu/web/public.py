@@ -132,7 +132,7 @@ def case_page(request: Request, case_no: str) -> Response:
         case = case_or_404(s, case_no)
         claim = s.get(Claim, case.claim_id)
         records = list(s.scalars(select(PublicRecord).where(PublicRecord.subject == case.case_no)
-                                 .order_by(PublicRecord.id)))
+                                 .order_by(PublicRecord.leaf_index)))
         run_case = s.scalar(select(RunCase).where(RunCase.case_id == case.id))
         run = s.get(ApportionmentRun, run_case.run_id) if run_case else None
         open_objections = s.scalar(select(func.count()).select_from(Objection).where(
