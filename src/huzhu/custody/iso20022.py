@@ -899,7 +899,9 @@ class Camt053Reader:
     Iterating yields its entries in order while lxml's ``iterparse`` validates the document against
     the schema as it goes; each entry is dropped once read. After the last entry the reader checks
     opening + credits − debits = closing and sets :attr:`summary`. Errors are :class:`InvalidInput`,
-    as for :func:`parse_camt053` (which reads the same documents into memory).
+    as for :func:`parse_camt053` (which reads the same documents into memory). An error can come
+    after some entries went by: treat them as provisional until the iteration ends (stage them and
+    commit once it has).
     """
 
     def __init__(self, source: str | os.PathLike[str] | BinaryIO) -> None:
