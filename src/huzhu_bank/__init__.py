@@ -1,0 +1,10 @@
+"""huzhu_bank: the custodian bank as its own service (a sandbox bank for the embedded default and tests).
+
+It holds the members' money on a pool (custody) account with a virtual sub-account per member
+reference, takes payment instructions (ISO 20022 pain.001), answers them (pain.002), notifies every
+booking (camt.054), closes each business day with a numbered statement (camt.053) and signs its
+end-of-day balance with its own Ed25519 key. It has its own database and process, talks to the
+platform only over mutual TLS, and imports nothing of the platform's domain: only the shared ISO
+20022 message library (``huzhu.custody.iso20022``) and the leaf helpers ``huzhu.money``,
+``huzhu.clock``, ``huzhu.db`` and ``huzhu.errors``.
+"""
