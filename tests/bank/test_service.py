@@ -216,3 +216,33 @@ def test_close_day_statements_and_signed_attestations(bank: BankRuntime, bank_cl
     with pytest.raises(NotFound):
         with bank.reader() as session:
             service.attestation(session, date(2016, 3, 4))
+
+
+def test_concurrent_deposits_number_the_outbox_without_gaps(bank: BankRuntime) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def pay(i: int) -> None:
+        _deposit(bank, 100 + i, reference=f"M{i % 5}", e2e=f"PAYER-{i}")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(pay, range(60)))
+    messages = _outbox(bank)
+    assert [m.seq for m in messages] == list(range(1, 61))
+    assert _balance(bank) == sum(100 + i for i in range(60))
+    references = sorted(parse_camt054(m.xml.encode()).entries[0].bank_reference for m in messages)
+    assert references == [f"HZB{n:012d}" for n in range(1, 61)]
+
+
+def test_the_bank_imports_nothing_of_the_platform_domain() -> None:
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    code = ("import sys, huzhu_bank.api, huzhu_bank.server, huzhu_bank.__main__; "
+            "print(' '.join(sorted(m for m in sys.modules if m == 'huzhu' or m.startswith('huzhu.'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"}).stdout.split()
+    allowed = {"huzhu", "huzhu.clock", "huzhu.db", "huzhu.errors", "huzhu.money", "huzhu.custody",
+               "huzhu.custody.iso20022"}
+    assert set(loaded) <= allowed, sorted(set(loaded) - allowed)
