@@ -7,4 +7,16 @@ end-of-day balance with its own Ed25519 key. It has its own database and process
 platform only over mutual TLS, and imports nothing of the platform's domain: only the shared ISO
 20022 message library (``huzhu.custody.iso20022``) and the leaf helpers ``huzhu.money``,
 ``huzhu.clock``, ``huzhu.db`` and ``huzhu.errors``.
+
+Run it::
+
+    python -m huzhu_bank certs data/bank-certs          # local CA, bank server cert, platform client cert
+    python -m huzhu_bank serve --port 8443 --certs data/bank-certs \
+        --db sqlite:///data/bank.sqlite --key data/bank-signing-ed25519.pem
+
+The platform talks to it through :class:`huzhu.custody.bank_client.HttpBankConnector` with
+``ca.pem``, ``client.pem`` and ``client.key`` from the certificate directory.
+
+Modules: :mod:`.models` (its own tables), :mod:`.service` (books and message flows),
+:mod:`.signing` (Ed25519 signed notes), :mod:`.certs`, :mod:`.runtime`, :mod:`.api`, :mod:`.server`.
 """
