@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import resource
 import tempfile
 import time
@@ -109,6 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     directory = args.dir or Path(tempfile.mkdtemp(prefix="bench-camt053-"))
     path = directory / "camt053.xml"
+    load = os.getloadavg()
     idle = run(lambda _p, _n: "idle", path, 0)
     rows = [("write (stream out + validate by reading back)", run(phase_write, path, args.entries))]
     size = path.stat().st_size
@@ -119,7 +121,8 @@ def main() -> None:
         ("(generating the entries alone, twice in write)", run(phase_closing, path, args.entries)),
     ]
     print(f"camt.053 with {args.entries:,} entries: {size / 2**20:,.1f} MiB at {path}")
-    print(f"a forked child that does nothing peaks at {idle[1]:,.0f} MiB resident")
+    print(f"a forked child that does nothing peaks at {idle[1]:,.0f} MiB resident; "
+          f"load average before/after: {load[0]:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'phase':<52} {'seconds':>8} {'peak RSS MiB':>13}  result")
     for label, (seconds, rss, note) in rows:
         print(f"{label:<52} {seconds:>8.2f} {rss:>13,.0f}  {note}")
