@@ -283,6 +283,11 @@ def test_camt053_stream_refusals(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="does not conform to the schema"):
         list(Camt053Reader(io.BytesIO(unexpected)))
     wrong_closing = _tamper(good, CAMT053, "//c:Bal[c:Tp/c:CdOrPrtry/c:Cd='CLBD']/c:Amt", "0.01")
+    root = etree.fromstring(good)
+    stmt = root.xpath("//c:Stmt", namespaces=NS[CAMT053])[0]
+    stmt.addnext(etree.fromstring(etree.tostring(stmt)))  # a second account statement in the message
+    with pytest.raises(InvalidInput, match="exactly one <Stmt>"):
+        list(Camt053Reader(io.BytesIO(etree.tostring(root))))
     with pytest.raises(InvalidInput, match="closing balance"):
         list(Camt053Reader(io.BytesIO(wrong_closing)))
 

@@ -916,18 +916,20 @@ class Camt053Reader:
         events = etree.iterparse(source, events=("end",), tag=(stmt_tag, ntry_tag), schema=_schema(CAMT053),
                                  resolve_entities=False, no_network=True, load_dtd=False)
         head: _StatementHead | None = None
-        statements = count = credits = debits = 0
+        stmt: etree._Element | None = None  # lxml keeps one proxy per node while it is referenced
+        entries = count = credits = debits = 0
         try:
             for _event, element in events:
-                if element.tag == stmt_tag:
-                    statements += 1
-                    if statements > 1:
-                        raise InvalidInput("camt.053: expected exactly one <Stmt> (account statement), found more")
-                    head = head or _read_statement_head(r, element)
+                parent = element if element.tag == stmt_tag else element.getparent()
+                if stmt is None:
+                    stmt, head = parent, _read_statement_head(r, parent)
+                elif parent is not stmt:
+                    raise InvalidInput("camt.053: expected exactly one <Stmt> (account statement), found more")
+                if element is stmt:
                     continue
-                parent = element.getparent()
-                head = head or _read_statement_head(r, parent)
-                for entry in _read_statement_entry(r, element, count + 1, head.currency):
+                assert head is not None
+                entries += 1
+                for entry in _read_statement_entry(r, element, entries, head.currency):
                     count += 1
                     if entry.direction == "CRDT":
                         credits += entry.amount_fen
