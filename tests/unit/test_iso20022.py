@@ -271,7 +271,7 @@ def test_pain001_rejects_bad_input() -> None:
 
 def test_validate_unknown_schema_and_bytes() -> None:
     with pytest.raises(InvalidInput, match="unknown schema"):
-        validate(b"<a/>", "camt.054.001.08")
+        validate(b"<a/>", "camt.052.001.08")
     with pytest.raises(InvalidInput, match="bytes"):
         validate("<a/>", CAMT053)  # type: ignore[arg-type]
 
