@@ -145,6 +145,10 @@ class Policy:
             return f"witness {name}"
         g = self.groups[name]
         members = ", ".join(self._describe(m) for m in g.members)
+        if g.threshold == len(g.members):
+            return f"all of ({members})"
+        if g.threshold == 1:
+            return f"any of ({members})"
         return f"{g.threshold} of ({members})"
 
     def verify_checkpoint(self, msg: bytes, *, origin: str | None = None) -> VerifiedCheckpoint:
