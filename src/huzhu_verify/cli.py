@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -126,9 +127,16 @@ def _verify_checkpoint(report: Report, policy: Policy, raw: bytes) -> VerifiedCh
         step.detail = f"{cp.origin}, size {cp.size}, root {cp.root_b64}, signed by {keys}"
     with report.check("witness quorum") as step:
         verified = policy.verify_checkpoint(raw)
-        cosigned = ", ".join(f"{name} (t={ts})" for name, ts in sorted(verified.cosigners.items()))
+        cosigned = ", ".join(f"{name} at {_utc(ts)}" for name, ts in sorted(verified.cosigners.items()))
         step.detail = f"{policy.describe_quorum()}; cosigned by {cosigned or 'nobody'}"
     return verified
+
+
+def _utc(timestamp: int) -> str:
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return f"POSIX time {timestamp}"
 
 
 def _load_source(report: Report, args: argparse.Namespace) -> tuple[TileReader, VerifiedCheckpoint]:
@@ -181,8 +189,8 @@ def run_inclusion(args: argparse.Namespace, report: Report) -> None:
             leaf = leaf_hash(entry)
             origin = f"from {args.entry_file}" if args.entry_file else "from its entry bundle"
             step.detail = f"{len(entry)} bytes {origin}, leaf hash {leaf.hex()}"
-            if args.show_entry and not args.entry_file:
-                report.info(entry.decode("utf-8", "replace"))
+    if args.show_entry and args.leaf_hash is None:
+        report.info(entry.decode("utf-8", "replace"))
     with report.check("inclusion proof") as step:
         proof = tiles.inclusion_proof(args.index)
         verify_inclusion(leaf, args.index, cp.size, proof, cp.root_hash)
