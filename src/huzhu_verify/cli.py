@@ -29,7 +29,7 @@ from typing import TextIO
 
 from huzhu_verify._util import b64decode_strict, b64encode
 from huzhu_verify.checkpoint import Checkpoint, open_checkpoint
-from huzhu_verify.errors import MalformedError, VerificationError
+from huzhu_verify.errors import HistoryError, MalformedError, VerificationError
 from huzhu_verify.merkle import leaf_hash, verify_consistency, verify_inclusion
 from huzhu_verify.monitor import Monitor, MonitorState, check_tiles_match
 from huzhu_verify.policy import Policy, VerifiedCheckpoint, load_policy, parse_policy
@@ -247,10 +247,25 @@ def run_monitor(args: argparse.Namespace, report: Report) -> None:
     with report.check("tiles match checkpoint") as step:
         check_tiles_match(TileHashReader(reader, verified.checkpoint.size), verified)
         step.detail = f"tree hash from tiles = {verified.checkpoint.root_b64}"
-    with report.check("append-only history") as step:
-        result = Monitor(state, policy).check(raw, reader)
-        proof = f", consistency proof of {result.proof_length} hashes" if result.proof_length else ""
-        step.detail = f"{result.status}{proof}; state saved"
+    try:
+        with report.check("append-only history") as step:
+            result = Monitor(state, policy).check(raw, reader)
+            proof = f", consistency proof of {result.proof_length} hashes" if result.proof_length else ""
+            step.detail = f"{result.status}{proof}; state saved"
+    except CheckFailed as failed:
+        _print_evidence(report, failed.__cause__)
+        raise
+
+
+def _print_evidence(report: Report, error: BaseException | None) -> None:
+    """Two checkpoints signed by the log that contradict each other prove misbehaviour: show both."""
+    if not isinstance(error, HistoryError) or not error.evidence:
+        return
+    report.info("evidence (both signed by the log; keep them): the checkpoint verified earlier, then the new one")
+    for note in error.evidence:
+        for line in note.decode("utf-8", "replace").splitlines():
+            report.info("  " + line)
+        report.info("")
 
 
 # --- wiring --------------------------------------------------------------------------------------

@@ -68,6 +68,8 @@ __all__ = [
     "open_tile_reader",
     "parse_entry_bundle",
     "parse_tile_path",
+    "read_bundle_checked",
+    "read_tile_checked",
     "replay",
     "tile_refs_for_tree",
     "tile_width",

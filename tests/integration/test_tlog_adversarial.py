@@ -106,6 +106,10 @@ def test_two_entries_swapped_is_caught(world: World, honest: tuple[Path, Path, l
     run = huzhu_verify("monitor", log, "--state", world.root / "state.json", "--log-key", world.log_key.verifier.vkey)
     assert run.returncode == 1
     assert "two different trees of size 1000" in run.failed_checks[0]
+    # Both contradicting checkpoints, signed by the log, are printed as evidence.
+    evidence = run.stdout.split("evidence", 1)[1]
+    assert (seen.read_text().splitlines()[2] in evidence) and ((log / "checkpoint").read_text().splitlines()[2] in evidence)
+    assert evidence.count("— huzhu.example/public-log ") == 2
 
 
 def test_a_forked_log_served_to_one_client_is_caught(world: World, tmp_path: Path) -> None:
