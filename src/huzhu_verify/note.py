@@ -463,7 +463,7 @@ def add_signature_lines(msg: bytes, lines: Iterable[str]) -> bytes:
 
     Each line is checked for syntax; whether it verifies is the caller's business.
     """
-    text, present = parse_note(msg)
+    _, present = parse_note(msg)
     have = {sig.line for sig in present}
     out = [msg.decode("utf-8")]
     for line in lines:

@@ -144,11 +144,9 @@ def parse_size_body(body: bytes) -> int:
 
 def parse_cosignature_response(body: bytes) -> list[Signature]:
     """The body of a 200 response: one or more note signature lines."""
-    text = body.decode("utf-8", "replace")
-    if not text or not text.endswith("\n"):
+    if not body.endswith(b"\n"):
         raise MalformedError("a cosignature response must be signature lines ending in a newline")
-    # Reuse the note parser: a dummy text, a blank line, then the lines.
-    _, sigs = parse_note(b"x\n\n" + body)
+    _, sigs = parse_note(b"x\n\n" + body)  # the note parser, after a placeholder text and blank line
     return sigs
 
 
@@ -319,11 +317,10 @@ class Witness:
     ) -> WitnessResponse | None:
         if checkpoint.size == 0 and checkpoint.root_hash != EMPTY_ROOT:
             return WitnessResponse.text(422, "a checkpoint of size 0 must have the empty tree's root")
-        if request.old_size == 0:
+        if request.old_size == 0 or current is None:  # current is None only when old_size is 0
             if request.proof:
                 return WitnessResponse.text(422, "a consistency proof from size 0 must be empty")
             return None
-        assert current is not None  # old_size == current.size > 0
         try:
             verify_consistency(current.size, checkpoint.size, request.proof, current.root_hash, checkpoint.root_hash)
         except ProofError as exc:
