@@ -30,6 +30,7 @@ import hashlib
 import re
 import secrets as _random
 import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from huzhu_verify.sumtree import HASH_SIZE, U64_MAX, AmountOutOfRange, MalformedInput, check_tree_id
@@ -102,13 +103,15 @@ def pool_secret(case_no: str) -> bytes:
 class TreeDerivation:
     """Pseudonyms, salts and leaves for one tree, with the tag prefixes hashed once (fast in loops)."""
 
-    __slots__ = ("_pseudonym", "_salt", "tree_id")
+    __slots__ = ("_pseudonym", "_pseudonym_prefix", "_salt", "_salt_prefix", "tree_id")
 
     def __init__(self, tree_id: str) -> None:
         ident = check_tree_id(tree_id).decode("ascii")
         self.tree_id = tree_id
-        self._pseudonym = _sha256(f"{_PSEUDONYM_TAG}{ident}|".encode("ascii"))
-        self._salt = _sha256(f"{_SALT_TAG}{ident}|".encode("ascii"))
+        self._pseudonym_prefix = f"{_PSEUDONYM_TAG}{ident}|".encode("ascii")
+        self._salt_prefix = f"{_SALT_TAG}{ident}|".encode("ascii")
+        self._pseudonym = _sha256(self._pseudonym_prefix)
+        self._salt = _sha256(self._salt_prefix)
 
     def pseudonym(self, secret: bytes) -> bytes:
         _check_secret(secret)
@@ -125,6 +128,23 @@ class TreeDerivation:
     def leaf(self, kind: str, secret: bytes, amount: int) -> MemberLeaf:
         p, s = self.pseudonym(secret), self.salt(secret)
         return MemberLeaf(pseudonym=p, salt=s, leaf_hash=leaf_hash(kind, s, p, amount), amount=amount)
+
+    def leaf_hashes(self, kind: str, rows: Iterable[tuple[bytes, int]]) -> Iterator[tuple[bytes, bytes, int]]:
+        """The bulk path: ``(pseudonym, leaf hash, amount)`` for each ``(secret, amount)``, the same
+        bytes as :meth:`leaf` with the checks kept and the names local (for millions of members)."""
+        try:
+            domain = b"\x00" + LEAF_DOMAINS[kind]
+        except KeyError:
+            raise MalformedInput(f"unknown leaf kind {kind!r}; known: {', '.join(sorted(LEAF_DOMAINS))}") from None
+        pseudonym_prefix, salt_prefix, sha256 = self._pseudonym_prefix, self._salt_prefix, _sha256
+        for secret, amount in rows:
+            if len(secret) != SECRET_SIZE:
+                raise MalformedInput(f"a member secret is {SECRET_SIZE} bytes")
+            if type(amount) is not int or not 0 <= amount <= U64_MAX:
+                raise AmountOutOfRange(f"a leaf amount is a whole number of fen between 0 and 2^64-1, not {amount!r}")
+            p = sha256(pseudonym_prefix + secret).digest()
+            s = sha256(salt_prefix + secret).digest()
+            yield p, sha256(domain + s + p + amount.to_bytes(8, "big")).digest(), amount
 
 
 def pseudonym(secret: bytes, tree_id: str) -> bytes:

@@ -64,6 +64,7 @@ from huzhu_verify.leftover import (
 from huzhu_verify.pseudonyms import TreeDerivation, parse_secret
 from huzhu_verify.sumtree import (
     HASH_SIZE,
+    U64_MAX,
     CheckResult,
     InclusionProof,
     LevelFile,
@@ -238,8 +239,19 @@ def read_header(source: RunSource) -> RunHeader:
     raise MalformedInput("the run file is empty")
 
 
-def _rows(source: RunSource, rule: LeftoverRule, digest: Any = None) -> Iterator[tuple[int, SharerRow | MalformedInput]]:
-    """Parsed sharer lines (or the parse error), numbered as in the file; ``digest`` (a hashlib
+_AMOUNT = r"(0|[1-9][0-9]{0,17})\.([0-9]{2})"
+_FAST = {
+    "pseudonym": re.compile(rf"([0-9a-f]{{64}})\t{_AMOUNT}\t{_AMOUNT}\t([0-9a-f]{{64}}|-)\n?", re.ASCII),
+    "member_number": re.compile(rf"([1-9][0-9]{{0,18}})\t{_AMOUNT}\t{_AMOUNT}\t([0-9a-f]{{64}}|-)\n?", re.ASCII),
+}
+_Line = tuple[str | int, int, int, str]
+"""A parsed sharer line: key (rule 2: the pseudonym's hex, which orders like its bytes; rule 1: the
+member number), capacity, share, leaf (hex or "-")."""
+
+
+def _scan(source: RunSource, rule: LeftoverRule, digest: Any = None) -> Iterator[tuple[int, _Line | MalformedInput]]:
+    """Sharer lines numbered as in the file, parsed by one regular expression (the detailed parser
+    runs only on a line that does not match, to say what is wrong with it). ``digest`` (a hashlib
     object) is fed every line's bytes, header included, so the caller gets the file's SHA-256."""
     lines = _lines(source)
     first = next(lines, None)
@@ -247,15 +259,39 @@ def _rows(source: RunSource, rule: LeftoverRule, digest: Any = None) -> Iterator
         lines = _feeding(lines, digest)
         if first is not None:
             digest.update(first.encode("utf-8"))
+    fast = _FAST[rule.key].fullmatch
+    by_number = rule.key == "member_number"
     for lineno, text in enumerate(lines, start=2):
+        match = fast(text)
+        if match is not None:
+            key, cw, cf, sw, sf, leaf = match.groups()
+            capacity, share = int(cw) * 100 + int(cf), int(sw) * 100 + int(sf)
+            if capacity <= U64_MAX and share <= U64_MAX:
+                yield lineno, (int(key) if by_number else key, capacity, share, leaf)
+                continue
         try:
-            yield lineno, _parse_row(text, lineno, rule)
+            _parse_row(text, lineno, rule)
+            message = f"line {lineno}: not a sharer line"
         except VerificationError as exc:
-            yield lineno, MalformedInput(str(exc))
+            message = str(exc)
+        yield lineno, MalformedInput(message)
 
 
-def _describe_key(key: bytes | int) -> str:
-    return f"pseudonym {key.hex()[:16]}…" if isinstance(key, bytes) else f"member {key}"
+def _rows(source: RunSource, rule: LeftoverRule) -> Iterator[tuple[int, SharerRow | MalformedInput]]:
+    """Sharer lines as :class:`SharerRow` (or the parse error), numbered as in the file."""
+    for lineno, line in _scan(source, rule):
+        if isinstance(line, MalformedInput):
+            yield lineno, line
+            continue
+        key, capacity, share, leaf = line
+        yield lineno, SharerRow(key=bytes.fromhex(key) if isinstance(key, str) else key, capacity=capacity,
+                                share=share, leaf_hash=None if leaf == "-" else bytes.fromhex(leaf))
+
+
+def _describe_key(key: bytes | str | int) -> str:
+    if isinstance(key, int):
+        return f"member {key}"
+    return f"pseudonym {(key.hex() if isinstance(key, bytes) else key)[:16]}…"
 
 
 # ---------------------------------------------------------------- writing (server side)
@@ -315,11 +351,11 @@ def level_file_from_run(source: RunSource, level_path: str | os.PathLike[str]) -
     rule = rule_by_version(header.rule)
 
     def leaves() -> Iterator[tuple[bytes, int]]:
-        for lineno, row in _rows(source, rule):
-            if isinstance(row, VerificationError):
-                raise MalformedInput(f"line {lineno}: {row}")
-            if row.leaf_hash is not None:
-                yield row.leaf_hash, row.share
+        for _lineno, line in _scan(source, rule):
+            if isinstance(line, MalformedInput):
+                raise line
+            if line[3] != "-":
+                yield bytes.fromhex(line[3]), line[2]
 
     return write_level_file(level_path, "share", header.case_no, header.root.count, leaves())
 
@@ -388,43 +424,46 @@ class _Census:
     from_pivot: dict[int, int] = field(default_factory=dict)
     bad_lines: set[int] = field(default_factory=set)
     lines: int = 0
-    highest_key: bytes | int | None = None
+    highest_key: str | int | None = None
 
 
 def _census(source: RunSource, header: RunHeader, rule: LeftoverRule, report: RunReport,
-            pivot: bytes | None, digest: Any) -> _Census:
+            pivot: str | None, digest: Any) -> _Census:
     census = _Census()
-    previous: tuple[int, bytes | int] | None = None
-    for lineno, row in _rows(source, rule, digest):
+    histogram, from_pivot, cap = census.histogram, census.from_pivot, header.cap
+    previous_line, previous_key = 0, None
+    for lineno, line in _scan(source, rule, digest):
         census.lines += 1
-        if isinstance(row, VerificationError):
+        if isinstance(line, MalformedInput):
             census.bad_lines.add(lineno)
-            report.add(lineno, "format", "a sharer line", "malformed", str(row))
+            report.add(lineno, "format", "a sharer line", "malformed", str(line))
             continue
-        if previous is not None and row.key <= previous[1]:  # type: ignore[operator]
-            if row.key == previous[1]:
-                report.add(lineno, "key", f"a key above line {previous[0]}'s", _describe_key(row.key),
-                           f"line {lineno} repeats the key of line {previous[0]}: one member counted twice")
+        key, capacity = line[0], line[1]
+        if previous_key is not None and key <= previous_key:  # type: ignore[operator]
+            expected = f"a key above line {previous_line}'s"
+            if key == previous_key:
+                report.add(lineno, "key", expected, _describe_key(key),
+                           f"line {lineno} repeats the key of line {previous_line}: one member counted twice")
             else:
-                report.add(lineno, "key", f"a key above line {previous[0]}'s", _describe_key(row.key),
-                           f"lines must be in ascending key order; line {lineno} comes before line {previous[0]}")
-        previous = (lineno, row.key)
-        if census.highest_key is None or row.key > census.highest_key:  # type: ignore[operator]
-            census.highest_key = row.key
-        if row.capacity > header.cap:
-            report.add(lineno, "capacity", f"at most {format_yuan(header.cap)}", format_yuan(row.capacity),
-                       f"{_describe_key(row.key)}: a capacity is min(cap, balance), never above the cap")
-        census.histogram[row.capacity] = census.histogram.get(row.capacity, 0) + 1
-        if pivot is not None and row.key >= pivot:  # type: ignore[operator]
-            census.from_pivot[row.capacity] = census.from_pivot.get(row.capacity, 0) + 1
+                report.add(lineno, "key", expected, _describe_key(key),
+                           f"lines must be in ascending key order; line {lineno} comes before line {previous_line}")
+        if census.highest_key is None or key > census.highest_key:  # type: ignore[operator]
+            census.highest_key = key
+        previous_line, previous_key = lineno, key
+        if capacity > cap:
+            report.add(lineno, "capacity", f"at most {format_yuan(cap)}", format_yuan(capacity),
+                       f"{_describe_key(key)}: a capacity is min(cap, balance), never above the cap")
+        histogram[capacity] = histogram.get(capacity, 0) + 1
+        if pivot is not None and key >= pivot:  # type: ignore[operator]
+            from_pivot[capacity] = from_pivot.get(capacity, 0) + 1
     return census
 
 
 def _count_from_pivot(source: RunSource, rule: LeftoverRule, census: _Census, pivot: int) -> None:
     """Rule 1's pivot depends on the highest member number, known only after the first pass."""
-    for lineno, row in _rows(source, rule):
-        if lineno not in census.bad_lines and not isinstance(row, VerificationError) and row.key >= pivot:  # type: ignore[operator]
-            census.from_pivot[row.capacity] = census.from_pivot.get(row.capacity, 0) + 1
+    for _lineno, line in _scan(source, rule):
+        if not isinstance(line, MalformedInput) and line[0] >= pivot:  # type: ignore[operator]
+            census.from_pivot[line[1]] = census.from_pivot.get(line[1], 0) + 1
 
 
 def _compare_header(header: RunHeader, census: _Census, computed: Allocation, report: RunReport) -> None:
@@ -478,7 +517,7 @@ def recompute(source: RunSource, *, expected_root: SumRoot | None = None, expect
         report.add(1, "benefit", "more than 0.00", format_yuan(header.benefit), "a case always has a benefit")
         return report
 
-    v2_pivot = pivot_point(header.case_no) if rule.key == "pseudonym" else None
+    v2_pivot = pivot_point(header.case_no).hex() if rule.key == "pseudonym" else None
     digest = hashlib.sha256()
     census = _census(source, header, rule, report, v2_pivot, digest)
     report.lines = census.lines
@@ -490,7 +529,7 @@ def recompute(source: RunSource, *, expected_root: SumRoot | None = None, expect
     report.computed = computed
     _compare_header(header, census, computed, report)
 
-    pivot: bytes | int
+    pivot: str | int
     if v2_pivot is not None:
         pivot = v2_pivot
     else:
@@ -507,42 +546,48 @@ def recompute(source: RunSource, *, expected_root: SumRoot | None = None, expect
 
 
 def _check_shares(source: RunSource, header: RunHeader, rule: LeftoverRule, census: _Census,
-                  report: RunReport, *, pivot: bytes | int, first: int, wrapped: int) -> None:
+                  report: RunReport, *, pivot: str | int, first: int, wrapped: int) -> None:
     assert report.computed is not None
     level = report.computed.level
     builder = SumTreeBuilder("share", header.case_no)
     rank_from = rank_before = 0
     published_total = 0
-    for lineno, row in _rows(source, rule):
-        if lineno in census.bad_lines or isinstance(row, VerificationError):
+    for lineno, line in _scan(source, rule):
+        if isinstance(line, MalformedInput):
             continue
-        expected = min(level, row.capacity)
-        if row.capacity > level:
-            if row.key >= pivot:  # type: ignore[operator]
+        key, capacity, share, leaf = line
+        expected = capacity if capacity < level else level
+        if capacity > level:
+            if key >= pivot:  # type: ignore[operator]
                 expected += rank_from < first
                 rank_from += 1
             else:
                 expected += rank_before < wrapped
                 rank_before += 1
-        who = _describe_key(row.key)
-        if row.share != expected:
-            if row.share > row.capacity:
-                why = f"{who} was charged more than they could pay ({format_yuan(row.capacity)})"
-            elif row.share == expected + 1:
+        if share != expected:
+            who = _describe_key(key)
+            if share > capacity:
+                why = f"{who} was charged more than they could pay ({format_yuan(capacity)})"
+            elif share == expected + 1:
                 why = f"{who} pays one fen more than the rule gives (a leftover fen given to the wrong sharer)"
-            elif row.share + 1 == expected:
+            elif share + 1 == expected:
                 why = f"{who} pays one fen less than the rule gives (a leftover fen missing here)"
             else:
                 why = f"{who}: the water-filling gives another share"
-            report.add(lineno, "share", format_yuan(expected), format_yuan(row.share), why)
-        published_total += row.share
-        if row.share >= 1 and row.leaf_hash is None:
-            report.add(lineno, "leaf", "a leaf hash", "-", f"{who} pays {format_yuan(row.share)} but has no leaf")
-        elif row.share == 0 and row.leaf_hash is not None:
-            report.add(lineno, "leaf", "-", row.leaf_hash.hex(),
-                       f"{who} pays nothing, so has no leaf (share trees have no zero leaves)")
-        elif row.leaf_hash is not None:
-            builder.add(row.leaf_hash, row.share)
+            report.add(lineno, "share", format_yuan(expected), format_yuan(share), why)
+        published_total += share
+        if leaf == "-":
+            if share:
+                report.add(lineno, "leaf", "a leaf hash", "-",
+                           f"{_describe_key(key)} pays {format_yuan(share)} but has no leaf")
+        elif not share:
+            report.add(lineno, "leaf", "-", leaf,
+                       f"{_describe_key(key)} pays nothing, so has no leaf (share trees have no zero leaves)")
+        else:
+            try:
+                builder.add(bytes.fromhex(leaf), share)
+            except VerificationError as exc:
+                report.add(lineno, "share", "a share the tree can hold", format_yuan(share), str(exc))
     root = builder.root()
     report.root = root
     published = header.root
@@ -625,13 +670,13 @@ def leaf_index(source: RunSource, pseudonym: bytes) -> int | None:
         raise MalformedInput("a pseudonym is 32 bytes")
     header = read_header(source)
     rule = rule_by_version(header.rule)
-    index = 0
-    for _lineno, row in _rows(source, rule):
-        if isinstance(row, VerificationError):
+    wanted, index = pseudonym.hex(), 0
+    for _lineno, line in _scan(source, rule):
+        if isinstance(line, MalformedInput):
             continue
-        if row.key == pseudonym:
-            return index if row.leaf_hash is not None else None
-        if row.leaf_hash is not None:
+        if line[0] == wanted:
+            return index if line[3] != "-" else None
+        if line[3] != "-":
             index += 1
     return None
 

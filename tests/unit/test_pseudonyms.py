@@ -161,3 +161,18 @@ def test_postgresql_expressions_compute_the_same_bytes() -> None:
         assert (bytes(p), bytes(s), bytes(leaf)) == (mine.pseudonym, mine.salt, mine.leaf_hash)
     after = [i for p, i in expected if p >= pivot]
     assert (first[0] if first else None) == (after[0] if after else None)
+
+
+def test_the_bulk_leaf_path_gives_the_same_bytes_and_refusals() -> None:
+    derivation = TreeDerivation(CASE)
+    rows = [(vector_secret(i), 100 + i) for i in range(10)]
+    bulk = list(derivation.leaf_hashes("share", rows))
+    for (secret, amount), (p, leaf, a) in zip(rows, bulk, strict=True):
+        one = member_leaf("share", secret, CASE, amount)
+        assert (p, leaf, a) == (one.pseudonym, one.leaf_hash, amount)
+    with pytest.raises(MalformedInput):
+        list(derivation.leaf_hashes("share", [(b"short", 1)]))
+    with pytest.raises(AmountOutOfRange):
+        list(derivation.leaf_hashes("share", [(vector_secret(0), -1)]))
+    with pytest.raises(MalformedInput):
+        list(derivation.leaf_hashes("bonus", rows))

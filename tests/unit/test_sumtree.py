@@ -335,3 +335,28 @@ def test_any_single_change_to_a_proof_is_caught(amounts: list[int], data: st.Dat
         args = (h, amount, proof, SumRoot(root.kind, root.tree_id, root.count, root.sum + delta, root.digest))
     with pytest.raises(VerificationError):
         verify_inclusion(*args, max_leaf=300)  # type: ignore[arg-type]
+
+
+def test_add_and_extend_build_the_same_tree_and_refuse_the_same_leaves() -> None:
+    leaves = _leaves(37)
+    one, bulk = SumTreeBuilder("share", CASE), SumTreeBuilder("share", CASE)
+    for h, amount in leaves:
+        one.add(h, amount)
+    bulk.extend(iter(leaves))
+    assert one.root() == bulk.root()
+    h = hashlib.sha256(b"x").digest()
+    for bad, exc in (((h, 0), AmountOutOfRange), ((h, -3), AmountOutOfRange), ((b"short", 5), MalformedInput),
+                     ((h, 2.5), AmountOutOfRange)):
+        builder = SumTreeBuilder("share", CASE)
+        with pytest.raises(exc):
+            builder.extend([(h, 7), bad, (h, 9)])
+        assert (builder.count, builder.total) == (1, 7)  # what was added before the refusal stays counted
+    overflow = SumTreeBuilder("liabilities", CASE)
+    with pytest.raises(AmountOutOfRange, match="overflows"):
+        overflow.extend([(h, U64_MAX), (h, 1)])
+    assert (overflow.count, overflow.total) == (1, U64_MAX)
+
+
+def test_a_level_file_can_be_written_from_a_list(tmp_path: Path) -> None:
+    leaves = _leaves(12)
+    assert write_level_file(tmp_path / "l.lv", "share", CASE, 12, leaves) == _tree(leaves)
