@@ -193,7 +193,7 @@ def _day(text: object) -> date:
         raise MalformedInput(f"day {text!r} is not a calendar date") from None
 
 
-def _document(doc: object, check: Callable[[dict], tuple[VerifiedPath, int]]) -> CheckResult:
+def _document(doc: object, check: Callable[[object], tuple[VerifiedPath, int]]) -> CheckResult:
     try:
         data = json.loads(doc) if isinstance(doc, str) else doc
         verified, index = check(data)
@@ -207,8 +207,8 @@ def _document(doc: object, check: Callable[[dict], tuple[VerifiedPath, int]]) ->
 def verify_balance_document(doc: object) -> CheckResult:
     """Same input and answer as ``sumproof.js``'s ``verifyBalance``: ``{day, secret, amount, proof, root}``."""
 
-    def check(data: dict) -> tuple[VerifiedPath, int]:
-        require_fields(data, ("day", "secret", "amount", "proof", "root"), "the balance document")
+    def check(document: object) -> tuple[VerifiedPath, int]:
+        data = require_fields(document, ("day", "secret", "amount", "proof", "root"), "the balance document")
         day = _day(data["day"])
         secret = parse_secret(data["secret"])
         amount = parse_yuan(data["amount"], what="amount")
@@ -222,8 +222,8 @@ def verify_balance_document(doc: object) -> CheckResult:
 def verify_pool_document(doc: object) -> CheckResult:
     """Same input and answer as ``sumproof.js``'s ``verifyPool``: ``{case_no, day, amount, proof, root}``."""
 
-    def check(data: dict) -> tuple[VerifiedPath, int]:
-        require_fields(data, ("case_no", "day", "amount", "proof", "root"), "the pool document")
+    def check(document: object) -> tuple[VerifiedPath, int]:
+        data = require_fields(document, ("case_no", "day", "amount", "proof", "root"), "the pool document")
         day = _day(data["day"])
         pool_secret(data["case_no"])
         amount = parse_yuan(data["amount"], what="amount")

@@ -50,7 +50,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from huzhu_verify.leftover import (
     Allocation,
@@ -88,6 +88,7 @@ __all__ = [
     "Difference",
     "MemberShareCheck",
     "RunHeader",
+    "RunFigures",
     "RunReport",
     "SharerRow",
     "check_member_share",
@@ -297,8 +298,20 @@ def _describe_key(key: bytes | str | int) -> str:
 # ---------------------------------------------------------------- writing (server side)
 
 
+class RunFigures(Protocol):
+    """The server's figures for a case: ``huzhu.apportionment.shares.Allocation`` has them, as does
+    ``leftover.Allocation``."""
+
+    level: int
+    leftover: int
+    limited_by_balance: int
+    paying_members: int
+    collected: int
+    shortfall: int
+
+
 def write_run_file(path: str | os.PathLike[str], *, case_no: str, plan: str, rule: int, benefit: int, cap: int,
-                   allocation: Allocation, rows: Iterable[SharerRow]) -> RunHeader:
+                   allocation: RunFigures, rows: Iterable[SharerRow]) -> RunHeader:
     """Write the run file from the server's own figures (``allocation``) and rows in key order.
 
     The writer does not recompute anything: it publishes what the server did, and builds the share

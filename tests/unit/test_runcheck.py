@@ -18,6 +18,7 @@ from huzhu_verify.leftover import RULE_V2, allocate
 from huzhu_verify.pseudonyms import TreeDerivation
 from huzhu_verify.runcheck import (
     RunHeader,
+    RunReport,
     SharerRow,
     check_member_share,
     file_digest,
@@ -78,7 +79,7 @@ def publish(directory: Path, balances: list[int], benefit: int, *, case_no: str 
             for p in sorted(capacities)]
     path = directory / name
     header = write_run_file(path, case_no=case_no, plan="comprehensive-accident", rule=2, benefit=benefit, cap=CAP,
-                            allocation=engine, rows=rows)  # type: ignore[arg-type]
+                            allocation=engine, rows=rows)
     return Published(path=path, header=header, secrets=by_pseudonym, shares=shares, capacities=capacities)
 
 
@@ -129,8 +130,8 @@ def _yuan(text: str) -> int:
     return int(whole) * 100 + int(part)
 
 
-def _fields_named(report_: object) -> set[str]:
-    return {d.field for d in report_.differences}  # type: ignore[attr-defined]
+def _fields_named(report: RunReport) -> set[str]:
+    return {d.field for d in report.differences}
 
 
 # ---------------------------------------------------------------- strategies
@@ -398,7 +399,7 @@ def test_rule_1_files_keyed_by_member_number_are_recomputed(tmp_path: Path) -> N
             for m in sorted(capacities)]
     path = tmp_path / "rule1.txt"
     write_run_file(path, case_no=CASE, plan="comprehensive-accident", rule=1, benefit=benefit, cap=CAP,
-                   allocation=allocation, rows=rows)  # type: ignore[arg-type]
+                   allocation=allocation, rows=rows)
     report = recompute(path)
     assert report.ok, report.summary()
     lines = _lines(path)
@@ -414,11 +415,11 @@ def test_the_writer_refuses_rows_it_cannot_publish(tmp_path: Path) -> None:
     allocation = allocate_level({300: 1}, 100)
     with pytest.raises(MalformedInput):
         write_run_file(tmp_path / "x.txt", case_no=CASE, plan="p", rule=2, benefit=100, cap=CAP,
-                       allocation=allocation,  # type: ignore[arg-type]
+                       allocation=allocation,
                        rows=[SharerRow(b"\x01" * 32, 300, 100, None)])
     with pytest.raises(MalformedInput):
         write_run_file(tmp_path / "x.txt", case_no=CASE, plan="p", rule=2, benefit=100, cap=CAP,
-                       allocation=allocation,  # type: ignore[arg-type]
+                       allocation=allocation,
                        rows=[SharerRow(b"\x01" * 32, 300, 0, b"\x02" * 32)])
     assert not (tmp_path / "x.txt.rows").exists()
 
