@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from huzhu.claims.models import ClaimStatus, Decision, EvidenceKind
 from huzhu.members.models import CoverageState, EnrollmentStatus, Relationship
 from huzhu.notices.models import CaseStatus, ObjectionStatus
+from huzhu.plans.rules import Check
 
 # Largest id a client may send: 2**53 − 1, exact in JSON numbers and far above any real row count.
 MAX_ID = 2**53 - 1
@@ -289,7 +290,7 @@ class ReportRead(BaseModel):
 
 
 class RuleCheckRead(BaseModel):
-    code: str
+    code: Check
     passed: bool
     detail: str
 

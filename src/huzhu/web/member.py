@@ -57,6 +57,7 @@ from huzhu.web.words import label, message_text, word
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
+
 def evidence_kind_labels(ctx: Ctx) -> dict[str, str]:
     """Every kind of document, labelled in the page's language (the same list the API accepts)."""
     return {kind.value: label(ctx.locale, kind) for kind in EvidenceKind}
