@@ -62,8 +62,8 @@ def _parse_now(value: str | None, platform) -> datetime:  # noqa: ANN001
     return moment
 
 
-def _fail(exc: DomainError) -> None:
-    err.print(f"[red]error:[/red] {exc.message}")
+def _fail(problem: DomainError | str) -> None:
+    err.print(f"[red]error:[/red] {problem.message if isinstance(problem, DomainError) else problem}")
     raise typer.Exit(1)
 
 
@@ -90,11 +90,11 @@ def db_rekey_id_numbers() -> None:
 
     new_key = os.environ.get("HUZHU_NEW_ID_NUMBER_KEY", "")
     if not new_key:
-        _fail(DomainError("set HUZHU_NEW_ID_NUMBER_KEY to the new key (never on the command line: it would "
-                          "stay in the shell's history)"))
+        _fail("set HUZHU_NEW_ID_NUMBER_KEY to the new key (never on the command line: it would "
+              "stay in the shell's history)")
     platform = _platform()
     if new_key == platform.settings.id_number_key:
-        _fail(DomainError("the new key is the current key"))
+        _fail("the new key is the current key")
     with platform.factory() as session:
         total = session.scalar(select(func.count()).select_from(Member)) or 0
     try:
@@ -189,7 +189,7 @@ def jobs_run(
 
     platform = _platform()
     if every and now:
-        _fail(DomainError("--every runs on the clock; it cannot be combined with --now"))
+        _fail("--every runs on the clock; it cannot be combined with --now")
     while True:
         moment = _parse_now(now, platform)
         with _progress() as progress:
@@ -262,7 +262,7 @@ def clock_set(moment: str) -> None:
     """Set the sandbox clock (forward only)."""
     platform = _platform()
     if not platform.settings.sandbox:
-        _fail(DomainError("the clock can only be set in sandbox mode"))
+        _fail("the clock can only be set in sandbox mode")
     try:
         console.print(platform.clock.set(_parse_now(moment, platform)).isoformat())  # type: ignore[attr-defined]
     except DomainError as exc:
@@ -274,7 +274,7 @@ def clock_advance(days: float = typer.Option(0, min=0), hours: float = typer.Opt
     """Advance the sandbox clock."""
     platform = _platform()
     if not platform.settings.sandbox:
-        _fail(DomainError("the clock can only be moved in sandbox mode"))
+        _fail("the clock can only be moved in sandbox mode")
     try:
         console.print(platform.clock.advance(timedelta(days=days, hours=hours)).isoformat())  # type: ignore[attr-defined]
     except DomainError as exc:
@@ -293,7 +293,7 @@ def demo_cmd(
 
     settings = get_settings()
     if not settings.sandbox:
-        _fail(DomainError("the demo only runs in sandbox mode"))
+        _fail("the demo only runs in sandbox mode")
     if reset:
         from huzhu.db import reset_database
 

@@ -10,8 +10,10 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     MetaData,
+    String,
     TypeDecorator,
     cast,
     create_engine,
@@ -76,6 +79,41 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class EnumString(TypeDecorator[E], Generic[E]):
+    """A ``StrEnum`` kept as its value in a plain ``String(length)`` column (no database enum type,
+    so the schema is the same text column it always was); rows come back as enum members.
+
+    ``Mapped[ClaimStatus] = mapped_column(EnumString(ClaimStatus, 16))``. A value that is not a
+    member is refused before it reaches the database.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+        self.length = length
+
+    @property
+    def python_type(self) -> type[E]:
+        return self.enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
+
+
+def one_of(column: str, enum: type[StrEnum]) -> str:
+    """The check-constraint text allowing exactly the enum's values: ``status IN ('a', 'b')``."""
+    return f"{column} IN {tuple(member.value for member in enum)!r}"
 
 
 class Base(DeclarativeBase):

@@ -22,21 +22,23 @@ from rich.table import Table
 from sqlalchemy import func, select, text
 
 from huzhu.accounts import service as accounts
+from huzhu.accounts.models import Role
 from huzhu.app import build_platform
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.casework import service as casework
 from huzhu.claims import service as claims
-from huzhu.claims.evidence import EvidenceKind, add_evidence
+from huzhu.claims.evidence import add_evidence
+from huzhu.claims.models import EvidenceKind
 from huzhu.clock import CHINA_TZ, FixedClock
 from huzhu.config import Settings
 from huzhu.db import SQL_SUM_FEN
-from huzhu.errors import Conflict
+from huzhu.errors import Conflict, ErrorCode
 from huzhu.identity import make_resident_id, province_for
 from huzhu.jobs import run_jobs
 from huzhu.ledger.invariants import check_ledger
 from huzhu.members import service as members
 from huzhu.members.importer import import_members
-from huzhu.members.models import Member
+from huzhu.members.models import Enrollment, EnrollmentStatus, Member, Relationship
 from huzhu.money import format_yuan
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case
@@ -47,6 +49,11 @@ from huzhu.sandbox.clock import SandboxDbClock
 PASSWORD = "demo-pass-2016"
 ACCIDENT = "comprehensive-accident"
 QUARK_NO1 = "quark-no1"
+
+
+class DemoError(ErrorCode):
+    NOT_EMPTY = ("demo.not_empty", "the database already has members; run the demo with --reset (it starts a new "
+                 "database) or point HUZHU_DATABASE_URL at an empty one")
 
 
 def at(day: str, hour: int = 10) -> datetime:
@@ -118,22 +125,22 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
     with platform.session() as s:
         now = clock.now()
         investigator = accounts.register_account(s, login="investigator@huzhu.example", password=PASSWORD,
-                                                display_name="第三方调查员", role="investigator", now=now)
+                                                display_name="第三方调查员", role=Role.INVESTIGATOR, now=now)
         reviewer = accounts.register_account(s, login="reviewer@huzhu.example", password=PASSWORD,
-                                            display_name="审核员甲", role="reviewer", now=now)
+                                            display_name="审核员甲", role=Role.REVIEWER, now=now)
         reviewer2 = accounts.register_account(s, login="reviewer2@huzhu.example", password=PASSWORD,
-                                             display_name="审核员乙", role="reviewer", now=now)
+                                             display_name="审核员乙", role=Role.REVIEWER, now=now)
         accounts.register_account(s, login="admin@huzhu.example", password=PASSWORD, display_name="管理员",
-                                 role="admin", now=now)
+                                 role=Role.ADMIN, now=now)
         accounts.register_account(s, login="auditor@huzhu.example", password=PASSWORD, display_name="审计员",
-                                 role="auditor", now=now)
+                                 role=Role.AUDITOR, now=now)
         ids = (investigator.id, reviewer.id, reviewer2.id)
 
     clock.set(at("2015-03-02"))
     with platform.session() as s:
         family = accounts.register_account(s, login="13800000001", password=PASSWORD, display_name="彭静家属",
                                           now=clock.now())
-        peng = members.add_member(s, account_id=family.id, name="彭静", now=clock.now(), relationship="self",
+        peng = members.add_member(s, account_id=family.id, name="彭静", now=clock.now(), relationship=Relationship.SELF,
                                   id_number=make_resident_id("450321", date(1990, 6, 15), 12, "F"))
         for plan in (QUARK_NO1, ACCIDENT):
             answers = {q.code: False for q in plans[plan].eligibility.health_questions}
@@ -273,7 +280,8 @@ def print_public_view(platform: Platform, story: Story, console: Console) -> Non
             "GROUP BY e.account_id) x GROUP BY per_member ORDER BY per_member DESC")):
             shares.add_row(format_yuan(amount), str(count))
         console.print(shares)
-        suspended = s.scalar(text("SELECT COUNT(*) FROM enrollments WHERE status = 'suspended'"))
+        suspended = s.scalar(select(func.count()).select_from(Enrollment).where(
+            Enrollment.status == EnrollmentStatus.SUSPENDED))
         console.print(f"enrollments suspended (balance under 3.00): {suspended}; top up to resume cover")
         violations = check_ledger(s)
         console.print("ledger check: " + ("[green]all invariants hold[/green]" if not violations else
@@ -286,8 +294,7 @@ def run_demo(settings: Settings, *, members: int, console: Console) -> Story:
     with platform.factory() as session:
         has_members = session.scalar(select(Member.id).limit(1)) is not None
     if has_members:
-        raise Conflict("the database already has members; run the demo with --reset (it starts a new "
-                       "database) or point HUZHU_DATABASE_URL at an empty one")
+        raise Conflict(DemoError.NOT_EMPTY)
     with tempfile.TemporaryDirectory() as tmp:
         pool = Path(tmp) / "pool.csv"
         started = perf_counter()

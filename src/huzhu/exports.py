@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huzhu.apportionment.models import ApportionmentRun, RunCase
-from huzhu.errors import InvalidInput
+from huzhu.errors import ErrorCode, InvalidInput
+from huzhu.messages import OneOf
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case
 from huzhu.notices.service import public_case_payload
@@ -70,14 +71,19 @@ def rows_for(session: Session, dataset: str) -> Iterator[dict[str, Any]]:
     return {"cases": case_rows, "runs": run_rows, "records": record_rows}[dataset](session)
 
 
+class ExportError(ErrorCode):
+    DATASET = ("exports.dataset", "dataset must be one of %(datasets)s")
+    FORMAT = ("exports.format", "format must be csv or json")
+
+
 def export(session: Session, dataset: str, fmt: str) -> str:
     if dataset not in DATASETS:
-        raise InvalidInput(f"dataset must be one of {', '.join(DATASETS)}")
+        raise InvalidInput(ExportError.DATASET, datasets=OneOf(DATASETS))
     rows = list(rows_for(session, dataset))
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=2)
     if fmt != "csv":
-        raise InvalidInput("format must be csv or json")
+        raise InvalidInput(ExportError.FORMAT)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else EMPTY_HEADERS[dataset])
     writer.writeheader()  # even with no rows, so a reader knows the columns

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 
-from huzhu.errors import InvalidInput
+from huzhu.errors import ErrorCode, InvalidInput
 
 Fen = int
 
@@ -17,34 +18,55 @@ _AMOUNT = re.compile(r"^\s*(\d{1,13})(?:\.(\d{1,2}))?\s*$", re.ASCII)  # ASCII: 
 MAX_FEN = 10**15  # 10 trillion yuan: far above any real amount, far below int64 overflow
 
 
-def parse_yuan(text: str | int | Decimal, *, field: str = "amount", allow_zero: bool = False) -> Fen:
+class AmountField(StrEnum):
+    """The amounts people type (named in ``parse_yuan``'s refusals)."""
+
+    AMOUNT = "amount"
+    LOSS = "loss"
+    INSURANCE_PAID = "insurance_paid"
+    BALANCE = "balance"
+
+
+class MoneyError(ErrorCode):
+    FLOAT = ("money.float", '%(field)s: give the amount as a decimal string like "123.45", not a float')
+    INVALID = ("money.invalid", "%(field)s: %(text)s is not a valid amount")
+    TOO_PRECISE = ("money.too_precise",
+                   "%(field)s: %(text)s has more than two decimal places (smaller than one fen)")
+    NOT_AN_AMOUNT = ("money.not_an_amount",
+                     '%(field)s: %(text)s is not an amount in yuan with at most two decimals, e.g. "100000.00"')
+    NEGATIVE = ("money.negative", "%(field)s: amount must not be negative")
+    ZERO = ("money.zero", "%(field)s: amount must be greater than zero")
+    TOO_LARGE = ("money.too_large", "%(field)s: amount is too large")
+
+
+def parse_yuan(text: str | int | Decimal, *, field: AmountField | str = AmountField.AMOUNT,
+               allow_zero: bool = False) -> Fen:
     """Parse "123.45" (yuan, at most two decimals) into fen; refuse floats, sub-fen and negatives."""
+    named: AmountField | str = AmountField(field) if field in tuple(AmountField) else field
     if isinstance(text, bool) or isinstance(text, float):
-        raise InvalidInput(f"{field}: give the amount as a decimal string like \"123.45\", not a float")
+        raise InvalidInput(MoneyError.FLOAT, field=named)
     if isinstance(text, int):
         fen = text * 100
     elif isinstance(text, Decimal):
         try:
             quantized = text.quantize(Decimal("0.01"))
         except InvalidOperation as exc:
-            raise InvalidInput(f"{field}: {text!r} is not a valid amount") from exc
+            raise InvalidInput(MoneyError.INVALID, field=named, text=repr(text)) from exc
         if quantized != text:
-            raise InvalidInput(f"{field}: {text} has more than two decimal places (smaller than one fen)")
+            raise InvalidInput(MoneyError.TOO_PRECISE, field=named, text=str(text))
         fen = int(quantized * 100)
     else:
         match = _AMOUNT.match(str(text))
         if not match:
-            raise InvalidInput(
-                f"{field}: {text!r} is not an amount in yuan with at most two decimals, e.g. \"100000.00\""
-            )
+            raise InvalidInput(MoneyError.NOT_AN_AMOUNT, field=named, text=repr(text))
         whole, frac = match.group(1), (match.group(2) or "").ljust(2, "0")
         fen = int(whole) * 100 + int(frac)
     if fen < 0:
-        raise InvalidInput(f"{field}: amount must not be negative")
+        raise InvalidInput(MoneyError.NEGATIVE, field=named)
     if fen == 0 and not allow_zero:
-        raise InvalidInput(f"{field}: amount must be greater than zero")
+        raise InvalidInput(MoneyError.ZERO, field=named)
     if fen > MAX_FEN:
-        raise InvalidInput(f"{field}: amount is too large")
+        raise InvalidInput(MoneyError.TOO_LARGE, field=named)
     return fen
 
 

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from huzhu.db import Base, BigId, UtcDateTime
+from huzhu.db import Base, BigId, EnumString, UtcDateTime, one_of
 
-ROLES = ("member", "investigator", "reviewer", "admin", "auditor")
+
+class Role(StrEnum):
+    """Who an account acts as: members manage their family; the staff roles act on claims and runs."""
+
+    MEMBER = "member"
+    INVESTIGATOR = "investigator"
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+
+STAFF_ROLES = (Role.INVESTIGATOR, Role.REVIEWER, Role.ADMIN, Role.AUDITOR)
 
 
 class Account(Base):
@@ -22,13 +34,13 @@ class Account(Base):
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16), default="member")
+    role: Mapped[Role] = mapped_column(EnumString(Role, 16), default=Role.MEMBER)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (
         CheckConstraint("phone IS NOT NULL OR email IS NOT NULL", name="has_login"),
-        CheckConstraint(f"role IN {ROLES!r}", name="role_known"),
+        CheckConstraint(one_of("role", Role), name="role_known"),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from huzhu.accounts.errors import AccountError
 from huzhu.errors import InvalidInput
 
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
@@ -19,10 +20,9 @@ MIN_LENGTH, MAX_LENGTH = 8, 128
 
 def check_password_strength(password: str) -> None:
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
-        raise InvalidInput("password must be %(min)s to %(max)s characters long",
-                           params={"min": MIN_LENGTH, "max": MAX_LENGTH})
+        raise InvalidInput(AccountError.PASSWORD_LENGTH, min=MIN_LENGTH, max=MAX_LENGTH)
     if password.isdigit() or password.isalpha():
-        raise InvalidInput("password must mix letters with digits or symbols")
+        raise InvalidInput(AccountError.PASSWORD_MIX)
 
 
 def hash_password(password: str) -> str:

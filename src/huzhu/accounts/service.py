@@ -18,9 +18,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from huzhu.accounts.models import ROLES, Account, LoginThrottle
+from huzhu.accounts.errors import AccountError
+from huzhu.accounts.models import Account, LoginThrottle, Role
 from huzhu.accounts.passwords import hash_password, rehash_if_outdated, verify_password
 from huzhu.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from huzhu.messages import OneOf
 
 PHONE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -32,7 +34,7 @@ def normalise_login(login: str) -> tuple[str | None, str | None]:
         return login, None
     if EMAIL.match(login) and len(login) <= 254:
         return None, login.lower()
-    raise InvalidInput("login must be a mainland mobile number (11 digits, e.g. 13812345678) or an e-mail address")
+    raise InvalidInput(AccountError.LOGIN_FORM)
 
 
 def find_account_by_login(session: Session, login: str) -> Account | None:
@@ -45,21 +47,21 @@ def find_account_by_login(session: Session, login: str) -> Account | None:
 
 
 def register_account(
-    session: Session, *, login: str, password: str, display_name: str, now: datetime, role: str = "member"
+    session: Session, *, login: str, password: str, display_name: str, now: datetime, role: Role | str = Role.MEMBER
 ) -> Account:
-    if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+    if role not in tuple(Role):
+        raise InvalidInput(AccountError.UNKNOWN_ROLE, roles=OneOf(Role))
     display_name = (display_name or "").strip()
     if not 1 <= len(display_name) <= 100:
-        raise InvalidInput("display name must be 1 to 100 characters")
+        raise InvalidInput(AccountError.DISPLAY_NAME)
     phone, email = normalise_login(login)
     # Hash first: the slow, deliberate part holds no database lock.
     password_hash = hash_password(password)
     if find_account_by_login(session, login) is not None:
-        raise Conflict("an account with this login already exists")
+        raise Conflict(AccountError.LOGIN_TAKEN)
     account = Account(
         phone=phone, email=email, display_name=display_name, password_hash=password_hash,
-        role=role, is_active=True, created_at=now,
+        role=Role(role), is_active=True, created_at=now,
     )
     session.add(account)
     session.flush()
@@ -69,13 +71,13 @@ def register_account(
 def account_or_raise(session: Session, account_id: int) -> Account:
     account = session.get(Account, account_id)
     if account is None:
-        raise NotFound(f"account {account_id} does not exist")
+        raise NotFound(AccountError.NO_SUCH_ACCOUNT, account=account_id)
     return account
 
 
-def require_role(account: Account, *roles: str) -> None:
+def require_role(account: Account, *roles: Role) -> None:
     if account.role not in roles:
-        raise Forbidden(f"this action needs the role {' or '.join(roles)}; you are {account.role}")
+        raise Forbidden(AccountError.ROLE_REQUIRED, roles=OneOf(roles), role=account.role)
 
 
 
@@ -98,8 +100,9 @@ class TooManyAttempts(DomainError):
     type_slug = "too-many-login-attempts"
     title = "Too many failed logins"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message, retry_after=retry_after)
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(AccountError.TOO_MANY_ATTEMPTS, minutes=retry_after // 60 + 1,
+                         details={"retry_after": retry_after})
         self.headers = {"Retry-After": str(retry_after)}
 
 
@@ -126,7 +129,7 @@ def begin_login(session: Session, *, login: str, client_ip: str | None, now: dat
         row = session.get(LoginThrottle, key)
         if row is not None and row.locked_until is not None and row.locked_until > now:
             wait = max(1, int((row.locked_until - now).total_seconds()))
-            raise TooManyAttempts(f"too many failed logins; try again in {wait // 60 + 1} minute(s)", retry_after=wait)
+            raise TooManyAttempts(retry_after=wait)
     found = find_account_by_login(session, login or "")
     active = found is not None and found.is_active
     return LoginAttempt(keys=keys, account_id=found.id if active and found else None,

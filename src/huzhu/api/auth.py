@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from huzhu.accounts.models import Role
 from huzhu.accounts.service import register_account
 from huzhu.http.deps import NowDep, PlatformDep, SessionDep
 from huzhu.http.login import log_in
@@ -22,7 +23,7 @@ class AccountRead(BaseModel):
 
     id: int
     display_name: str
-    role: str
+    role: Role
     phone: str | None = None
     email: str | None = None
     created_at: datetime
@@ -72,7 +73,7 @@ TOKEN_TTL = timedelta(hours=12)
 def register(body: AccountCreate, session: SessionDep, now: NowDep, platform: PlatformDep) -> Registered:
     """Create a member account (staff accounts are created with `huzhu users create`)."""
     account = register_account(session, login=body.login, password=body.password,
-                               display_name=body.display_name, now=now, role="member")
+                               display_name=body.display_name, now=now, role=Role.MEMBER)
     token = issue_token(account.id, secret=platform.settings.secret_key, now=platform.wall_clock.now(), ttl=TOKEN_TTL)
     return Registered(account=AccountRead.model_validate(account), access_token=token,
                       expires_in=int(TOKEN_TTL.total_seconds()))

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from huzhu.errors import InvalidInput
+from huzhu.errors import ErrorCode, InvalidInput
 
 T = TypeVar("T")
 MAX_LIMIT = 200
@@ -42,6 +42,10 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
+class ApiError(ErrorCode):
+    CURSOR = ("api.cursor", "cursor must be the next_cursor value of a previous page")
+
+
 def encode_cursor(key: int) -> str:
     return str(key)
 
@@ -50,7 +54,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
-        raise InvalidInput("cursor must be the next_cursor value of a previous page")
+        raise InvalidInput(ApiError.CURSOR)
     return int(cursor)
 
 

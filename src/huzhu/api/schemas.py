@@ -11,6 +11,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from huzhu.claims.models import ClaimStatus, Decision, EvidenceKind
+from huzhu.members.models import CoverageState, EnrollmentStatus, Relationship
+from huzhu.notices.models import CaseStatus, ObjectionStatus
+from huzhu.plans.rules import Check
+
 # Largest id a client may send: 2**53 − 1, exact in JSON numbers and far above any real row count.
 MAX_ID = 2**53 - 1
 Money = Annotated[str, Field(pattern=r"^-?\d+\.\d{2}$", examples=["100000.00"], description="yuan, exact")]
@@ -75,7 +80,7 @@ class MemberCreate(_In):
 
     name: str = Field(min_length=1, max_length=100)
     id_number: str = Field(min_length=15, max_length=18, description="resident ID number (18 or legacy 15)")
-    relationship: Literal["self", "spouse", "child", "parent"] = "self"
+    relationship: Relationship = Relationship.SELF
 
 
 class MemberRead(BaseModel):
@@ -83,7 +88,7 @@ class MemberRead(BaseModel):
 
     id: int
     account_id: int | None
-    relationship: str
+    relationship: Relationship
     name: str
     id_number_masked: str
     birth_date: date
@@ -116,8 +121,8 @@ class EnrollmentRead(BaseModel):
     id: int
     member_id: int
     plan_code: str
-    status: Literal["active", "suspended", "left"]
-    coverage_state: Literal["waiting", "in_force", "suspended", "left"]
+    status: EnrollmentStatus
+    coverage_state: CoverageState
     joined_at: datetime
     joined_on: date
     coverage_anchor_on: date
@@ -222,8 +227,8 @@ class ClaimCreate(_In):
 
 class ClaimEventRead(BaseModel):
     occurred_at: datetime
-    from_status: str | None
-    to_status: str
+    from_status: ClaimStatus | None
+    to_status: ClaimStatus
     note: str
 
 
@@ -233,7 +238,7 @@ class ClaimRead(BaseModel):
     member_id: int
     plan_code: str
     benefit_code: str
-    status: Literal["submitted", "investigating", "reviewing", "approved", "rejected"]
+    status: ClaimStatus
     incident_date: date
     incident_place: str
     description: str
@@ -253,7 +258,7 @@ class ClaimRead(BaseModel):
 class EvidenceRead(BaseModel):
     id: int
     claim_id: int
-    kind: str
+    kind: EvidenceKind
     filename: str
     content_type: str
     size_bytes: int
@@ -285,7 +290,7 @@ class ReportRead(BaseModel):
 
 
 class RuleCheckRead(BaseModel):
-    code: str
+    code: Check
     passed: bool
     detail: str
 
@@ -306,7 +311,7 @@ class DecisionCreate(_In):
 
 class DecisionRead(BaseModel):
     claim: ClaimRead
-    decision: Literal["approve", "reject"]
+    decision: Decision
     checks: list[RuleCheckRead]
     amount: Money | None
     case_no: str | None
@@ -327,7 +332,7 @@ class CasePublic(BaseModel):
     case_no: str = Field(examples=["HZ000001"])
     plan: str
     benefit: str
-    status: Literal["in_notice", "shared", "paying", "paid", "withdrawn"]
+    status: CaseStatus
     masked_name: str = Field(examples=["彭*"])
     gender: Literal["F", "M"]
     age: int
@@ -347,7 +352,7 @@ class CasePublic(BaseModel):
 
 class CaseEventPublic(BaseModel):
     occurred_at: datetime
-    to_status: str
+    to_status: ClaimStatus
     note: str
 
 
@@ -355,7 +360,7 @@ class ObjectionPublic(BaseModel):
     id: int
     case_no: str
     reason: str
-    status: Literal["open", "upheld", "dismissed"]
+    status: ObjectionStatus
     filed_at: datetime
     resolution_note: str | None
     resolved_at: datetime | None

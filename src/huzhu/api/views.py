@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from huzhu.api import schemas as s
 from huzhu.apportionment.models import ApportionmentRun, RunCase
+from huzhu.casework.service import decision_reason
 from huzhu.claims.models import Claim, InvestigationReport
 from huzhu.claims.service import timeline
 from huzhu.clock import business_date
@@ -19,11 +20,16 @@ from huzhu.identity.masking import redact_identifiers
 from huzhu.ledger.models import LedgerAccount, Transfer
 from huzhu.ledger.service import transfer_state
 from huzhu.members.models import Enrollment, Member
-from huzhu.members.service import coverage_status
+from huzhu.members.service import Coverage, coverage_state, coverage_status
+from huzhu.messages import english
 from huzhu.money import format_yuan
-from huzhu.notices.models import Case, Objection
+from huzhu.notices.models import Case, CaseStatus, Objection
 from huzhu.plans.loader import plan_digest
 from huzhu.plans.schemas import Plan
+
+
+def _english(text: object | None) -> str | None:
+    return None if text is None else english(text)
 
 
 def money(fen: int | None) -> str | None:
@@ -76,15 +82,15 @@ def balance_read(session: Session, member: Member, resumed: list[int] | None = N
 
 def enrollment_read(plans: Mapping[str, Plan], enrollment: Enrollment, now: Any) -> s.EnrollmentRead:
     plan = plans.get(enrollment.plan_code)
-    coverage: dict[str, Any] = (
-        coverage_status(plan, enrollment, today=business_date(now)) if plan else {"state": enrollment.status,
-                                                                                  "benefits": []}
+    coverage: Coverage = (
+        coverage_status(plan, enrollment, today=business_date(now)) if plan
+        else {"state": coverage_state(enrollment, False), "benefits": []}
     )
     return s.EnrollmentRead(
         id=enrollment.id, member_id=enrollment.member_id, plan_code=enrollment.plan_code, status=enrollment.status,
         coverage_state=coverage["state"], joined_at=enrollment.joined_at, joined_on=enrollment.joined_on,
         coverage_anchor_on=enrollment.coverage_anchor_on, shares_from=enrollment.shares_from,
-        benefits=[s.BenefitCoverage(**b) for b in coverage["benefits"]],
+        benefits=[s.BenefitCoverage.model_validate(b) for b in coverage["benefits"]],
     )
 
 
@@ -104,7 +110,7 @@ def facts_in(facts: s.ClaimFactsIn | None) -> dict[str, Any] | None:
 
 def claim_read(session: Session, claim: Claim) -> s.ClaimRead:
     case_no = session.scalar(
-        select(Case.case_no).where(Case.claim_id == claim.id, Case.status != "withdrawn").order_by(Case.id.desc())
+        select(Case.case_no).where(Case.claim_id == claim.id, Case.status != CaseStatus.WITHDRAWN).order_by(Case.id.desc())
         .limit(1)
     )
     return s.ClaimRead(
@@ -112,7 +118,7 @@ def claim_read(session: Session, claim: Claim) -> s.ClaimRead:
         benefit_code=claim.benefit_code, status=claim.status, incident_date=claim.incident_date,
         incident_place=claim.incident_place, description=claim.description, facts=facts_read(claim.facts),
         beneficiary_name=claim.beneficiary_name, beneficiary_account_masked=mask_bank_account(claim.beneficiary_account),
-        amount=money(claim.amount_fen), decision_reason=claim.decision_reason,
+        amount=money(claim.amount_fen), decision_reason=_english(decision_reason(claim.decision_reason)),
         investigator_account_id=claim.investigator_account_id, reviewer_account_id=claim.reviewer_account_id,
         case_no=case_no, filed_at=claim.filed_at, updated_at=claim.updated_at,
         timeline=[s.ClaimEventRead(occurred_at=e.occurred_at, from_status=e.from_status, to_status=e.to_status,

@@ -14,7 +14,7 @@ from huzhu.custody.service import Custodian, instruct_payment, settle_instructio
 from huzhu.ledger.models import LedgerAccount
 from huzhu.members.models import Member
 from huzhu.money import format_yuan
-from huzhu.notices.models import Case
+from huzhu.notices.models import Case, CaseStatus
 from huzhu.plans.schemas import Plan
 from huzhu.transparency.service import append_record
 
@@ -31,10 +31,10 @@ def pay_out_shared_cases(
 ) -> list[Case]:
     """Instruct payouts for shared cases and settle them; returns the cases that became paid."""
     paid: list[Case] = []
-    for case in session.scalars(select(Case).where(Case.status.in_(("shared", "paying"))).order_by(Case.id)).all():
+    for case in session.scalars(select(Case).where(Case.status.in_((CaseStatus.SHARED, CaseStatus.PAYING))).order_by(Case.id)).all():
         claim = session.get(Claim, case.claim_id)
         assert claim is not None
-        if case.status == "shared":
+        if case.status == CaseStatus.SHARED:
             if not case.collected_fen:
                 _mark_paid(session, case, now=now, ref=None)
                 paid.append(case)
@@ -53,7 +53,7 @@ def pay_out_shared_cases(
                 remittance_info=f"huzhu mutual aid {case.case_no}", idempotency_key=f"payout:{case.case_no}:{attempt + 1}",
                 now=now, case_id=case.id,
             )
-            case.status = "paying"
+            case.status = CaseStatus.PAYING
             case.updated_at = now
             session.flush()
         instruction = _latest_instruction(session, case)
@@ -64,7 +64,7 @@ def pay_out_shared_cases(
             paid.append(case)
             _refund_estate(session, custodian, plans=plans, case=case, claim=claim, now=now)
         elif state == "voided":
-            case.status = "shared"
+            case.status = CaseStatus.SHARED
             case.updated_at = now
             append_record(session, kind="payout_rejected", subject=case.case_no, payload={
                 "case_no": case.case_no, "amount": format_yuan(instruction.amount_fen),
@@ -96,7 +96,7 @@ def _refund_estate(session: Session, custodian: Custodian, *, plans: Mapping[str
 
 
 def _mark_paid(session: Session, case: Case, *, now: datetime, ref: CustodyInstruction | None) -> None:
-    case.status = "paid"
+    case.status = CaseStatus.PAID
     case.paid_at = now
     case.updated_at = now
     session.flush()

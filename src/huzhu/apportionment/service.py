@@ -27,7 +27,7 @@ from huzhu.db import SQL_SUM_FEN, is_sqlite
 from huzhu.ledger.models import Transfer
 from huzhu.members.service import suspend_underfunded
 from huzhu.money import format_yuan
-from huzhu.notices.models import Case
+from huzhu.notices.models import Case, CaseStatus
 from huzhu.notices.service import due_cases
 from huzhu.numbering import next_number
 from huzhu.plans.schemas import Plan
@@ -164,7 +164,7 @@ def share_case(session: Session, *, run: ApportionmentRun, case: Case, plan: Pla
             text("UPDATE ledger_accounts SET credits_posted = credits_posted + :amt WHERE id = :acc"),
             {"amt": allocation.collected, "acc": case.ledger_account_id},
         )
-    case.status = "shared"
+    case.status = CaseStatus.SHARED
     case.collected_fen = allocation.collected
     case.shortfall_fen = allocation.shortfall
     case.run_id = run.id

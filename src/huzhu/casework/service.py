@@ -10,23 +10,24 @@ approved nor investigated the case.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from huzhu.accounts.models import Account
+from huzhu.accounts.models import Account, Role
 from huzhu.accounts.service import require_role
+from huzhu.casework.errors import CaseworkError, CaseworkText
 from huzhu.claims import service as claims
-from huzhu.claims.models import Claim, ReviewDecision
+from huzhu.claims.models import Claim, ClaimStatus, Decision, ReviewDecision
 from huzhu.errors import Forbidden, InvalidInput, InvalidTransition, NotEligible
 from huzhu.identity.masking import redact_identifiers
 from huzhu.members.models import Member
 from huzhu.members.service import end_membership
+from huzhu.messages import Message
 from huzhu.money import format_yuan
 from huzhu.notices import service as notices
-from huzhu.notices.models import Case, Objection
+from huzhu.notices.models import Case, CaseStatus, Objection, ObjectionStatus
 from huzhu.plans.loader import plan_digest
 from huzhu.plans.schemas import Plan
 from huzhu.transparency.service import append_record
@@ -37,26 +38,25 @@ def decide(
     now: datetime,
 ) -> tuple[Claim, Case | None]:
     """Approve at the computed amount (the case enters public notice) or reject with a reason."""
-    require_role(actor, "reviewer")
+    require_role(actor, Role.REVIEWER)
     claim = claims.claim_or_raise(session, claim_id)
     if claim.investigator_account_id == actor.id:
-        raise Forbidden("the investigator of a claim cannot review it")
-    if claim.status != "reviewing":
-        raise InvalidTransition("claim %(claim)s is %(status)s; only a claim in review can be decided",
-                                params={"claim": claim.claim_no, "status": claim.status})
+        raise Forbidden(CaseworkError.INVESTIGATOR_CANNOT_REVIEW)
+    if claim.status != ClaimStatus.REVIEWING:
+        raise InvalidTransition(CaseworkError.NOT_IN_REVIEW, claim=claim.claim_no, status=claim.status)
     reason = (reason or "").strip()
     if not reason and not approve:
-        raise InvalidInput("a rejection needs a reason")
+        raise InvalidInput(CaseworkError.REJECTION_REASON)
     if len(reason) > 5000:
-        raise InvalidInput("reason is limited to 5000 characters")
+        raise InvalidInput(CaseworkError.REASON_TOO_LONG)
     plan = claims.plan_for(plans, claim.plan_code)
     evaluation = claims.evaluate(session, plans=plans, claim=claim)
     if approve and not evaluation.passed:
-        failed = "; ".join(f"{c.code}: {c.detail}" for c in evaluation.checks if not c.passed)
-        raise NotEligible(f"cannot approve: rule checks failed — {failed}")
+        raise NotEligible(CaseworkError.CHECKS_FAILED, failed=[
+            Message(CaseworkText.FAILED_CHECK, {"check": c.code, "finding": c.message}) for c in evaluation.failed()])
     decision = ReviewDecision(
-        claim_id=claim.id, reviewer_account_id=actor.id, decision="approve" if approve else "reject",
-        reason=reason or "all plan rules satisfied", checks=[asdict(c) for c in evaluation.checks],
+        claim_id=claim.id, reviewer_account_id=actor.id, decision=Decision.APPROVE if approve else Decision.REJECT,
+        reason=reason or CaseworkText.ALL_RULES_SATISFIED.value, checks=[c.stored() for c in evaluation.checks],
         computed_amount_fen=evaluation.amount_fen, plan_digest=plan_digest(plan), decided_at=now,
     )
     session.add(decision)
@@ -66,7 +66,7 @@ def decide(
         assert evaluation.amount_fen is not None
         claim.amount_fen = evaluation.amount_fen
         claim.decision_reason = decision.reason
-        claims.transition(session, claim, expected="reviewing", to="approved", actor=actor,
+        claims.transition(session, claim, expected=ClaimStatus.REVIEWING, to=ClaimStatus.APPROVED, actor=actor,
                     note=claims.NOTE_APPROVED % {"amount": format_yuan(evaluation.amount_fen)}, now=now)
         session.flush()
         case = notices.open_case(session, plan=plan, claim=claim, reviewer=actor, now=now)
@@ -77,39 +77,47 @@ def decide(
             end_membership(session, member=member, reason=f"deceased: claim {claim.claim_no} approved", now=now)
     else:
         claim.decision_reason = reason
-        claims.transition(session, claim, expected="reviewing", to="rejected", actor=actor, note=claims.NOTE_REJECTED % {"reason": reason},
-                    now=now)
+        claims.transition(session, claim, expected=ClaimStatus.REVIEWING, to=ClaimStatus.REJECTED, actor=actor,
+                          note=claims.NOTE_REJECTED % {"reason": reason}, now=now)
     session.flush()
     return claim, case
+
+
+def decision_reason(stored: str | None) -> Message | str | None:
+    """A decision's reason as stored: the reviewer's own words, or the code of a text the engine
+    wrote (``CaseworkText.ALL_RULES_SATISFIED``), to be read in the reader's language."""
+    text = CaseworkText.named(stored)
+    return Message(text) if text is not None else stored
 
 
 def resolve_objection(
     session: Session, *, actor: Account, objection_id: int, upheld: bool, note: str, now: datetime
 ) -> Objection:
-    require_role(actor, "reviewer")
+    require_role(actor, Role.REVIEWER)
     objection = notices.objection_or_raise(session, objection_id)
     case = notices.case_or_raise(session, objection.case_id)
     claim = session.get(Claim, case.claim_id)
     assert claim is not None
     if actor.id in (case.approved_by_account_id, claim.investigator_account_id):
-        raise Forbidden("an objection must be resolved by a reviewer who neither approved nor investigated the case")
-    if objection.status != "open":
-        raise InvalidTransition(f"objection {objection.id} is already {objection.status}")
+        raise Forbidden(CaseworkError.SECOND_REVIEWER)
+    if objection.status != ObjectionStatus.OPEN:
+        raise InvalidTransition(CaseworkError.OBJECTION_RESOLVED, objection=objection.id, status=objection.status)
     note = (note or "").strip()
     if not 2 <= len(note) <= 2000:
-        raise InvalidInput("a resolution note of 2 to 2000 characters is required")
-    objection.status = "upheld" if upheld else "dismissed"
+        raise InvalidInput(CaseworkError.RESOLUTION_NOTE)
+    objection.status = ObjectionStatus.UPHELD if upheld else ObjectionStatus.DISMISSED
     objection.resolved_by_account_id = actor.id
     objection.resolution_note = note
     objection.resolved_at = now
     if upheld:
         # The case is withdrawn from notice; the claim goes back to review (a new approval opens a new case).
         for other in session.scalars(
-            select(Objection).where(Objection.case_id == case.id, Objection.status == "open", Objection.id != objection.id)
+            select(Objection).where(Objection.case_id == case.id, Objection.status == ObjectionStatus.OPEN,
+                                  Objection.id != objection.id)
         ):
-            other.status, other.resolved_by_account_id, other.resolved_at = "upheld", actor.id, now
+            other.status, other.resolved_by_account_id, other.resolved_at = ObjectionStatus.UPHELD, actor.id, now
             other.resolution_note = f"case withdrawn after objection {objection.id} was upheld"
-        case.status = "withdrawn"
+        case.status = CaseStatus.WITHDRAWN
         case.updated_at = now
         claims.return_to_review(session, claim=claim, actor=actor,
                          note=claims.NOTE_OBJECTION_UPHELD % {"objection": objection.id, "note": note}, now=now)

@@ -16,16 +16,17 @@ import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
-from huzhu.accounts.models import Account
-from huzhu.claims.models import Claim, Evidence
+from huzhu.accounts.models import Account, Role
+from huzhu.claims.errors import ClaimError, EvidenceError
+from huzhu.claims.models import Claim, ClaimStatus, Evidence, EvidenceKind
 from huzhu.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound
 from huzhu.members.models import Member
+from huzhu.messages import OneOf
 
 FILE_MODE = 0o600
 CHUNK = 1024 * 1024
@@ -36,15 +37,6 @@ SIGNATURES: dict[str, bytes] = {
     "image/png": b"\x89PNG\r\n\x1a\n",
 }
 _STORED_PATH = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")
-
-
-class EvidenceKind(StrEnum):
-    MEDICAL = "medical"
-    POLICE = "police"
-    DEATH_CERTIFICATE = "death_certificate"
-    INVOICE = "invoice"
-    DISABILITY_ASSESSMENT = "disability_assessment"
-    OTHER = "other"
 
 
 class PayloadTooLarge(DomainError):
@@ -95,17 +87,17 @@ class EvidenceStore:
                 while chunk := stream.read(CHUNK):
                     size += len(chunk)
                     if size > self.max_bytes:
-                        raise PayloadTooLarge("%(name)s is larger than the limit of %(mb)s MB.",
-                                              params={"name": name, "mb": f"{self.max_bytes / 1024 / 1024:.1f}"})
+                        raise PayloadTooLarge(EvidenceError.TOO_LARGE, name=name,
+                                              mb=f"{self.max_bytes / 1024 / 1024:.1f}")
                     if len(head) < 16:
                         head += chunk[: 16 - len(head)]
                     digest.update(chunk)
                     handle.write(chunk)
             if size == 0:
-                raise InvalidInput("%(name)s is empty.", params={"name": name})
+                raise InvalidInput(EvidenceError.EMPTY, name=name)
             content_type = next((kind for kind, sig in SIGNATURES.items() if head.startswith(sig)), None)
             if content_type is None:
-                raise UnsupportedMediaType("%(name)s is not a PDF, JPEG or PNG file.", params={"name": name})
+                raise UnsupportedMediaType(EvidenceError.FILE_TYPE, name=name)
         except BaseException:
             staged.unlink(missing_ok=True)
             raise
@@ -135,17 +127,17 @@ class EvidenceStore:
 
     def path_of(self, evidence: Evidence) -> Path:
         if not _STORED_PATH.match(evidence.storage_path):
-            raise NotFound("the stored document is missing")
+            raise NotFound(EvidenceError.MISSING)
         path = self.root / evidence.storage_path
         if not path.is_file():
-            raise NotFound("the stored document is missing")
+            raise NotFound(EvidenceError.MISSING)
         return path
 
 
 # ---------------------------------------------------------------- who may add and read
 
 
-UPLOAD_OPEN_STATES = ("submitted", "investigating")
+UPLOAD_OPEN_STATES = (ClaimStatus.SUBMITTED, ClaimStatus.INVESTIGATING)
 
 
 def _owner_account_id(session: Session, claim: Claim) -> int | None:
@@ -156,17 +148,16 @@ def _owner_account_id(session: Session, claim: Claim) -> int | None:
 def check_may_add(session: Session, *, actor: Account, claim: Claim) -> None:
     """The claim's own account while the claim is open for documents; the assigned investigator
     while investigating. Documents close when the investigation report is in."""
-    if actor.role == "member":
+    if actor.role == Role.MEMBER:
         if _owner_account_id(session, claim) != actor.id:
-            raise NotFound(f"claim {claim.id} does not exist")
-    elif actor.role == "investigator":
+            raise NotFound(ClaimError.NO_SUCH_CLAIM, claim=claim.id)
+    elif actor.role == Role.INVESTIGATOR:
         if claim.investigator_account_id != actor.id:
-            raise Forbidden("only the investigator assigned to this claim can add evidence to it")
+            raise Forbidden(EvidenceError.NOT_ASSIGNED)
     else:
-        raise Forbidden("the %(role)s role cannot add evidence", params={"role": actor.role})
+        raise Forbidden(EvidenceError.ROLE_CANNOT_ADD, role=actor.role)
     if claim.status not in UPLOAD_OPEN_STATES:
-        raise InvalidTransition("claim %(claim)s is %(status)s; evidence is closed",
-                                params={"claim": claim.claim_no, "status": claim.status})
+        raise InvalidTransition(EvidenceError.CLOSED, claim=claim.claim_no, status=claim.status)
 
 
 def add_evidence(
@@ -178,10 +169,9 @@ def add_evidence(
     try:
         kind = EvidenceKind(kind)
     except ValueError:
-        raise InvalidInput("evidence kind must be one of %(kinds)s",
-                           params={"kinds": ", ".join(k.value for k in EvidenceKind)}) from None
+        raise InvalidInput(EvidenceError.KIND, kinds=OneOf(EvidenceKind)) from None
     evidence = Evidence(
-        claim_id=claim.id, kind=kind.value, filename=staged.filename, content_type=staged.content_type,
+        claim_id=claim.id, kind=kind, filename=staged.filename, content_type=staged.content_type,
         size_bytes=staged.size, sha256=staged.sha256, storage_path=store.keep(staged),
         uploaded_by_account_id=actor.id, uploaded_at=now,
     )
@@ -193,13 +183,13 @@ def add_evidence(
 def check_may_read(session: Session, *, actor: Account, claim: Claim) -> None:
     """The claim's own account, investigators, reviewers and admins; never auditors (they see
     finance, not medical documents)."""
-    if actor.role == "member":
+    if actor.role == Role.MEMBER:
         if _owner_account_id(session, claim) != actor.id:
-            raise NotFound(f"claim {claim.id} does not exist")
-    elif actor.role == "auditor":
-        raise Forbidden("auditors see finance, not medical documents")
-    elif actor.role not in ("investigator", "reviewer", "admin"):
-        raise Forbidden("not allowed")
+            raise NotFound(ClaimError.NO_SUCH_CLAIM, claim=claim.id)
+    elif actor.role == Role.AUDITOR:
+        raise Forbidden(EvidenceError.AUDITORS)
+    elif actor.role not in (Role.INVESTIGATOR, Role.REVIEWER, Role.ADMIN):
+        raise Forbidden(ClaimError.NOT_ALLOWED)
 
 
 def open_evidence(session: Session, store: EvidenceStore, *, actor: Account, evidence_id: int,
@@ -207,7 +197,7 @@ def open_evidence(session: Session, store: EvidenceStore, *, actor: Account, evi
     """A document and its file, for someone allowed to read it."""
     evidence = session.get(Evidence, evidence_id)
     if evidence is None or (claim_id is not None and evidence.claim_id != claim_id):
-        raise NotFound(f"evidence {evidence_id} does not exist")
+        raise NotFound(EvidenceError.NO_SUCH_EVIDENCE, evidence=evidence_id)
     claim = session.get(Claim, evidence.claim_id)
     assert claim is not None
     check_may_read(session, actor=actor, claim=claim)

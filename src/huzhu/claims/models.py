@@ -3,13 +3,41 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from huzhu.db import Base, BigId, UtcDateTime
+from huzhu.db import Base, BigId, EnumString, UtcDateTime, one_of
 
-CLAIM_STATUSES = ("submitted", "investigating", "reviewing", "approved", "rejected")
+
+class ClaimStatus(StrEnum):
+    """submitted → investigating → reviewing → approved (a public case) | rejected; an upheld
+    objection sends an approved claim back to reviewing."""
+
+    SUBMITTED = "submitted"
+    INVESTIGATING = "investigating"
+    REVIEWING = "reviewing"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Decision(StrEnum):
+    """A reviewer's decision on a claim."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class EvidenceKind(StrEnum):
+    """What a claim's document is."""
+
+    MEDICAL = "medical"
+    POLICE = "police"
+    DEATH_CERTIFICATE = "death_certificate"
+    INVOICE = "invoice"
+    DISABILITY_ASSESSMENT = "disability_assessment"
+    OTHER = "other"
 
 
 class Claim(Base):
@@ -21,7 +49,7 @@ class Claim(Base):
     enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
     plan_code: Mapped[str] = mapped_column(String(40))
     benefit_code: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(16), default="submitted")
+    status: Mapped[ClaimStatus] = mapped_column(EnumString(ClaimStatus, 16), default=ClaimStatus.SUBMITTED)
     incident_date: Mapped[date] = mapped_column(Date)
     incident_place: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text, default="")
@@ -38,7 +66,7 @@ class Claim(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (
-        CheckConstraint(f"status IN {CLAIM_STATUSES!r}", name="status_known"),
+        CheckConstraint(one_of("status", ClaimStatus), name="status_known"),
         Index("ix_claims_status", "status"),
     )
 
@@ -51,8 +79,8 @@ class ClaimEvent(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[ClaimStatus | None] = mapped_column(EnumString(ClaimStatus, 16))
+    to_status: Mapped[ClaimStatus] = mapped_column(EnumString(ClaimStatus, 16))
     actor_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     note: Mapped[str] = mapped_column(Text, default="")
     public: Mapped[bool] = mapped_column(default=True)
@@ -63,7 +91,7 @@ class Evidence(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(24))  # medical, police, death_certificate, invoice, other
+    kind: Mapped[EvidenceKind] = mapped_column(EnumString(EvidenceKind, 24))
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(Integer)
@@ -96,7 +124,7 @@ class ReviewDecision(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
     reviewer_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    decision: Mapped[str] = mapped_column(String(8))  # approve, reject
+    decision: Mapped[Decision] = mapped_column(EnumString(Decision, 8))
     reason: Mapped[str] = mapped_column(Text)
     checks: Mapped[list] = mapped_column(JSON)
     computed_amount_fen: Mapped[int | None] = mapped_column(BigInteger)

@@ -15,15 +15,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from huzhu.accounts.models import Account
+from huzhu.accounts.models import STAFF_ROLES, Account, Role
 from huzhu.accounts.service import require_role
-from huzhu.claims.models import Claim, ClaimEvent, InvestigationReport
+from huzhu.claims.errors import ClaimError
+from huzhu.claims.models import Claim, ClaimEvent, ClaimStatus, InvestigationReport
 from huzhu.clock import business_date
 from huzhu.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotEligible, NotFound
 from huzhu.members.models import Enrollment, Member
 from huzhu.members.service import coverage_on, member_of_account
-from huzhu.money import parse_yuan
+from huzhu.money import AmountField, parse_yuan
 from huzhu.numbering import next_number
+from huzhu.plans.errors import PlanError
 from huzhu.plans.rules import ClaimEvaluation, ClaimFacts, age_on, evaluate_claim, in_force_date
 from huzhu.plans.schemas import Plan
 
@@ -35,27 +37,28 @@ def parse_facts(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     raw = dict(raw or {})
     unknown = set(raw) - FACT_KEYS
     if unknown:
-        raise InvalidInput(f"unknown claim facts {sorted(unknown)}; allowed: {sorted(FACT_KEYS)}")
+        raise InvalidInput(ClaimError.UNKNOWN_FACTS, unknown=sorted(unknown), allowed=sorted(FACT_KEYS))
     facts: dict[str, Any] = {}
     if raw.get("disability_grades") is not None:
         grades = raw["disability_grades"]
         if not isinstance(grades, list | tuple) or not grades or not all(
             isinstance(g, int) and not isinstance(g, bool) and 1 <= g <= 10 for g in grades
         ):
-            raise InvalidInput("disability_grades must be a non-empty list of grades from 1 (most severe) to 10")
+            raise InvalidInput(ClaimError.GRADES)
         facts["disability_grades"] = list(grades)
     if raw.get("loss") is not None:
-        facts["loss_fen"] = parse_yuan(raw["loss"], field="loss")
+        facts["loss_fen"] = parse_yuan(raw["loss"], field=AmountField.LOSS)
     if raw.get("insurance_paid") is not None:
-        facts["insurance_paid_fen"] = parse_yuan(raw["insurance_paid"], field="insurance_paid", allow_zero=True)
+        facts["insurance_paid_fen"] = parse_yuan(raw["insurance_paid"], field=AmountField.INSURANCE_PAID,
+                                                  allow_zero=True)
     if raw.get("fault_share_percent") is not None:
         text = str(raw["fault_share_percent"])
         if not re.fullmatch(r"\d{1,3}(\.\d{1,2})?", text, re.ASCII):
-            raise InvalidInput("fault_share_percent must be a number from 0 to 100 with at most two decimals")
+            raise InvalidInput(ClaimError.FAULT_FORMAT)
         whole, _, frac = text.partition(".")
         bp = int(whole) * 100 + int(frac.ljust(2, "0") or 0)
         if bp > 10000:
-            raise InvalidInput("fault_share_percent must be from 0 to 100")
+            raise InvalidInput(ClaimError.FAULT_RANGE)
         facts["fault_share_bp"] = bp
     return facts
 
@@ -71,7 +74,7 @@ def facts_for_rules(claim: Claim, member: Member, incident_date: date) -> ClaimF
     )
 
 
-def _event(session: Session, claim: Claim, *, to: str, actor: Account | None, note: str, now: datetime,
+def _event(session: Session, claim: Claim, *, to: ClaimStatus, actor: Account | None, note: str, now: datetime,
            public: bool = True) -> None:
     session.add(ClaimEvent(claim_id=claim.id, occurred_at=now, from_status=claim.status if claim.status != to else None,
                            to_status=to, actor_account_id=actor.id if actor else None, note=note, public=public))
@@ -88,11 +91,10 @@ NOTE_OBJECTION_UPHELD = "objection %(objection)s upheld: %(note)s"
 TIMELINE_NOTES = (NOTE_FILED, NOTE_INVESTIGATING, NOTE_REPORTED, NOTE_APPROVED, NOTE_REJECTED, NOTE_OBJECTION_UPHELD)
 
 
-def transition(session: Session, claim: Claim, *, expected: str, to: str, actor: Account | None, note: str,
+def transition(session: Session, claim: Claim, *, expected: ClaimStatus, to: ClaimStatus, actor: Account | None, note: str,
                 now: datetime) -> None:
     if claim.status != expected:
-        raise InvalidTransition("claim %(claim)s is %(status)s; this action needs it to be %(expected)s",
-                                params={"claim": claim.claim_no, "status": claim.status, "expected": expected})
+        raise InvalidTransition(ClaimError.WRONG_STATE, claim=claim.claim_no, status=claim.status, expected=expected)
     _event(session, claim, to=to, actor=actor, note=note, now=now)
     claim.status = to
     claim.updated_at = now
@@ -101,29 +103,26 @@ def transition(session: Session, claim: Claim, *, expected: str, to: str, actor:
 def claim_or_raise(session: Session, claim_id: int) -> Claim:
     claim = session.get(Claim, claim_id)
     if claim is None:
-        raise NotFound(f"claim {claim_id} does not exist")
+        raise NotFound(ClaimError.NO_SUCH_CLAIM, claim=claim_id)
     return claim
-
-
-STAFF_ROLES = ("investigator", "reviewer", "admin", "auditor")
 
 
 def claim_for_reading(session: Session, *, actor: Account, claim_id: int) -> Claim:
     """A claim as its own account sees it (another account's claims look absent) or as staff do."""
     claim = claim_or_raise(session, claim_id)
-    if actor.role == "member":
+    if actor.role == Role.MEMBER:
         member = session.get(Member, claim.member_id)
         if member is None or member.account_id != actor.id:
-            raise NotFound(f"claim {claim_id} does not exist")
+            raise NotFound(ClaimError.NO_SUCH_CLAIM, claim=claim_id)
     elif actor.role not in STAFF_ROLES:
-        raise Forbidden("not allowed")
+        raise Forbidden(ClaimError.NOT_ALLOWED)
     return claim
 
 
 def plan_for(plans: Mapping[str, Plan], plan_code: str) -> Plan:
     plan = plans.get(plan_code)
     if plan is None:
-        raise InvalidInput(f"unknown plan {plan_code!r}; plans are: {', '.join(sorted(plans))}")
+        raise InvalidInput(PlanError.UNKNOWN_PLAN, plan=repr(plan_code), plans=sorted(plans))
     return plan
 
 
@@ -132,49 +131,43 @@ def file_claim(
     benefit_code: str, incident_date: date, now: datetime, beneficiary_name: str, beneficiary_account: str,
     incident_place: str = "", description: str = "", facts: Mapping[str, Any] | None = None,
 ) -> Claim:
-    require_role(actor, "member", "admin")
+    require_role(actor, Role.MEMBER, Role.ADMIN)
     member = member_of_account(session, member_id=member_id, account=actor)
     plan = plan_for(plans, plan_code)
     benefit = plan.benefit(benefit_code)
     if benefit is None:
-        raise InvalidInput(
-            f"plan {plan.code} has no benefit {benefit_code!r}; its benefits are: "
-            + ", ".join(b.code for b in plan.benefits)
-        )
+        raise InvalidInput(ClaimError.NO_SUCH_BENEFIT, plan=plan.title, benefit=repr(benefit_code),
+                           benefits=plan.benefit_codes)
     if incident_date > business_date(now):
-        raise InvalidInput("the incident date cannot be in the future")
+        raise InvalidInput(ClaimError.INCIDENT_IN_FUTURE)
     if not (beneficiary_name or "").strip() or len(beneficiary_name) > 100:
-        raise InvalidInput("beneficiary name is required (at most 100 characters)")
+        raise InvalidInput(ClaimError.BENEFICIARY_NAME)
     if not re.fullmatch(r"\d{12,19}", beneficiary_account or "", re.ASCII):
-        raise InvalidInput("beneficiary bank account must be 12 to 19 digits")
+        raise InvalidInput(ClaimError.BENEFICIARY_ACCOUNT)
     if len(description) > 5000 or len(incident_place) > 200:
-        raise InvalidInput("description is limited to 5000 characters and place to 200")
+        raise InvalidInput(ClaimError.TEXT_TOO_LONG)
     stored_facts = parse_facts(facts)
     enrollment = session.scalar(
         select(Enrollment).where(Enrollment.member_id == member.id, Enrollment.plan_code == plan.code)
         .order_by(Enrollment.id.desc()).limit(1)
     )
     if enrollment is None:
-        raise NotEligible("member %(member)s has never joined plan %(plan)s",
-                          params={"member": member.id, "plan": plan.code, "plan_zh": plan.name_zh})
+        raise NotEligible(ClaimError.NEVER_JOINED, member=member.id, plan=plan.title)
     in_force = in_force_date(benefit, enrollment.coverage_anchor_on)
     if incident_date < in_force:
-        raise NotEligible(
-            "the incident on %(incident)s is before %(benefit)s came into force on %(in_force)s",
-            params={"incident": incident_date.isoformat(), "benefit": benefit.name_en, "benefit_zh": benefit.name_zh,
-                    "in_force": in_force.isoformat()},
-        )
+        raise NotEligible(ClaimError.BEFORE_IN_FORCE, incident=incident_date, benefit=benefit.title,
+                          in_force=in_force)
     duplicate = session.scalar(
         select(Claim.id).where(
             Claim.member_id == member.id, Claim.benefit_code == benefit.code, Claim.incident_date == incident_date,
-            Claim.status != "rejected",
+            Claim.status != ClaimStatus.REJECTED,
         )
     )
     if duplicate is not None:
-        raise Conflict("a claim for this member, benefit and incident date is already open")
+        raise Conflict(ClaimError.ALREADY_OPEN)
     claim = Claim(
         claim_no="pending-" + uuid.uuid4().hex[:16], member_id=member.id, enrollment_id=enrollment.id,
-        plan_code=plan.code, benefit_code=benefit.code, status="submitted", incident_date=incident_date,
+        plan_code=plan.code, benefit_code=benefit.code, status=ClaimStatus.SUBMITTED, incident_date=incident_date,
         incident_place=incident_place.strip(), description=description.strip(), facts=stored_facts,
         beneficiary_name=beneficiary_name.strip(), beneficiary_account=beneficiary_account,
         filed_by_account_id=actor.id, filed_at=now, updated_at=now,
@@ -182,15 +175,15 @@ def file_claim(
     session.add(claim)
     session.flush()
     claim.claim_no = f"HZC{next_number(session, 'claim'):08d}"
-    _event(session, claim, to="submitted", actor=actor, note=NOTE_FILED, now=now)
+    _event(session, claim, to=ClaimStatus.SUBMITTED, actor=actor, note=NOTE_FILED, now=now)
     session.flush()
     return claim
 
 
 def start_investigation(session: Session, *, actor: Account, claim_id: int, now: datetime) -> Claim:
-    require_role(actor, "investigator")
+    require_role(actor, Role.INVESTIGATOR)
     claim = claim_or_raise(session, claim_id)
-    transition(session, claim, expected="submitted", to="investigating", actor=actor,
+    transition(session, claim, expected=ClaimStatus.SUBMITTED, to=ClaimStatus.INVESTIGATING, actor=actor,
                 note=NOTE_INVESTIGATING, now=now)
     claim.investigator_account_id = actor.id
     session.flush()
@@ -201,18 +194,18 @@ def submit_report(
     session: Session, *, actor: Account, claim_id: int, company: str, summary: str,
     confirmed_incident_date: date, now: datetime, facts: Mapping[str, Any] | None = None,
 ) -> InvestigationReport:
-    require_role(actor, "investigator")
+    require_role(actor, Role.INVESTIGATOR)
     claim = claim_or_raise(session, claim_id)
     if claim.investigator_account_id != actor.id:
-        raise Forbidden("only the investigator assigned to this claim can submit its report")
+        raise Forbidden(ClaimError.NOT_ASSIGNED)
     if not (company or "").strip() or not (summary or "").strip():
-        raise InvalidInput("the investigation company and a public summary are required")
+        raise InvalidInput(ClaimError.REPORT_REQUIRED)
     if len(summary) > 5000 or len(company) > 200:
-        raise InvalidInput("summary is limited to 5000 characters and company to 200")
+        raise InvalidInput(ClaimError.REPORT_TOO_LONG)
     if confirmed_incident_date > business_date(now):
-        raise InvalidInput("the confirmed incident date cannot be in the future")
+        raise InvalidInput(ClaimError.CONFIRMED_IN_FUTURE)
     found = parse_facts(facts)
-    transition(session, claim, expected="investigating", to="reviewing", actor=actor,
+    transition(session, claim, expected=ClaimStatus.INVESTIGATING, to=ClaimStatus.REVIEWING, actor=actor,
                 note=NOTE_REPORTED % {"company": company.strip()}, now=now)
     report = InvestigationReport(
         claim_id=claim.id, investigator_account_id=actor.id, company=company.strip(), summary=summary.strip(),
@@ -248,7 +241,8 @@ def evaluate(session: Session, *, plans: Mapping[str, Plan], claim: Claim) -> Cl
 
 def return_to_review(session: Session, *, claim: Claim, actor: Account, note: str, now: datetime) -> None:
     """An upheld objection sends the approved claim back to review."""
-    transition(session, claim, expected="approved", to="reviewing", actor=actor, note=note, now=now)
+    transition(session, claim, expected=ClaimStatus.APPROVED, to=ClaimStatus.REVIEWING, actor=actor, note=note,
+               now=now)
     claim.amount_fen = None
     session.flush()
 

@@ -3,17 +3,19 @@ the business clock and the signed-in account."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from huzhu.accounts.models import Account
+from huzhu.accounts.errors import AccountError
+from huzhu.accounts.models import STAFF_ROLES, Account, Role
 from huzhu.db import unit_of_work
 from huzhu.errors import DomainError, Forbidden
 from huzhu.http.security import SESSION_COOKIE, read_token
+from huzhu.messages import OneOf
 from huzhu.platform import Platform
 
 
@@ -85,24 +87,24 @@ OptionalAccount = Annotated[Account | None, Depends(get_optional_account)]
 
 async def get_current_account(account: OptionalAccount) -> Account:
     if account is None:
-        raise Unauthorized("log in first: send 'Authorization: Bearer <token>' (POST /api/v1/auth/token)")
+        raise Unauthorized(AccountError.LOG_IN_FIRST)
     return account
 
 
 CurrentAccount = Annotated[Account, Depends(get_current_account)]
 
 
-def require_role(*roles: str) -> Callable[..., Account]:
-    """``Depends(require_role("admin"))``: the current account, if it has one of ``roles`` (else 403)."""
+def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Account]]:
+    """``Depends(require_role(Role.ADMIN))``: the current account, if it has one of ``roles`` (else 403)."""
 
     async def dependency(account: CurrentAccount) -> Account:
         if account.role not in roles:
-            raise Forbidden(f"this needs the role {' or '.join(roles)}; you are {account.role}")
+            raise Forbidden(AccountError.ROLE_REQUIRED, roles=OneOf(roles), role=account.role)
         return account
 
     dependency.__name__ = f"require_role_{'_'.join(roles)}"
     return dependency
 
 
-StaffAccount = Annotated[Account, Depends(require_role("investigator", "reviewer", "admin", "auditor"))]
-AdminAccount = Annotated[Account, Depends(require_role("admin"))]
+StaffAccount = Annotated[Account, Depends(require_role(*STAFF_ROLES))]
+AdminAccount = Annotated[Account, Depends(require_role(Role.ADMIN))]

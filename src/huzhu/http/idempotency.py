@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
 from huzhu.accounts.models import Account
-from huzhu.errors import IdempotencyConflict
+from huzhu.errors import ErrorCode, IdempotencyConflict
 from huzhu.http.models import IdempotencyRecord
 
 IdempotencyKey = Annotated[
@@ -31,6 +31,12 @@ IdempotencyKey = Annotated[
         examples=["5f1c3a4e-2d0b-4b7e-9a61-0c2f3c9b7d11"],
     ),
 ]
+
+
+class HttpError(ErrorCode):
+    KEY_REUSED = ("http.idempotency_key_reused",
+                  "Idempotency-Key %(key)s was already used for a different request (%(method)s %(path)s); "
+                  "use a new key for a new operation")
 
 
 def request_hash(request: Request, body: BaseModel | dict[str, Any] | None) -> str:
@@ -62,10 +68,7 @@ def run_idempotent(
     )
     if stored is not None:
         if stored.request_hash != digest:
-            raise IdempotencyConflict(
-                f"Idempotency-Key {key!r} was already used for a different request "
-                f"({stored.method} {stored.path}); use a new key for a new operation"
-            )
+            raise IdempotencyConflict(HttpError.KEY_REUSED, key=repr(key), method=stored.method, path=stored.path)
         return JSONResponse(json.loads(stored.response_body), status_code=stored.status_code,
                             headers={"Idempotent-Replayed": "true"})
     if before_action:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from huzhu.accounts import service as accounts
+from huzhu.accounts.errors import AccountError
+from huzhu.accounts.models import Role
 from huzhu.db import unit_of_work
 from huzhu.platform import Platform
 
@@ -18,7 +20,7 @@ from huzhu.platform import Platform
 @dataclass(frozen=True)
 class SignedIn:
     account_id: int
-    role: str
+    role: Role
 
 
 def log_in(platform: Platform, *, login: str, password: str, client_ip: str | None) -> SignedIn:
@@ -29,7 +31,7 @@ def log_in(platform: Platform, *, login: str, password: str, client_ip: str | No
     if not accounts.password_matches(attempt, password):
         with unit_of_work(platform.factory) as session:
             accounts.record_login_failure(session, attempt, now=now)
-        raise accounts.InvalidCredentials("the login or the password is wrong")
+        raise accounts.InvalidCredentials(AccountError.WRONG_CREDENTIALS)
     with unit_of_work(platform.factory) as session:
         account = accounts.record_login_success(session, attempt, password=password)
         return SignedIn(account_id=account.id, role=account.role)

@@ -10,12 +10,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from huzhu.errors import DomainError
+from huzhu.messages import plain
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("huzhu.api")
@@ -40,13 +41,18 @@ def problem_type(slug: str) -> str:
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem document (``application/problem+json``)."""
+    """An RFC 9457 problem document (``application/problem+json``). A domain error adds its stable
+    ``code`` and the values in ``detail`` as ``params`` (a client can word the message itself)."""
 
     type: str
     title: str
     status: int
     detail: str
     instance: str | None = None
+    code: str | None = Field(default=None, examples=["claims.before_in_force"])
+    params: dict[str, Any] | None = Field(default=None, examples=[{
+        "incident": "2016-02-06", "benefit": "accidental_death", "in_force": "2016-02-07"}])
+    details: dict[str, Any] | None = None
     errors: list[dict[str, Any]] | None = None
 
 
@@ -67,7 +73,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     details = {k: v for k, v in exc.details.items() if k != "retry_after"} or None
     return problem_response(
         request, status=exc.status_code, slug=exc.type_slug, title=exc.title, detail=exc.message,
-        headers=getattr(exc, "headers", None), details=details,
+        headers=getattr(exc, "headers", None), code=exc.code.value,
+        params={name: plain(value) for name, value in exc.params.items()}, details=details,
     )
 
 

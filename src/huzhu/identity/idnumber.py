@@ -19,6 +19,7 @@ from typing import Literal
 from stdnum.cn import ric
 
 from huzhu.errors import InvalidInput
+from huzhu.identity.errors import IdentityError
 from huzhu.identity.regions import PROVINCES, province_for
 
 Gender = Literal["F", "M"]
@@ -41,7 +42,7 @@ class ResidentId:
 def check_character(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character ('0'-'9' or 'X') for the first 17 digits."""
     if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
-        raise InvalidInput("ID number: the check character needs exactly 17 digits")
+        raise InvalidInput(IdentityError.CHECK_NEEDS_17)
     # stdnum's calc_check_digit expects the full number and ignores its last character.
     return ric.calc_check_digit(first17 + "0")
 
@@ -49,24 +50,23 @@ def check_character(first17: str) -> str:
 def convert_15_to_18(number15: str) -> str:
     """Convert a legacy 15-digit ID (born 19YY) to the 18-character form."""
     if len(number15) != 15 or not number15.isascii() or not number15.isdigit():
-        raise InvalidInput("ID number: the old 15-digit form must consist of 15 digits")
+        raise InvalidInput(IdentityError.OLD_FORM_15)
     first17 = number15[:6] + "19" + number15[6:]
     return first17 + check_character(first17)
 
 
 def _normalise(text: str) -> str:
     if not isinstance(text, str):
-        raise InvalidInput("ID number must be given as text")
+        raise InvalidInput(IdentityError.NOT_TEXT)
     number = _WHITESPACE.sub("", text).upper()
     if not number:
-        raise InvalidInput("ID number is empty")
+        raise InvalidInput(IdentityError.EMPTY)
     if len(number) == 15:
         if not (number.isascii() and number.isdigit()):
-            raise InvalidInput("ID number: the old 15-digit form must consist of digits only")
+            raise InvalidInput(IdentityError.OLD_FORM_DIGITS)
         return convert_15_to_18(number)
     if len(number) != 18:
-        raise InvalidInput("ID number must have 18 characters (or 15 digits in the old form); it has %(n)s",
-                           params={"n": len(number)})
+        raise InvalidInput(IdentityError.LENGTH, n=len(number))
     return number
 
 
@@ -75,10 +75,9 @@ def _birth_date(number: str) -> date:
     try:
         born = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError:
-        raise InvalidInput("ID number: %(date)s (characters 7-14) is not a real birth date",
-                           params={"date": f"{digits[:4]}-{digits[4:6]}-{digits[6:8]}"}) from None
+        raise InvalidInput(IdentityError.NOT_A_DATE, date=f"{digits[:4]}-{digits[4:6]}-{digits[6:8]}") from None
     if born < _EARLIEST_BIRTH:
-        raise InvalidInput("ID number: birth date %(date)s is before 1900", params={"date": born.isoformat()})
+        raise InvalidInput(IdentityError.BORN_BEFORE_1900, date=born.isoformat())
     return born
 
 
@@ -90,21 +89,17 @@ def parse_resident_id(text: str, *, today: date | None = None) -> ResidentId:
     """
     number = _normalise(text)
     if not (number[:17].isascii() and number[:17].isdigit()):
-        raise InvalidInput("ID number: the first 17 characters must be digits")
+        raise InvalidInput(IdentityError.FIRST_17_DIGITS)
     last = number[17]
     if not (last.isdigit() or last == "X"):
-        raise InvalidInput("ID number: the last character must be a digit or X")
+        raise InvalidInput(IdentityError.LAST_CHARACTER)
     if last != check_character(number[:17]):
-        raise InvalidInput(
-            "ID number: the check character (the last one) does not match the other digits; "
-            "please look for a typing mistake"
-        )
+        raise InvalidInput(IdentityError.CHECK_CHARACTER)
     born = _birth_date(number)
     if number[:2] not in PROVINCES:
-        raise InvalidInput("ID number: unknown province code %(code)s (the first two digits)",
-                           params={"code": number[:2]})
+        raise InvalidInput(IdentityError.UNKNOWN_PROVINCE, code=number[:2])
     if today is not None and born > today:
-        raise InvalidInput("ID number: birth date %(date)s is in the future", params={"date": born.isoformat()})
+        raise InvalidInput(IdentityError.BORN_IN_FUTURE, date=born.isoformat())
     province = province_for(number[:2])
     return ResidentId(
         number=number,
@@ -123,13 +118,13 @@ def make_resident_id(region_code: str, birth: date, sequence: int, gender: Gende
     The order code is ``sequence`` (0..99, two digits) followed by 1 for a man or 2 for a woman.
     """
     if len(region_code) != 6 or not region_code.isascii() or not region_code.isdigit():
-        raise InvalidInput("region_code must be 6 digits")
+        raise InvalidInput(IdentityError.REGION_CODE)
     province_for(region_code)
     if not 0 <= sequence <= 99:
-        raise InvalidInput("sequence must be between 0 and 99")
+        raise InvalidInput(IdentityError.SEQUENCE)
     if gender not in ("F", "M"):
-        raise InvalidInput("gender must be 'F' or 'M'")
+        raise InvalidInput(IdentityError.GENDER)
     if birth < _EARLIEST_BIRTH or birth.year > 9999:
-        raise InvalidInput("birth date must be in 1900 or later")
+        raise InvalidInput(IdentityError.BIRTH_YEAR)
     first17 = f"{region_code}{birth:%Y%m%d}{sequence:02d}{1 if gender == 'M' else 2}"
     return first17 + check_character(first17)

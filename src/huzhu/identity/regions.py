@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from huzhu.errors import InvalidInput
+from huzhu.identity.errors import IdentityError
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,4 @@ def province_for(code: str) -> Province:
     try:
         return PROVINCES[key]
     except KeyError:
-        raise InvalidInput(
-            f"unknown province code {key!r} (the first two digits of the region code)"
-        ) from None
+        raise InvalidInput(IdentityError.REGION_PROVINCE, code=repr(key)) from None

@@ -29,10 +29,12 @@ from huzhu.errors import Conflict, InvalidInput
 from huzhu.identity import parse_resident_id
 from huzhu.ledger.models import CREDIT, DEBIT, MEMBER_BALANCE, Entry, Transfer
 from huzhu.ledger.service import custody_cash_account_id, find_transfer
+from huzhu.members.errors import ImportRefusal, MemberError
 from huzhu.members.models import Member
 from huzhu.members.sealing import id_number_vault
 from huzhu.members.service import shares_from
 from huzhu.money import parse_yuan
+from huzhu.plans.errors import PlanError
 from huzhu.plans.rules import check_eligibility
 from huzhu.plans.schemas import Plan
 
@@ -88,24 +90,24 @@ def _parse(reader: Iterator[dict[str, str]], plans: Mapping[str, Plan], today: d
         try:
             resident = parse_resident_id(raw.get("id_number") or "", today=today)
             if resident.number in seen:
-                raise InvalidInput("ID number appears twice in the file")
+                raise InvalidInput(ImportRefusal.DUPLICATE_ID)
             seen.add(resident.number)
             name = (raw.get("name") or "").strip()
             if not 1 <= len(name) <= 100:
-                raise InvalidInput("name must be 1 to 100 characters")
+                raise InvalidInput(MemberError.NAME)
             codes = tuple(c.strip() for c in (raw.get("plans") or "").split(";") if c.strip())
             if not codes:
-                raise InvalidInput("at least one plan code is required")
+                raise InvalidInput(ImportRefusal.NO_PLAN)
             joined_on = date.fromisoformat((raw.get("joined_on") or "").strip())
             if joined_on > today:
-                raise InvalidInput("joined_on is in the future")
+                raise InvalidInput(ImportRefusal.JOINED_IN_FUTURE)
             for code in codes:
                 if code not in plans:
-                    raise InvalidInput(f"unknown plan {code!r}")
+                    raise InvalidInput(PlanError.UNKNOWN_PLAN, plan=repr(code), plans=sorted(plans))
                 problems = check_eligibility(plans[code], birth_date=resident.birth_date, on=joined_on,
                                              health_answers={q.code: False for q in plans[code].eligibility.health_questions})
                 if problems:
-                    raise InvalidInput(problems[0].message)
+                    raise InvalidInput(MemberError.NOT_ELIGIBLE, plan=plans[code].title, reasons=[problems[0].reason])
             balance = parse_yuan(raw.get("balance") or "", field="balance", allow_zero=True)
             yield _Row(name, resident.number, resident.birth_date, resident.gender, resident.region_code, codes,
                        joined_on, balance)
@@ -134,7 +136,7 @@ def import_members(
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     key = f"import:{digest}"
     if find_transfer(session, key) is not None:
-        raise Conflict(f"this file was already imported (sha256 {digest[:12]}…)")
+        raise Conflict(ImportRefusal.ALREADY_IMPORTED, digest=digest[:12])
     today = business_date(now)
     result = ImportResult()
     errors: list[str] = []
@@ -149,7 +151,7 @@ def import_members(
         reader = csv.DictReader(handle)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise InvalidInput(f"{path.name}: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}")
+            raise InvalidInput(ImportRefusal.COLUMNS, file=path.name, missing=missing, expected=",".join(COLUMNS))
         for chunk in _chunks(_parse(reader, plans, today, errors), CHUNK):
             if errors:
                 break
@@ -164,8 +166,7 @@ def import_members(
             if progress:
                 progress(len(chunk))
     if errors:
-        raise InvalidInput("import refused, nothing was written:\n" + "\n".join(errors[:MAX_ERRORS]),
-                           errors=errors[:MAX_ERRORS])
+        raise InvalidInput(ImportRefusal.REFUSED, errors="\n".join(errors[:MAX_ERRORS]), details={"errors": errors[:MAX_ERRORS]})
     if result.total_balance_fen:
         session.add(Entry(transfer_id=transfer.id, account_id=cash_id, direction=DEBIT, amount=result.total_balance_fen))
         session.execute(text("UPDATE ledger_accounts SET debits_posted = debits_posted + :amt WHERE id = :id"),

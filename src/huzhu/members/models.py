@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -16,11 +17,35 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, object_session
 
-from huzhu.db import Base, BigId, UtcDateTime
+from huzhu.db import Base, BigId, EnumString, UtcDateTime, one_of
 from huzhu.members.sealing import id_number_vault
 
-RELATIONSHIPS = ("self", "spouse", "child", "parent")
-ENROLLMENT_STATUSES = ("active", "suspended", "left")
+
+class Relationship(StrEnum):
+    """How an insured person is related to the account that manages them."""
+
+    SELF = "self"
+    SPOUSE = "spouse"
+    CHILD = "child"
+    PARENT = "parent"
+
+
+class EnrollmentStatus(StrEnum):
+    """An enrollment's state (also each coverage-history event's)."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    LEFT = "left"
+
+
+class CoverageState(StrEnum):
+    """What a member sees of an enrollment on a day (computed, never stored): an active enrollment
+    is waiting or in force; otherwise it shows its status."""
+
+    WAITING = "waiting"
+    IN_FORCE = "in_force"
+    SUSPENDED = "suspended"
+    LEFT = "left"
 
 
 class Member(Base):
@@ -30,7 +55,7 @@ class Member(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
-    relationship: Mapped[str] = mapped_column(String(8), default="self")
+    relationship: Mapped[Relationship] = mapped_column(EnumString(Relationship, 8), default=Relationship.SELF)
     name: Mapped[str] = mapped_column(String(100))
     # The resident ID number is never stored in clear (identity/sealing.py): a keyed digest for
     # uniqueness, the number sealed with AES-GCM, and the masked form for display.
@@ -49,7 +74,7 @@ class Member(Base):
         return id_number_vault(object_session(self)).unseal(self.id_number_sealed)
 
     __table_args__ = (
-        CheckConstraint(f"relationship IN {RELATIONSHIPS!r}", name="relationship_known"),
+        CheckConstraint(one_of("relationship", Relationship), name="relationship_known"),
         CheckConstraint("gender IN ('F', 'M')", name="gender_known"),
     )
 
@@ -66,7 +91,7 @@ class Enrollment(Base):
     # without joining a million members.
     ledger_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     plan_code: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(10), default="active")
+    status: Mapped[EnrollmentStatus] = mapped_column(EnumString(EnrollmentStatus, 10), default=EnrollmentStatus.ACTIVE)
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime)
     joined_on: Mapped[date] = mapped_column(Date)
     coverage_anchor_on: Mapped[date] = mapped_column(Date)
@@ -76,15 +101,15 @@ class Enrollment(Base):
     health_declaration: Mapped[dict | None] = mapped_column(JSON)
 
     __table_args__ = (
-        CheckConstraint(f"status IN {ENROLLMENT_STATUSES!r}", name="status_known"),
+        CheckConstraint(one_of("status", EnrollmentStatus), name="status_known"),
         # One live enrollment per member per plan; a member who left may join again.
         Index(
             "uq_enrollments_live",
             "member_id",
             "plan_code",
             unique=True,
-            sqlite_where=text("status <> 'left'"),
-            postgresql_where=text("status <> 'left'"),
+            sqlite_where=text(f"status <> '{EnrollmentStatus.LEFT.value}'"),
+            postgresql_where=text(f"status <> '{EnrollmentStatus.LEFT.value}'"),
         ),
         # No index on status: a run reads a plan's enrollments in one scan anyway, and suspending
         # many at once should not have to move index entries.
@@ -104,7 +129,7 @@ class EnrollmentEvent(Base):
     # enrollments; only the enrollment service writes this history, always for an existing enrollment.
     enrollment_id: Mapped[int] = mapped_column(BigInteger)
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[EnrollmentStatus] = mapped_column(EnumString(EnrollmentStatus, 10))
     reason: Mapped[str] = mapped_column(String(200))
     coverage_anchor_on: Mapped[date] = mapped_column(Date)
     run_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from typing import TypedDict
 
 from sqlalchemy import and_, bindparam, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
-from huzhu.accounts.models import Account
+from huzhu.accounts.models import Account, Role
 from huzhu.clock import business_date, start_of_business_day
 from huzhu.custody.service import Custodian, deposit, instruct_payment, settle_instruction
 from huzhu.db import UtcDateTime, is_sqlite
@@ -28,9 +29,19 @@ from huzhu.identity.idnumber import parse_resident_id
 from huzhu.identity.sealing import IdNumberVault
 from huzhu.ledger.models import MEMBER_BALANCE, LedgerAccount
 from huzhu.ledger.service import find_transfer, open_account
-from huzhu.members.models import RELATIONSHIPS, Enrollment, EnrollmentEvent, Member
+from huzhu.members.errors import MemberError
+from huzhu.members.models import (
+    CoverageState,
+    Enrollment,
+    EnrollmentEvent,
+    EnrollmentStatus,
+    Member,
+    Relationship,
+)
 from huzhu.members.sealing import id_number_vault
+from huzhu.messages import OneOf
 from huzhu.money import format_yuan
+from huzhu.plans.errors import PlanError
 from huzhu.plans.rules import check_eligibility, in_force_date
 from huzhu.plans.schemas import Plan
 
@@ -39,24 +50,25 @@ from huzhu.plans.schemas import Plan
 
 def add_member(
     session: Session, *, account_id: int | None, name: str, id_number: str, now: datetime,
-    relationship: str = "self",
+    relationship: Relationship | str = Relationship.SELF,
 ) -> Member:
     """Register an insured person under an account; the ID number gives birth date and gender."""
     name = (name or "").strip()
     if not 1 <= len(name) <= 100:
-        raise InvalidInput("name must be 1 to 100 characters")
-    if relationship not in RELATIONSHIPS:
-        raise InvalidInput(f"relationship must be one of {', '.join(RELATIONSHIPS)}")
+        raise InvalidInput(MemberError.NAME)
+    if relationship not in tuple(Relationship):
+        raise InvalidInput(MemberError.RELATIONSHIP, choices=OneOf(Relationship))
+    relationship = Relationship(relationship)
     resident = parse_resident_id(id_number, today=business_date(now))
     sealed = id_number_vault(session).columns(resident.number)
     if session.scalar(select(Member.id).where(Member.id_number_digest == sealed["id_number_digest"])) is not None:
-        raise Conflict("a member with this ID number is already registered")
-    if account_id is not None and relationship == "self":
+        raise Conflict(MemberError.ID_NUMBER_TAKEN)
+    if account_id is not None and relationship == Relationship.SELF:
         has_self = session.scalar(
-            select(Member.id).where(Member.account_id == account_id, Member.relationship == "self")
+            select(Member.id).where(Member.account_id == account_id, Member.relationship == Relationship.SELF)
         )
         if has_self is not None:
-            raise Conflict("this account already has a member registered as 'self'")
+            raise Conflict(MemberError.SELF_TAKEN)
     ledger_account = open_account(session, kind=MEMBER_BALANCE, now=now)
     member = Member(
         account_id=account_id, relationship=relationship, name=name, **sealed,
@@ -71,34 +83,34 @@ def add_member(
 def member_or_raise(session: Session, member_id: int) -> Member:
     member = session.get(Member, member_id)
     if member is None:
-        raise NotFound(f"member {member_id} does not exist")
+        raise NotFound(MemberError.NO_SUCH_MEMBER, member=member_id)
     return member
 
 
 def member_of_account(session: Session, *, member_id: int, account: Account) -> Member:
     """The member, if the account manages it (staff may act on any member)."""
     member = member_or_raise(session, member_id)
-    if account.role == "member" and member.account_id != account.id:
-        raise NotFound(f"member {member_id} does not exist")
+    if account.role == Role.MEMBER and member.account_id != account.id:
+        raise NotFound(MemberError.NO_SUCH_MEMBER, member=member_id)
     return member
 
 
-FINANCE_ROLES = ("admin", "auditor")
+FINANCE_ROLES = (Role.ADMIN, Role.AUDITOR)
 
 
 def member_for_reading(session: Session, *, actor: Account, member_id: int) -> Member:
     """Members see their own account's members (others look absent); finance staff see all."""
-    if actor.role == "member":
+    if actor.role == Role.MEMBER:
         return member_of_account(session, member_id=member_id, account=actor)
     if actor.role in FINANCE_ROLES:
         return member_or_raise(session, member_id)
-    raise Forbidden("the %(role)s role cannot see members' accounts", params={"role": actor.role})
+    raise Forbidden(MemberError.ROLE_CANNOT_SEE, role=actor.role)
 
 
 def own_member(session: Session, *, actor: Account, member_id: int) -> Member:
     """Only the account that manages a member may move its money or join plans for it."""
-    if actor.role != "member":
-        raise Forbidden("only the member's own account can do this")
+    if actor.role != Role.MEMBER:
+        raise Forbidden(MemberError.OWN_ACCOUNT_ONLY)
     return member_of_account(session, member_id=member_id, account=actor)
 
 
@@ -106,7 +118,7 @@ def own_enrollment(session: Session, *, actor: Account, enrollment_id: int, memb
     """An enrollment of one of the actor's own members (and of ``member_id`` when given)."""
     enrollment = session.get(Enrollment, enrollment_id)
     if enrollment is None or (member_id is not None and enrollment.member_id != member_id):
-        raise NotFound(f"enrollment {enrollment_id} does not exist")
+        raise NotFound(MemberError.NO_SUCH_ENROLLMENT, enrollment=enrollment_id)
     own_member(session, actor=actor, member_id=enrollment.member_id)
     return enrollment
 
@@ -121,7 +133,7 @@ def balance_of(session: Session, member: Member) -> LedgerAccount:
 
 
 def _record_event(
-    session: Session, enrollment: Enrollment, *, status: str, reason: str, now: datetime, balance: int | None = None
+    session: Session, enrollment: Enrollment, *, status: EnrollmentStatus, reason: str, now: datetime, balance: int | None = None
 ) -> None:
     session.add(
         EnrollmentEvent(
@@ -134,7 +146,7 @@ def _record_event(
 def plan_or_raise(plans: Mapping[str, Plan], plan_code: str) -> Plan:
     plan = plans.get(plan_code)
     if plan is None:
-        raise NotFound(f"unknown plan {plan_code!r}; plans are: {', '.join(sorted(plans))}")
+        raise NotFound(PlanError.UNKNOWN_PLAN, plan=repr(plan_code), plans=sorted(plans))
     return plan
 
 
@@ -154,34 +166,32 @@ def join_plan(
     today = business_date(now)
     live = session.scalar(
         select(Enrollment).where(
-            Enrollment.member_id == member.id, Enrollment.plan_code == plan.code, Enrollment.status != "left"
+            Enrollment.member_id == member.id, Enrollment.plan_code == plan.code, Enrollment.status != EnrollmentStatus.LEFT
         )
     )
     if live is not None:
-        raise Conflict("member %(member)s is already in plan %(plan)s",
-                       params={"member": member.id, "plan": plan.code, "plan_zh": plan.name_zh})
+        raise Conflict(MemberError.ALREADY_JOINED, member=member.id, plan=plan.title)
     problems = check_eligibility(plan, birth_date=member.birth_date, on=today, health_answers=health_answers)
     if problems:
-        raise NotEligible("; ".join(p.message for p in problems), problems=[p.code for p in problems])
+        raise NotEligible(MemberError.NOT_ELIGIBLE, plan=plan.title, reasons=[p.reason for p in problems],
+                          details={"problems": [p.code for p in problems]})
     if find_transfer(session, idempotency_key) is not None:
         # A replayed deposit would enrol without paying (another plan, or a re-join after leaving).
-        raise IdempotencyConflict(
-            f"idempotency key {idempotency_key!r} was already used for an earlier deposit; use a new key to join"
-        )
+        raise IdempotencyConflict(MemberError.DEPOSIT_KEY_USED, key=repr(idempotency_key))
     account = balance_of(session, member)
     deposit(
         session, custodian, account=account, amount_fen=plan.deposit_fen, idempotency_key=idempotency_key,
         now=now, member_id=member.id, memo=f"deposit to join {plan.code}", key_is_new=True,
     )
     enrollment = Enrollment(
-        member_id=member.id, ledger_account_id=member.ledger_account_id, plan_code=plan.code, status="active",
+        member_id=member.id, ledger_account_id=member.ledger_account_id, plan_code=plan.code, status=EnrollmentStatus.ACTIVE,
         joined_at=now, joined_on=today,
         coverage_anchor_on=today, shares_from=shares_from(plan, today), status_changed_at=now,
         health_declaration=dict(health_answers) if health_answers else None,
     )
     session.add(enrollment)
     session.flush()
-    _record_event(session, enrollment, status="active", reason="joined", now=now, balance=account.available)
+    _record_event(session, enrollment, status=EnrollmentStatus.ACTIVE, reason="joined", now=now, balance=account.available)
     session.flush()
     return enrollment
 
@@ -189,7 +199,7 @@ def join_plan(
 def enrollment_or_raise(session: Session, enrollment_id: int) -> Enrollment:
     enrollment = session.get(Enrollment, enrollment_id)
     if enrollment is None:
-        raise NotFound(f"enrollment {enrollment_id} does not exist")
+        raise NotFound(MemberError.NO_SUCH_ENROLLMENT, enrollment=enrollment_id)
     return enrollment
 
 
@@ -200,7 +210,7 @@ def top_up(
     """Add money to a member's balance; suspended enrollments it now covers resume (their ids are
     appended to ``resumed`` when given)."""
     if amount_fen <= 0:
-        raise InvalidInput("top-up amount must be greater than zero")
+        raise InvalidInput(MemberError.TOP_UP_ZERO)
     account = balance_of(session, member)
     # post_transfer expires the account, so its next read sees the new totals.
     deposit(session, custodian, account=account, amount_fen=amount_fen, idempotency_key=idempotency_key,
@@ -215,7 +225,7 @@ def resume_funded(session: Session, *, plans: Mapping[str, Plan], member: Member
     account = balance_of(session, member)
     resumed = []
     suspended = session.scalars(
-        select(Enrollment).where(Enrollment.member_id == member.id, Enrollment.status == "suspended")
+        select(Enrollment).where(Enrollment.member_id == member.id, Enrollment.status == EnrollmentStatus.SUSPENDED)
     ).all()
     today = business_date(now)
     for enrollment in suspended:
@@ -227,9 +237,9 @@ def resume_funded(session: Session, *, plans: Mapping[str, Plan], member: Member
         if restart is not None and suspended_days > restart:
             enrollment.coverage_anchor_on = today
             enrollment.shares_from = shares_from(plan, today)
-        enrollment.status = "active"
+        enrollment.status = EnrollmentStatus.ACTIVE
         enrollment.status_changed_at = now
-        _record_event(session, enrollment, status="active", reason="resumed after top-up", now=now,
+        _record_event(session, enrollment, status=EnrollmentStatus.ACTIVE, reason="resumed after top-up", now=now,
                       balance=account.available)
         resumed.append(enrollment)
     session.flush()
@@ -251,11 +261,12 @@ def suspend_underfunded(
         f"WHEN :plan_{i} THEN :min_{i}" for i in range(len(plans))) + " END"
     params: dict[str, object] = {f"plan_{i}": p.code for i, p in enumerate(plans.values())}
     params |= {f"min_{i}": p.min_balance_fen for i, p in enumerate(plans.values())}
-    params |= {"run_id": run_id, "reason": "balance below the plan minimum"}
+    params |= {"run_id": run_id, "reason": "balance below the plan minimum",
+               "active": EnrollmentStatus.ACTIVE.value, "suspended": EnrollmentStatus.SUSPENDED.value}
     balance = "a.credits_posted - a.debits_posted - a.debits_pending"
     # The first balance test needs only the account row, so the database filters accounts before the join.
     params["highest_min"] = max(p.min_balance_fen for p in plans.values())
-    where = (f"a.id = e.ledger_account_id AND e.status = 'active' AND e.plan_code IN "
+    where = (f"a.id = e.ledger_account_id AND e.status = :active AND e.plan_code IN "
              f"({', '.join(f':plan_{i}' for i in range(len(plans)))}) "
              f"AND {balance} < :highest_min AND {balance} < {minimum}")
     if member_id is not None:
@@ -265,22 +276,22 @@ def suspend_underfunded(
     if is_sqlite(session):
         session.execute(text(
             "INSERT INTO enrollment_events (enrollment_id, occurred_at, status, reason, coverage_anchor_on, run_id, "
-            f"balance_fen) SELECT e.id, :now, 'suspended', :reason, e.coverage_anchor_on, :run_id, {balance} "
+            f"balance_fen) SELECT e.id, :now, :suspended, :reason, e.coverage_anchor_on, :run_id, {balance} "
             f"FROM enrollments e JOIN ledger_accounts a ON {where}"
         ).bindparams(now_param), params)
         result = session.execute(text(
-            f"UPDATE enrollments AS e SET status = 'suspended', status_changed_at = :now FROM ledger_accounts a "
+            f"UPDATE enrollments AS e SET status = :suspended, status_changed_at = :now FROM ledger_accounts a "
             f"WHERE {where}"
         ).bindparams(now_param), params)
         count = result.rowcount or 0
     else:
         # One statement: suspend and record what was suspended, from the same rows.
         count = session.scalar(text(
-            f"WITH suspended AS (UPDATE enrollments AS e SET status = 'suspended', status_changed_at = :now "
+            f"WITH suspended AS (UPDATE enrollments AS e SET status = :suspended, status_changed_at = :now "
             f"FROM ledger_accounts a WHERE {where} "
             f"RETURNING e.id, e.coverage_anchor_on, {balance} AS balance), "
             "recorded AS (INSERT INTO enrollment_events (enrollment_id, occurred_at, status, reason, "
-            "coverage_anchor_on, run_id, balance_fen) SELECT id, :now, 'suspended', :reason, coverage_anchor_on, "
+            "coverage_anchor_on, run_id, balance_fen) SELECT id, :now, :suspended, :reason, coverage_anchor_on, "
             "CAST(:run_id AS BIGINT), balance FROM suspended RETURNING 1) SELECT COUNT(*) FROM recorded"
         ).bindparams(now_param), params) or 0
     session.expire_all()
@@ -293,14 +304,13 @@ def withdraw(
 ) -> str:
     """Pay part of a member's balance back to their bank account through the custodian."""
     if amount_fen <= 0:
-        raise InvalidInput("withdrawal amount must be greater than zero")
+        raise InvalidInput(MemberError.WITHDRAWAL_ZERO)
     _check_bank_account(bank_account)
     account = balance_of(session, member)
     # A replayed key returns the first withdrawal's state (or conflicts) even if the balance is now lower.
     if find_transfer(session, idempotency_key) is None and amount_fen > account.available:
-        raise InsufficientFunds("available balance is %(available)s yuan; cannot withdraw %(amount)s yuan",
-                                params={"available": format_yuan(account.available),
-                                        "amount": format_yuan(amount_fen)})
+        raise InsufficientFunds(MemberError.OVER_BALANCE, available=format_yuan(account.available),
+                                amount=format_yuan(amount_fen))
     instruction = instruct_payment(
         session, custodian, kind=kind, from_account=account, amount_fen=amount_fen, creditor_name=member.name,
         creditor_account=bank_account, remittance_info=f"huzhu refund to member {member.id}",
@@ -316,23 +326,23 @@ def leave_plan(
     bank_account: str | None, now: datetime, idempotency_key: str,
 ) -> Enrollment:
     """Leave a plan at any time. Leaving the last plan refunds the whole remaining balance."""
-    if enrollment.status == "left":
-        raise InvalidTransition("this enrollment has already left the plan")
+    if enrollment.status == EnrollmentStatus.LEFT:
+        raise InvalidTransition(MemberError.ALREADY_LEFT)
     member = member_or_raise(session, enrollment.member_id)
     others = session.scalar(
         select(func.count()).select_from(Enrollment).where(
-            Enrollment.member_id == member.id, Enrollment.status != "left", Enrollment.id != enrollment.id
+            Enrollment.member_id == member.id, Enrollment.status != EnrollmentStatus.LEFT, Enrollment.id != enrollment.id
         )
     )
     account = balance_of(session, member)
     refund = account.available if not others else 0
     if refund > 0:
         if not bank_account:
-            raise InvalidInput("a bank account is needed to refund the remaining balance")
+            raise InvalidInput(MemberError.REFUND_ACCOUNT)
         _check_bank_account(bank_account)
-    enrollment.status = "left"
+    enrollment.status = EnrollmentStatus.LEFT
     enrollment.status_changed_at = now
-    _record_event(session, enrollment, status="left", reason="member left the plan", now=now, balance=account.available)
+    _record_event(session, enrollment, status=EnrollmentStatus.LEFT, reason="member left the plan", now=now, balance=account.available)
     session.flush()
     if refund > 0:
         assert bank_account is not None
@@ -346,11 +356,11 @@ def end_membership(session: Session, *, member: Member, reason: str, now: dateti
     account = balance_of(session, member)
     ended = 0
     for enrollment in session.scalars(
-        select(Enrollment).where(Enrollment.member_id == member.id, Enrollment.status != "left")
+        select(Enrollment).where(Enrollment.member_id == member.id, Enrollment.status != EnrollmentStatus.LEFT)
     ):
-        enrollment.status = "left"
+        enrollment.status = EnrollmentStatus.LEFT
         enrollment.status_changed_at = now
-        _record_event(session, enrollment, status="left", reason=reason, now=now, balance=account.available)
+        _record_event(session, enrollment, status=EnrollmentStatus.LEFT, reason=reason, now=now, balance=account.available)
         ended += 1
     session.flush()
     return ended
@@ -358,7 +368,7 @@ def end_membership(session: Session, *, member: Member, reason: str, now: dateti
 
 def _check_bank_account(bank_account: str) -> None:
     if not re.fullmatch(r"\d{12,19}", bank_account or "", re.ASCII):
-        raise InvalidInput("bank account must be 12 to 19 digits")
+        raise InvalidInput(MemberError.BANK_ACCOUNT)
 
 
 def coverage_on(session: Session, enrollment: Enrollment, day: date) -> tuple[bool, date]:
@@ -382,27 +392,44 @@ def coverage_on(session: Session, enrollment: Enrollment, day: date) -> tuple[bo
             EnrollmentEvent.enrollment_id == enrollment.id,
             EnrollmentEvent.occurred_at >= day_start,
             EnrollmentEvent.occurred_at < day_end,
-            EnrollmentEvent.status != "active",
+            EnrollmentEvent.status != EnrollmentStatus.ACTIVE,
         )))
     )
     anchor = before.coverage_anchor_on if before is not None else enrollment.coverage_anchor_on
-    active = (before is None or before.status == "active") and not lapsed_that_day
+    active = (before is None or before.status == EnrollmentStatus.ACTIVE) and not lapsed_that_day
     return bool(active), anchor
 
 
-def coverage_status(plan: Plan, enrollment: Enrollment, *, today: date) -> dict[str, object]:
+class BenefitCover(TypedDict):
+    code: str
+    name_zh: str
+    name_en: str
+    in_force_from: str  # ISO date
+    in_force: bool
+
+
+class Coverage(TypedDict):
+    state: CoverageState
+    benefits: list[BenefitCover]
+
+
+def coverage_status(plan: Plan, enrollment: Enrollment, *, today: date) -> Coverage:
     """What a member sees per plan: waiting until …, in force, suspended and why, left."""
-    benefits = [
+    benefits: list[BenefitCover] = [
         {"code": b.code, "name_zh": b.name_zh, "name_en": b.name_en,
          "in_force_from": in_force_date(b, enrollment.coverage_anchor_on).isoformat(),
-         "in_force": enrollment.status == "active" and today >= in_force_date(b, enrollment.coverage_anchor_on)}
+         "in_force": enrollment.status == EnrollmentStatus.ACTIVE
+                     and today >= in_force_date(b, enrollment.coverage_anchor_on)}
         for b in plan.benefits
     ]
-    if enrollment.status == "active":
-        state = "in_force" if any(b["in_force"] for b in benefits) else "waiting"
-    else:
-        state = enrollment.status
-    return {"state": state, "benefits": benefits}
+    return {"state": coverage_state(enrollment, any(b["in_force"] for b in benefits)), "benefits": benefits}
+
+
+def coverage_state(enrollment: Enrollment, in_force: bool) -> CoverageState:
+    """An active enrollment is in force (some benefit covers today) or waiting; otherwise its status."""
+    if enrollment.status == EnrollmentStatus.ACTIVE:
+        return CoverageState.IN_FORCE if in_force else CoverageState.WAITING
+    return CoverageState(enrollment.status)
 
 
 # ---------------------------------------------------------------- ID-number keys
@@ -415,7 +442,7 @@ def rekey_members(session: Session, new_key: str, *, progress: Callable[[int], N
     transaction (all or nothing); returns how many were resealed. The session's own vault holds
     the current key; a number it cannot unseal stops the rekey before anything is written."""
     if len(new_key) < 32:
-        raise InvalidInput("the new ID-number key must be at least 32 characters")
+        raise InvalidInput(MemberError.ID_KEY_TOO_SHORT)
     old, new = id_number_vault(session), IdNumberVault(new_key)
     if session.get_bind().dialect.name == "postgresql":
         # No member may be added under the old key while the others move to the new one.
@@ -434,8 +461,7 @@ def rekey_members(session: Session, new_key: str, *, progress: Callable[[int], N
             try:
                 number = old.unseal(sealed)
             except Exception as exc:  # noqa: BLE001 - InvalidTag or a malformed seal: the wrong current key
-                raise InvalidInput(f"member {member_id}'s ID number does not open with the current key; "
-                                   "nothing was changed") from exc
+                raise InvalidInput(MemberError.ID_KEY_MISMATCH, member=member_id) from exc
             params.append({"member_id": member_id, "digest": new.digest(number), "sealed": new.seal(number)})
         session.execute(statement, params)
         done += len(rows)

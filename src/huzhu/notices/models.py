@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from huzhu.db import Base, BigId, UtcDateTime
+from huzhu.db import Base, BigId, EnumString, UtcDateTime, one_of
 
-# in_notice → (notice ended, no open objection) → shared → paid; withdrawn when an objection is upheld.
-CASE_STATUSES = ("in_notice", "shared", "paying", "paid", "withdrawn")
+
+class CaseStatus(StrEnum):
+    """in_notice → (notice ended, no open objection) → shared → paying → paid; withdrawn when an
+    objection is upheld."""
+
+    IN_NOTICE = "in_notice"
+    SHARED = "shared"
+    PAYING = "paying"
+    PAID = "paid"
+    WITHDRAWN = "withdrawn"
+
+
+class ObjectionStatus(StrEnum):
+    """An objection is open until a second reviewer upholds or dismisses it."""
+
+    OPEN = "open"
+    UPHELD = "upheld"
+    DISMISSED = "dismissed"
 
 
 class Case(Base):
@@ -23,7 +40,7 @@ class Case(Base):
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
     plan_code: Mapped[str] = mapped_column(String(40), index=True)
     benefit_code: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(12), default="in_notice")
+    status: Mapped[CaseStatus] = mapped_column(EnumString(CaseStatus, 12), default=CaseStatus.IN_NOTICE)
     amount_fen: Mapped[int] = mapped_column(BigInteger)  # the approved benefit
     collected_fen: Mapped[int | None] = mapped_column(BigInteger)
     shortfall_fen: Mapped[int | None] = mapped_column(BigInteger)
@@ -44,7 +61,7 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (
-        CheckConstraint(f"status IN {CASE_STATUSES!r}", name="status_known"),
+        CheckConstraint(one_of("status", CaseStatus), name="status_known"),
         Index("ix_cases_status_notice", "status", "notice_ends_at"),
     )
 
@@ -57,7 +74,7 @@ class Objection(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     reason: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default="open")  # open, upheld, dismissed
+    status: Mapped[ObjectionStatus] = mapped_column(EnumString(ObjectionStatus, 10), default=ObjectionStatus.OPEN)
     filed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     resolved_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     resolution_note: Mapped[str | None] = mapped_column(Text)
@@ -65,5 +82,5 @@ class Objection(Base):
 
     __table_args__ = (
         UniqueConstraint("case_id", "member_id"),
-        CheckConstraint("status IN ('open', 'upheld', 'dismissed')", name="status_known"),
+        CheckConstraint(one_of("status", ObjectionStatus), name="status_known"),
     )

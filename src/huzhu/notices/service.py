@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from huzhu.accounts.models import Account
+from huzhu.accounts.models import Account, Role
 from huzhu.accounts.service import require_role
 from huzhu.claims.models import Claim
 from huzhu.claims.service import latest_report
@@ -17,10 +17,11 @@ from huzhu.identity import mask_name, province_for
 from huzhu.identity.masking import redact_identifiers
 from huzhu.ledger.models import CASE_POOL
 from huzhu.ledger.service import open_account
-from huzhu.members.models import Enrollment, Member
+from huzhu.members.models import Enrollment, EnrollmentStatus, Member
 from huzhu.members.service import member_of_account
 from huzhu.money import format_yuan
-from huzhu.notices.models import Case, Objection
+from huzhu.notices.errors import NoticeError
+from huzhu.notices.models import Case, CaseStatus, Objection, ObjectionStatus
 from huzhu.numbering import next_number
 from huzhu.plans.rules import age_on
 from huzhu.plans.schemas import Plan
@@ -58,7 +59,7 @@ def open_case(session: Session, *, plan: Plan, claim: Claim, reviewer: Account, 
     pool = open_account(session, kind=CASE_POOL, now=now)
     case = Case(
         case_no="pending-" + claim.claim_no, claim_id=claim.id, plan_code=plan.code, benefit_code=claim.benefit_code,
-        status="in_notice", amount_fen=claim.amount_fen, fee_fen=plan.fee_fen, masked_name=mask_name(member.name),
+        status=CaseStatus.IN_NOTICE, amount_fen=claim.amount_fen, fee_fen=plan.fee_fen, masked_name=mask_name(member.name),
         gender=member.gender, age=age_on(member.birth_date, claim.incident_date),
         province_code=member.region_code[:2],
         incident_summary=f"{claim.incident_date.isoformat()} {benefit.name_zh} / {benefit.name_en}",
@@ -77,7 +78,7 @@ def open_case(session: Session, *, plan: Plan, claim: Claim, reviewer: Account, 
 def case_or_raise(session: Session, case_id: int) -> Case:
     case = session.get(Case, case_id)
     if case is None:
-        raise NotFound(f"case {case_id} does not exist")
+        raise NotFound(NoticeError.NO_SUCH_CASE, case=case_id)
     return case
 
 
@@ -85,32 +86,31 @@ def case_by_no(session: Session, case_no: str) -> Case:
     """A case by its public number (HZ000001)."""
     case = session.scalar(select(Case).where(Case.case_no == case_no))
     if case is None:
-        raise NotFound(f"case {case_no} does not exist")
+        raise NotFound(NoticeError.NO_SUCH_CASE, case=case_no)
     return case
 
 
 def file_objection(
     session: Session, *, actor: Account, case_id: int, member_id: int, reason: str, now: datetime
 ) -> Objection:
-    require_role(actor, "member")
+    require_role(actor, Role.MEMBER)
     case = case_or_raise(session, case_id)
-    if case.status != "in_notice" or now >= case.notice_ends_at:
-        raise InvalidTransition("case %(case)s is not in public notice; objections are closed",
-                                params={"case": case.case_no})
+    if case.status != CaseStatus.IN_NOTICE or now >= case.notice_ends_at:
+        raise InvalidTransition(NoticeError.OBJECTIONS_CLOSED, case=case.case_no)
     member = member_of_account(session, member_id=member_id, account=actor)
     is_member = session.scalar(
-        select(exists().where(Enrollment.member_id == member.id, Enrollment.status != "left"))
+        select(exists().where(Enrollment.member_id == member.id, Enrollment.status != EnrollmentStatus.LEFT))
     )
     if not is_member:
-        raise Forbidden("only members in a plan may object to a case")
+        raise Forbidden(NoticeError.MEMBERS_ONLY)
     reason = (reason or "").strip()
     if not 5 <= len(reason) <= 2000:
-        raise InvalidInput("an objection needs a reason of 5 to 2000 characters")
+        raise InvalidInput(NoticeError.REASON_LENGTH)
     already = session.scalar(select(Objection.id).where(Objection.case_id == case.id, Objection.member_id == member.id))
     if already is not None:
-        raise Conflict("this member has already objected to this case")
-    objection = Objection(case_id=case.id, member_id=member.id, account_id=actor.id, reason=reason, status="open",
-                          filed_at=now)
+        raise Conflict(NoticeError.ALREADY_OBJECTED)
+    objection = Objection(case_id=case.id, member_id=member.id, account_id=actor.id, reason=reason,
+                          status=ObjectionStatus.OPEN, filed_at=now)
     session.add(objection)
     session.flush()
     append_record(session, kind="objection_filed", subject=case.case_no,
@@ -121,17 +121,17 @@ def file_objection(
 def objection_or_raise(session: Session, objection_id: int) -> Objection:
     objection = session.get(Objection, objection_id)
     if objection is None:
-        raise NotFound(f"objection {objection_id} does not exist")
+        raise NotFound(NoticeError.NO_SUCH_OBJECTION, objection=objection_id)
     return objection
 
 
 def due_cases(session: Session, *, now: datetime) -> list[Case]:
     """Cases whose notice has ended with no open objection, oldest first."""
-    open_objection = exists().where(Objection.case_id == Case.id, Objection.status == "open")
+    open_objection = exists().where(Objection.case_id == Case.id, Objection.status == ObjectionStatus.OPEN)
     return list(
         session.scalars(
             select(Case)
-            .where(Case.status == "in_notice", Case.notice_ends_at <= now, ~open_objection)
+            .where(Case.status == CaseStatus.IN_NOTICE, Case.notice_ends_at <= now, ~open_objection)
             .order_by(Case.notice_ends_at, Case.id)
         )
     )

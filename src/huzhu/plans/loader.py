@@ -12,18 +12,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from huzhu.errors import DomainError, InvalidInput
+from huzhu.plans.errors import PlanError
 from huzhu.plans.schemas import Plan
 
 
 class PlanFileError(InvalidInput):
-    """A plan file is unreadable or breaks a rule. ``path`` and ``field`` say where."""
+    """A plan file is unreadable or breaks a rule. ``path`` and ``field`` say where; ``problem`` is
+    the validator's own (English) words."""
 
     def __init__(self, path: str | Path, field: str, problem: str) -> None:
         self.path = str(path)
         self.field = field
         self.problem = problem
         where = f"{self.path}: {field}" if field else self.path
-        super().__init__(f"{where}: {problem}", path=self.path, field=field)
+        super().__init__(PlanError.FILE, where=where, problem=problem, details={"path": self.path, "field": field})
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

@@ -9,12 +9,16 @@ So someone born 2000-02-29 is 1 year old from 2001-02-28, and 18 from 2018-02-28
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import Any
 
 from huzhu.errors import InvalidInput
+from huzhu.messages import Message, MessageCode, Name, code_named
 from huzhu.money import format_yuan
+from huzhu.plans.errors import PlanError
 from huzhu.plans.schemas import (
     AgeBandedRule,
     Benefit,
@@ -36,7 +40,7 @@ def _anniversary(birth: date, year: int) -> date:
 def age_on(birth: date, on: date) -> int:
     """Age in completed years (周岁) on ``on``; exactly N on the N-th birthday."""
     if on < birth:
-        raise InvalidInput(f"date {on.isoformat()} is before the birth date {birth.isoformat()}")
+        raise InvalidInput(PlanError.BEFORE_BIRTH, on=on.isoformat(), birth=birth.isoformat())
     years = on.year - birth.year
     if on < _anniversary(birth, on.year):
         years -= 1
@@ -46,24 +50,53 @@ def age_on(birth: date, on: date) -> int:
 def age_in_days(birth: date, on: date) -> int:
     """Whole days since birth (0 on the day of birth)."""
     if on < birth:
-        raise InvalidInput(f"date {on.isoformat()} is before the birth date {birth.isoformat()}")
+        raise InvalidInput(PlanError.BEFORE_BIRTH, on=on.isoformat(), birth=birth.isoformat())
     return (on - birth).days
 
 
 # --- eligibility ------------------------------------------------------------------------------
 
 
+class Ineligible(MessageCode):
+    """Why someone cannot join a plan (each one is a ``Problem``)."""
+
+    BORN_AFTER_JOINING = ("plans.eligibility.born_after_joining",
+                          "the birth date %(birth_date)s is after the joining date %(on)s")
+    TOO_YOUNG_YEARS = ("plans.eligibility.too_young_years",
+                       "must be at least %(min_age_years)s years old on the joining date; is %(age_years)s")
+    TOO_YOUNG_DAYS = ("plans.eligibility.too_young_days",
+                      "must be at least %(min_age_days)s days old on the joining date; is %(age_days)s days old")
+    TOO_OLD = ("plans.eligibility.too_old",
+               "must be at most %(max_age_years)s years old (completed years) on the joining date; is %(age_years)s")
+    HEALTH_UNKNOWN_QUESTION = ("plans.eligibility.health_unknown_question",
+                               "the health declaration answers unknown question(s): %(questions)s")
+    HEALTH_MISSING = ("plans.eligibility.health_missing",
+                      "this plan needs a health declaration; unanswered: %(questions)s")
+    HEALTH_FAILED = ("plans.eligibility.health_failed",
+                     "every health question must be answered 'no'; answered 'yes' (or not 'no'): %(questions)s")
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One reason a person cannot join. ``code`` is stable (for translations and APIs)."""
+    """One reason a person cannot join. ``code`` is stable (for APIs); ``text`` says it, with ``params``."""
 
     code: str
-    message: str
+    text: Ineligible
     params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """In English."""
+        return self.text.english(self.params)
+
+    @property
+    def reason(self) -> Message:
+        """As a value in another message (each reason someone cannot join)."""
+        return Message(self.text, self.params)
 
 
 def check_eligibility(
-    plan: Plan, *, birth_date: date, on: date, health_answers: dict[str, bool] | None
+    plan: Plan, *, birth_date: date, on: date, health_answers: Mapping[str, bool] | None
 ) -> list[Problem]:
     """Every problem with joining ``plan`` on ``on``; an empty list means eligible.
 
@@ -76,73 +109,35 @@ def check_eligibility(
     rules = plan.eligibility
     problems: list[Problem] = []
     if on < birth_date:
-        problems.append(
-            Problem(
-                "born_after_joining_date",
-                f"the birth date {birth_date.isoformat()} is after the joining date {on.isoformat()}",
-                {"birth_date": birth_date.isoformat(), "on": on.isoformat()},
-            )
-        )
+        problems.append(Problem("born_after_joining_date", Ineligible.BORN_AFTER_JOINING,
+                                {"birth_date": birth_date.isoformat(), "on": on.isoformat()}))
     else:
         years = age_on(birth_date, on)
         days = age_in_days(birth_date, on)
         if years < rules.min_age_years:
-            problems.append(
-                Problem(
-                    "too_young",
-                    f"must be at least {rules.min_age_years} years old on the joining date; is {years}",
-                    {"min_age_years": rules.min_age_years, "age_years": years},
-                )
-            )
+            problems.append(Problem("too_young", Ineligible.TOO_YOUNG_YEARS,
+                                    {"min_age_years": rules.min_age_years, "age_years": years}))
         elif days < rules.min_age_days:
-            problems.append(
-                Problem(
-                    "too_young",
-                    f"must be at least {rules.min_age_days} days old on the joining date; is {days} days old",
-                    {"min_age_days": rules.min_age_days, "age_days": days},
-                )
-            )
+            problems.append(Problem("too_young", Ineligible.TOO_YOUNG_DAYS,
+                                    {"min_age_days": rules.min_age_days, "age_days": days}))
         if years > rules.max_age_years:
-            problems.append(
-                Problem(
-                    "too_old",
-                    f"must be at most {rules.max_age_years} years old (completed years) on the joining date; "
-                    f"is {years}",
-                    {"max_age_years": rules.max_age_years, "age_years": years},
-                )
-            )
+            problems.append(Problem("too_old", Ineligible.TOO_OLD,
+                                    {"max_age_years": rules.max_age_years, "age_years": years}))
 
     known = [q.code for q in rules.health_questions]
     answers = dict(health_answers or {})
     unknown = sorted(code for code in answers if code not in known)
     if unknown:
-        problems.append(
-            Problem(
-                "health_declaration_unknown_question",
-                f"the health declaration answers unknown question(s): {', '.join(unknown)}",
-                {"questions": unknown},
-            )
-        )
+        problems.append(Problem("health_declaration_unknown_question", Ineligible.HEALTH_UNKNOWN_QUESTION,
+                                {"questions": unknown}))
     if known:
         missing = [code for code in known if code not in answers]
         if health_answers is None or missing:
-            problems.append(
-                Problem(
-                    "health_declaration_missing",
-                    "this plan needs a health declaration; unanswered: " + ", ".join(missing),
-                    {"questions": missing},
-                )
-            )
+            problems.append(Problem("health_declaration_missing", Ineligible.HEALTH_MISSING,
+                                    {"questions": missing}))
         bad = [code for code in known if answers.get(code) is not False and code in answers]
         if bad:
-            problems.append(
-                Problem(
-                    "health_declaration_failed",
-                    "every health question must be answered 'no'; answered 'yes' (or not 'no'): "
-                    + ", ".join(bad),
-                    {"questions": bad},
-                )
-            )
+            problems.append(Problem("health_declaration_failed", Ineligible.HEALTH_FAILED, {"questions": bad}))
     return problems
 
 
@@ -168,13 +163,37 @@ class ClaimFacts:
     insurance_paid_fen: int | None = None
 
 
-def _need_int(value: int | None, name: str) -> int:
+class Fact(StrEnum):
+    """The facts a benefit's rule may need (``ClaimFacts``' fields), named in refusals."""
+
+    DISABILITY_GRADES = "disability_grades"
+    AGE_AT_INCIDENT = "age_at_incident"
+    LOSS = "loss_fen"
+    FAULT_SHARE = "fault_share_bp"
+    INSURANCE_PAID = "insurance_paid_fen"
+
+
+class Formula(MessageCode):
+    """How a benefit's amount was computed, with its numbers (amounts in yuan)."""
+
+    FIXED = ("rules.amount.fixed", "fixed amount %(amount)s")
+    GRADE = ("rules.amount.grade", "grade %(grade)s → %(percent)s%% × %(full)s = %(amount)s")
+    GRADES = ("rules.amount.grades",
+              "grades %(grades)s: most severe grade %(grade)s → %(percent)s%% × %(full)s = %(amount)s")
+    AGE_BAND = ("rules.amount.age_band", "age %(age)s at the incident, band %(min)s-%(max)s → %(amount)s")
+    NO_AGE_BAND = ("rules.amount.no_age_band", "age %(age)s at the incident is in no age band (%(bands)s) → 0.00")
+    DRIVING = ("rules.amount.driving",
+               "min(cap %(cap)s, max(0, loss %(loss)s × fault %(fault)s = %(liable)s − insurance paid %(paid)s "
+               "= %(net)s)) = %(amount)s")
+
+
+def _need_int(value: int | None, fact: Fact) -> int:
     if value is None:
-        raise InvalidInput(f"{name} is required for this benefit")
+        raise InvalidInput(PlanError.FACT_REQUIRED, fact=fact)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{name} must be a whole number")
+        raise InvalidInput(PlanError.FACT_NOT_WHOLE, fact=fact)
     if value < 0:
-        raise InvalidInput(f"{name} must not be negative")
+        raise InvalidInput(PlanError.FACT_NEGATIVE, fact=fact)
     return value
 
 
@@ -184,64 +203,165 @@ def _percent(bp: int) -> str:
 
 def explain_benefit(benefit: Benefit, facts: ClaimFacts) -> tuple[int, str]:
     """(amount in fen, the formula with its numbers). Raises ``InvalidInput`` for missing/bad facts."""
+    amount, formula = benefit_formula(benefit, facts)
+    return amount, str(formula)
+
+
+def benefit_formula(benefit: Benefit, facts: ClaimFacts) -> tuple[int, Message]:
+    """(amount in fen, the formula with its numbers as a message)."""
     rule = benefit.rule
     if isinstance(rule, FixedRule):
-        return rule.amount_fen, f"fixed amount {format_yuan(rule.amount_fen)}"
+        return rule.amount_fen, Message(Formula.FIXED, {"amount": format_yuan(rule.amount_fen)})
     if isinstance(rule, DisabilityGradeRule):
         grades = facts.disability_grades
         if not grades:
-            raise InvalidInput("disability_grades is required for this benefit (at least one grade 1..10)")
+            raise InvalidInput(PlanError.GRADES_REQUIRED)
         for grade in grades:
             if isinstance(grade, bool) or not isinstance(grade, int) or not 1 <= grade <= 10:
-                raise InvalidInput(f"disability grade must be a whole number from 1 to 10, got {grade!r}")
+                raise InvalidInput(PlanError.GRADE_RANGE, grade=repr(grade))
         grade = min(grades)
         percent = (11 - grade) * 10
         amount = rule.full_amount_fen * percent // 100
-        lead = f"grades {', '.join(map(str, grades))}: most severe " if len(grades) > 1 else ""
-        return (
-            amount,
-            f"{lead}grade {grade} → {percent}% × {format_yuan(rule.full_amount_fen)} = {format_yuan(amount)}",
-        )
+        values: dict[str, object] = {"grade": grade, "percent": percent, "full": format_yuan(rule.full_amount_fen),
+                                     "amount": format_yuan(amount)}
+        if len(grades) > 1:
+            return amount, Message(Formula.GRADES, {"grades": list(grades), **values})
+        return amount, Message(Formula.GRADE, values)
     if isinstance(rule, AgeBandedRule):
-        age = _need_int(facts.age_at_incident, "age_at_incident")
+        age = _need_int(facts.age_at_incident, Fact.AGE_AT_INCIDENT)
         band = rule.band_for(age)
         if band is None:
-            ranges = ", ".join(f"{b.min_age}-{b.max_age}" for b in rule.bands)
-            return 0, f"age {age} at the incident is in no age band ({ranges}) → 0.00"
-        return band.amount_fen, (
-            f"age {age} at the incident, band {band.min_age}-{band.max_age} → {format_yuan(band.amount_fen)}"
-        )
+            ranges = [f"{b.min_age}-{b.max_age}" for b in rule.bands]
+            return 0, Message(Formula.NO_AGE_BAND, {"age": age, "bands": ranges})
+        return band.amount_fen, Message(Formula.AGE_BAND, {"age": age, "min": band.min_age, "max": band.max_age,
+                                                           "amount": format_yuan(band.amount_fen)})
     if isinstance(rule, DrivingLiabilityRule):
-        loss = _need_int(facts.loss_fen, "loss_fen")
-        bp = _need_int(facts.fault_share_bp, "fault_share_bp")
+        loss = _need_int(facts.loss_fen, Fact.LOSS)
+        bp = _need_int(facts.fault_share_bp, Fact.FAULT_SHARE)
         if bp > 10000:
-            raise InvalidInput(f"fault_share_bp must be between 0 and 10000 basis points, got {bp}")
-        paid = _need_int(facts.insurance_paid_fen, "insurance_paid_fen")
+            raise InvalidInput(PlanError.FAULT_RANGE, bp=bp)
+        paid = _need_int(facts.insurance_paid_fen, Fact.INSURANCE_PAID)
         liable = loss * bp // 10000
         net = liable - paid
         amount = min(rule.cap_fen, max(0, net))
-        return amount, (
-            f"min(cap {format_yuan(rule.cap_fen)}, max(0, loss {format_yuan(loss)} × fault {_percent(bp)} "
-            f"= {format_yuan(liable)} − insurance paid {format_yuan(paid)} = {format_yuan(net)})) "
-            f"= {format_yuan(amount)}"
-        )
-    raise InvalidInput(f"unknown benefit rule {type(rule).__name__}")  # pragma: no cover
+        return amount, Message(Formula.DRIVING, {
+            "cap": format_yuan(rule.cap_fen), "loss": format_yuan(loss), "fault": _percent(bp),
+            "liable": format_yuan(liable), "paid": format_yuan(paid), "net": format_yuan(net),
+            "amount": format_yuan(amount)})
+    raise InvalidInput(PlanError.UNKNOWN_RULE, rule=type(rule).__name__)  # pragma: no cover
 
 
 def compute_benefit(benefit: Benefit, facts: ClaimFacts) -> int:
     """The benefit amount in fen (exact integer arithmetic, fractions of a fen rounded down)."""
-    return explain_benefit(benefit, facts)[0]
+    return benefit_formula(benefit, facts)[0]
 
 
 # --- claim evaluation -----------------------------------------------------------------------------
 
 
+class Check(StrEnum):
+    """The rule checks every review runs, in this order."""
+
+    BENEFIT_COVERED = "benefit_covered"
+    ENROLLMENT_ACTIVE = "enrollment_active"
+    IN_FORCE = "in_force"
+    FACTS_COMPLETE = "facts_complete"
+    AMOUNT = "amount"
+
+
+class Finding(MessageCode):
+    """What a rule check found (an amount's ``Formula`` and a fact's ``PlanError`` are findings too)."""
+
+    BENEFIT_COVERED = ("rules.benefit_covered", "plan %(plan)s v%(version)s covers %(benefit)s")
+    NO_SUCH_BENEFIT = ("rules.no_such_benefit", "plan %(plan)s has no benefit %(benefit)s (it has: %(benefits)s)")
+    COVERED_ON = ("rules.covered_on", "the member was covered on %(incident_date)s")
+    NOT_COVERED_ON = ("rules.not_covered_on",
+                      "the member was not covered (suspended, left or not joined) on %(incident_date)s")
+    IN_FORCE = ("rules.in_force",
+                "incident %(incident_date)s ≥ in force %(in_force_date)s "
+                "(coverage from %(coverage_anchor)s + %(waiting_days)s waiting day(s))")
+    NOT_IN_FORCE = ("rules.not_in_force",
+                    "incident %(incident_date)s < in force %(in_force_date)s "
+                    "(coverage from %(coverage_anchor)s + %(waiting_days)s waiting day(s))")
+    NO_BENEFIT_CANNOT_TELL = ("rules.no_benefit_cannot_tell", "cannot tell: the benefit is not in the plan")
+    NO_BENEFIT_CANNOT_COMPUTE = ("rules.no_benefit_cannot_compute", "cannot compute: the benefit is not in the plan")
+    FACTS_COMPLETE = ("rules.facts_complete", "all facts the rule needs are present and valid")
+    FACTS_MISSING = ("rules.facts_missing", "cannot compute: facts are missing or invalid")
+
+
+_DATE_PARAMS = frozenset({"incident_date", "in_force_date", "coverage_anchor"})
+
+
 @dataclass(frozen=True)
 class RuleCheck:
-    code: str  # benefit_covered, enrollment_active, in_force, facts_complete, amount
+    code: Check
     passed: bool
     detail: str  # English, for logs and the API
     params: dict[str, Any] = field(default_factory=dict)  # the values in ``detail``, for other languages
+    finding: MessageCode | None = None  # what ``detail`` says, by code (None: recorded before codes)
+
+    @classmethod
+    def of(cls, code: Check, passed: bool, finding: MessageCode | Message, **params: Any) -> RuleCheck:
+        if isinstance(finding, Message):
+            return cls(code, passed, str(finding), dict(finding.params), finding.code)
+        return cls(code, passed, finding.english(params), params, finding)
+
+    @property
+    def message(self) -> Message | str:
+        """What the check found, by code (its English ``detail`` when recorded before codes)."""
+        return Message(self.finding, self.params) if self.finding else self.detail
+
+    def stored(self) -> dict[str, Any]:
+        """As JSON, for the decision that records it (``from_stored`` reads it back)."""
+        params = {key: _to_json(value) for key, value in self.params.items()}
+        return {"code": self.code.value, "passed": self.passed, "detail": self.detail, "params": params,
+                "finding": self.finding.value if self.finding else None}
+
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any]) -> RuleCheck:
+        params = dict(data.get("params") or {})
+        finding = code_named(data["finding"]) if data.get("finding") else None
+        if finding is None:
+            finding, params = _finding_before_codes(data["code"], bool(data["passed"]), params)
+        params = {key: _from_json(key, value) for key, value in params.items()}
+        return cls(Check(data["code"]), bool(data["passed"]), data["detail"], params, finding)
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_to_json(v) for v in value]
+    if isinstance(value, Name):
+        return asdict(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value.value if isinstance(value, StrEnum) else value
+
+
+def _from_json(key: str, value: Any) -> Any:
+    """A stored value as the check held it: names, dates and facts are words on the pages."""
+    if isinstance(value, list):
+        return [_from_json(key, v) for v in value]
+    if isinstance(value, dict) and {"code", "en", "zh"} <= set(value):
+        return Name(**value)
+    if key in _DATE_PARAMS and isinstance(value, str):
+        return date.fromisoformat(value)
+    if key == "fact" and value in tuple(Fact):
+        return Fact(value)
+    return value
+
+
+def _finding_before_codes(code: str, passed: bool, params: dict[str, Any]) -> tuple[MessageCode | None, dict[str, Any]]:
+    """The finding of a check recorded before findings had codes, where its values allow it."""
+    if code == "benefit_covered" and passed and {"plan", "version", "benefit_en", "benefit_zh"} <= set(params):
+        benefit = Name(str(params["benefit_en"]), params["benefit_en"], params["benefit_zh"])
+        return Finding.BENEFIT_COVERED, {"plan": params["plan"], "version": params["version"], "benefit": benefit}
+    if code == "enrollment_active" and "incident_date" in params:
+        return (Finding.COVERED_ON if passed else Finding.NOT_COVERED_ON), {"incident_date": params["incident_date"]}
+    if code == "in_force" and {"incident_date", "in_force_date", "coverage_anchor", "waiting_days"} <= set(params):
+        return (Finding.IN_FORCE if passed else Finding.NOT_IN_FORCE), params
+    if code == "facts_complete" and passed:
+        return Finding.FACTS_COMPLETE, {}
+    return None, params
 
 
 @dataclass(frozen=True)
@@ -271,61 +391,36 @@ def evaluate_claim(
     checks: list[RuleCheck] = []
     benefit = plan.benefit(benefit_code)
     if benefit is None:
-        have = ", ".join(b.code for b in plan.benefits)
-        checks.append(
-            RuleCheck(
-                "benefit_covered", False, f"plan {plan.code} has no benefit {benefit_code!r} (it has: {have})"
-            )
-        )
+        checks.append(RuleCheck.of(Check.BENEFIT_COVERED, False, Finding.NO_SUCH_BENEFIT, plan=plan.title,
+                                   benefit=repr(benefit_code), benefits=plan.benefit_codes))
     else:
-        checks.append(
-            RuleCheck(
-                "benefit_covered",
-                True,
-                f"plan {plan.code} v{plan.version} covers {benefit.code} ({benefit.name_en} / {benefit.name_zh})",
-                {"plan": plan.code, "version": plan.version, "benefit_zh": benefit.name_zh,
-                 "benefit_en": benefit.name_en},
-            )
-        )
+        checks.append(RuleCheck.of(Check.BENEFIT_COVERED, True, Finding.BENEFIT_COVERED, plan=plan.title,
+                                   version=plan.version, benefit=benefit.title))
 
-    checks.append(
-        RuleCheck(
-            "enrollment_active",
-            bool(enrollment_active_on_incident),
-            f"the member was {'covered' if enrollment_active_on_incident else 'not covered (suspended, left or not joined)'}"
-            f" on {incident_date.isoformat()}",
-            {"incident_date": incident_date.isoformat()},
-        )
-    )
+    active = bool(enrollment_active_on_incident)
+    checks.append(RuleCheck.of(Check.ENROLLMENT_ACTIVE, active, Finding.COVERED_ON if active else Finding.NOT_COVERED_ON,
+                               incident_date=incident_date))
 
     if benefit is None:
-        checks.append(RuleCheck("in_force", False, "cannot tell: the benefit is not in the plan"))
-        checks.append(RuleCheck("facts_complete", False, "cannot tell: the benefit is not in the plan"))
-        checks.append(RuleCheck("amount", False, "cannot compute: the benefit is not in the plan"))
+        checks.append(RuleCheck.of(Check.IN_FORCE, False, Finding.NO_BENEFIT_CANNOT_TELL))
+        checks.append(RuleCheck.of(Check.FACTS_COMPLETE, False, Finding.NO_BENEFIT_CANNOT_TELL))
+        checks.append(RuleCheck.of(Check.AMOUNT, False, Finding.NO_BENEFIT_CANNOT_COMPUTE))
         return ClaimEvaluation(tuple(checks), None, False)
 
     start = in_force_date(benefit, coverage_anchor)
     covered = incident_date >= start
-    checks.append(
-        RuleCheck(
-            "in_force",
-            covered,
-            f"incident {incident_date.isoformat()} {'≥' if covered else '<'} in force {start.isoformat()} "
-            f"(coverage from {coverage_anchor.isoformat()} + {benefit.waiting_days} waiting day"
-            f"{'' if benefit.waiting_days == 1 else 's'})",
-            {"incident_date": incident_date.isoformat(), "in_force_date": start.isoformat(),
-             "coverage_anchor": coverage_anchor.isoformat(), "waiting_days": benefit.waiting_days},
-        )
-    )
+    checks.append(RuleCheck.of(Check.IN_FORCE, covered, Finding.IN_FORCE if covered else Finding.NOT_IN_FORCE,
+                               incident_date=incident_date, in_force_date=start, coverage_anchor=coverage_anchor,
+                               waiting_days=benefit.waiting_days))
 
     amount: int | None = None
     try:
-        amount, formula = explain_benefit(benefit, facts)
+        amount, formula = benefit_formula(benefit, facts)
     except InvalidInput as exc:
-        checks.append(RuleCheck("facts_complete", False, exc.message))
-        checks.append(RuleCheck("amount", False, "cannot compute: facts are missing or invalid"))
+        checks.append(RuleCheck.of(Check.FACTS_COMPLETE, False, exc.code, **exc.params))
+        checks.append(RuleCheck.of(Check.AMOUNT, False, Finding.FACTS_MISSING))
     else:
-        checks.append(RuleCheck("facts_complete", True, "all facts the rule needs are present and valid"))
-        checks.append(RuleCheck("amount", amount > 0, formula, {"amount_fen": amount}))
+        checks.append(RuleCheck.of(Check.FACTS_COMPLETE, True, Finding.FACTS_COMPLETE))
+        checks.append(RuleCheck.of(Check.AMOUNT, amount > 0, formula))
 
     return ClaimEvaluation(tuple(checks), amount, all(c.passed for c in checks))

@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from huzhu.errors import InvalidInput
+from huzhu.messages import Name
 from huzhu.money import format_yuan, parse_yuan
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=64)]
@@ -154,6 +155,11 @@ class Benefit(_Model):
     # A death benefit ends the member's enrollments; the remaining balance goes to the beneficiary.
     ends_membership: StrictBool = False
 
+    @property
+    def title(self) -> Name:
+        """The benefit's name in both languages, as a value in messages."""
+        return Name(self.code, self.name_en, self.name_zh)
+
 
 class Plan(_Model):
     _YUAN_KEYS = {
@@ -207,6 +213,16 @@ class Plan(_Model):
                             f"benefits[{index}].rule.bands: benefit {benefit.code}: no age band covers age {age}, which the plan admits"
                         )
         return self
+
+    @property
+    def title(self) -> Name:
+        """The plan's name in both languages, as a value in messages (English sentences name it by code)."""
+        return Name(self.code, self.name_en, self.name_zh, by_code=True)
+
+    @property
+    def benefit_codes(self) -> list[Name]:
+        """The benefits' names, as a list in messages (English sentences list their codes)."""
+        return [Name(b.code, b.name_en, b.name_zh, by_code=True) for b in self.benefits]
 
     def benefit(self, code: str) -> Benefit | None:
         """The benefit with this code, or None."""

@@ -17,21 +17,21 @@ from huzhu.apportionment.models import ApportionmentRun
 from huzhu.custody.models import Reconciliation
 from huzhu.db import sum_fen
 from huzhu.ledger.service import custody_cash_balance
-from huzhu.members.models import Enrollment, Member
-from huzhu.notices.models import Case
+from huzhu.members.models import Enrollment, EnrollmentStatus, Member
+from huzhu.notices.models import Case, CaseStatus
 from huzhu.transparency.service import tree_head
 
 
 def public_stats(s: Session) -> dict[str, int]:
     return {
         "members": s.scalar(select(func.count(func.distinct(Enrollment.member_id))).where(
-            Enrollment.status != "left")) or 0,
-        "in_force": s.scalar(select(func.count()).select_from(Enrollment).where(Enrollment.status == "active")) or 0,
+            Enrollment.status != EnrollmentStatus.LEFT)) or 0,
+        "in_force": s.scalar(select(func.count()).select_from(Enrollment).where(Enrollment.status == EnrollmentStatus.ACTIVE)) or 0,
         "suspended": s.scalar(select(func.count()).select_from(Enrollment).where(
-            Enrollment.status == "suspended")) or 0,
-        "cases": s.scalar(select(func.count()).select_from(Case).where(Case.status != "withdrawn")) or 0,
-        "in_notice": s.scalar(select(func.count()).select_from(Case).where(Case.status == "in_notice")) or 0,
-        "paid_fen": s.scalar(select(sum_fen(Case.collected_fen)).where(Case.status == "paid")) or 0,
+            Enrollment.status == EnrollmentStatus.SUSPENDED)) or 0,
+        "cases": s.scalar(select(func.count()).select_from(Case).where(Case.status != CaseStatus.WITHDRAWN)) or 0,
+        "in_notice": s.scalar(select(func.count()).select_from(Case).where(Case.status == CaseStatus.IN_NOTICE)) or 0,
+        "paid_fen": s.scalar(select(sum_fen(Case.collected_fen)).where(Case.status == CaseStatus.PAID)) or 0,
         "shortfall_fen": s.scalar(select(sum_fen(Case.shortfall_fen))) or 0,
         "fees_fen": s.scalar(select(sum_fen(Case.fee_fen))) or 0,
         "custody_fen": custody_cash_balance(s),
@@ -58,7 +58,7 @@ def chart_series(s: Session) -> dict[str, list[tuple[str, int]]]:
         members.append((_month(year, month), total))
     paid = s.execute(select(extract("year", Case.paid_at), extract("month", Case.paid_at),
                             sum_fen(Case.collected_fen))
-                     .where(Case.status == "paid")
+                     .where(Case.status == CaseStatus.PAID)
                      .group_by(extract("year", Case.paid_at), extract("month", Case.paid_at))
                      .order_by(extract("year", Case.paid_at), extract("month", Case.paid_at))).all()
     aid = [(_month(y, m), v) for y, m, v in paid]
@@ -72,7 +72,7 @@ def chart_series(s: Session) -> dict[str, list[tuple[str, int]]]:
 def report_books(s: Session) -> dict[str, Any]:
     """The custodian reconciliations, the public record's tree head and members per plan."""
     by_plan: dict[str, int] = defaultdict(int)
-    for code, count in s.execute(select(Enrollment.plan_code, func.count()).where(Enrollment.status != "left")
+    for code, count in s.execute(select(Enrollment.plan_code, func.count()).where(Enrollment.status != EnrollmentStatus.LEFT)
                                  .group_by(Enrollment.plan_code)):
         by_plan[code] = count
     return {"reconciliations": list(s.scalars(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(50))),

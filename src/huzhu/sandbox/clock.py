@@ -10,8 +10,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from huzhu.clock import SystemClock
 from huzhu.db import unit_of_work
-from huzhu.errors import InvalidInput, InvalidTransition
+from huzhu.errors import ErrorCode, InvalidInput, InvalidTransition
 from huzhu.sandbox.models import SandboxClock
+
+
+class ClockError(ErrorCode):
+    NEEDS_TIMEZONE = ("sandbox.clock_needs_timezone",
+                      "the clock needs a time with a timezone, e.g. 2016-02-17T10:00:00+08:00")
+    ONLY_FORWARD = ("sandbox.clock_only_forward", "the sandbox clock only moves forward; it is %(now)s")
+    POSITIVE = ("sandbox.clock_positive", "advance the clock by a positive duration")
 
 
 class SandboxDbClock:
@@ -31,11 +38,11 @@ class SandboxDbClock:
 
     def set(self, moment: datetime) -> datetime:
         if moment.tzinfo is None:
-            raise InvalidInput("the clock needs a time with a timezone, e.g. 2016-02-17T10:00:00+08:00")
+            raise InvalidInput(ClockError.NEEDS_TIMEZONE)
         with unit_of_work(self.factory) as session:
             row = session.get(SandboxClock, 1)
             if row is not None and moment < row.now:
-                raise InvalidTransition(f"the sandbox clock only moves forward; it is {row.now.isoformat()}")
+                raise InvalidTransition(ClockError.ONLY_FORWARD, now=row.now)
             if row is None:
                 session.add(SandboxClock(id=1, now=moment))
             else:
@@ -44,5 +51,5 @@ class SandboxDbClock:
 
     def advance(self, delta: timedelta) -> datetime:
         if delta <= timedelta(0):
-            raise InvalidInput("advance the clock by a positive duration")
+            raise InvalidInput(ClockError.POSITIVE)
         return self.set(self.now() + delta)

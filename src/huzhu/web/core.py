@@ -22,12 +22,13 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from huzhu.accounts.models import Account
-from huzhu.errors import DomainError
+from huzhu.accounts.models import Account, Role
+from huzhu.errors import DomainError, ErrorCode
 from huzhu.http.deps import account_from_request
 from huzhu.http.security import CSRF_COOKIE, csrf_ok, new_csrf_token, set_csrf_cookie
 from huzhu.platform import Platform
 from huzhu.web.i18n import LANG_COOKIE, environment, gettext, negotiate_locale, normalise
+from huzhu.web.words import error_text
 
 log = logging.getLogger("huzhu.web")
 
@@ -38,12 +39,30 @@ FORM_OVERHEAD_BYTES = 1024 * 1024
 MAX_FILES = 5
 
 
+class PageError(ErrorCode):
+    """Refusals of the pages' own forms (before the domain sees them)."""
+
+    PASSWORD_SHORT = ("web.password_short", "password must be at least 8 characters")
+    PASSWORDS_DIFFER = ("web.passwords_differ", "the two passwords are not the same")
+    CHOOSE_PLAN = ("web.choose_plan", "choose a plan")
+    GRADES_FORMAT = ("web.grades_format", "disability grades must be whole numbers from 1 to 10, separated by commas")
+    INCIDENT_DATE = ("web.incident_date", "incident date: give a date like 2016-02-09")
+    CONFIRMED_DATE = ("web.confirmed_date", "confirmed incident date: give a date like 2016-02-09")
+    CHOOSE_CLAIM = ("web.choose_claim", "choose the member and the aid you are claiming")
+    CHOOSE_FILE = ("web.choose_file", "choose a file to upload")
+    CHOOSE_OBJECTOR = ("web.choose_objector", "choose which of your members objects")
+    CHOOSE_DECISION = ("web.choose_decision", "choose approve or reject")
+    CHOOSE_OUTCOME = ("web.choose_outcome", "choose dismiss or uphold")
+    CLOCK_TIME = ("web.clock_time", "give the time as 2016-02-23T11:00")
+    CLOCK_NUMBERS = ("web.clock_numbers", "days and hours must be whole numbers")
+
+
 class LoginRequired(Exception):
     pass
 
 
 class WrongRole(Exception):
-    def __init__(self, roles: tuple[str, ...]) -> None:
+    def __init__(self, roles: tuple[Role, ...]) -> None:
         super().__init__(", ".join(roles))
         self.roles = roles
 
@@ -98,7 +117,7 @@ def page_ctx(request: Request) -> Ctx:
     return ctx
 
 
-def require(ctx: Ctx, *roles: str) -> Account:
+def require(ctx: Ctx, *roles: Role) -> Account:
     if ctx.account is None:
         raise LoginRequired()
     if roles and ctx.account.role not in roles:
@@ -151,8 +170,8 @@ def error_page(ctx: Ctx, status_code: int, message: str, title: str | None = Non
 
 
 def domain_message(ctx: Ctx, exc: DomainError) -> str:
-    """The engine's message, in Chinese when the catalog has it (engine messages are English)."""
-    return ctx._(exc.template, **exc.params) if exc.params else ctx._(exc.message)
+    """What the page says about a refusal, by its code, in the page's language."""
+    return error_text(ctx.locale, exc)
 
 
 def form_data(request: Request) -> FormData:

@@ -137,6 +137,12 @@ def environment(locale: str) -> Environment:
     env.filters["datetime"] = lambda value: fmt_datetime(value, locale)
     env.filters["number"] = lambda value: fmt_number(value, locale)
     env.globals["locale_name"] = Locale.parse(locale).get_display_name(locale)
+    # The states as the models define them, so templates compare with ``ClaimStatus.PAID`` and not
+    # a string; ``label(value)`` is a state's word in the page's language.
+    from huzhu.web.words import ENUMS, label  # noqa: PLC0415 - words needs this module's catalogs
+
+    env.globals.update({enum.__name__: enum for enum in ENUMS})
+    env.globals["label"] = lambda value: label(locale, value)
     return env
 
 

@@ -17,12 +17,13 @@ from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, Response
 
 from huzhu.accounts import service as accounts
-from huzhu.accounts.models import Account
+from huzhu.accounts.models import Account, Role
 from huzhu.apportionment.service import member_share_proof
+from huzhu.casework import service as casework
 from huzhu.claims import evidence as evidence_rules
 from huzhu.claims import service as claims
-from huzhu.claims.evidence import EvidenceKind, StagedFile
-from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport
+from huzhu.claims.evidence import StagedFile
+from huzhu.claims.models import Claim, ClaimEvent, Evidence, EvidenceKind, InvestigationReport
 from huzhu.claims.service import TIMELINE_NOTES
 from huzhu.clock import business_date
 from huzhu.errors import DomainError, InvalidInput, NotEligible
@@ -31,14 +32,15 @@ from huzhu.http.security import DEFAULT_TTL, clear_session_cookie, issue_token, 
 from huzhu.identity import parse_resident_id
 from huzhu.ledger.models import Entry, LedgerAccount, Transfer
 from huzhu.members import service as members
-from huzhu.members.models import Enrollment, EnrollmentEvent, Member
+from huzhu.members.models import Enrollment, EnrollmentEvent, EnrollmentStatus, Member, Relationship
 from huzhu.money import parse_yuan
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case, Objection
-from huzhu.plans.rules import age_on, check_eligibility
+from huzhu.plans.rules import Ineligible, Problem, age_on, check_eligibility
 from huzhu.transparency.merkle import ProofError, leaf_hash, verify_inclusion
 from huzhu.web.core import (
     Ctx,
+    PageError,
     PageNotFound,
     WebRoute,
     domain_message,
@@ -49,21 +51,16 @@ from huzhu.web.core import (
     render,
     require,
 )
-from huzhu.web.i18n import N_, environment
+from huzhu.web.i18n import environment
 from huzhu.web.public import benefit_name, case_or_404, case_view, plan_name
+from huzhu.web.words import label, message_text, word
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-
-EVIDENCE_LABELS = {
-    EvidenceKind.MEDICAL: N_("Medical record"), EvidenceKind.POLICE: N_("Police or accident report"),
-    EvidenceKind.DEATH_CERTIFICATE: N_("Death certificate"), EvidenceKind.INVOICE: N_("Invoice"),
-    EvidenceKind.DISABILITY_ASSESSMENT: N_("Disability assessment"), EvidenceKind.OTHER: N_("Other"),
-}
 
 
 def evidence_kind_labels(ctx: Ctx) -> dict[str, str]:
     """Every kind of document, labelled in the page's language (the same list the API accepts)."""
-    return {kind.value: ctx._(EVIDENCE_LABELS[kind]) for kind in EvidenceKind}
+    return {kind.value: label(ctx.locale, kind) for kind in EvidenceKind}
 
 
 def field(form: Any, name: str) -> str:
@@ -88,9 +85,9 @@ def register(request: Request) -> Response:
     password = form.get("password") if isinstance(form.get("password"), str) else ""
     try:
         if len(password) < 8:
-            raise InvalidInput(N_("password must be at least 8 characters"))
+            raise InvalidInput(PageError.PASSWORD_SHORT)
         if password != form.get("password2"):
-            raise InvalidInput(N_("the two passwords are not the same"))
+            raise InvalidInput(PageError.PASSWORDS_DIFFER)
         with ctx.platform.session() as s:
             account = accounts.register_account(s, login=values["login"], password=password,
                                                display_name=values["display_name"], now=ctx.now)
@@ -127,7 +124,7 @@ def login(request: Request) -> Response:
     except DomainError as exc:
         return render(ctx, "member/login.html", status_code=exc.status_code, login=login_value,
                       error=domain_message(ctx, exc), next=target)
-    home = "/me" if role == "member" else "/staff"
+    home = "/me" if role == Role.MEMBER else "/staff"
     return signed_in(ctx, account_id, target or home)
 
 
@@ -154,10 +151,10 @@ def logout(request: Request) -> Response:
 def enrollment_view(ctx: Ctx, s: Session, enrollment: Enrollment) -> dict[str, Any]:
     plan = ctx.platform.plans.get(enrollment.plan_code)
     status = members.coverage_status(plan, enrollment, today=business_date(ctx.now)) if plan else {
-        "state": enrollment.status, "benefits": []}
+        "state": members.coverage_state(enrollment, False), "benefits": []}
     waiting_until = min((b["in_force_from"] for b in status["benefits"] if not b["in_force"]), default=None)
     reason = ""
-    if enrollment.status == "suspended":
+    if enrollment.status == EnrollmentStatus.SUSPENDED:
         event = s.scalar(select(EnrollmentEvent).where(EnrollmentEvent.enrollment_id == enrollment.id)
                          .order_by(EnrollmentEvent.occurred_at.desc(), EnrollmentEvent.id.desc()).limit(1))
         reason = ctx._(event.reason) if event else ""  # the engine's reasons are catalog entries
@@ -205,7 +202,7 @@ def history(s: Session, member: Member) -> list[dict[str, Any]]:
 @router.get("/me")
 def dashboard(request: Request) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     with ctx.platform.read_factory() as s:
         people = [member_view(ctx, s, m) for m in s.scalars(
             select(Member).where(Member.account_id == account.id).order_by(Member.id))]
@@ -225,7 +222,7 @@ def dashboard(request: Request) -> Response:
 @router.get("/me/members/{member_id:int}")
 def member_page(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     with ctx.platform.read_factory() as s:
         member = members.own_member(s, actor=account, member_id=member_id)
         view = member_view(ctx, s, member)
@@ -240,7 +237,7 @@ def member_page(request: Request, member_id: int) -> Response:
 @router.get("/me/members/new")
 def add_member_form(request: Request) -> Response:
     ctx = page_ctx(request)
-    require(ctx, "member")
+    require(ctx, Role.MEMBER)
     return render(ctx, "member/add_member.html", form={}, error="")
 
 
@@ -248,17 +245,13 @@ def add_member_form(request: Request) -> Response:
 def validate_id(request: Request) -> Response:
     """HTMX: check an ID number as it is typed; answers a small fragment (never stores anything)."""
     ctx = page_ctx(request)
-    require(ctx, "member")
+    require(ctx, Role.MEMBER)
     form = form_data(request)
     text = field(form, "id_number")
     env = environment(ctx.locale)
     if not text:
         return finish(ctx, HTMLResponse(""))
     try:
-        compact = "".join(text.split())
-        if len(compact) not in (15, 18):
-            raise InvalidInput(ctx._("An ID number has 18 characters (or 15 digits in the old form); "
-                                     "this one has %(n)s.", n=len(compact)))
         resident = parse_resident_id(text, today=business_date(ctx.now))
         html = env.get_template("member/_id_check.html").render(
             ok=True, birth=resident.birth_date, age=age_on(resident.birth_date, business_date(ctx.now)),
@@ -271,13 +264,13 @@ def validate_id(request: Request) -> Response:
 @router.post("/me/members/new")
 def add_member(request: Request) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     form = form_data(request)
     values = {k: field(form, k) for k in ("name", "id_number", "relationship")}
     try:
         with ctx.platform.session() as s:
             member = members.add_member(s, account_id=account.id, name=values["name"], id_number=values["id_number"],
-                                        relationship=values["relationship"] or "self", now=ctx.now)
+                                        relationship=values["relationship"] or Relationship.SELF, now=ctx.now)
             member_id = member.id
     except DomainError as exc:
         return render(ctx, "member/add_member.html", status_code=exc.status_code, form=values,
@@ -288,29 +281,22 @@ def add_member(request: Request) -> Response:
 # ---------------------------------------------------------------- joining a plan
 
 
-def eligibility_reasons(ctx: Ctx, problems: list) -> list[str]:
+def eligibility_reasons(ctx: Ctx, problems: list[Problem]) -> list[str]:
+    """Each reason in the page's language; the health questions' own codes are not for members'
+    eyes, so a refused declaration reads as one plain sentence."""
     out = []
     for p in problems:
-        if p.code == "too_old":
-            out.append(ctx._("The plan accepts members up to %(max)s years old on the day they join; this member is %(age)s.",
-                             max=p.params["max_age_years"], age=p.params["age_years"]))
-        elif p.code == "too_young" and "min_age_years" in p.params:
-            out.append(ctx._("The plan accepts members from %(min)s years old on the day they join; this member is %(age)s.",
-                             min=p.params["min_age_years"], age=p.params["age_years"]))
-        elif p.code == "too_young":
-            out.append(ctx._("The plan accepts babies from %(min)s days old; this child is %(age)s days old.",
-                             min=p.params["min_age_days"], age=p.params["age_days"]))
-        elif p.code in ("health_declaration_failed", "health_declaration_missing"):
+        if p.text in (Ineligible.HEALTH_FAILED, Ineligible.HEALTH_MISSING):
             out.append(ctx._("This plan covers critical illness, so every health question must be answered “no”."))
         else:
-            out.append(p.message)
+            out.append(message_text(ctx.locale, p.text, p.params))
     return out
 
 
 @router.get("/me/members/{member_id:int}/join")
 def join_form(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     with ctx.platform.read_factory() as s:
         member = members.own_member(s, actor=account, member_id=member_id)
         view = member_view(ctx, s, member)
@@ -321,7 +307,7 @@ def join_form(request: Request, member_id: int) -> Response:
 @router.post("/me/members/{member_id:int}/join")
 def join(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     form = form_data(request)
     plan_code = field(form, "plan")
     plan = ctx.platform.plans.get(plan_code)
@@ -334,7 +320,7 @@ def join(request: Request, member_id: int) -> Response:
         with ctx.platform.session() as s:
             member = members.own_member(s, actor=account, member_id=member_id)
             if plan is None:
-                raise InvalidInput(N_("choose a plan"))
+                raise InvalidInput(PageError.CHOOSE_PLAN)
             problems = check_eligibility(plan, birth_date=member.birth_date, on=business_date(ctx.now),
                                          health_answers=answers)
             if problems:
@@ -367,13 +353,13 @@ def money_page(ctx: Ctx, account: Account, member_id: int, kind: str, *, status_
 @router.get("/me/members/{member_id:int}/top-up")
 def top_up_form(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
-    return money_page(ctx, require(ctx, "member"), member_id, "top-up")
+    return money_page(ctx, require(ctx, Role.MEMBER), member_id, "top-up")
 
 
 def money_post(request: Request, member_id: int, kind: str, move: Callable[..., object]) -> Response:
     """Top up or withdraw: run ``move`` in one unit of work, or re-show the form with the reason."""
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     form = form_data(request)
     amount = field(form, "amount")
     key = field(form, "idempotency_key") or uuid.uuid4().hex
@@ -399,7 +385,7 @@ def top_up(request: Request, member_id: int) -> Response:
 @router.get("/me/members/{member_id:int}/withdraw")
 def withdraw_form(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
-    return money_page(ctx, require(ctx, "member"), member_id, "withdraw")
+    return money_page(ctx, require(ctx, Role.MEMBER), member_id, "withdraw")
 
 
 @router.post("/me/members/{member_id:int}/withdraw")
@@ -414,7 +400,7 @@ def withdraw(request: Request, member_id: int) -> Response:
 @router.get("/me/members/{member_id:int}/leave/{enrollment_id:int}")
 def leave_form(request: Request, member_id: int, enrollment_id: int) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     with ctx.platform.read_factory() as s:
         view = member_view(ctx, s, members.own_member(s, actor=account, member_id=member_id))
         enrollment = members.own_enrollment(s, actor=account, enrollment_id=enrollment_id, member_id=member_id)
@@ -426,7 +412,7 @@ def leave_form(request: Request, member_id: int, enrollment_id: int) -> Response
 @router.post("/me/members/{member_id:int}/leave/{enrollment_id:int}")
 def leave(request: Request, member_id: int, enrollment_id: int) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     form = form_data(request)
     key = field(form, "idempotency_key") or uuid.uuid4().hex
     try:
@@ -445,14 +431,14 @@ def leave(request: Request, member_id: int, enrollment_id: int) -> Response:
 
 
 def _is_last_plan(view: dict[str, Any], enrollment_id: int) -> bool:
-    return not any(ev["e"].status != "left" and ev["e"].id != enrollment_id for ev in view["enrollments"])
+    return not any(ev["e"].status != EnrollmentStatus.LEFT and ev["e"].id != enrollment_id for ev in view["enrollments"])
 
 
 @router.get("/me/members/{member_id:int}/proof/{case_no}")
 def share_proof(request: Request, member_id: int, case_no: str) -> Response:
     """The member's share of a case with an RFC 9162 inclusion proof against the published root."""
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     with ctx.platform.read_factory() as s:
         member = members.own_member(s, actor=account, member_id=member_id)
         case = s.scalar(select(Case).where(Case.case_no == case_no))
@@ -475,7 +461,7 @@ def claim_choices(ctx: Ctx, s: Session, account: Account) -> list[dict[str, Any]
     out = []
     for member, enrollment in s.execute(
         select(Member, Enrollment).join(Enrollment, Enrollment.member_id == Member.id)
-        .where(Member.account_id == account.id, Enrollment.status != "left").order_by(Member.id, Enrollment.id)
+        .where(Member.account_id == account.id, Enrollment.status != EnrollmentStatus.LEFT).order_by(Member.id, Enrollment.id)
     ):
         plan = ctx.platform.plans.get(enrollment.plan_code)
         if plan is None:
@@ -490,7 +476,7 @@ def claim_choices(ctx: Ctx, s: Session, account: Account) -> list[dict[str, Any]
 @router.get("/me/claims/new")
 def claim_form(request: Request) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     with ctx.platform.read_factory() as s:
         choices = claim_choices(ctx, s, account)
     return render(ctx, "member/claim_new.html", evidence_kinds=evidence_kind_labels(ctx), choices=choices, form={}, error="")
@@ -503,24 +489,24 @@ def facts_from_form(form: Any) -> dict[str, Any]:
         try:
             facts["disability_grades"] = [int(g) for g in grades.replace("，", ",").split(",") if g.strip()]
         except ValueError:
-            raise InvalidInput(N_("disability grades must be whole numbers from 1 to 10, separated by commas")) from None
+            raise InvalidInput(PageError.GRADES_FORMAT) from None
     for key in ("loss", "fault_share_percent", "insurance_paid"):
         if field(form, key):
             facts[key] = field(form, key)
     return facts
 
 
-def parse_day(text: str, what: str) -> date:
+def parse_day(text: str, refusal: PageError) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{what}: give a date like 2016-02-09") from None
+        raise InvalidInput(refusal) from None
 
 
 @router.post("/me/claims/new")
 def file_claim(request: Request) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     form = form_data(request)
     values = {k: field(form, k) for k in ("choice", "incident_date", "incident_place", "description",
                                           "beneficiary_name", "beneficiary_account", "disability_grades", "loss",
@@ -528,12 +514,12 @@ def file_claim(request: Request) -> Response:
     try:
         member_id, plan_code, benefit_code = (values["choice"].split(":") + ["", "", ""])[:3]
         if not member_id.isdigit():
-            raise InvalidInput(N_("choose the member and the aid you are claiming"))
+            raise InvalidInput(PageError.CHOOSE_CLAIM)
         with staged_uploads(ctx, form) as uploads, ctx.platform.session() as s:
             owner = s.get(Account, account.id)
             claim = claims.file_claim(
                 s, plans=ctx.platform.plans, actor=owner, member_id=int(member_id), plan_code=plan_code,
-                benefit_code=benefit_code, incident_date=parse_day(values["incident_date"], "incident date"),
+                benefit_code=benefit_code, incident_date=parse_day(values["incident_date"], PageError.INCIDENT_DATE),
                 now=ctx.now, beneficiary_name=values["beneficiary_name"],
                 beneficiary_account=values["beneficiary_account"], incident_place=values["incident_place"],
                 description=values["description"], facts=facts_from_form(form))
@@ -593,7 +579,9 @@ def claim_details(ctx: Ctx, s: Session, claim: Claim) -> dict[str, Any]:
                       .order_by(InvestigationReport.id.desc()).limit(1))
     case = s.scalar(select(Case).where(Case.claim_id == claim.id).order_by(Case.id.desc()).limit(1))
     member = s.get(Member, claim.member_id)
+    reason = casework.decision_reason(claim.decision_reason)
     return {"c": claim, "events": events, "notes": {e.id: timeline_note(ctx, e.note) for e in events},
+            "decision_reason": word(ctx.locale, reason) if reason else "",
             "evidence_kinds": evidence_kind_labels(ctx),
             "evidence": evidence, "report": report, "case": case, "member": member,
             "plan_name": plan_name(ctx, ctx.platform.plans, claim.plan_code),
@@ -603,7 +591,7 @@ def claim_details(ctx: Ctx, s: Session, claim: Claim) -> dict[str, Any]:
 @router.get("/me/claims/{claim_id:int}")
 def claim_page(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     with ctx.platform.read_factory() as s:
         details = claim_details(ctx, s, claims.claim_for_reading(s, actor=account, claim_id=claim_id))
     return render(ctx, "member/claim.html", d=details, error="", filed=request.query_params.get("filed"))
@@ -612,12 +600,12 @@ def claim_page(request: Request, claim_id: int) -> Response:
 @router.post("/me/claims/{claim_id:int}/evidence")
 def add_evidence(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     form = form_data(request)
     try:
         with staged_uploads(ctx, form) as uploads, ctx.platform.session() as s:
             if not uploads:
-                raise InvalidInput(N_("choose a file to upload"))
+                raise InvalidInput(PageError.CHOOSE_FILE)
             claim = claims.claim_for_reading(s, actor=account, claim_id=claim_id)
             owner = s.get(Account, account.id)
             for kind, staged in uploads:
@@ -641,7 +629,7 @@ def objector_members(s: Session, account: Account) -> list[Member]:
 @router.get("/cases/{case_no}/object")
 def objection_form(request: Request, case_no: str) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     with ctx.platform.read_factory() as s:
         case = case_or_404(s, case_no)
         people = objector_members(s, account)
@@ -653,7 +641,7 @@ def objection_form(request: Request, case_no: str) -> Response:
 @router.post("/cases/{case_no}/object")
 def file_objection(request: Request, case_no: str) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, "member")
+    account = require(ctx, Role.MEMBER)
     form = form_data(request)
     reason = field(form, "reason")
     member_id = field(form, "member_id")
@@ -661,7 +649,7 @@ def file_objection(request: Request, case_no: str) -> Response:
         with ctx.platform.session() as s:
             case = case_or_404(s, case_no)
             if not member_id.isdigit():
-                raise InvalidInput(N_("choose which of your members objects"))
+                raise InvalidInput(PageError.CHOOSE_OBJECTOR)
             notices.file_objection(s, actor=s.get(Account, account.id), case_id=case.id, member_id=int(member_id),
                                    reason=reason, now=ctx.now)
     except DomainError as exc:

@@ -16,9 +16,9 @@ from huzhu.claims.models import Claim
 from huzhu.errors import NotFound
 from huzhu.exports import DATASETS, export
 from huzhu.identity import province_for
-from huzhu.members.models import Enrollment
+from huzhu.members.models import Enrollment, EnrollmentStatus
 from huzhu.money import format_yuan
-from huzhu.notices.models import Case, Objection
+from huzhu.notices.models import Case, CaseStatus, Objection, ObjectionStatus
 from huzhu.notices.service import case_by_no
 from huzhu.reports import service as reports
 from huzhu.transparency.models import PublicRecord
@@ -69,7 +69,7 @@ def home(request: Request) -> Response:
     stats = ctx.platform.cached_figure("stats", reports.public_stats)
     with ctx.platform.read_factory() as s:
         notice = [case_view(ctx, c) for c in s.scalars(
-            select(Case).where(Case.status == "in_notice").order_by(Case.notice_ends_at).limit(5))]
+            select(Case).where(Case.status == CaseStatus.IN_NOTICE).order_by(Case.notice_ends_at).limit(5))]
     return render(ctx, "public/home.html", stats=stats, notice=notice, plans=list(ctx.platform.plans.values()))
 
 
@@ -98,7 +98,7 @@ def plan_page(request: Request, code: str) -> Response:
         raise PageNotFound()
     with ctx.platform.read_factory() as s:
         members = s.scalar(select(func.count()).select_from(Enrollment).where(
-            Enrollment.plan_code == code, Enrollment.status == "active")) or 0
+            Enrollment.plan_code == code, Enrollment.status == EnrollmentStatus.ACTIVE)) or 0
     return render(ctx, "public/plan.html", plan=plan, members=members)
 
 
@@ -107,9 +107,9 @@ def cases_page(request: Request) -> Response:
     ctx = page_ctx(request)
     with ctx.platform.read_factory() as s:
         notice = [case_view(ctx, c) for c in s.scalars(
-            select(Case).where(Case.status == "in_notice").order_by(Case.notice_ends_at, Case.id))]
+            select(Case).where(Case.status == CaseStatus.IN_NOTICE).order_by(Case.notice_ends_at, Case.id))]
         past = [case_view(ctx, c) for c in s.scalars(
-            select(Case).where(Case.status != "in_notice").order_by(Case.id.desc()).limit(200))]
+            select(Case).where(Case.status != CaseStatus.IN_NOTICE).order_by(Case.id.desc()).limit(200))]
     return render(ctx, "public/cases.html", notice=notice, past=past)
 
 
@@ -136,7 +136,7 @@ def case_page(request: Request, case_no: str) -> Response:
         run_case = s.scalar(select(RunCase).where(RunCase.case_id == case.id))
         run = s.get(ApportionmentRun, run_case.run_id) if run_case else None
         open_objections = s.scalar(select(func.count()).select_from(Objection).where(
-            Objection.case_id == case.id, Objection.status == "open")) or 0
+            Objection.case_id == case.id, Objection.status == ObjectionStatus.OPEN)) or 0
     timeline = []
     if claim is not None:
         timeline.append({"at": claim.filed_at, "label": ctx._("Claim filed"), "detail": ""})
@@ -144,7 +144,7 @@ def case_page(request: Request, case_no: str) -> Response:
         payload = json.loads(record.payload)
         timeline.append({"at": record.recorded_at, "label": record_label(ctx, record.kind),
                          "detail": record_detail(ctx, record.kind, payload), "leaf_hash": record.leaf_hash})
-    can_object = (case.status == "in_notice" and ctx.now < case.notice_ends_at)
+    can_object = (case.status == CaseStatus.IN_NOTICE and ctx.now < case.notice_ends_at)
     return render(ctx, "public/case.html", v=case_view(ctx, case), timeline=timeline, run_case=run_case, run=run,
                   open_objections=open_objections, can_object=can_object)
 

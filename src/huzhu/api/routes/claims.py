@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
+from huzhu.accounts.models import STAFF_ROLES, Role
 from huzhu.api import schemas as s
 from huzhu.api import views
 from huzhu.api.pagination import Page, PageDep, page_of
@@ -15,8 +16,15 @@ from huzhu.api.schemas import MAX_ID
 from huzhu.casework import service as casework
 from huzhu.claims import evidence as evidence_rules
 from huzhu.claims import service as claims
-from huzhu.claims.evidence import EvidenceKind
-from huzhu.claims.models import Claim, Evidence, InvestigationReport, ReviewDecision
+from huzhu.claims.errors import ClaimError
+from huzhu.claims.models import (
+    Claim,
+    ClaimStatus,
+    Evidence,
+    EvidenceKind,
+    InvestigationReport,
+    ReviewDecision,
+)
 from huzhu.errors import Forbidden
 from huzhu.http.deps import CurrentAccount, NowDep, PlatformDep, SessionDep
 from huzhu.members.models import Member
@@ -41,14 +49,13 @@ def file_claim(body: s.ClaimCreate, session: SessionDep, account: CurrentAccount
 @router.get("", response_model=Page[s.ClaimRead], summary="My account's claims (staff: all claims)")
 def list_claims(
     session: SessionDep, account: CurrentAccount, page: PageDep,
-    status: Annotated[Literal["submitted", "investigating", "reviewing", "approved", "rejected"] | None,
-                      Query()] = None,
+    status: Annotated[ClaimStatus | None, Query()] = None,
 ) -> Page[s.ClaimRead]:
     query = select(Claim)
-    if account.role == "member":
+    if account.role == Role.MEMBER:
         query = query.join(Member, Member.id == Claim.member_id).where(Member.account_id == account.id)
-    elif account.role not in claims.STAFF_ROLES:
-        raise Forbidden("not allowed")
+    elif account.role not in STAFF_ROLES:
+        raise Forbidden(ClaimError.NOT_ALLOWED)
     if status is not None:
         query = query.where(Claim.status == status)
     rows, cursor = page_of(session, query, Claim.id, page, key=lambda c: c.id)
@@ -147,8 +154,8 @@ def _checks(evaluation: claims.ClaimEvaluation) -> list[s.RuleCheckRead]:
             summary="Every plan rule checked against the claim (reviewers, admins, auditors)")
 def evaluation(claim_id: ClaimId, session: SessionDep, account: CurrentAccount,
                platform: PlatformDep) -> s.EvaluationRead:
-    if account.role not in ("reviewer", "admin", "auditor"):
-        raise Forbidden("the rule checks are for reviewers, admins and auditors")
+    if account.role not in (Role.REVIEWER, Role.ADMIN, Role.AUDITOR):
+        raise Forbidden(ClaimError.RULE_CHECKS_ONLY)
     claim = claims.claim_or_raise(session, claim_id)
     result = claims.evaluate(session, plans=platform.plans, claim=claim)
     return s.EvaluationRead(claim_id=claim.id, passed=result.passed,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from sqlalchemy import select
 
+from huzhu.accounts.models import Role
 from huzhu.api import schemas as s
 from huzhu.api import views
 from huzhu.api.auth import AccountRead
@@ -20,6 +21,7 @@ from huzhu.http.idempotency import IdempotencyKey, engine_key, run_idempotent
 from huzhu.ledger.models import Entry, Transfer
 from huzhu.ledger.service import transfer_state
 from huzhu.members import service as members
+from huzhu.members.errors import MemberError
 from huzhu.members.models import Enrollment, Member
 from huzhu.money import format_yuan, parse_yuan
 from huzhu.notices.models import Case
@@ -37,18 +39,18 @@ def me(account: CurrentAccount) -> AccountRead:
 @router.get("/members", response_model=Page[s.MemberRead], summary="Members of my account (finance staff: all)")
 def list_members(session: SessionDep, account: CurrentAccount, page: PageDep) -> Page[s.MemberRead]:
     query = select(Member)
-    if account.role == "member":
+    if account.role == Role.MEMBER:
         query = query.where(Member.account_id == account.id)
     elif account.role not in members.FINANCE_ROLES:
-        raise Forbidden(f"the {account.role} role cannot list members")
+        raise Forbidden(MemberError.ROLE_CANNOT_LIST, role=account.role)
     rows, cursor = page_of(session, query, Member.id, page, key=lambda m: m.id)
     return Page(items=[views.member_read(session, m) for m in rows], next_cursor=cursor)
 
 
 @router.post("/members", status_code=201, response_model=s.MemberRead, summary="Add an insured person to my account")
 def add_member(body: s.MemberCreate, session: SessionDep, account: CurrentAccount, now: NowDep) -> s.MemberRead:
-    if account.role != "member":
-        raise Forbidden("members are added by member accounts")
+    if account.role != Role.MEMBER:
+        raise Forbidden(MemberError.ADDED_BY_MEMBERS)
     member = members.add_member(session, account_id=account.id, name=body.name, id_number=body.id_number,
                                 relationship=body.relationship, now=now)
     return views.member_read(session, member)
@@ -175,5 +177,5 @@ def share_proof(member_id: MemberId, case_no: Annotated[str, Path(max_length=24)
     case = case_by_no(session, case_no)
     proof = member_share_proof(session, case=case, member_id=member.id)
     if proof is None:
-        raise NotFound(f"member {member.id} paid no share of case {case_no}")
+        raise NotFound(MemberError.NO_SHARE, member=member.id, case=case_no)
     return s.ShareProof(**proof)

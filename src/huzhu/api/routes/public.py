@@ -14,6 +14,7 @@ from huzhu.api import schemas as s
 from huzhu.api import views
 from huzhu.api.pagination import Page, PageDep, decode_cursor, encode_cursor, page_of
 from huzhu.api.schemas import MAX_ID
+from huzhu.apportionment.errors import ApportionmentError
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.apportionment.shares import published_rule
 from huzhu.custody.models import CustodyInstruction, Reconciliation
@@ -21,15 +22,15 @@ from huzhu.errors import NotFound
 from huzhu.exports import export
 from huzhu.http.deps import PlatformDep, SessionDep
 from huzhu.money import format_yuan
-from huzhu.notices.models import Case, Objection
+from huzhu.notices.models import Case, CaseStatus, Objection
 from huzhu.notices.service import case_by_no
+from huzhu.plans.errors import PlanError
 from huzhu.reports import service as reports
 from huzhu.transparency.models import PublicRecord
 from huzhu.transparency.service import record_proof, tree_head
 
 router = APIRouter(tags=["public"])
 CaseNo = Annotated[str, Path(max_length=24, examples=["HZ000001"])]
-CaseStatus = Literal["in_notice", "shared", "paying", "paid", "withdrawn"]
 
 
 @router.get("/plans", response_model=Page[s.PlanPublic], summary="Plans and their rules")
@@ -46,7 +47,7 @@ def list_plans(platform: PlatformDep, page: PageDep) -> Page[s.PlanPublic]:
 def get_plan(plan_code: Annotated[str, Path(max_length=40)], platform: PlatformDep) -> s.PlanPublic:
     plan = platform.plans.get(plan_code)
     if plan is None:
-        raise NotFound(f"unknown plan {plan_code!r}")
+        raise NotFound(PlanError.UNKNOWN_PLAN, plan=repr(plan_code), plans=sorted(platform.plans))
     return views.plan_public(plan)
 
 
@@ -93,7 +94,7 @@ def list_runs(session: SessionDep, page: PageDep) -> Page[s.RunPublic]:
 def get_run(run_no: Annotated[str, Path(max_length=24, examples=["R000001"])], session: SessionDep) -> s.RunDetailPublic:
     run = session.scalar(select(ApportionmentRun).where(ApportionmentRun.run_no == run_no))
     if run is None:
-        raise NotFound(f"run {run_no} does not exist")
+        raise NotFound(ApportionmentError.NO_SUCH_RUN, run=run_no)
     cases = session.execute(select(RunCase, Case.case_no).join(Case, Case.id == RunCase.case_id)
                             .where(RunCase.run_id == run.id).order_by(RunCase.id)).all()
     return s.RunDetailPublic(**views.run_public(run).model_dump(), leftover_rule=published_rule(),

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import select
 
-from huzhu.accounts.models import Account
+from huzhu.accounts.models import Account, Role
 from huzhu.api import schemas as s
 from huzhu.api import views
 from huzhu.api.pagination import Page, PageDep, page_of
@@ -20,14 +20,14 @@ from huzhu.http.idempotency import IdempotencyKey, run_idempotent
 from huzhu.jobs import run_jobs
 from huzhu.ledger.invariants import check_ledger
 from huzhu.notices import service as notices
-from huzhu.notices.models import Case, Objection
+from huzhu.notices.models import Case, Objection, ObjectionStatus
 from huzhu.notices.service import case_by_no
 from huzhu.transparency.service import verify_chain
 
 router = APIRouter()
 sandbox_router = APIRouter(prefix="/sandbox", tags=["sandbox"])
-FinanceAccount = Annotated[Account, Depends(require_role("admin", "auditor"))]
-ReviewerOrAdmin = Annotated[Account, Depends(require_role("reviewer", "admin"))]
+FinanceAccount = Annotated[Account, Depends(require_role(Role.ADMIN, Role.AUDITOR))]
+ReviewerOrAdmin = Annotated[Account, Depends(require_role(Role.REVIEWER, Role.ADMIN))]
 
 
 @router.post("/cases/{case_no}/objections", status_code=201, response_model=s.ObjectionRead, tags=["objections"],
@@ -43,7 +43,7 @@ def file_objection(case_no: CaseNo, body: s.ObjectionCreate, session: SessionDep
 @router.get("/objections", response_model=Page[s.ObjectionRead], tags=["objections"],
             summary="Objections to resolve (reviewers, admins)")
 def list_objections(session: SessionDep, account: ReviewerOrAdmin, page: PageDep,
-                    status: Annotated[Literal["open", "upheld", "dismissed"] | None, Query()] = None,
+                    status: Annotated[ObjectionStatus | None, Query()] = None,
                     ) -> Page[s.ObjectionRead]:
     query = select(Objection, Case.case_no).join(Case, Case.id == Objection.case_id)
     if status is not None:

@@ -1,0 +1,21 @@
+"""The accounts domain's error codes (logins, passwords, roles)."""
+
+from __future__ import annotations
+
+from huzhu.errors import ErrorCode
+
+
+class AccountError(ErrorCode):
+    LOGIN_FORM = ("accounts.login_form",
+                  "login must be a mainland mobile number (11 digits, e.g. 13812345678) or an e-mail address")
+    UNKNOWN_ROLE = ("accounts.unknown_role", "role must be one of %(roles)s")
+    DISPLAY_NAME = ("accounts.display_name", "display name must be 1 to 100 characters")
+    LOGIN_TAKEN = ("accounts.login_taken", "an account with this login already exists")
+    NO_SUCH_ACCOUNT = ("accounts.no_such_account", "account %(account)s does not exist")
+    ROLE_REQUIRED = ("accounts.role_required", "this action needs the role %(roles)s; you are %(role)s")
+    WRONG_CREDENTIALS = ("accounts.wrong_credentials", "the login or the password is wrong")
+    TOO_MANY_ATTEMPTS = ("accounts.too_many_attempts", "too many failed logins; try again in %(minutes)s minute(s)")
+    LOG_IN_FIRST = ("accounts.log_in_first",
+                    "log in first: send 'Authorization: Bearer <token>' (POST /api/v1/auth/token)")
+    PASSWORD_LENGTH = ("accounts.password_length", "password must be %(min)s to %(max)s characters long")
+    PASSWORD_MIX = ("accounts.password_mix", "password must mix letters with digits or symbols")
