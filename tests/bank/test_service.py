@@ -243,6 +243,6 @@ def test_the_bank_imports_nothing_of_the_platform_domain() -> None:
             "print(' '.join(sorted(m for m in sys.modules if m == 'huzhu' or m.startswith('huzhu.'))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"}).stdout.split()
-    allowed = {"huzhu", "huzhu.clock", "huzhu.db", "huzhu.errors", "huzhu.money", "huzhu.custody",
+    allowed = {"huzhu", "huzhu.clock", "huzhu.db", "huzhu.errors", "huzhu.messages", "huzhu.money", "huzhu.custody",
                "huzhu.custody.iso20022"}
     assert set(loaded) <= allowed, sorted(set(loaded) - allowed)

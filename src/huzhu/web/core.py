@@ -27,7 +27,8 @@ from huzhu.errors import DomainError, ErrorCode
 from huzhu.http.deps import account_from_request
 from huzhu.http.security import CSRF_COOKIE, csrf_ok, new_csrf_token, set_csrf_cookie
 from huzhu.platform import Platform
-from huzhu.web.i18n import LANG_COOKIE, environment, gettext, negotiate_locale, normalise
+from huzhu.web.i18n import LANG_COOKIE, gettext, negotiate_locale, normalise
+from huzhu.web.rendering import environment
 from huzhu.web.words import error_text
 
 log = logging.getLogger("huzhu.web")

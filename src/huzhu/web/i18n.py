@@ -14,13 +14,11 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 
 from huzhu.clock import CHINA_TZ
@@ -117,33 +115,6 @@ def fmt_datetime(value: datetime | None, locale: str) -> str:
 
 def fmt_number(value: int | None, locale: str) -> str:
     return "—" if value is None else format_decimal(value, locale=locale)
-
-
-@lru_cache
-def environment(locale: str) -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=select_autoescape(["html", "svg", "xml"], default=True),
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
-    env.globals["locale"] = locale
-    env.globals["lang"] = "zh-CN" if locale == "zh_CN" else "en"
-    env.globals["is_zh"] = locale == "zh_CN"
-    env.filters["money"] = lambda fen, unit=True: money(fen, locale, unit=unit)
-    env.filters["date"] = lambda value: fmt_date(value, locale)
-    env.filters["datetime"] = lambda value: fmt_datetime(value, locale)
-    env.filters["number"] = lambda value: fmt_number(value, locale)
-    env.globals["locale_name"] = Locale.parse(locale).get_display_name(locale)
-    # The states as the models define them, so templates compare with ``ClaimStatus.PAID`` and not
-    # a string; ``label(value)`` is a state's word in the page's language.
-    from huzhu.web.words import ENUMS, label  # noqa: PLC0415 - words needs this module's catalogs
-
-    env.globals.update({enum.__name__: enum for enum in ENUMS})
-    env.globals["label"] = lambda value: label(locale, value)
-    return env
 
 
 def gettext(locale: str, message: str, **params: object) -> str:

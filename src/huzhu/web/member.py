@@ -51,8 +51,8 @@ from huzhu.web.core import (
     render,
     require,
 )
-from huzhu.web.i18n import environment
 from huzhu.web.public import benefit_name, case_or_404, case_view, plan_name
+from huzhu.web.rendering import environment
 from huzhu.web.words import label, message_text, word
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
