@@ -135,9 +135,13 @@ def _check_key(idempotency_key: str) -> None:
         raise InvalidInput("an idempotency key of 1 to 160 characters is required")
 
 
-def _check_leg(direction: int, amount: object) -> None:
+def _check_direction(direction: int) -> None:
     if direction not in (DEBIT, CREDIT):
         raise InvalidInput("leg direction must be debit (+1) or credit (-1)")
+
+
+def _check_leg(direction: int, amount: object) -> None:
+    _check_direction(direction)
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise InvalidInput("every leg amount must be a positive whole number of fen")
 
