@@ -1,1 +1,1 @@
-
+"""The ledger: accounts, transfers and entries, their invariants; the only package that writes them."""

@@ -107,8 +107,9 @@ class BulkTransfer:
 
     def add_legs(self, source: LegSource, *, direction: int, params: Mapping[str, object] | None = None) -> int:
         """Write one leg in ``direction`` per row of ``source`` (``account_id``, ``amount`` > 0; each
-        account at most once per direction) and move those accounts' totals. Returns the number of
-        legs written. ``params`` bind the source's parameters."""
+        account at most once per direction) and move those accounts' totals. ``params`` bind the
+        source's parameters. Returns the number of accounts moved: one per leg, unless a leg names
+        an account that does not exist (``finish`` refuses that)."""
         self._check_writable()
         _check_direction(direction)
         values = dict(params or {})

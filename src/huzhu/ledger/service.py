@@ -1,4 +1,9 @@
-"""Posting transfers: balanced, idempotent, append-only, two-phase where money leaves the bank."""
+"""Posting transfers: balanced, idempotent, append-only, two-phase where money leaves the bank.
+
+Only the ledger package writes the ledger's tables: this module for transfers of a few legs known
+in Python (``post_transfer``, ``resolve_pending``) and for opening accounts, ``ledger.bulk`` for
+set-based transfers of many legs. Both share the checks and the content hash defined here.
+"""
 
 from __future__ import annotations
 
