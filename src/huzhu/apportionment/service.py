@@ -5,26 +5,41 @@ is shared at most once (its share transfer's idempotency key is the case number,
 still in notice are picked), so running the job twice charges nobody twice.
 
 Per case: the sharing members' capacities ``min(cap, available balance)`` go into a temporary
-table; their histogram (≤ cap + 1 rows) gives the equal share (``shares.allocate_level``); one
-``INSERT … SELECT`` writes every member's debit leg, one ``UPDATE … FROM`` moves the balances.
+table; their histogram (≤ cap + 1 rows) gives the equal share (``shares.allocate_level``); the
+ledger's bulk transfer (``ledger.bulk``) writes every member's debit leg from a query over that
+table and moves the balances set-based, then credits the case pool and checks the totals.
 No Python object per member.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    column,
+    func,
+    literal,
+    or_,
+    select,
+    table,
+    text,
+)
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.apportionment.shares import Allocation, allocate_level, leftover_pivot, published_rule
 from huzhu.claims.models import Claim
 from huzhu.clock import business_date
-from huzhu.db import SQL_SUM_FEN, is_sqlite
-from huzhu.ledger.models import Transfer
+from huzhu.db import is_sqlite
+from huzhu.ledger.bulk import begin_bulk_transfer
+from huzhu.ledger.models import CREDIT, DEBIT
 from huzhu.members.service import suspend_underfunded
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case, CaseStatus
@@ -35,6 +50,10 @@ from huzhu.transparency.merkle import StreamingRoot, inclusion_proof, leaf_hash,
 from huzhu.transparency.service import append_record
 
 Progress = Callable[[str], None]
+
+# The sharing members of the case being shared (a temporary table, one transaction long).
+SHARE_POOL = table("share_pool", column("member_id", BigInteger), column("account_id", BigInteger),
+                   column("capacity", BigInteger))
 
 
 def _prepare_pool_table(session: Session) -> None:
@@ -77,28 +96,59 @@ def _fill_pool(session: Session, *, case: Case, plan: Plan, claimant_id: int, no
         session.execute(text("ANALYZE share_pool"))
 
 
-def _leftover_condition(session: Session, allocation: Allocation, pivot: int) -> tuple[str, dict[str, int]]:
-    """SQL that picks the members paying one leftover fen (see ``shares`` for the published rule)."""
+def _leftover_condition(session: Session, allocation: Allocation, pivot: int) -> ColumnElement[bool] | None:
+    """Which members pay one leftover fen (see ``shares`` for the published rule); None when no one."""
     if allocation.leftover == 0:
-        return "1 = 0", {}
+        return None
     level, leftover = allocation.level, allocation.leftover
     after_pivot = session.scalar(
         text("SELECT COUNT(*) FROM share_pool WHERE capacity > :level AND member_id >= :pivot"),
         {"level": level, "pivot": pivot},
     )
+    able = SHARE_POOL.c.capacity > _fen(level)
+    member = SHARE_POOL.c.member_id
     if leftover <= after_pivot:
         last = session.scalar(
             text("SELECT member_id FROM share_pool WHERE capacity > :level AND member_id >= :pivot "
                  "ORDER BY member_id LIMIT 1 OFFSET :skip"),
             {"level": level, "pivot": pivot, "skip": leftover - 1},
         )
-        return "(capacity > :level AND member_id >= :pivot AND member_id <= :last)", {"pivot": pivot, "last": last}
+        return and_(able, member >= _fen(pivot), member <= _fen(last))
     last = session.scalar(
         text("SELECT member_id FROM share_pool WHERE capacity > :level AND member_id < :pivot "
              "ORDER BY member_id LIMIT 1 OFFSET :skip"),
         {"level": level, "pivot": pivot, "skip": leftover - after_pivot - 1},
     )
-    return "(capacity > :level AND (member_id >= :pivot OR member_id <= :last))", {"pivot": pivot, "last": last}
+    return and_(able, or_(member >= _fen(pivot), member <= _fen(last)))
+
+
+def _fen(value: int) -> BindParameter[int]:
+    return literal(value, BigInteger)
+
+
+def _share_legs(allocation: Allocation, leftover: ColumnElement[bool] | None) -> Select[tuple[int, int]]:
+    """Each sharing member's debit leg: the equal share (never more than their capacity), plus one
+    leftover fen for the members ``leftover`` picks; members paying nothing have no leg."""
+    capacity = SHARE_POOL.c.capacity
+    share: ColumnElement[int] = sql_case((capacity < _fen(allocation.level), capacity), else_=_fen(allocation.level))
+    if leftover is not None:
+        share = share + sql_case((leftover, 1), else_=0)
+    return select(SHARE_POOL.c.account_id, share.label("amount")).where(share > 0)
+
+
+def _post_shares(session: Session, *, run: ApportionmentRun, case: Case, allocation: Allocation,
+                 leftover: ColumnElement[bool] | None, now: datetime) -> int:
+    """One share transfer: every paying member's debit, the case pool's credit; returns its id."""
+    entries, collected = allocation.paying_members + 1, allocation.collected
+    shares = begin_bulk_transfer(
+        session, idempotency_key=f"share:{case.case_no}", kind="share", now=now,
+        basis={"entries": entries, "amount": collected}, case_id=case.id, run_id=run.id,
+        memo=f"shares of case {case.case_no} in run {run.run_no}",
+    )
+    if not shares.replayed:
+        shares.add_legs(_share_legs(allocation, leftover), direction=DEBIT)
+        shares.add_leg(case.ledger_account_id, direction=CREDIT, amount=collected)
+    return shares.finish(entries=entries, amount=collected).id
 
 
 def share_case(session: Session, *, run: ApportionmentRun, case: Case, plan: Plan, now: datetime) -> RunCase:
@@ -111,59 +161,10 @@ def share_case(session: Session, *, run: ApportionmentRun, case: Case, plan: Pla
     allocation = allocate_level(histogram or {0: 0}, case.amount_fen)
     highest = session.scalar(text("SELECT COALESCE(MAX(member_id), 0) FROM share_pool")) or 0
     pivot = leftover_pivot(case.case_no, int(highest))
-    extra, extra_params = _leftover_condition(session, allocation, pivot)
-    share = f"(CASE WHEN capacity < :level THEN capacity ELSE :level END) + (CASE WHEN {extra} THEN 1 ELSE 0 END)"
-    params = {"level": allocation.level, **extra_params}
-
+    leftover = _leftover_condition(session, allocation, pivot)
     transfer_id = None
     if allocation.collected > 0:
-        key = f"share:{case.case_no}"
-        transfer = Transfer(
-            idempotency_key=key,
-            content_hash=hashlib.sha256(f"{key}:{allocation.collected}:{allocation.paying_members}".encode()).hexdigest(),
-            kind="share", status="posted", amount=allocation.collected, entry_count=allocation.paying_members + 1,
-            case_id=case.id, run_id=run.id, memo=f"shares of case {case.case_no} in run {run.run_no}", created_at=now,
-        )
-        session.add(transfer)
-        session.flush()
-        transfer_id = transfer.id
-        legs = (f"INSERT INTO ledger_entries (transfer_id, account_id, direction, amount) "
-                f"SELECT :tid, account_id, 1, {share} FROM share_pool WHERE {share} > 0")
-        if is_sqlite(session):
-            session.execute(text(legs), {"tid": transfer_id, **params})
-            session.execute(
-                text("UPDATE ledger_accounts SET debits_posted = ledger_accounts.debits_posted + e.amount "
-                     "FROM ledger_entries e "
-                     "WHERE e.transfer_id = :tid AND e.direction = 1 AND ledger_accounts.id = e.account_id"),
-                {"tid": transfer_id},
-            )
-        else:
-            # One statement writes the legs and moves the balances from what it wrote (measured faster
-            # than reading the legs back); SQLite has no data-modifying CTEs.
-            session.execute(
-                text(f"WITH legs AS ({legs} RETURNING account_id, amount) "
-                     "UPDATE ledger_accounts SET debits_posted = ledger_accounts.debits_posted + legs.amount "
-                     "FROM legs WHERE ledger_accounts.id = legs.account_id"),
-                {"tid": transfer_id, **params},
-            )
-        session.execute(
-            text("INSERT INTO ledger_entries (transfer_id, account_id, direction, amount) VALUES (:tid, :acc, -1, :amt)"),
-            {"tid": transfer_id, "acc": case.ledger_account_id, "amt": allocation.collected},
-        )
-        written = session.execute(
-            text(f"SELECT COUNT(*), {SQL_SUM_FEN.format('amount')} FROM ledger_entries "
-                 "WHERE transfer_id = :tid AND direction = 1"),
-            {"tid": transfer_id},
-        ).one()
-        if (written[0], written[1]) != (allocation.paying_members, allocation.collected):
-            raise RuntimeError(
-                f"case {case.case_no}: wrote {written[0]} shares totalling {written[1]} fen, expected "
-                f"{allocation.paying_members} totalling {allocation.collected}"
-            )
-        session.execute(
-            text("UPDATE ledger_accounts SET credits_posted = credits_posted + :amt WHERE id = :acc"),
-            {"amt": allocation.collected, "acc": case.ledger_account_id},
-        )
+        transfer_id = _post_shares(session, run=run, case=case, allocation=allocation, leftover=leftover, now=now)
     case.status = CaseStatus.SHARED
     case.collected_fen = allocation.collected
     case.shortfall_fen = allocation.shortfall

@@ -1,11 +1,16 @@
-"""Posting transfers: balanced, idempotent, append-only, two-phase where money leaves the bank."""
+"""Posting transfers: balanced, idempotent, append-only, two-phase where money leaves the bank.
+
+Only the ledger package writes the ledger's tables: this module for transfers of a few legs known
+in Python (``post_transfer``, ``resolve_pending``) and for opening accounts, ``ledger.bulk`` for
+set-based transfers of many legs. Both share the checks and the content hash defined here.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -97,13 +102,24 @@ def custody_cash_balance(session: Session) -> int:
     ) or 0
 
 
-def content_hash(kind: str, legs: Sequence[Leg], *, pending: bool, refs: dict[str, object]) -> str:
-    body = {
+def content_hash(
+    kind: str, legs: Sequence[Leg], *, pending: bool, refs: Mapping[str, object],
+    basis: Mapping[str, object] | None = None,
+) -> str:
+    """What a transfer says, hashed: the one definition, so a reused key with other content is refused.
+
+    A bulk transfer (``ledger.bulk``) has no legs to hash before it writes them; its ``basis`` stands
+    for them (the totals it must reach, or the digest of the file its legs come from). Without a
+    basis the body is exactly what it always was, so stored hashes still match their replays.
+    """
+    body: dict[str, object] = {
         "kind": kind,
         "pending": pending,
         "legs": sorted((leg.account_id, leg.direction, leg.amount) for leg in legs),
-        "refs": refs,
+        "refs": dict(refs),
     }
+    if basis is not None:
+        body["basis"] = dict(basis)
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -117,6 +133,141 @@ def _replay_or_conflict(existing: Transfer, digest: str) -> Transfer:
             f"idempotency key {existing.idempotency_key!r} was already used for a different transfer"
         )
     return existing
+
+
+def _check_key(idempotency_key: str) -> None:
+    if not idempotency_key or len(idempotency_key) > 160:
+        raise InvalidInput("an idempotency key of 1 to 160 characters is required")
+
+
+def _check_direction(direction: int) -> None:
+    if direction not in (DEBIT, CREDIT):
+        raise InvalidInput("leg direction must be debit (+1) or credit (-1)")
+
+
+def _check_leg(direction: int, amount: object) -> None:
+    _check_direction(direction)
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidInput("every leg amount must be a positive whole number of fen")
+
+
+def _balanced_amount(legs: Sequence[Leg]) -> int:
+    """Σ debits of valid, balanced legs; refuses anything else before a row is read or written."""
+    if not legs:
+        raise InvalidInput("a transfer needs at least one debit and one credit")
+    for leg in legs:
+        _check_leg(leg.direction, leg.amount)
+    debits = sum(leg.amount for leg in legs if leg.direction == DEBIT)
+    credits = sum(leg.amount for leg in legs if leg.direction == CREDIT)
+    if debits != credits:
+        raise InvalidInput(f"transfer is not balanced: debits {debits} ≠ credits {credits}")
+    return debits
+
+
+def _lock_accounts(session: Session, account_ids: set[int]) -> dict[int, LedgerAccount]:
+    """Lock the legs' ordinary accounts in id order; custody cash shards are left unlocked.
+
+    The lock order is the same for every transfer so that none deadlock: the ordinary accounts by
+    id (locked now, so the overdraft check reads committed values), then the custody cash shards
+    by id (never locked here: they cannot be overdrawn, and their totals move last, just before
+    commit, so the lock their UPDATE takes is held as briefly as possible).
+    """
+    return {
+        a.id: a
+        for a in session.scalars(
+            select(LedgerAccount)
+            .where(LedgerAccount.id.in_(account_ids), LedgerAccount.kind != CUSTODY_CASH)
+            .order_by(LedgerAccount.id)
+            .with_for_update()
+            # Re-read rows this session loaded before: the overdraft check needs the locked values.
+            .execution_options(populate_existing=True)
+        )
+    }
+
+
+def _check_overdraft(legs: Sequence[Leg], accounts: Mapping[int, LedgerAccount]) -> None:
+    """Refuse the transfer if it would debit a liability past what it can still pay."""
+    debit_by_account: dict[int, int] = {}
+    for leg in legs:
+        if leg.direction == DEBIT:
+            debit_by_account[leg.account_id] = debit_by_account.get(leg.account_id, 0) + leg.amount
+    for account_id, amount in debit_by_account.items():
+        account = accounts.get(account_id)
+        if account is not None and account.debits_must_not_exceed_credits and amount > account.available:
+            raise InsufficientFunds(
+                "available balance %(available)s yuan is less than %(amount)s yuan", account_id=account_id,
+                params={"available": format_yuan(account.available), "amount": format_yuan(amount)},
+            )
+
+
+def _insert_transfer(
+    session: Session, *, idempotency_key: str, digest: str, kind: str, status: str, amount: int,
+    entry_count: int, refs: Mapping[str, int | None], memo: str, external_ref: str | None, now: datetime,
+) -> Transfer:
+    transfer = Transfer(
+        idempotency_key=idempotency_key,
+        content_hash=digest,
+        kind=kind,
+        status=status,
+        amount=amount,
+        entry_count=entry_count,
+        member_id=refs["member_id"],
+        case_id=refs["case_id"],
+        run_id=refs["run_id"],
+        memo=memo[:255],
+        external_ref=external_ref,
+        created_at=now,
+    )
+    session.add(transfer)
+    session.flush()
+    return transfer
+
+
+def _insert_entries(session: Session, transfer_id: int, legs: Sequence[Leg]) -> None:
+    session.add_all(
+        Entry(transfer_id=transfer_id, account_id=leg.account_id, direction=leg.direction, amount=leg.amount)
+        for leg in legs
+    )
+    session.flush()
+
+
+def _total_column(direction: int, *, pending: bool) -> str:
+    """The running total of ``ledger_accounts`` that a leg in ``direction`` moves."""
+    return ("debits_" if direction == DEBIT else "credits_") + ("pending" if pending else "posted")
+
+
+def _total_moves(legs: Sequence[Leg], *, pending: bool) -> dict[tuple[int, str], int]:
+    """(account id, total column) → amount to add, one per account and column."""
+    moves: dict[tuple[int, str], int] = {}
+    for leg in legs:
+        key = (leg.account_id, _total_column(leg.direction, pending=pending))
+        moves[key] = moves.get(key, 0) + leg.amount
+    return moves
+
+
+def _move_totals(session: Session, moves: Mapping[tuple[int, str], int], cash_ids: set[int]) -> None:
+    """Add each move in SQL (column = column + amount): the ordinary accounts first, by id, then the
+    custody cash shards; an account that does not exist raises (and the transaction rolls back)."""
+    for (account_id, column), amount in sorted(moves.items(), key=lambda kv: (kv[0][0] in cash_ids, kv[0])):
+        where = [LedgerAccount.id == account_id]
+        if account_id in cash_ids:
+            where.append(LedgerAccount.kind == CUSTODY_CASH)
+        moved = session.execute(
+            update(LedgerAccount).where(*where)
+            .values({column: getattr(LedgerAccount, column) + amount})
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:
+            raise NotFound(f"ledger account {account_id} does not exist")
+
+
+def _record_locked_totals(accounts: Mapping[int, LedgerAccount], moves: Mapping[tuple[int, str], int]) -> None:
+    """The ordinary accounts are locked by this transaction since they were read, so their new
+    totals are known exactly: record them as loaded instead of reading each row back."""
+    for (account_id, column), amount in moves.items():
+        account = accounts.get(account_id)
+        if account is not None:
+            set_committed_value(account, column, getattr(account, column) + amount)
 
 
 def post_transfer(
@@ -138,100 +289,26 @@ def post_transfer(
 
     ``key_is_new``: the caller looked the key up in this transaction already and found nothing.
     """
-    if not idempotency_key or len(idempotency_key) > 160:
-        raise InvalidInput("an idempotency key of 1 to 160 characters is required")
+    _check_key(idempotency_key)
     refs = {"member_id": member_id, "case_id": case_id, "run_id": run_id}
     digest = content_hash(kind, legs, pending=pending, refs=refs)
     existing = None if key_is_new else find_transfer(session, idempotency_key)
     if existing is not None:
         return _replay_or_conflict(existing, digest)
-    if not legs:
-        raise InvalidInput("a transfer needs at least one debit and one credit")
-    for leg in legs:
-        if leg.direction not in (DEBIT, CREDIT):
-            raise InvalidInput("leg direction must be debit (+1) or credit (-1)")
-        if isinstance(leg.amount, bool) or not isinstance(leg.amount, int) or leg.amount <= 0:
-            raise InvalidInput("every leg amount must be a positive whole number of fen")
-    debits = sum(leg.amount for leg in legs if leg.direction == DEBIT)
-    credits = sum(leg.amount for leg in legs if leg.direction == CREDIT)
-    if debits != credits:
-        raise InvalidInput(f"transfer is not balanced: debits {debits} ≠ credits {credits}")
-
-    # Lock order, the same for every transfer so that none deadlock: the ordinary accounts by id
-    # (locked now, so the overdraft check reads committed values), then the custody cash shards by
-    # id (never locked here: they cannot be overdrawn, and their totals move last, just before
-    # commit, so the lock their UPDATE takes is held as briefly as possible).
-    leg_ids = {leg.account_id for leg in legs}
-    accounts = {
-        a.id: a
-        for a in session.scalars(
-            select(LedgerAccount)
-            .where(LedgerAccount.id.in_(leg_ids), LedgerAccount.kind != CUSTODY_CASH)
-            .order_by(LedgerAccount.id)
-            .with_for_update()
-            # Re-read rows this session loaded before: the overdraft check needs the locked values.
-            .execution_options(populate_existing=True)
-        )
-    }
-    # The rest must be custody cash shards; their UPDATE below finds them or raises (and the
-    # caller's transaction rolls back everything written before it).
-    cash_ids = leg_ids - accounts.keys()
-    # Check overdraft before writing anything.
-    debit_by_account: dict[int, int] = {}
-    for leg in legs:
-        if leg.direction == DEBIT:
-            debit_by_account[leg.account_id] = debit_by_account.get(leg.account_id, 0) + leg.amount
-    for account_id, amount in debit_by_account.items():
-        account = accounts.get(account_id)
-        if account is not None and account.debits_must_not_exceed_credits and amount > account.available:
-            raise InsufficientFunds(
-                "available balance %(available)s yuan is less than %(amount)s yuan", account_id=account_id,
-                params={"available": format_yuan(account.available), "amount": format_yuan(amount)},
-            )
-
-    transfer = Transfer(
-        idempotency_key=idempotency_key,
-        content_hash=digest,
-        kind=kind,
-        status="pending" if pending else "posted",
-        amount=debits,
-        entry_count=len(legs),
-        member_id=member_id,
-        case_id=case_id,
-        run_id=run_id,
-        memo=memo[:255],
-        external_ref=external_ref,
-        created_at=now,
+    amount = _balanced_amount(legs)
+    accounts = _lock_accounts(session, {leg.account_id for leg in legs})
+    # The other legs must name custody cash shards; their UPDATE finds them or raises.
+    cash_ids = {leg.account_id for leg in legs} - accounts.keys()
+    _check_overdraft(legs, accounts)  # before anything is written
+    transfer = _insert_transfer(
+        session, idempotency_key=idempotency_key, digest=digest, kind=kind,
+        status="pending" if pending else "posted", amount=amount, entry_count=len(legs), refs=refs, memo=memo,
+        external_ref=external_ref, now=now,
     )
-    session.add(transfer)
-    session.flush()
-    session.add_all(
-        Entry(transfer_id=transfer.id, account_id=leg.account_id, direction=leg.direction, amount=leg.amount)
-        for leg in legs
-    )
-    session.flush()
-    # Move the totals in SQL (column = column + amount), never by writing back values read earlier.
-    totals: dict[tuple[int, str], int] = {}
-    for leg in legs:
-        column = ("debits_" if leg.direction == DEBIT else "credits_") + ("pending" if pending else "posted")
-        totals[(leg.account_id, column)] = totals.get((leg.account_id, column), 0) + leg.amount
-    for (account_id, column), amount in sorted(totals.items(), key=lambda kv: (kv[0][0] in cash_ids, kv[0])):
-        where = [LedgerAccount.id == account_id]
-        if account_id in cash_ids:
-            where.append(LedgerAccount.kind == CUSTODY_CASH)
-        moved = session.execute(
-            update(LedgerAccount).where(*where)
-            .values({column: getattr(LedgerAccount, column) + amount})
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount != 1:
-            raise NotFound(f"ledger account {account_id} does not exist")
-    # The ordinary accounts are locked by this transaction since they were read, so their new
-    # totals are known exactly: record them as loaded instead of reading each row back.
-    for (account_id, column), amount in totals.items():
-        account = accounts.get(account_id)
-        if account is not None:
-            set_committed_value(account, column, getattr(account, column) + amount)
+    _insert_entries(session, transfer.id, legs)
+    moves = _total_moves(legs, pending=pending)
+    _move_totals(session, moves, cash_ids)
+    _record_locked_totals(accounts, moves)
     session.flush()
     return transfer
 

@@ -4,8 +4,9 @@ CSV header: ``name,id_number,plans,joined_on,balance`` — ``plans`` is one or m
 separated by ``;``, ``joined_on`` an ISO date (kept as the joining and coverage-anchor day),
 ``balance`` the member's balance in yuan ("9.00"). The whole file is one transaction: any bad
 row aborts the import with the first errors listed and nothing written. Rows are streamed in
-chunks and written with bulk inserts; member and ledger-account ids are reserved up front so no
-row is read back. The opening balances are one import transfer (custody cash ↔ every member),
+chunks and written with bulk inserts; ids are reserved up front so no row is read back. The
+opening balances are one import transfer (custody cash ↔ every member) posted through the
+ledger's bulk API, which opens each member's balance account already credited; the transfer is
 mirrored by one credit in the custodian's books.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from huzhu.clock import business_date, start_of_business_day
@@ -27,7 +28,8 @@ from huzhu.custody.service import end_to_end_id
 from huzhu.db import bulk_insert
 from huzhu.errors import Conflict, InvalidInput
 from huzhu.identity import parse_resident_id
-from huzhu.ledger.models import CREDIT, DEBIT, MEMBER_BALANCE, Entry, Transfer
+from huzhu.ledger.bulk import BulkTransfer, begin_bulk_transfer
+from huzhu.ledger.models import DEBIT, MEMBER_BALANCE
 from huzhu.ledger.service import custody_cash_account_id, find_transfer
 from huzhu.members.errors import ImportRefusal, MemberError
 from huzhu.members.models import Member
@@ -40,11 +42,8 @@ from huzhu.plans.schemas import Plan
 
 COLUMNS = ["name", "id_number", "plans", "joined_on", "balance"]
 CHUNK = 20_000
-ACCOUNT_COLUMNS = ("id", "kind", "debits_must_not_exceed_credits", "debits_posted", "credits_posted",
-                   "debits_pending", "credits_pending", "created_at")
 MEMBER_COLUMNS = ("id", "relationship", "name", "id_number_digest", "id_number_sealed", "id_number_masked", "birth_date", "gender", "region_code",
                   "ledger_account_id", "created_at")
-ENTRY_COLUMNS = ("transfer_id", "account_id", "direction", "amount")
 ENROLLMENT_COLUMNS = ("id", "member_id", "ledger_account_id", "plan_code", "status", "joined_at", "joined_on",
                       "coverage_anchor_on", "shares_from", "status_changed_at")
 EVENT_COLUMNS = ("enrollment_id", "occurred_at", "status", "reason", "coverage_anchor_on")
@@ -57,6 +56,7 @@ class ImportResult:
     enrollments: int = 0
     suspended: int = 0
     total_balance_fen: int = 0
+    funded_members: int = 0  # members imported with a balance above zero: one credit leg each
 
 
 @dataclass(frozen=True)
@@ -142,11 +142,9 @@ def import_members(
     errors: list[str] = []
     cash_id = custody_cash_account_id(session, now=now, key=key)
     vault = id_number_vault(session)
-    transfer = Transfer(idempotency_key=key, content_hash=digest, kind="import", status="posted", amount=0,
-                        entry_count=0, memo=f"opening balances imported from {path.name}",
-                        external_ref=end_to_end_id("IMP", key), created_at=now)
-    session.add(transfer)
-    session.flush()
+    opening = begin_bulk_transfer(session, idempotency_key=key, kind="import", now=now,
+                                  basis={"file_sha256": digest}, memo=f"opening balances imported from {path.name}",
+                                  external_ref=end_to_end_id("IMP", key), key_is_new=True)
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
@@ -162,41 +160,34 @@ def import_members(
             if existing:
                 errors.extend(f"ID number {n[:4]}…{n[-4:]} is already registered" for n in existing[:MAX_ERRORS])
                 break
-            _write_chunk(session, chunk, sealed, plans=plans, now=now, transfer_id=transfer.id, result=result)
+            _write_chunk(session, chunk, sealed, plans=plans, now=now, opening=opening, result=result)
             if progress:
                 progress(len(chunk))
     if errors:
         raise InvalidInput(ImportRefusal.REFUSED, errors="\n".join(errors[:MAX_ERRORS]), details={"errors": errors[:MAX_ERRORS]})
     if result.total_balance_fen:
-        session.add(Entry(transfer_id=transfer.id, account_id=cash_id, direction=DEBIT, amount=result.total_balance_fen))
-        session.execute(text("UPDATE ledger_accounts SET debits_posted = debits_posted + :amt WHERE id = :id"),
-                        {"amt": result.total_balance_fen, "id": cash_id})
-        session.add(BankTransaction(end_to_end_id=transfer.external_ref, direction="CRDT",
+        # The custody cash shard's total moves last, just before commit (the ledger's lock order).
+        opening.add_leg(cash_id, direction=DEBIT, amount=result.total_balance_fen)
+        session.add(BankTransaction(end_to_end_id=opening.transfer.external_ref, direction="CRDT",
                                     amount_fen=result.total_balance_fen, booked_at=now,
                                     remittance_info=f"opening balances migrated ({result.members} members)",
                                     rejected=False))
-    session.flush()
-    transfer.amount = result.total_balance_fen
-    transfer.entry_count = session.scalar(select(func.count()).select_from(Entry).where(Entry.transfer_id == transfer.id))
-    session.flush()
+    opening.finish(entries=result.funded_members + (1 if result.total_balance_fen else 0),
+                   amount=result.total_balance_fen)
     session.expire_all()
     return result
 
 
 def _write_chunk(session: Session, chunk: list[_Row], sealed: list[dict[str, str]], *, plans: Mapping[str, Plan],
-                 now: datetime,
-                 transfer_id: int, result: ImportResult) -> None:
+                 now: datetime, opening: BulkTransfer, result: ImportResult) -> None:
     n = len(chunk)
-    first_account = _reserve_ids(session, "ledger_accounts", n)
+    # The members' balance accounts, opened already credited with their opening balance.
+    first_account = opening.open_credited_accounts([r.balance_fen for r in chunk], kind=MEMBER_BALANCE).start
     first_member = _reserve_ids(session, "members", n)
-    bulk_insert(session, "ledger_accounts", ACCOUNT_COLUMNS, (
-        (first_account + i, MEMBER_BALANCE, True, 0, r.balance_fen, 0, 0, now) for i, r in enumerate(chunk)))
     bulk_insert(session, "members", MEMBER_COLUMNS, (
         (first_member + i, "self", r.name, s["id_number_digest"], s["id_number_sealed"], s["id_number_masked"],
          r.birth_date, r.gender, r.region_code, first_account + i, now)
         for i, (r, s) in enumerate(zip(chunk, sealed, strict=True))))
-    bulk_insert(session, "ledger_entries", ENTRY_COLUMNS, (
-        (transfer_id, first_account + i, CREDIT, r.balance_fen) for i, r in enumerate(chunk) if r.balance_fen > 0))
     pairs = [(i, r, code) for i, r in enumerate(chunk) for code in r.plans]
     first_enrollment = _reserve_ids(session, "enrollments", len(pairs))
     enrollments, events = [], []
@@ -216,3 +207,4 @@ def _write_chunk(session: Session, chunk: list[_Row], sealed: list[dict[str, str
     result.members += n
     result.enrollments += len(enrollments)
     result.total_balance_fen += sum(r.balance_fen for r in chunk)
+    result.funded_members += sum(1 for r in chunk if r.balance_fen > 0)
