@@ -26,19 +26,11 @@ import time
 from collections.abc import Callable
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from huzhu_verify._util import b64decode_strict, b64encode
 from huzhu_verify.errors import InvalidSignatureError, MalformedError
-from huzhu_verify.note import (
-    Signature,
-    decode_signer_key,
-    decode_verifier_key,
-    format_key,
-    is_valid_key_name,
-    key_hash,
-)
+from huzhu_verify.note import Ed25519PublicKeyOf, Ed25519SeedOf, Signature
 
 __all__ = [
     "ALG_COSIGNATURE_V1",
@@ -67,45 +59,12 @@ def cosigned_message(checkpoint_text: str | bytes, timestamp: int) -> bytes:
     return b"cosignature/v1\ntime " + str(timestamp).encode("ascii") + b"\n" + body
 
 
-def _typed(public_key: bytes) -> bytes:
-    return bytes([ALG_COSIGNATURE_V1]) + public_key
-
-
-class CosignatureVerifier:
+class CosignatureVerifier(Ed25519PublicKeyOf):
     """Verifies Ed25519 v1 cosignatures of one witness (type 0x04 key)."""
 
-    __slots__ = ("_key", "_key_hash", "_name", "public_key")
-
-    def __init__(self, name: str, public_key: bytes) -> None:
-        if not is_valid_key_name(name):
-            raise MalformedError(f"invalid cosigner name {name!r}: non-empty, without spaces or '+'")
-        if len(public_key) != 32:
-            raise MalformedError(f"cosigner {name!r}: an Ed25519 public key is 32 bytes, got {len(public_key)}")
-        self._name = name
-        self.public_key = bytes(public_key)
-        self._key = Ed25519PublicKey.from_public_bytes(self.public_key)
-        self._key_hash = key_hash(name, _typed(self.public_key))
-
-    @classmethod
-    def from_vkey(cls, vkey: str) -> CosignatureVerifier:
-        name, _, alg, key = decode_verifier_key(vkey)
-        if alg != ALG_COSIGNATURE_V1:
-            raise MalformedError(
-                f"witness key {name!r} has signature type {alg:#04x}, not an Ed25519 cosignature key (0x04)"
-            )
-        return cls(name, key)
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def key_hash(self) -> int:
-        return self._key_hash
-
-    @property
-    def vkey(self) -> str:
-        return format_key(self._name, _typed(self.public_key))
+    ALG = ALG_COSIGNATURE_V1
+    KIND = "an Ed25519 cosignature key (0x04)"
+    __slots__ = ()
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         if len(signature) != _TIMESTAMP_SIZE + _SIGNATURE_SIZE:
@@ -119,52 +78,28 @@ class CosignatureVerifier:
             return False
         return True
 
-    def __repr__(self) -> str:
-        return f"CosignatureVerifier({self.vkey!r})"
 
-
-class CosignatureSigner:
+class CosignatureSigner(Ed25519SeedOf):
     """Produces Ed25519 v1 cosignatures; ``clock`` returns the POSIX time (seconds) to sign with."""
 
-    __slots__ = ("_clock", "_key", "_key_hash", "_name", "_seed", "public_key")
+    ALG = ALG_COSIGNATURE_V1
+    KIND = "a cosignature key (0x04)"
+    __slots__ = ("_clock",)
 
     def __init__(self, name: str, seed: bytes, *, clock: Callable[[], float] = time.time) -> None:
-        if not is_valid_key_name(name):
-            raise MalformedError(f"invalid cosigner name {name!r}: non-empty, without spaces or '+'")
-        if len(seed) != 32:
-            raise MalformedError(f"cosigner {name!r}: an Ed25519 seed is 32 bytes, got {len(seed)}")
-        self._name = name
-        self._seed = bytes(seed)
-        self._key = Ed25519PrivateKey.from_private_bytes(self._seed)
-        self.public_key = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self._key_hash = key_hash(name, _typed(self.public_key))
+        super().__init__(name, seed)
         self._clock = clock
 
     @classmethod
     def from_skey(cls, skey: str, *, clock: Callable[[], float] = time.time) -> CosignatureSigner:
-        name, declared, alg, seed = decode_signer_key(skey)
-        if alg != ALG_COSIGNATURE_V1:
-            raise MalformedError(f"signer key {name!r} has type {alg:#04x}, not a cosignature key (0x04)")
+        name, declared, seed = cls._decode(skey)
         signer = cls(name, seed, clock=clock)
-        if declared != signer.key_hash:
-            raise MalformedError(f"signer key {name!r}: key ID {declared:08x} does not match the key")
+        signer._check_declared(declared)
         return signer
 
     @classmethod
     def generate(cls, name: str, *, clock: Callable[[], float] = time.time) -> CosignatureSigner:
         return cls(name, Ed25519PrivateKey.generate().private_bytes_raw(), clock=clock)
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def key_hash(self) -> int:
-        return self._key_hash
-
-    @property
-    def skey(self) -> str:
-        return format_key(self._name, _typed(self._seed), private=True, hash_key=_typed(self.public_key))
 
     @property
     def verifier(self) -> CosignatureVerifier:

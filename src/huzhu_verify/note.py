@@ -25,7 +25,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -169,26 +169,33 @@ def _public_bytes(key: Ed25519PrivateKey) -> bytes:
     return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-class Ed25519Verifier:
-    """Verifier for Ed25519 note signatures (type ``0x01``)."""
+def _check_name_and_length(name: str, raw: bytes, what: str) -> None:
+    if not is_valid_key_name(name):
+        raise MalformedError(f"invalid key name {name!r}: it must be non-empty, without spaces or '+'")
+    if len(raw) != 32:
+        raise MalformedError(f"key {name!r}: an Ed25519 {what} is 32 bytes, got {len(raw)}")
 
+
+class Ed25519PublicKeyOf:
+    """An Ed25519 public key under a name, for one signature type (``ALG``): the name, the key ID
+    and the verifier key text. Subclasses say how a signature of their type is checked."""
+
+    ALG = ALG_ED25519
+    KIND = "Ed25519 (0x01)"
     __slots__ = ("_key", "_key_hash", "_name", "public_key")
 
     def __init__(self, name: str, public_key: bytes) -> None:
-        if not is_valid_key_name(name):
-            raise MalformedError(f"invalid key name {name!r}: it must be non-empty, without spaces or '+'")
-        if len(public_key) != 32:
-            raise MalformedError(f"key {name!r}: an Ed25519 public key is 32 bytes, got {len(public_key)}")
+        _check_name_and_length(name, public_key, "public key")
         self._name = name
         self.public_key = bytes(public_key)
         self._key = Ed25519PublicKey.from_public_bytes(self.public_key)
-        self._key_hash = key_hash(name, bytes([ALG_ED25519]) + self.public_key)
+        self._key_hash = key_hash(name, bytes([self.ALG]) + self.public_key)
 
     @classmethod
-    def from_vkey(cls, vkey: str) -> Ed25519Verifier:
+    def from_vkey(cls, vkey: str) -> Self:
         name, _, alg, key = decode_verifier_key(vkey)
-        if alg != ALG_ED25519:
-            raise MalformedError(f"verifier key {name!r} has signature type {alg:#04x}, not Ed25519 (0x01)")
+        if alg != cls.ALG:
+            raise MalformedError(f"verifier key {name!r} has signature type {alg:#04x}, not {cls.KIND}")
         return cls(name, key)
 
     @property
@@ -202,52 +209,39 @@ class Ed25519Verifier:
     @property
     def vkey(self) -> str:
         """The verifier key in text form."""
-        return format_key(self._name, bytes([ALG_ED25519]) + self.public_key)
-
-    def verify(self, message: bytes, signature: bytes) -> bool:
-        if len(signature) != 64:
-            return False
-        try:
-            self._key.verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
+        return format_key(self._name, bytes([self.ALG]) + self.public_key)
 
     def __repr__(self) -> str:
-        return f"Ed25519Verifier({self.vkey!r})"
+        return f"{type(self).__name__}({self.vkey!r})"
 
 
-class Ed25519Signer:
-    """Signer for Ed25519 note signatures (type ``0x01``), from a 32-byte seed (RFC 8032)."""
+class Ed25519SeedOf:
+    """An Ed25519 private key (a 32-byte seed, RFC 8032) under a name, for one signature type:
+    the signer key text, the key ID and the matching verifier (``VERIFIER``)."""
 
+    ALG = ALG_ED25519
+    KIND = "Ed25519 (0x01)"
+    VERIFIER: type[Ed25519PublicKeyOf] = Ed25519PublicKeyOf
     __slots__ = ("_key", "_key_hash", "_name", "_seed", "public_key")
 
     def __init__(self, name: str, seed: bytes) -> None:
-        if not is_valid_key_name(name):
-            raise MalformedError(f"invalid key name {name!r}: it must be non-empty, without spaces or '+'")
-        if len(seed) != 32:
-            raise MalformedError(f"key {name!r}: an Ed25519 seed is 32 bytes, got {len(seed)}")
+        _check_name_and_length(name, seed, "seed")
         self._name = name
         self._seed = bytes(seed)
         self._key = Ed25519PrivateKey.from_private_bytes(self._seed)
         self.public_key = _public_bytes(self._key)
-        self._key_hash = key_hash(name, bytes([ALG_ED25519]) + self.public_key)
+        self._key_hash = key_hash(name, bytes([self.ALG]) + self.public_key)
 
     @classmethod
-    def from_skey(cls, skey: str) -> Ed25519Signer:
+    def _decode(cls, skey: str) -> tuple[str, int, bytes]:
         name, declared, alg, seed = decode_signer_key(skey)
-        if alg != ALG_ED25519:
-            raise MalformedError(f"signer key {name!r} has signature type {alg:#04x}, not Ed25519 (0x01)")
-        signer = cls(name, seed)
-        if declared != signer.key_hash:
-            raise MalformedError(f"signer key {name!r}: key ID {declared:08x} does not match the key")
-        return signer
+        if alg != cls.ALG:
+            raise MalformedError(f"signer key {name!r} has signature type {alg:#04x}, not {cls.KIND}")
+        return name, declared, seed
 
-    @classmethod
-    def generate(cls, name: str) -> Ed25519Signer:
-        """A new random key (from the operating system's CSPRNG)."""
-        seed = Ed25519PrivateKey.generate().private_bytes_raw()
-        return cls(name, seed)
+    def _check_declared(self, declared: int) -> None:
+        if declared != self._key_hash:
+            raise MalformedError(f"signer key {self._name!r}: key ID {declared:08x} does not match the key")
 
     @property
     def name(self) -> str:
@@ -260,10 +254,44 @@ class Ed25519Signer:
     @property
     def skey(self) -> str:
         """The signer key in text form (secret)."""
-        return format_key(
-            self._name, bytes([ALG_ED25519]) + self._seed, private=True,
-            hash_key=bytes([ALG_ED25519]) + self.public_key,
-        )
+        return format_key(self._name, bytes([self.ALG]) + self._seed, private=True,
+                          hash_key=bytes([self.ALG]) + self.public_key)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._name!r}, key ID {self._key_hash:08x})"
+
+
+class Ed25519Verifier(Ed25519PublicKeyOf):
+    """Verifier for Ed25519 note signatures (type ``0x01``)."""
+
+    __slots__ = ()
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        if len(signature) != 64:
+            return False
+        try:
+            self._key.verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+
+class Ed25519Signer(Ed25519SeedOf):
+    """Signer for Ed25519 note signatures (type ``0x01``), from a 32-byte seed (RFC 8032)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_skey(cls, skey: str) -> Ed25519Signer:
+        name, declared, seed = cls._decode(skey)
+        signer = cls(name, seed)
+        signer._check_declared(declared)
+        return signer
+
+    @classmethod
+    def generate(cls, name: str) -> Ed25519Signer:
+        """A new random key (from the operating system's CSPRNG)."""
+        return cls(name, Ed25519PrivateKey.generate().private_bytes_raw())
 
     @property
     def verifier(self) -> Ed25519Verifier:
@@ -271,9 +299,6 @@ class Ed25519Signer:
 
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message)
-
-    def __repr__(self) -> str:
-        return f"Ed25519Signer({self._name!r}, key ID {self._key_hash:08x})"
 
 
 def new_verifier(vkey: str) -> Ed25519Verifier:
