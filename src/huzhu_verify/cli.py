@@ -112,7 +112,8 @@ def _policy(args: argparse.Namespace) -> Policy:
 def _read_checkpoint_bytes(args: argparse.Namespace, reader: TileReader | None) -> bytes:
     if args.checkpoint is not None:
         try:
-            return args.checkpoint.read_bytes()
+            checkpoint: Path = args.checkpoint
+            return checkpoint.read_bytes()
         except OSError as exc:
             raise MalformedError(f"cannot read the checkpoint file {args.checkpoint}: {exc.strerror}") from None
     assert reader is not None

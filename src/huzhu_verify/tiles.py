@@ -297,7 +297,7 @@ class HTTPTileReader:
         )
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
-                body = response.read()
+                body: bytes = response.read()
                 if response.headers.get("Content-Encoding", "identity").lower() == "gzip":
                     body = gzip.decompress(body)
                 return body
