@@ -177,7 +177,9 @@ def test_exports_are_anonymised(platform: Platform, clock: FixedClock, database_
     assert (case["amount"], case["collected"], case["shortfall"], case["fee"], case["status"]) == (
         "5.55", "5.55", "0.00", "0.00", "paid")
     assert set(case) >= {"case_no", "plan", "benefit", "notice_starts_at", "notice_ends_at", "investigation_summary"}
-    rows = list(csv.DictReader(io.StringIO(outputs["cases", "csv"])))
+    # CSV starts with the UTF-8 byte-order mark (Excel on Chinese Windows reads it as UTF-8, not GBK).
+    assert outputs["cases", "csv"].startswith("\ufeffcase_no,") and not outputs["cases", "json"].startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(outputs["cases", "csv"].removeprefix("\ufeff"))))
     assert rows[0]["case_no"] == case["case_no"] and rows[0]["masked_name"] == "欧***"
 
     runs = json.loads(outputs["runs", "json"])
@@ -185,7 +187,7 @@ def test_exports_are_anonymised(platform: Platform, clock: FixedClock, database_
     assert (runs[0]["case_no"], runs[0]["sharing_members"], runs[0]["collected"], runs[0]["share_per_member"],
             runs[0]["members_paying_one_fen_more"]) == (case["case_no"], 3, "5.55", "1.85", 0)
     assert runs[0]["shares_root"] and len(runs[0]["shares_root"]) == 64
-    run_rows = list(csv.DictReader(io.StringIO(outputs["runs", "csv"])))
+    run_rows = list(csv.DictReader(io.StringIO(outputs["runs", "csv"].removeprefix("\ufeff"))))
     assert run_rows[0]["run_no"] == runs[0]["run_no"]
 
     code, output = cli(["export", "members", "--format", "csv"], HUZHU_DATABASE_URL=database_url)
@@ -223,5 +225,5 @@ def test_exports_of_an_empty_platform_still_name_their_columns(platform: Platfor
 
     with platform.factory() as s:
         for dataset, columns in EMPTY_HEADERS.items():
-            assert export(s, dataset, "csv").splitlines() == [",".join(columns)]
+            assert export(s, dataset, "csv").splitlines() == ["\ufeff" + ",".join(columns)]
             assert export(s, dataset, "json") == "[]"
