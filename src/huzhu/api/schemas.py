@@ -75,7 +75,7 @@ class PlanPublic(BaseModel):
 class MemberCreate(_In):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"name": "彭静", "id_number": "450321199006151228", "relationship": "self"}]},
+        json_schema_extra={"examples": [{"name": "彭静", "id_number": "450321199006151225", "relationship": "self"}]},
     )
 
     name: str = Field(min_length=1, max_length=100)
