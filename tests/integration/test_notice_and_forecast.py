@@ -19,7 +19,16 @@ from huzhu.notices import service as notices
 from huzhu.notices.models import Case, NoticeState
 from huzhu.platform import Platform
 
-from .helpers import DRIVING, approved_case, at, driving_facts, import_pool, join_member, make_staff, unique_id_number
+from .helpers import (
+    DRIVING,
+    approved_case,
+    at,
+    driving_facts,
+    import_pool,
+    join_member,
+    make_staff,
+    unique_id_number,
+)
 
 
 def test_each_case_in_notice_has_exactly_one_state(platform: Platform, clock: FixedClock) -> None:
