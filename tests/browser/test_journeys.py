@@ -129,8 +129,14 @@ def test_every_role_s_journey_on_a_phone_in_chinese(journey_server: Any, browser
 
     # ---- new member: a family registers, the husband's balance runs low -------------------------
     me = open_phone()
+    me.goto(url + "/register")
+    audit(me, "story-member-00-register")
     register(me, server, "13800000001", "彭静")
     audit(me, "story-member-01-dashboard-empty")
+    me.goto(url + "/me/members/new")
+    me.get_by_label("身份证号").fill(PENG_ID)
+    expect(me.locator("#id-check")).to_contain_text("身份证号有效")
+    audit(me, "story-member-01b-add-member")
     add_member(me, server, "彭静", PENG_ID)
     audit(me, "story-member-02-join")
     join(me, "comprehensive-accident")
@@ -145,6 +151,7 @@ def test_every_role_s_journey_on_a_phone_in_chinese(journey_server: Any, browser
     husband.get_by_role("link", name="提现").click()
     me.get_by_label("金额（元）").fill("4")
     me.get_by_label("您的银行账号").fill("6222020000000000777")
+    audit(me, "story-member-03a-withdraw")
     me.get_by_role("button", name="提现").click()
     husband = me.locator("section", has=me.get_by_role("heading", name=re.compile("李强")))
     expect(husband).to_contain_text("5.00 元")
@@ -156,6 +163,14 @@ def test_every_role_s_journey_on_a_phone_in_chinese(journey_server: Any, browser
     leave = me.get_by_role("link", name="退出该计划")
     expect(leave).to_be_visible()
     audit(me, "story-member-04-member-page")  # "退出" is a 44 px button of its own, not a link by the status
+    leave.first.click()
+    expect(me.get_by_role("button", name="确认退出")).to_be_visible()
+    audit(me, "story-member-04b-leave-confirm")  # (not confirmed: the husband stays in the plan)
+    me.goto(f"{url}/me/members/{husband_id}/top-up")
+    audit(me, "story-member-04c-top-up")
+    me.goto(url + "/me/claims/99999")
+    expect(me.locator("h1")).to_have_text("页面不存在")
+    audit(me, "story-member-04d-not-found")
 
     # ---- claimant: the form shows what the chosen aid needs; a refusal keeps nothing silently ----
     advance(server, 2)
@@ -210,7 +225,13 @@ def test_every_role_s_journey_on_a_phone_in_chinese(journey_server: Any, browser
 
     # ---- investigator ------------------------------------------------------------------------------
     inv = open_phone()
+    inv.goto(url + "/login")
+    audit(inv, "story-investigator-00-login")
     log_in(inv, server, server.staff["investigator"])
+    inv.goto(url + "/admin")
+    expect(inv.locator("h1")).to_have_text("无权访问")
+    audit(inv, "story-investigator-00b-forbidden")
+    inv.goto(url + "/staff")
     expect(inv.locator("h1")).to_have_text("调查队列")
     audit(inv, "story-investigator-01-queue")
     inv.get_by_role("button", name="开始调查").first.click()
@@ -436,6 +457,15 @@ def test_every_role_s_journey_on_a_phone_in_chinese(journey_server: Any, browser
     expect(pub.locator("h1")).to_have_text("Log in")
     audit(pub, "story-public-12-login-en")
 
+    # ---- a member's pages in English -----------------------------------------------------------------------------
+    me.goto(url + "/me?lang=en")
+    expect(me.get_by_role("heading", name="Coming deductions").first).to_be_visible()
+    audit(me, "story-member-08-dashboard-en")
+    me.goto(claim_url)
+    expect(me.get_by_role("link", name="Download the receipt (PDF)")).to_be_visible()
+    audit(me, "story-claimant-06-paid-en")
+    me.goto(url + "/me?lang=zh")
+
     # ---- the key pages at 1280 px ------------------------------------------------------------------------------
     wide = desk(browser)
     contexts.append(wide)
@@ -449,6 +479,18 @@ def test_every_role_s_journey_on_a_phone_in_chinese(journey_server: Any, browser
     log_in(page, server, "13800000001")
     page.goto(claim_url)
     audit(page, "story-desktop-claim-paid")
+    page.goto(url + "/me")
+    audit(page, "story-desktop-dashboard")
+    page.goto(url + "/me/claims/new")
+    audit(page, "story-desktop-claim-form")
+    admin_desk = desk(browser)
+    contexts.append(admin_desk)
+    page = admin_desk.new_page()
+    log_in(page, server, server.staff["admin"])
+    page.goto(url + "/admin")
+    audit(page, "story-desktop-admin")
+    page.goto(url + "/staff/complaints")
+    audit(page, "story-desktop-complaints")
     for context in contexts:
         context.close()
 

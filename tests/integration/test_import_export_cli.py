@@ -201,15 +201,15 @@ def test_demo_replays_the_article(tmp_path: Path) -> None:
     code, output = cli(["demo", "--members", "2000", "--reset"], **env)
     assert code == 0, output
     flat = " ".join(output.split())
-    match = re.search(r"approved: (HZ\d{6}) 100000\.00, (HZ\d{6}) 90000\.00", flat)
+    match = re.search(r"审核通过（approved）：(HZ\d{6}) 100,000\.00 元，(HZ\d{6}) 90,000\.00 元", flat)
     assert match, output
     peng, zhou = match.groups()
     assert peng != zhou
-    assert "imported a pool of 2,000 members" in flat
-    assert "ledger check: all invariants hold" in flat
-    assert re.search(rf"shared \['{peng}', '{zhou}'\] and paid \['{peng}', '{zhou}'\]", flat), flat
-    assert "reconciliation matched" in flat
-    assert "2 case(s) shared" in flat
+    assert "导入现有会员 2,000 人" in flat
+    assert "所有不变量均成立（all invariants hold）" in flat
+    assert re.search(rf"分摊了 {peng}、{zhou}，托管银行已支付 {peng}、{zhou}", flat), flat
+    assert "对账一致（reconciliation matched）" in flat
+    assert "已分摊 2 起事件" in flat
     # Without --reset the demo refuses a database that already has members.
     code, output = cli(["demo", "--members", "2000"], **env)
     assert code == 1 and "--reset" in output
