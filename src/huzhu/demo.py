@@ -39,12 +39,13 @@ from huzhu.ledger.invariants import check_ledger
 from huzhu.members import service as members
 from huzhu.members.importer import import_members
 from huzhu.members.models import Enrollment, EnrollmentStatus, Member, Relationship
-from huzhu.money import format_yuan
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case
 from huzhu.plans.rules import age_on
 from huzhu.platform import Platform
 from huzhu.sandbox.clock import SandboxDbClock
+from huzhu.web.i18n import fmt_date, fmt_datetime, money
+from huzhu.web.words import label, word
 
 PASSWORD = "demo-pass-2016"
 ACCIDENT = "comprehensive-accident"
@@ -147,7 +148,7 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
             members.join_plan(s, custodian, plans=plans, member=peng, plan_code=plan, now=clock.now(),
                               idempotency_key=f"demo-join-peng-{plan}", health_answers=answers or None)
         family_id, peng_id = family.id, peng.id
-    step("彭静 (25, 广西阳朔) joins 夸克1号 and 综合意外, paying 9.00 into custody for each")
+    step("彭静（25岁，广西阳朔）加入夸克1号和综合意外两个计划，各存入 9.00 元到托管银行（joins two plans, 9.00 each into custody）")
 
     clock.set(at("2016-02-06"))
     with platform.session() as s:
@@ -158,8 +159,8 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
         enrollment = members.join_plan(s, custodian, plans=plans, member=zhou, plan_code=ACCIDENT, now=clock.now(),
                                        idempotency_key="demo-join-zhou")
         zhou_account_id, zhou_id = zhou_account.id, zhou.id
-        step(f"周四喜 (57) joins 综合意外 on {enrollment.joined_on}; accident cover in force from "
-             f"{enrollment.joined_on + timedelta(days=1)}")
+        step(f"周四喜（57岁）于 {cn_day(enrollment.joined_on)} 加入综合意外计划，意外保障自 "
+             f"{cn_day(enrollment.joined_on + timedelta(days=1))} 起生效（joins; cover in force the next day）")
 
     clock.set(at("2016-02-10"))
     with platform.session() as s:
@@ -183,7 +184,7 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
         ):
             staged = platform.evidence.stage_bytes(sandbox_document(title), f"{kind.value}.pdf")
             add_evidence(s, platform.evidence, actor=actor, claim=claim, staged=staged, kind=kind, now=clock.now())
-    step("both claims filed, with their documents (kept content-addressed, readable only by staff and the family)")
+    step("两份互助申请连同证明材料提交（both claims filed; documents are seen only by staff and the family）")
 
     clock.set(at("2016-02-12"))
     with platform.session() as s:
@@ -199,22 +200,24 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
         claims.submit_report(s, actor=inv, claim_id=claim_ids[1], company="某第三方调查公司", now=clock.now(),
                              summary="作业时碰撞树桩受伤属实，经伤残鉴定为二级伤残。",
                              confirmed_incident_date=date(2016, 2, 9), facts={"disability_grades": [2]})
-    step("third-party investigation reports submitted")
+    step("第三方调查公司提交调查报告（third-party investigation reports submitted）")
 
     clock.set(at("2016-02-16"))
     with platform.session() as s:
         rev = accounts.account_or_raise(s, ids[1])
         for claim_id in claim_ids:
-            evaluation = claims.evaluate(s, plans=plans, claim=claims.claim_or_raise(s, claim_id))
+            claim = claims.claim_or_raise(s, claim_id)
+            evaluation = claims.evaluate(s, plans=plans, claim=claim)
+            log(f"      审核 {claim.claim_no} 的每一条计划规则（every plan rule checked）：")
             for check in evaluation.checks:
-                log(f"      {'✓' if check.passed else '✗'} {check.code}: {check.detail}")
+                log(f"      {'✓' if check.passed else '✗'} {label('zh_CN', check.code)}：{word('zh_CN', check.message)}")
             casework.decide(s, plans=plans, actor=rev, claim_id=claim_id, approve=True, reason="符合计划规则", now=clock.now())
     with platform.factory() as s:
         cases = {c.claim_id: c for c in s.scalars(select(Case).where(Case.claim_id.in_(claim_ids)))}
         peng_case, zhou_case = cases[claim_ids[0]], cases[claim_ids[1]]
-    step(f"approved: {peng_case.case_no} {format_yuan(peng_case.amount_fen)}, "
-         f"{zhou_case.case_no} {format_yuan(zhou_case.amount_fen)}; public notice until "
-         f"{peng_case.notice_ends_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}")
+    step(f"审核通过（approved）：{peng_case.case_no} {yuan(peng_case.amount_fen)}，"
+         f"{zhou_case.case_no} {yuan(zhou_case.amount_fen)}；公示至 {cn_time(peng_case.notice_ends_at)}"
+         "（public notice, 7 days）")
 
     clock.set(at("2016-02-18"))
     with platform.session() as s:
@@ -228,64 +231,97 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
         objection = notices.file_objection(s, actor=objector, case_id=zhou_case.id, member_id=member.id,
                                            reason="加入后第三天即出险，请核实受伤时间。", now=clock.now())
         objection_id = objection.id
-    step(f"a member objects to {zhou_case.case_no}: joined only three days before the accident")
+    step(f"一位会员对 {zhou_case.case_no} 提出异议：加入仅三天即出险（a member objects: joined three days before the accident）")
     clock.set(at("2016-02-19"))
     with platform.session() as s:
         rev2 = accounts.account_or_raise(s, ids[2])
         casework.resolve_objection(s, actor=rev2, objection_id=objection_id, upheld=False, now=clock.now(),
                                   note="调查报告与医院记录确认受伤时间为 2016-02-09，在生效日 2016-02-07 之后。")
-    step("a second reviewer dismisses the objection")
+    step("另一位未参与审批的审核员驳回异议，事件继续（a second reviewer dismisses the objection）")
 
     clock.set(at("2016-02-23", 11))
     started = perf_counter()
     report = run_jobs(platform.factory, plans=plans, custodian=custodian, now=clock.now())
-    step(f"notice ended; run {report.run_no} shared {report.cases_shared} and paid {report.cases_paid} "
-         f"in {perf_counter() - started:.2f} s; custodian reconciliation "
-         f"{'matched' if report.reconciliation_matched else 'MISMATCH'}")
+    step(f"公示期满；分摊批次 {report.run_no} 分摊了 {'、'.join(report.cases_shared)}，托管银行已支付 "
+         f"{'、'.join(report.cases_paid)}（用时 {perf_counter() - started:.2f} 秒）；托管银行对账"
+         f"{'一致（reconciliation matched）' if report.reconciliation_matched else '不一致（MISMATCH）'}")
     with platform.factory() as s:
         peng_case, zhou_case = s.get(Case, peng_case.id), s.get(Case, zhou_case.id)
     return Story(peng_case=peng_case, zhou_case=zhou_case, run_no=report.run_no or "")
 
 
+def yuan(fen: int) -> str:
+    return f"{money(fen, 'zh_CN', unit=False)} 元"
+
+
+def cn_day(day: date) -> str:
+    return fmt_date(day, "zh_CN")
+
+
+def cn_time(moment: datetime) -> str:
+    return fmt_datetime(moment, "zh_CN")
+
+
 def print_public_view(platform: Platform, story: Story, console: Console) -> None:
+    """What the public sees, in Chinese with English in parentheses where it helps: the cases, the run
+    (with what each column means) and what each member paid; the numbers are the run page's."""
+    plans = platform.plans
     with platform.factory() as s:
-        table = Table(title="公示案例 Public cases (anonymised)")
-        for column in ("case", "name", "sex", "age", "province", "benefit", "amount", "collected", "shortfall",
-                       "status"):
+        table = Table(title="公示案例（public cases, anonymised）")
+        for column in ("事件 case", "姓名 name", "性别 sex", "年龄 age", "省份 province", "保障项目 aid",
+                       "核定金额 amount", "筹集 collected", "缺口 shortfall", "状态 status"):
             table.add_column(column)
         for case in s.scalars(select(Case).order_by(Case.id)):
+            plan = plans.get(case.plan_code)
+            benefit = plan.benefit(case.benefit_code) if plan else None
+            aid = f"{benefit.name_zh}（{benefit.name_en}）" if benefit else case.benefit_code
             table.add_row(case.case_no, case.masked_name, {"F": "女", "M": "男"}[case.gender], str(case.age),
-                          province_for(case.province_code).name_zh, case.benefit_code, format_yuan(case.amount_fen),
-                          format_yuan(case.collected_fen or 0), format_yuan(case.shortfall_fen or 0), case.status)
+                          province_for(case.province_code).name_zh, aid, yuan(case.amount_fen),
+                          yuan(case.collected_fen or 0), yuan(case.shortfall_fen or 0),
+                          f"{label('zh_CN', case.status)}（{case.status.value}）")
         console.print(table)
-        runs = Table(title="分摊批次 Apportionment run")
-        for column in ("run", "case", "sharing", "paying", "share each", "+1 fen", "limited by balance", "collected",
-                       "shortfall"):
+        run = s.scalar(select(ApportionmentRun).where(ApportionmentRun.run_no == story.run_no))
+        runs = Table(title=f"分摊批次 {story.run_no}（apportionment run）")
+        for column in ("事件 case", "参与分摊 sharing", "实际付款 paying", "每人分摊 share each",
+                       "多付1分 +1 fen", "余额不足 short of balance", "筹集 collected", "缺口 shortfall"):
             runs.add_column(column)
-        for rc, run_no, case_no in s.execute(
-            select(RunCase, ApportionmentRun.run_no, Case.case_no)
-            .join(ApportionmentRun, ApportionmentRun.id == RunCase.run_id).join(Case, Case.id == RunCase.case_id)
+        for rc, case_no in s.execute(
+            select(RunCase, Case.case_no).join(Case, Case.id == RunCase.case_id)
+            .where(RunCase.run_id == (run.id if run else -1)).order_by(RunCase.id)
         ):
-            runs.add_row(run_no, case_no, str(rc.sharing_members), str(rc.paying_members), format_yuan(rc.level_fen),
-                         str(rc.leftover_fen), str(rc.members_limited_by_balance), format_yuan(rc.collected_fen),
-                         format_yuan(rc.shortfall_fen))
+            runs.add_row(case_no, f"{rc.sharing_members:,}", f"{rc.paying_members:,}", yuan(rc.level_fen),
+                         f"{rc.leftover_fen:,}", f"{rc.members_limited_by_balance:,}", yuan(rc.collected_fen),
+                         yuan(rc.shortfall_fen))
         console.print(runs)
-        shares = Table(title="每位会员的分摊 What each member paid in this run")
-        for column in ("total paid by the member", "members"):
+        console.print(
+            "  每人分摊：每位参与分摊的会员付同样的金额，每起事件最多 3.00 元（equal share, at most the cap）。\n"
+            "  多付1分：金额不能按分整除时，剩下的几分钱按公布的规则由这么多位会员各多付 1 分——从由事件编号\n"
+            "  计算出的起点会员号开始，按会员号依次轮转（leftover fen, one each, by the published rule）。\n"
+            "  余额不足：这么多位会员的余额低于人均份额，付出了全部余额，差额由其他会员在上限内分担\n"
+            "  （members whose balance was below the share paid what they had）。\n"
+            "  缺口：会员余额合计仍不足以筹满时，按筹集到的金额支付，并公布缺口（shortfall, published）。"
+        )
+        shares = Table(title="每位会员在本批次的分摊（what each member paid in this run）")
+        for column in ("会员合计付款 total paid by a member", "会员数 members"):
             shares.add_column(column)
         for amount, count in s.execute(text(
             f"SELECT per_member, COUNT(*) FROM (SELECT e.account_id, {SQL_SUM_FEN.format('e.amount')} AS per_member "
             "FROM ledger_entries e "
             "JOIN ledger_transfers t ON t.id = e.transfer_id WHERE t.kind = 'share' AND e.direction = 1 "
             "GROUP BY e.account_id) x GROUP BY per_member ORDER BY per_member DESC")):
-            shares.add_row(format_yuan(amount), str(count))
+            shares.add_row(yuan(amount), f"{count:,}")
         console.print(shares)
         suspended = s.scalar(select(func.count()).select_from(Enrollment).where(
-            Enrollment.status == EnrollmentStatus.SUSPENDED))
-        console.print(f"enrollments suspended (balance under 3.00): {suspended}; top up to resume cover")
+            Enrollment.status == EnrollmentStatus.SUSPENDED)) or 0
+        by_run = run.suspended_enrollments if run else 0
+        console.print(
+            f"本批次分摊后余额低于 3.00 元而暂停保障的加入记录（suspended by this run, as on the run page）："
+            f"{by_run:,}；分摊前已暂停的（already suspended before the run）：{suspended - by_run:,}；"
+            f"现共暂停（suspended now）：{suspended:,}。充值后保障恢复（top up to resume cover）。")
         violations = check_ledger(s)
-        console.print("ledger check: " + ("[green]all invariants hold[/green]" if not violations else
-                                          "[red]" + "; ".join(v.invariant for v in violations) + "[/red]"))
+        console.print("账目检查（ledger check）：" + ("[green]所有不变量均成立（all invariants hold）[/green]"
+                                                  if not violations else
+                                                  "[red]" + "; ".join(v.invariant for v in violations) + "[/red]"))
 
 
 def run_demo(settings: Settings, *, members: int, console: Console) -> Story:
@@ -301,19 +337,21 @@ def run_demo(settings: Settings, *, members: int, console: Console) -> Story:
         write_pool_csv(pool, count=members)
         with platform.session() as session:
             result = import_members(session, path=pool, plans=platform.plans, now=clock.now())
-        console.print(f"imported a pool of {result.members:,} members ({result.enrollments:,} enrollments, "
-                      f"balances {format_yuan(result.total_balance_fen)}) in {perf_counter() - started:.1f} s")
+        console.print(f"导入现有会员 {result.members:,} 人（imported a pool of members），加入记录 "
+                      f"{result.enrollments:,} 条，余额合计 {yuan(result.total_balance_fen)}，"
+                      f"用时 {perf_counter() - started:.1f} 秒")
     story = replay_article(platform, clock, log=console.print)
     # Leave the sandbox clock where the story ended, so `huzhu serve` continues from there.
     SandboxDbClock(platform.factory).set(clock.now())
     print_public_view(platform, story, console)
     with platform.factory() as s:
         count = s.scalar(select(func.count()).select_from(RunCase))
-    console.print(f"{count} case(s) shared; open data: `huzhu export cases --format json`")
+    console.print(f"已分摊 {count} 起事件（cases shared）；开放数据（open data）：`huzhu export cases --format json`")
     console.print(
-        f"Next: `make serve` (or `huzhu serve`) and open http://127.0.0.1:8000 — sign in with password "
-        f"{PASSWORD!r} as 13800000001 (彭静's family), 13800000002 (周四喜), 13800000003 (the objector), "
-        "investigator@huzhu.example, reviewer@huzhu.example, reviewer2@huzhu.example, admin@huzhu.example "
-        "or auditor@huzhu.example. The sandbox clock stays at the story's end; admins can move it."
+        f"下一步（next）：`make serve`（或 `huzhu serve`），打开 http://127.0.0.1:8000 ——密码均为 {PASSWORD!r}："
+        "13800000001（彭静家属 Peng Jing's family）、13800000002（周四喜）、13800000003（提出异议的会员 the objector）、"
+        "investigator@huzhu.example（调查员）、reviewer@huzhu.example 和 reviewer2@huzhu.example（审核员）、"
+        "admin@huzhu.example（管理员）、auditor@huzhu.example（审计员）。沙盒时钟停在故事结束时，管理员可以调整"
+        "（the sandbox clock stays at the story's end）。"
     )
     return story

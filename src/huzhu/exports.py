@@ -76,6 +76,12 @@ class ExportError(ErrorCode):
     FORMAT = ("exports.format", "format must be csv or json")
 
 
+# Excel on Chinese Windows reads a CSV file without a byte-order mark as GBK and garbles every
+# Chinese name; with the UTF-8 BOM it reads UTF-8. Python (``encoding="utf-8-sig"``), pandas and
+# LibreOffice skip it.
+BOM = "\ufeff"
+
+
 def export(session: Session, dataset: str, fmt: str) -> str:
     if dataset not in DATASETS:
         raise InvalidInput(ExportError.DATASET, datasets=OneOf(DATASETS))
@@ -88,4 +94,4 @@ def export(session: Session, dataset: str, fmt: str) -> str:
     writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else EMPTY_HEADERS[dataset])
     writer.writeheader()  # even with no rows, so a reader knows the columns
     writer.writerows(rows)
-    return out.getvalue()
+    return BOM + out.getvalue()

@@ -3,6 +3,7 @@
 from huzhu.accounts.models import Account, LoginThrottle
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport, ReviewDecision
+from huzhu.complaints.models import Complaint
 from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconciliation
 from huzhu.db import Base
 from huzhu.http.models import IdempotencyRecord
@@ -21,6 +22,7 @@ __all__ = [
     "Case",
     "Claim",
     "ClaimEvent",
+    "Complaint",
     "CustodyInstruction",
     "Entry",
     "Enrollment",

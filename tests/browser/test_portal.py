@@ -150,16 +150,16 @@ def test_the_story_in_the_browser(server: Any, browser: Browser) -> None:  # noq
     advance_clock(admin, server, 2)
 
     me.goto(url + "/me/claims/new")
-    choice = me.locator("#f-choice option", has_text=re.compile("彭静 — .*综合意外.* — 意外伤残"))
-    me.get_by_label("申请人和保障项目").select_option(choice.get_attribute("value"))
+    me.locator("fieldset.question", has=me.locator("legend", has_text="彭静")).get_by_label(
+        re.compile("意外伤残.*综合意外")).check()
     me.get_by_label("出险日期").fill("2016-02-02")
     me.get_by_label("地点").fill("广西阳朔县")
     me.get_by_label("经过").fill("骑车时被货车撞倒，腿部骨折。")
     me.get_by_label("受益人", exact=True).fill("彭静")
     me.get_by_label("受益人银行账号").fill("6222020000000000011")
     me.get_by_label("伤残等级（1–10，用逗号分隔）").fill("2")
-    me.get_by_label("材料类型").select_option("medical")
-    me.get_by_label("文件").set_input_files({"name": "medical.png", "mimeType": "image/png", "buffer": PNG})
+    me.get_by_label("材料 1：类型").select_option("medical")
+    me.get_by_label("材料 1：文件").set_input_files({"name": "medical.png", "mimeType": "image/png", "buffer": PNG})
     shot(me, "09-claim-form-zh-375")
     me.get_by_role("button", name="提交申请").click()
     expect(me.get_by_text("您的申请已收到")).to_be_visible()
@@ -168,12 +168,12 @@ def test_the_story_in_the_browser(server: Any, browser: Browser) -> None:  # noq
     assert evidence_before == 1
 
     # --- bad uploads are refused cleanly, nothing stored --------------------------------------
-    me.get_by_label("添加文件").set_input_files({"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"})
+    me.get_by_label("材料 1：文件").set_input_files({"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"})
     me.get_by_role("button", name="上传").click()
     expect(me.get_by_role("alert")).to_contain_text("不是 PDF、JPEG 或 PNG 文件")
     shot(me, "10-upload-wrong-type-zh-375")
     big = PNG + b"\x00" * 250_000
-    me.get_by_label("添加文件").set_input_files({"name": "huge.png", "mimeType": "image/png", "buffer": big})
+    me.get_by_label("材料 1：文件").set_input_files({"name": "huge.png", "mimeType": "image/png", "buffer": big})
     me.get_by_role("button", name="上传").click()
     expect(me.get_by_role("alert")).to_contain_text("超过了")
     assert count(server, select(func.count()).select_from(Evidence)) == evidence_before
@@ -232,12 +232,10 @@ def test_the_story_in_the_browser(server: Any, browser: Browser) -> None:  # noq
     obj.get_by_role("button", name="提交异议").click()
     expect(obj.get_by_text("您的异议已记录")).to_be_visible()
 
-    # --- the first reviewer may not resolve it; a second reviewer dismisses it ----------------
+    # --- the first reviewer is not offered the resolve form; a second reviewer dismisses it --
     rev.goto(url + "/staff/objections")
-    rev.get_by_label("处理意见（将公开）").fill("医院记录确认受伤时间在生效日之后。")
-    rev.get_by_label("驳回：事件继续").check()
-    rev.get_by_role("button", name="提交处理").click()
-    expect(rev.get_by_role("alert")).to_contain_text("异议必须由未审批、未调查该事件的审核员处理")
+    expect(rev.get_by_text("您审批或调查过该事件，因此须由另一位审核员处理该异议。")).to_be_visible()
+    expect(rev.get_by_role("button", name="提交处理")).to_have_count(0)
     rev2_ctx = new_context(browser)
     rev2 = rev2_ctx.new_page()
     log_in(rev2, server, server.staff["reviewer2"])
@@ -268,8 +266,8 @@ def test_the_story_in_the_browser(server: Any, browser: Browser) -> None:  # noq
     shot(me, "19-dashboard-deduction-zh-375")
     # ... and proves the deduction is inside the published run totals (RFC 9162 inclusion proof).
     me.get_by_role("link", name="李强").first.click()
-    me.get_by_role("link", name="证明").first.click()
-    expect(me.get_by_text("已验证：这笔分摊包含在已公布的分摊总额中。")).to_be_visible()
+    me.get_by_role("link", name="核对我的分摊").first.click()
+    expect(me.locator(".verified")).to_contain_text("已验证")
     expect(me.locator("code").first).to_contain_text('"share":"3.00"')
     shot(me, "19b-share-proof-zh-375")
 

@@ -61,8 +61,8 @@ def test_evidence_claims_and_figures_are_shared_by_the_api_and_the_pages(live: L
     page = member_web.post("/me/claims/new", data={
         "csrf_token": csrf(member_web), "choice": f"{member_id}:{ACCIDENT}:accidental_disability",
         "incident_date": "2016-01-05", "incident_place": "北京", "description": "摔倒骨折",
-        "beneficiary_name": "两扇门", "beneficiary_account": "6222020000000000099", "evidence_kind": "medical",
-    }, files={"evidence": ("scan.png", PNG_WEB, "image/png")})
+        "beneficiary_name": "两扇门", "beneficiary_account": "6222020000000000099", "evidence_kind_1": "medical",
+    }, files={"evidence_1": ("scan.png", PNG_WEB, "image/png")})
     assert page.status_code == 303, page.text
     claim_id = int(re.search(r"/me/claims/(\d+)", page.headers["location"]).group(1))
     claim = ok(member_api.get(f"/claims/{claim_id}"))

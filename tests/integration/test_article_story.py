@@ -49,4 +49,4 @@ def test_article_story_pays_both_cases_and_books_balance(platform: Platform, clo
         assert s.scalar(select(func.count()).select_from(Case)) == 2
         # Open data always has the same columns, with or without rows.
         for dataset, columns in EMPTY_HEADERS.items():
-            assert export(s, dataset, "csv").splitlines()[0] == ",".join(columns)
+            assert export(s, dataset, "csv").splitlines()[0] == "\ufeff" + ",".join(columns)

@@ -177,7 +177,9 @@ def test_exports_are_anonymised(platform: Platform, clock: FixedClock, database_
     assert (case["amount"], case["collected"], case["shortfall"], case["fee"], case["status"]) == (
         "5.55", "5.55", "0.00", "0.00", "paid")
     assert set(case) >= {"case_no", "plan", "benefit", "notice_starts_at", "notice_ends_at", "investigation_summary"}
-    rows = list(csv.DictReader(io.StringIO(outputs["cases", "csv"])))
+    # CSV starts with the UTF-8 byte-order mark (Excel on Chinese Windows reads it as UTF-8, not GBK).
+    assert outputs["cases", "csv"].startswith("\ufeffcase_no,") and not outputs["cases", "json"].startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(outputs["cases", "csv"].removeprefix("\ufeff"))))
     assert rows[0]["case_no"] == case["case_no"] and rows[0]["masked_name"] == "欧***"
 
     runs = json.loads(outputs["runs", "json"])
@@ -185,7 +187,7 @@ def test_exports_are_anonymised(platform: Platform, clock: FixedClock, database_
     assert (runs[0]["case_no"], runs[0]["sharing_members"], runs[0]["collected"], runs[0]["share_per_member"],
             runs[0]["members_paying_one_fen_more"]) == (case["case_no"], 3, "5.55", "1.85", 0)
     assert runs[0]["shares_root"] and len(runs[0]["shares_root"]) == 64
-    run_rows = list(csv.DictReader(io.StringIO(outputs["runs", "csv"])))
+    run_rows = list(csv.DictReader(io.StringIO(outputs["runs", "csv"].removeprefix("\ufeff"))))
     assert run_rows[0]["run_no"] == runs[0]["run_no"]
 
     code, output = cli(["export", "members", "--format", "csv"], HUZHU_DATABASE_URL=database_url)
@@ -199,15 +201,15 @@ def test_demo_replays_the_article(tmp_path: Path) -> None:
     code, output = cli(["demo", "--members", "2000", "--reset"], **env)
     assert code == 0, output
     flat = " ".join(output.split())
-    match = re.search(r"approved: (HZ\d{6}) 100000\.00, (HZ\d{6}) 90000\.00", flat)
+    match = re.search(r"审核通过（approved）：(HZ\d{6}) 100,000\.00 元，(HZ\d{6}) 90,000\.00 元", flat)
     assert match, output
     peng, zhou = match.groups()
     assert peng != zhou
-    assert "imported a pool of 2,000 members" in flat
-    assert "ledger check: all invariants hold" in flat
-    assert re.search(rf"shared \['{peng}', '{zhou}'\] and paid \['{peng}', '{zhou}'\]", flat), flat
-    assert "reconciliation matched" in flat
-    assert "2 case(s) shared" in flat
+    assert "导入现有会员 2,000 人" in flat
+    assert "所有不变量均成立（all invariants hold）" in flat
+    assert re.search(rf"分摊了 {peng}、{zhou}，托管银行已支付 {peng}、{zhou}", flat), flat
+    assert "对账一致（reconciliation matched）" in flat
+    assert "已分摊 2 起事件" in flat
     # Without --reset the demo refuses a database that already has members.
     code, output = cli(["demo", "--members", "2000"], **env)
     assert code == 1 and "--reset" in output
@@ -223,5 +225,5 @@ def test_exports_of_an_empty_platform_still_name_their_columns(platform: Platfor
 
     with platform.factory() as s:
         for dataset, columns in EMPTY_HEADERS.items():
-            assert export(s, dataset, "csv").splitlines() == [",".join(columns)]
+            assert export(s, dataset, "csv").splitlines() == ["\ufeff" + ",".join(columns)]
             assert export(s, dataset, "json") == "[]"

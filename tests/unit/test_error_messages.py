@@ -203,3 +203,15 @@ def test_the_reason_a_member_sees_for_a_suspension_is_translated() -> None:
     assert "balance below the plan minimum" in reasons
     for reason in reasons:
         assert gettext("zh_CN", reason) != reason, reason
+
+
+def test_the_note_a_withdrawn_case_s_other_objections_get_reads_in_chinese() -> None:
+    """The engine fills it in English when an objection is upheld; pages read it back by its code."""
+    from huzhu.casework.errors import CaseworkText
+    from huzhu.casework.service import resolution_note
+
+    stored = CaseworkText.CASE_WITHDRAWN.english({"objection": 12})
+    assert stored == "case withdrawn after objection 12 was upheld"
+    assert word("zh_CN", resolution_note(stored)) == "第 12 号异议成立后，该事件已撤回"
+    assert word("en", resolution_note(stored)) == stored
+    assert resolution_note("医院记录确认受伤时间。") == "医院记录确认受伤时间。"  # a reviewer's own words stay as written

@@ -134,12 +134,18 @@ waiting_members_share = true
 min_age_years = 18
 max_age_years = 50
 
+[[exclusions]]
+code = "intentional"
+text_zh = "故意自伤"
+text_en = "Deliberate self-injury"
+
 [[benefits]]
 code = "accidental_death"
 name_zh = "意外身故"
 name_en = "Accidental death"
 category = "accident"
 waiting_days = 1
+documents = ["death_certificate", "police"]
 rule = { type = "fixed", amount = "100000.00" }
 """
 
@@ -150,6 +156,13 @@ name_zh = "重疾"
 name_en = "Illness"
 category = "illness"
 waiting_days = 180
+documents = ["medical"]
+[[benefits.covered_illnesses]]
+code = "cancer"
+name_zh = "恶性肿瘤"
+name_en = "Cancer"
+definition_zh = "病理确诊"
+definition_en = "Confirmed by pathology"
 [benefits.rule]
 type = "age_banded"
 bands = [{ min_age = 18, max_age = 40, amount = "300000.00" }, { min_age = %d, max_age = 50, amount = "200000.00" }]
@@ -279,6 +292,52 @@ def test_error_bad_code_and_ages(tmp_path):
     assert _error(tmp_path, GOOD.replace('code = "test-plan"', 'code = "Test Plan"')).field == "code"
     err = _error(tmp_path, GOOD.replace("min_age_years = 18", "min_age_years = 60"))
     assert err.field == "eligibility.min_age_years"
+
+
+def test_plans_say_what_they_do_not_cover_and_which_documents_a_claim_needs(tmp_path):
+    """Exclusions, each benefit's document checklist and an illness benefit's covered illnesses are
+    validated data: missing, unknown or duplicated entries name the file and the field."""
+    plan = load_plan(_write(tmp_path, GOOD.replace("[[benefits]]", QUESTION + "\n[[benefits]]", 1) + BANDS % 41))
+    assert [e.code for e in plan.exclusions] == ["intentional"]
+    assert plan.benefit("accidental_death").documents == ("death_certificate", "police")
+    assert [i.code for i in plan.benefit("illness").covered_illnesses] == ["cancer"]
+    without_exclusions = GOOD.replace(GOOD[GOOD.index("[[exclusions]]"):GOOD.index("[[benefits]]")], "")
+    assert _error(tmp_path, without_exclusions).field == "exclusions"
+    err = _error(tmp_path, GOOD.replace('documents = ["death_certificate", "police"]', 'documents = ["selfie"]'))
+    assert err.field == "benefits[0].documents[0]" and "death_certificate" in err.message
+    err = _error(tmp_path, GOOD.replace('documents = ["death_certificate", "police"]', "documents = []"))
+    assert err.field == "benefits[0].documents" and "at least one" in err.message
+    err = _error(tmp_path, GOOD.replace('documents = ["death_certificate", "police"]\n', ""))
+    assert err.field == "benefits[0].documents" and "required" in err.message
+    no_illnesses = BANDS[: BANDS.index("[[benefits.covered_illnesses]]")] + BANDS[BANDS.index("[benefits.rule]"):]
+    err = _error(tmp_path, GOOD.replace("[[benefits]]", QUESTION + "\n[[benefits]]", 1) + no_illnesses % 41)
+    assert err.field == "benefits[1].covered_illnesses"
+    illness_on_accident = GOOD.replace('rule = { type = "fixed"', '\n'.join([
+        'covered_illnesses = [{ code = "x", name_zh = "x", name_en = "x", definition_zh = "x", definition_en = "x" }]',
+        'rule = { type = "fixed"']))
+    err = _error(tmp_path, illness_on_accident)
+    assert err.field == "benefits[0].covered_illnesses" and "accident" in err.message
+
+
+def test_a_claim_form_asks_only_the_facts_the_benefit_s_rule_needs():
+    from huzhu.plans.rules import Fact, facts_to_give
+
+    plans = load_plans(PLANS_DIR)
+    accident, no1, driving = plans["comprehensive-accident"], plans["quark-no1"], plans["driving-risk"]
+    assert facts_to_give(accident.benefit("accidental_death")) == ()
+    assert facts_to_give(accident.benefit("accidental_disability")) == (Fact.DISABILITY_GRADES,)
+    assert facts_to_give(no1.benefit("critical_illness")) == ()  # the age at diagnosis comes from the ID number
+    assert facts_to_give(driving.benefit("third_party_liability")) == (Fact.LOSS, Fact.FAULT_SHARE,
+                                                                        Fact.INSURANCE_PAID)
+
+
+def test_every_document_kind_a_plan_may_name_is_one_a_claim_can_carry():
+    from typing import get_args
+
+    from huzhu.claims.models import EvidenceKind
+    from huzhu.plans.schemas import DocumentKind
+
+    assert set(get_args(DocumentKind)) == {kind.value for kind in EvidenceKind}
 
 
 def test_load_plans_duplicate_code(tmp_path):

@@ -43,7 +43,8 @@ class AccountCreate(BaseModel):
 
 class Token(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"access_token": "eyJzdWIiOjEsImV4cCI6MX0.c2ln", "token_type": "bearer"}]}
+        json_schema_extra={"examples": [{"access_token": "eyJzdWIiOjEsImV4cCI6MX0.c2ln", "token_type": "bearer",
+                                                "expires_in": 43200}]}
     )
 
     access_token: str

@@ -12,8 +12,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from huzhu.claims.models import ClaimStatus, Decision, EvidenceKind
+from huzhu.complaints.models import ComplaintStatus, ComplaintTopic
 from huzhu.members.models import CoverageState, EnrollmentStatus, Relationship
-from huzhu.notices.models import CaseStatus, ObjectionStatus
+from huzhu.notices.models import CaseStatus, NoticeState, ObjectionStatus
 from huzhu.plans.rules import Check
 
 # Largest id a client may send: 2**53 − 1, exact in JSON numbers and far above any real row count.
@@ -33,6 +34,20 @@ class _In(BaseModel):
 # ---------------------------------------------------------------- plans
 
 
+class CoveredIllnessPublic(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    definition_zh: str
+    definition_en: str
+
+
+class ExclusionPublic(BaseModel):
+    code: str
+    text_zh: str
+    text_en: str
+
+
 class BenefitPublic(BaseModel):
     code: str
     name_zh: str
@@ -40,6 +55,8 @@ class BenefitPublic(BaseModel):
     category: str
     waiting_days: int
     rule: dict[str, object]
+    documents: list[EvidenceKind] = Field(description="the documents a claim for this benefit needs")
+    covered_illnesses: list[CoveredIllnessPublic] = Field(description="an illness benefit: every illness it covers")
 
 
 class HealthQuestionPublic(BaseModel):
@@ -66,6 +83,7 @@ class PlanPublic(BaseModel):
     max_age_years: int
     health_questions: list[HealthQuestionPublic]
     benefits: list[BenefitPublic]
+    exclusions: list[ExclusionPublic] = Field(description="what the plan does not cover (免责)")
     digest: str
 
 
@@ -75,7 +93,7 @@ class PlanPublic(BaseModel):
 class MemberCreate(_In):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"name": "彭静", "id_number": "450321199006151228", "relationship": "self"}]},
+        json_schema_extra={"examples": [{"name": "彭静", "id_number": "450321199006151225", "relationship": "self"}]},
     )
 
     name: str = Field(min_length=1, max_length=100)
@@ -541,3 +559,94 @@ class ClockUpdate(_In):
         if self.to is not None and not 1900 <= self.to.year <= 2200:
             raise ValueError("'to' must be between the years 1900 and 2200")
         return self
+
+
+# ---------------------------------------------------------------- what the claimant and an objector see
+
+
+class NoticeFactsPublic(BaseModel):
+    """What an objector needs to judge a case in notice (never a name, document or account)."""
+
+    case_no: str = Field(examples=["HZ000002"])
+    joined_on: date | None
+    in_force_on: date | None
+    incident_date: date | None
+    incident_place: str
+    investigation_company: str
+    documents: list[DocumentCountPublic]
+    expected_share: ExpectedSharePublic | None
+
+
+class DocumentCountPublic(BaseModel):
+    kind: EvidenceKind
+    count: int
+
+
+class ExpectedSharePublic(BaseModel):
+    """The case shared as if the run happened now, over today's balances."""
+
+    share_per_member: Money
+    members_paying_one_fen_more: int
+    sharing_members: int
+    collected: Money
+    shortfall: Money
+    cap_per_member: Money
+    run_after: datetime
+
+
+class PayoutRead(BaseModel):
+    amount: Money
+    shortfall: Money
+    paid_at: datetime
+    bank_reference: str | None
+    account_last_digits: str
+
+
+class ClaimOutcomeRead(BaseModel):
+    """A claim after its approval: the notice, every objection and its outcome, the run, the payout."""
+
+    claim_no: str
+    status: ClaimStatus
+    case_no: str | None
+    notice_starts_at: datetime | None
+    notice_ends_at: datetime | None
+    notice_state: NoticeState | None
+    withdrawn_cases: list[str]
+    objections: list[ObjectionPublic]
+    run_no: str | None
+    paying_members: int | None
+    collected: Money | None
+    payout: PayoutRead | None
+    receipt_url: str | None = Field(description="the PDF receipt, once paid")
+
+
+class ComplaintCreate(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "topic": "money", "subject": "提现到账时间", "body": "提现后多久到账？页面没有写明。"}]})
+
+    topic: ComplaintTopic
+    subject: str = Field(min_length=2, max_length=200)
+    body: str = Field(min_length=5, max_length=5000)
+
+
+class ComplaintAnswer(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "answer": "托管银行通常在一个工作日内到账。"}]})
+
+    answer: str = Field(min_length=2, max_length=5000)
+
+
+class ComplaintRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    complaint_no: str = Field(examples=["HZT000001"])
+    account_id: int
+    topic: ComplaintTopic
+    subject: str
+    body: str
+    status: ComplaintStatus
+    filed_at: datetime
+    answer: str | None
+    answered_at: datetime | None
+    closed_at: datetime | None

@@ -54,7 +54,10 @@ def plan_public(plan: Plan) -> s.PlanPublic:
         health_questions=[s.HealthQuestionPublic(code=q.code, text_zh=q.text_zh, text_en=q.text_en)
                           for q in plan.eligibility.health_questions],
         benefits=[s.BenefitPublic(code=b.code, name_zh=b.name_zh, name_en=b.name_en, category=b.category,
-                                  waiting_days=b.waiting_days, rule=rule(b)) for b in plan.benefits],
+                                  waiting_days=b.waiting_days, rule=rule(b), documents=list(b.documents),
+                                  covered_illnesses=[s.CoveredIllnessPublic(**i.model_dump())
+                                                     for i in b.covered_illnesses]) for b in plan.benefits],
+        exclusions=[s.ExclusionPublic(**e.model_dump()) for e in plan.exclusions],
         digest=plan_digest(plan),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -106,3 +107,28 @@ def _mark_paid(session: Session, case: Case, *, now: datetime, ref: CustodyInstr
         "shortfall": format_yuan(case.shortfall_fen or 0),
         "end_to_end_id": ref.end_to_end_id if ref else None,
     }, now=now)
+
+
+@dataclass(frozen=True)
+class Payout:
+    """A paid case as its beneficiary's receipt states it: what the bank paid, when, and the bank's
+    reference for the payment (the ISO 20022 end-to-end id of the instruction the bank booked)."""
+
+    case_no: str
+    amount_fen: int
+    shortfall_fen: int
+    paid_at: datetime
+    bank_reference: str | None  # None when nothing was collected, so nothing was sent to the bank
+    account_last_digits: str  # the beneficiary's account, last four digits only
+
+
+def payout_of(session: Session, case: Case) -> Payout | None:
+    """The payout of a paid case (None while it is not paid)."""
+    if case.status != CaseStatus.PAID or case.paid_at is None:
+        return None
+    instruction = _latest_instruction(session, case) if case.collected_fen else None
+    claim = session.get(Claim, case.claim_id)
+    account = (instruction.creditor_account if instruction else claim.beneficiary_account if claim else "") or ""
+    return Payout(case_no=case.case_no, amount_fen=case.collected_fen or 0, shortfall_fen=case.shortfall_fen or 0,
+                  paid_at=case.paid_at, bank_reference=instruction.end_to_end_id if instruction else None,
+                  account_last_digits=account[-4:])

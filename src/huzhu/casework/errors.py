@@ -22,3 +22,6 @@ class CaseworkText(MessageCode):
     FAILED_CHECK = ("casework.failed_check", "%(check)s: %(finding)s")
     # Stored as its code in the decision's reason when a reviewer approves without writing one.
     ALL_RULES_SATISFIED = ("casework.all_rules_satisfied", "all plan rules satisfied")
+    # The resolution note the other open objections of a withdrawn case get (stored filled in, read
+    # back by ``casework.resolution_note``).
+    CASE_WITHDRAWN = ("casework.case_withdrawn", "case withdrawn after objection %(objection)s was upheld")

@@ -9,7 +9,9 @@ approved nor investigated the case.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from huzhu.accounts.models import Account, Role
 from huzhu.accounts.service import require_role
+from huzhu.apportionment.models import ApportionmentRun, RunCase
+from huzhu.apportionment.payouts import Payout, payout_of
 from huzhu.casework.errors import CaseworkError, CaseworkText
 from huzhu.claims import service as claims
 from huzhu.claims.models import Claim, ClaimStatus, Decision, ReviewDecision
@@ -27,7 +31,7 @@ from huzhu.members.service import end_membership
 from huzhu.messages import Message
 from huzhu.money import format_yuan
 from huzhu.notices import service as notices
-from huzhu.notices.models import Case, CaseStatus, Objection, ObjectionStatus
+from huzhu.notices.models import Case, CaseStatus, NoticeState, Objection, ObjectionStatus
 from huzhu.plans.loader import plan_digest
 from huzhu.plans.schemas import Plan
 from huzhu.transparency.service import append_record
@@ -90,6 +94,34 @@ def decision_reason(stored: str | None) -> Message | str | None:
     return Message(text) if text is not None else stored
 
 
+def second_reviewer(actor: Account, *, case: Case, claim: Claim) -> bool:
+    """Whether ``actor`` may resolve objections to ``case``: a reviewer who neither approved nor
+    investigated it (separation of duties)."""
+    return actor.role == Role.REVIEWER and actor.id not in (case.approved_by_account_id,
+                                                            claim.investigator_account_id)
+
+
+def may_resolve(session: Session, *, actor: Account, objection: Objection) -> bool:
+    """Whether the page should offer ``actor`` the resolve form for this objection at all."""
+    case = notices.case_or_raise(session, objection.case_id)
+    claim = session.get(Claim, case.claim_id)
+    return (objection.status == ObjectionStatus.OPEN and claim is not None
+            and second_reviewer(actor, case=case, claim=claim))
+
+
+_WITHDRAWN = re.compile(re.escape(CaseworkText.CASE_WITHDRAWN.template).replace(
+    re.escape("%(objection)s"), r"(?P<objection>\d+)") + r"\Z")
+
+
+def resolution_note(stored: str | None) -> Message | str | None:
+    """An objection's resolution note as stored: the reviewer's own words, or the engine's note for
+    the other objections of a withdrawn case, read back as its code with its values."""
+    found = _WITHDRAWN.match(stored or "")
+    if found:
+        return Message(CaseworkText.CASE_WITHDRAWN, {"objection": int(found["objection"])})
+    return stored
+
+
 def resolve_objection(
     session: Session, *, actor: Account, objection_id: int, upheld: bool, note: str, now: datetime
 ) -> Objection:
@@ -98,7 +130,7 @@ def resolve_objection(
     case = notices.case_or_raise(session, objection.case_id)
     claim = session.get(Claim, case.claim_id)
     assert claim is not None
-    if actor.id in (case.approved_by_account_id, claim.investigator_account_id):
+    if not second_reviewer(actor, case=case, claim=claim):
         raise Forbidden(CaseworkError.SECOND_REVIEWER)
     if objection.status != ObjectionStatus.OPEN:
         raise InvalidTransition(CaseworkError.OBJECTION_RESOLVED, objection=objection.id, status=objection.status)
@@ -116,7 +148,7 @@ def resolve_objection(
                                   Objection.id != objection.id)
         ):
             other.status, other.resolved_by_account_id, other.resolved_at = ObjectionStatus.UPHELD, actor.id, now
-            other.resolution_note = f"case withdrawn after objection {objection.id} was upheld"
+            other.resolution_note = CaseworkText.CASE_WITHDRAWN.english({"objection": objection.id})
         case.status = CaseStatus.WITHDRAWN
         case.updated_at = now
         claims.return_to_review(session, claim=claim, actor=actor,
@@ -125,3 +157,34 @@ def resolve_objection(
     append_record(session, kind="objection_upheld" if upheld else "objection_dismissed", subject=case.case_no,
                   payload={"objection_id": objection.id, "note": redact_identifiers(note)}, now=now)
     return objection
+
+
+@dataclass(frozen=True)
+class ClaimJourney:
+    """Everything that happened to a claim after its approval, for the claimant: the public notice,
+    every objection and its outcome, the run that shared the case and the payout with the bank's
+    reference. ``case`` is the current case; earlier ones were withdrawn after an upheld objection."""
+
+    case: Case | None
+    withdrawn: list[Case] = field(default_factory=list)
+    notice: NoticeState | None = None
+    objections: list[Objection] = field(default_factory=list)
+    run: ApportionmentRun | None = None
+    run_case: RunCase | None = None
+    payout: Payout | None = None
+
+
+def claim_journey(session: Session, *, claim: Claim, now: datetime) -> ClaimJourney:
+    cases = list(session.scalars(select(Case).where(Case.claim_id == claim.id).order_by(Case.id)))
+    if not cases:
+        return ClaimJourney(case=None)
+    current = cases[-1] if cases[-1].status != CaseStatus.WITHDRAWN else None
+    objections = list(session.scalars(select(Objection).where(Objection.case_id.in_([c.id for c in cases]))
+                                      .order_by(Objection.filed_at, Objection.id)))
+    run_case = session.scalar(select(RunCase).where(RunCase.case_id == current.id)) if current else None
+    return ClaimJourney(
+        case=current, withdrawn=[c for c in cases if c.status == CaseStatus.WITHDRAWN],
+        notice=notices.notice_state(session, current, now=now) if current else None, objections=objections,
+        run=session.get(ApportionmentRun, run_case.run_id) if run_case else None, run_case=run_case,
+        payout=payout_of(session, current) if current else None,
+    )

@@ -30,6 +30,14 @@ class ObjectionStatus(StrEnum):
     DISMISSED = "dismissed"
 
 
+class NoticeState(StrEnum):
+    """Where a case in notice stands, exactly one of these at a time (computed, never stored)."""
+
+    RUNNING = "running"  # the notice period is still running
+    HELD = "held"  # the notice is over, but an objection is still open: it waits for a second reviewer
+    DUE = "due"  # the notice is over with no open objection: the next run shares it
+
+
 class Case(Base):
     """What the public sees of an approved claim: anonymised, with its money trail."""
 

@@ -3,14 +3,15 @@ reviewer resolves it (upheld → the claim goes back to review; dismissed → th
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from huzhu.accounts.models import Account, Role
 from huzhu.accounts.service import require_role
-from huzhu.claims.models import Claim
+from huzhu.claims.models import Claim, Evidence
 from huzhu.claims.service import latest_report
 from huzhu.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
 from huzhu.identity import mask_name, province_for
@@ -21,9 +22,9 @@ from huzhu.members.models import Enrollment, EnrollmentStatus, Member
 from huzhu.members.service import member_of_account
 from huzhu.money import format_yuan
 from huzhu.notices.errors import NoticeError
-from huzhu.notices.models import Case, CaseStatus, Objection, ObjectionStatus
+from huzhu.notices.models import Case, CaseStatus, NoticeState, Objection, ObjectionStatus
 from huzhu.numbering import next_number
-from huzhu.plans.rules import age_on
+from huzhu.plans.rules import age_on, in_force_date
 from huzhu.plans.schemas import Plan
 from huzhu.transparency.service import append_record
 
@@ -135,3 +136,86 @@ def due_cases(session: Session, *, now: datetime) -> list[Case]:
             .order_by(Case.notice_ends_at, Case.id)
         )
     )
+
+
+# ---------------------------------------------------------------- what the pages show of a notice
+
+
+def notice_state(session: Session, case: Case, *, now: datetime) -> NoticeState | None:
+    """One state per case in notice (None once it has left the notice)."""
+    if case.status != CaseStatus.IN_NOTICE:
+        return None
+    if now < case.notice_ends_at:
+        return NoticeState.RUNNING
+    held = session.scalar(select(exists().where(Objection.case_id == case.id,
+                                                Objection.status == ObjectionStatus.OPEN)))
+    return NoticeState.HELD if held else NoticeState.DUE
+
+
+def notice_board(session: Session, *, now: datetime) -> dict[NoticeState, list[Case]]:
+    """Every case in notice under exactly one state (the admin's view before a run)."""
+    board: dict[NoticeState, list[Case]] = {state: [] for state in NoticeState}
+    open_objection = exists().where(Objection.case_id == Case.id, Objection.status == ObjectionStatus.OPEN)
+    for case, held in session.execute(
+        select(Case, open_objection.label("held")).where(Case.status == CaseStatus.IN_NOTICE)
+        .order_by(Case.notice_ends_at, Case.id)
+    ):
+        if now < case.notice_ends_at:
+            board[NoticeState.RUNNING].append(case)
+        else:
+            board[NoticeState.HELD if held else NoticeState.DUE].append(case)
+    return board
+
+
+@dataclass(frozen=True)
+class NoticeFacts:
+    """What an objector needs to judge a case, and nothing private: when the member joined and when
+    the cover came into force, the incident's date and place, which kinds of document were checked
+    (never their contents) and who investigated."""
+
+    joined_on: date | None
+    in_force_on: date | None
+    incident_date: date | None
+    incident_place: str
+    investigation_company: str
+    documents: list[tuple[str, int]]  # (kind, how many), in the order first received
+
+
+def notice_facts(session: Session, *, plan: Plan | None, case: Case) -> NoticeFacts:
+    claim = session.get(Claim, case.claim_id)
+    if claim is None:
+        return NoticeFacts(None, None, None, "", "", [])
+    enrollment = session.get(Enrollment, claim.enrollment_id)
+    benefit = plan.benefit(case.benefit_code) if plan else None
+    in_force = in_force_date(benefit, enrollment.coverage_anchor_on) if benefit and enrollment else None
+    report = latest_report(session, claim)
+    kinds: dict[str, int] = {}
+    for kind in session.scalars(select(Evidence.kind).where(Evidence.claim_id == claim.id,
+                                                            Evidence.uploaded_at <= case.notice_starts_at)
+                                .order_by(Evidence.id)):
+        kinds[str(kind)] = kinds.get(str(kind), 0) + 1
+    return NoticeFacts(
+        joined_on=enrollment.joined_on if enrollment else None, in_force_on=in_force,
+        incident_date=claim.incident_date, incident_place=redact_identifiers(claim.incident_place or ""),
+        investigation_company=redact_identifiers(report.company) if report else "",
+        documents=list(kinds.items()),
+    )
+
+
+def possible_objectors(session: Session, *, account: Account, case: Case) -> list[Member]:
+    """The members of an account who may still object to this case: in a plan, not the claimant, and
+    not objected to it already."""
+    claim = session.get(Claim, case.claim_id)
+    in_plan = exists().where(Enrollment.member_id == Member.id, Enrollment.status != EnrollmentStatus.LEFT)
+    objected = exists().where(Objection.case_id == case.id, Objection.member_id == Member.id)
+    query = select(Member).where(Member.account_id == account.id, in_plan, ~objected).order_by(Member.id)
+    if claim is not None:
+        query = query.where(Member.id != claim.member_id)
+    return list(session.scalars(query))
+
+
+def objections_of_account(session: Session, *, account: Account) -> list[tuple[Objection, Case]]:
+    """Every objection an account's members filed, newest first, with its case (to tell the outcome)."""
+    return [(o, c) for o, c in session.execute(
+        select(Objection, Case).join(Case, Case.id == Objection.case_id)
+        .where(Objection.account_id == account.id).order_by(Objection.filed_at.desc(), Objection.id.desc()))]

@@ -251,6 +251,17 @@ def benefit_formula(benefit: Benefit, facts: ClaimFacts) -> tuple[int, Message]:
     raise InvalidInput(PlanError.UNKNOWN_RULE, rule=type(rule).__name__)  # pragma: no cover
 
 
+def facts_to_give(benefit: Benefit) -> tuple[Fact, ...]:
+    """The facts a claimant gives for this benefit's rule (the age comes from the ID number, so it
+    is never asked): a claim form shows these fields and no others."""
+    rule = benefit.rule
+    if isinstance(rule, DisabilityGradeRule):
+        return (Fact.DISABILITY_GRADES,)
+    if isinstance(rule, DrivingLiabilityRule):
+        return (Fact.LOSS, Fact.FAULT_SHARE, Fact.INSURANCE_PAID)
+    return ()
+
+
 def compute_benefit(benefit: Benefit, facts: ClaimFacts) -> int:
     """The benefit amount in fen (exact integer arithmetic, fractions of a fen rounded down)."""
     return benefit_formula(benefit, facts)[0]

@@ -59,6 +59,29 @@ class HealthQuestion(_Model):
     text_en: Text
 
 
+# The kinds of document a claim may carry (the claims domain's ``EvidenceKind``, which a test holds
+# equal to this list): a benefit's checklist names the ones it needs.
+DocumentKind = Literal["medical", "police", "death_certificate", "invoice", "disability_assessment", "other"]
+
+
+class Exclusion(_Model):
+    """A case the plan does not help with (免责), in both languages."""
+
+    code: Code
+    text_zh: Text
+    text_en: Text
+
+
+class CoveredIllness(_Model):
+    """One illness an illness benefit covers, with the plain-words definition a claim is judged by."""
+
+    code: Code
+    name_zh: Text
+    name_en: Text
+    definition_zh: Text
+    definition_en: Text
+
+
 class Eligibility(_Model):
     min_age_years: StrictInt = Field(default=0, ge=0, le=150)
     min_age_days: StrictInt = Field(default=0, ge=0, le=366)
@@ -154,6 +177,27 @@ class Benefit(_Model):
     rule: Rule
     # A death benefit ends the member's enrollments; the remaining balance goes to the beneficiary.
     ends_membership: StrictBool = False
+    # The documents a claim for this benefit needs (the claim form's checklist).
+    documents: tuple[DocumentKind, ...]
+    # For an illness benefit: every illness it covers (and only those).
+    covered_illnesses: tuple[CoveredIllness, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> Benefit:
+        if not self.documents:
+            raise ValueError("documents: list at least one document a claim needs")
+        dupes = sorted({d for d in self.documents if self.documents.count(d) > 1})
+        if dupes:
+            raise ValueError(f"documents: duplicate kind(s) {', '.join(dupes)}")
+        if self.category == "illness" and not self.covered_illnesses:
+            raise ValueError("covered_illnesses: an illness benefit must list the illnesses it covers")
+        if self.category != "illness" and self.covered_illnesses:
+            raise ValueError(f"covered_illnesses: only an illness benefit lists illnesses (this one is {self.category})")
+        codes = [i.code for i in self.covered_illnesses]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValueError(f"covered_illnesses: duplicate code(s) {', '.join(dupes)}")
+        return self
 
     @property
     def title(self) -> Name:
@@ -185,11 +229,18 @@ class Plan(_Model):
     restart_waiting_after_suspension_days: StrictInt | None = Field(default=None, ge=1)
     eligibility: Eligibility
     benefits: tuple[Benefit, ...]
+    exclusions: tuple[Exclusion, ...]
 
     @model_validator(mode="after")
     def _check(self) -> Plan:
         if not self.benefits:
             raise ValueError("benefits: a plan needs at least one benefit")
+        if not self.exclusions:
+            raise ValueError("exclusions: a plan must say what it does not cover")
+        codes = [e.code for e in self.exclusions]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValueError(f"exclusions: duplicate code(s) {', '.join(dupes)}")
         if self.fee_fen != 0:
             raise ValueError(f"fee: must be 0.00 (zero profit), got {format_yuan(self.fee_fen)}")
         if self.min_balance_fen > self.deposit_fen:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from huzhu.apportionment.models import ApportionmentRun
 from huzhu.custody.models import Reconciliation
 from huzhu.db import sum_fen
+from huzhu.ledger.models import CASE_POOL, MEMBER_BALANCE, LedgerAccount
 from huzhu.ledger.service import custody_cash_balance
 from huzhu.members.models import Enrollment, EnrollmentStatus, Member
 from huzhu.notices.models import Case, CaseStatus
@@ -77,3 +78,12 @@ def report_books(s: Session) -> dict[str, Any]:
         by_plan[code] = count
     return {"reconciliations": list(s.scalars(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(50))),
             "head": tree_head(s), "by_plan": by_plan}
+
+
+def finance_figures(s: Session) -> dict[str, int]:
+    """The auditor's two sides of the books: cash at the custodian against what the platform owes
+    (every member's balance and every case pool not yet paid out); equal when the books hold."""
+    liabilities = s.scalar(select(sum_fen(LedgerAccount.credits_posted - LedgerAccount.debits_posted))
+                           .where(LedgerAccount.kind.in_((MEMBER_BALANCE, CASE_POOL)))) or 0
+    custody = custody_cash_balance(s)
+    return {"custody_fen": custody, "liabilities_fen": liabilities, "difference_fen": custody - liabilities}

@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -140,9 +140,17 @@ def finish(ctx: Ctx, response: Response) -> Response:
     return response
 
 
+def language_url(request: Request, locale: str) -> str:
+    """This page in the other language: the same address and query, only ``lang`` changed."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    query.append(("lang", "en" if locale == "en" else "zh"))
+    return request.url.path + "?" + urlencode(query)
+
+
 def render(ctx: Ctx, template: str, status_code: int = 200, **values: Any) -> Response:
     env = environment(ctx.locale)
     html = env.get_template(template).render(
+        other_language_url=language_url(ctx.request, "en" if ctx.is_zh else "zh_CN"),
         request=ctx.request, account=ctx.account, csrf_token=ctx.csrf, now=ctx.now,
         sandbox=ctx.platform.settings.sandbox, path=ctx.request.url.path,
         max_mb=f"{ctx.platform.settings.max_upload_bytes / 1024 / 1024:.1f}".rstrip("0").rstrip("."),

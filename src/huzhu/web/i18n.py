@@ -99,18 +99,24 @@ def money(fen: int | None, locale: str, *, unit: bool = True) -> str:
     return f"{number} 元" if locale.startswith("zh") else f"¥{number}"
 
 
+# One date format per language, everywhere a page shows a date (a time of day follows it):
+# 2016年2月23日 11:00 · 23 Feb 2016 11:00.
+DATE_FORMATS = {"zh_CN": "y年M月d日", "en": "d MMM y"}
+
+
 def fmt_date(value: date | datetime | None, locale: str) -> str:
     if value is None:
         return "—"
     if isinstance(value, datetime):
         value = value.astimezone(CHINA_TZ).date()
-    return format_date(value, format="medium", locale=locale)
+    return format_date(value, format=DATE_FORMATS.get(locale, DATE_FORMATS["en"]), locale=locale)
 
 
 def fmt_datetime(value: datetime | None, locale: str) -> str:
     if value is None:
         return "—"
-    return format_datetime(value.astimezone(CHINA_TZ), format="yyyy-MM-dd HH:mm", locale=locale)
+    local = value.astimezone(CHINA_TZ)
+    return f"{fmt_date(local, locale)} {format_datetime(local, format='HH:mm', locale=locale)}"
 
 
 def fmt_number(value: int | None, locale: str) -> str:

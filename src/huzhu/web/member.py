@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, Response
 
 from huzhu.accounts import service as accounts
 from huzhu.accounts.models import Account, Role
+from huzhu.apportionment.forecast import ExpectedShare, member_outlook
 from huzhu.apportionment.service import member_share_proof
 from huzhu.casework import service as casework
 from huzhu.claims import evidence as evidence_rules
@@ -26,6 +27,8 @@ from huzhu.claims.evidence import StagedFile
 from huzhu.claims.models import Claim, ClaimEvent, Evidence, EvidenceKind, InvestigationReport
 from huzhu.claims.service import TIMELINE_NOTES
 from huzhu.clock import business_date
+from huzhu.complaints import service as complaints
+from huzhu.complaints.models import ComplaintTopic
 from huzhu.errors import DomainError, InvalidInput, NotEligible
 from huzhu.http.login import log_in
 from huzhu.http.security import DEFAULT_TTL, clear_session_cookie, issue_token, set_session_cookie
@@ -36,9 +39,11 @@ from huzhu.members.models import Enrollment, EnrollmentEvent, EnrollmentStatus, 
 from huzhu.money import parse_yuan
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case, Objection
-from huzhu.plans.rules import Ineligible, Problem, age_on, check_eligibility
+from huzhu.plans.rules import Fact, Ineligible, Problem, age_on, check_eligibility, facts_to_give
+from huzhu.receipts import receipt_of, receipt_pdf
 from huzhu.transparency.merkle import ProofError, leaf_hash, verify_inclusion
 from huzhu.web.core import (
+    MAX_FILES,
     Ctx,
     PageError,
     PageNotFound,
@@ -158,11 +163,14 @@ def enrollment_view(ctx: Ctx, s: Session, enrollment: Enrollment) -> dict[str, A
         event = s.scalar(select(EnrollmentEvent).where(EnrollmentEvent.enrollment_id == enrollment.id)
                          .order_by(EnrollmentEvent.occurred_at.desc(), EnrollmentEvent.id.desc()).limit(1))
         reason = ctx._(event.reason) if event else ""  # the engine's reasons are catalog entries
+    today = business_date(ctx.now)
     benefits = [{**b, "name": b["name_zh"] if ctx.is_zh else b["name_en"],
-                 "from": date.fromisoformat(b["in_force_from"])} for b in status["benefits"]]
+                 "from": date.fromisoformat(b["in_force_from"]),
+                 "days_left": (date.fromisoformat(b["in_force_from"]) - today).days} for b in status["benefits"]]
+    until = date.fromisoformat(waiting_until) if waiting_until else None
     return {"e": enrollment, "plan_name": plan_name(ctx, ctx.platform.plans, enrollment.plan_code),
-            "state": status["state"], "benefits": benefits, "reason": reason,
-            "waiting_until": date.fromisoformat(waiting_until) if waiting_until else None,
+            "state": status["state"], "benefits": benefits, "reason": reason, "waiting_until": until,
+            "days_left": (until - business_date(ctx.now)).days if until else None,
             "min_balance": plan.min_balance_fen if plan else 0}
 
 
@@ -211,12 +219,18 @@ def dashboard(request: Request) -> Response:
         my_claims = [{"c": c, "name": name, "benefit": benefit_name(ctx, ctx.platform.plans, c.plan_code,
                                                                      c.benefit_code)} for c, name in claim_rows]
         taken = []
+        forecasts: dict[str, ExpectedShare] = {}
         for person in people:
             for d in deductions(s, person["m"]):
                 taken.append({**d, "member": person["m"].name})
+            person["outlook"] = member_outlook(s, member=person["m"], plans=ctx.platform.plans, now=ctx.now,
+                                               expected=forecasts)
+        objections = [{"o": o, "v": case_view(ctx, c), "note": word(ctx.locale, casework.resolution_note(
+            o.resolution_note)) if o.resolution_note else ""}
+            for o, c in notices.objections_of_account(s, account=account)]
     taken.sort(key=lambda d: d["at"], reverse=True)
     return render(ctx, "member/dashboard.html", people=people, claims=my_claims, deductions=taken,
-                  flash=request.query_params.get("done", ""))
+                  objections=objections, flash=request.query_params.get("done", ""))
 
 
 @router.get("/me/members/{member_id:int}")
@@ -457,8 +471,14 @@ def share_proof(request: Request, member_id: int, case_no: str) -> Response:
 # ---------------------------------------------------------------- claims and evidence
 
 
+# The claim form's field for each fact a claimant gives (``plans.rules.facts_to_give``).
+FACT_FIELDS = {Fact.DISABILITY_GRADES: "disability_grades", Fact.LOSS: "loss",
+               Fact.FAULT_SHARE: "fault_share_percent", Fact.INSURANCE_PAID: "insurance_paid"}
+
+
 def claim_choices(ctx: Ctx, s: Session, account: Account) -> list[dict[str, Any]]:
-    out = []
+    """Per member in a plan, each aid they can claim: its value, the facts and the documents it needs."""
+    people: dict[int, dict[str, Any]] = {}
     for member, enrollment in s.execute(
         select(Member, Enrollment).join(Enrollment, Enrollment.member_id == Member.id)
         .where(Member.account_id == account.id, Enrollment.status != EnrollmentStatus.LEFT).order_by(Member.id, Enrollment.id)
@@ -466,32 +486,52 @@ def claim_choices(ctx: Ctx, s: Session, account: Account) -> list[dict[str, Any]
         plan = ctx.platform.plans.get(enrollment.plan_code)
         if plan is None:
             continue
+        person = people.setdefault(member.id, {"name": member.name, "id": member.id, "options": []})
         for b in plan.benefits:
-            out.append({"value": f"{member.id}:{plan.code}:{b.code}",
-                        "label": f"{member.name} — {plan.name_zh if ctx.is_zh else plan.name_en} — "
-                                 f"{b.name_zh if ctx.is_zh else b.name_en}"})
-    return out
+            person["options"].append({
+                "value": f"{member.id}:{plan.code}:{b.code}",
+                "plan": plan.name_zh if ctx.is_zh else plan.name_en, "benefit": b.name_zh if ctx.is_zh else b.name_en,
+                "facts": [FACT_FIELDS[f] for f in facts_to_give(b)],
+                "documents": [label(ctx.locale, EvidenceKind(kind)) for kind in b.documents]})
+    return list(people.values())
+
+
+def fact_choices(choices: list[dict[str, Any]]) -> dict[str, str]:
+    """Each fact field → the choices that need it (space-separated, for ``data-for``)."""
+    needs: dict[str, list[str]] = {name: [] for name in FACT_FIELDS.values()}
+    for person in choices:
+        for option in person["options"]:
+            for name in option["facts"]:
+                needs[name].append(option["value"])
+    return {name: " ".join(values) for name, values in needs.items()}
+
+
+def claim_form_page(ctx: Ctx, account: Account, *, status_code: int = 200, form: dict[str, Any] | None = None,
+                    error: str = "", dropped: list[str] | None = None) -> Response:
+    with ctx.platform.read_factory() as s:
+        choices = claim_choices(ctx, s, account)
+    return render(ctx, "member/claim_new.html", status_code=status_code, evidence_kinds=evidence_kind_labels(ctx),
+                  choices=choices, needs=fact_choices(choices), form=form or {}, error=error, dropped=dropped or [],
+                  rows=range(1, MAX_FILES + 1))
 
 
 @router.get("/me/claims/new")
 def claim_form(request: Request) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, Role.MEMBER)
-    with ctx.platform.read_factory() as s:
-        choices = claim_choices(ctx, s, account)
-    return render(ctx, "member/claim_new.html", evidence_kinds=evidence_kind_labels(ctx), choices=choices, form={}, error="")
+    return claim_form_page(ctx, require(ctx, Role.MEMBER))
 
 
-def facts_from_form(form: Any) -> dict[str, Any]:
+def facts_from_form(form: Any, wanted: tuple[str, ...] = tuple(FACT_FIELDS.values())) -> dict[str, Any]:
+    """The facts the form gives, of those ``wanted`` (a claim: the ones its benefit needs)."""
     facts: dict[str, Any] = {}
-    grades = field(form, "disability_grades")
+    grades = field(form, "disability_grades") if "disability_grades" in wanted else ""
     if grades:
         try:
             facts["disability_grades"] = [int(g) for g in grades.replace("，", ",").split(",") if g.strip()]
         except ValueError:
             raise InvalidInput(PageError.GRADES_FORMAT) from None
     for key in ("loss", "fault_share_percent", "insurance_paid"):
-        if field(form, key):
+        if key in wanted and field(form, key):
             facts[key] = field(form, key)
     return facts
 
@@ -508,13 +548,17 @@ def file_claim(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, Role.MEMBER)
     form = form_data(request)
-    values = {k: field(form, k) for k in ("choice", "incident_date", "incident_place", "description",
-                                          "beneficiary_name", "beneficiary_account", "disability_grades", "loss",
-                                          "fault_share_percent", "insurance_paid")}
+    values: dict[str, Any] = {k: field(form, k) for k in (
+        "choice", "incident_date", "incident_place", "description", "beneficiary_name", "beneficiary_account",
+        "disability_grades", "loss", "fault_share_percent", "insurance_paid")}
+    values["kinds"] = {i: field(form, f"evidence_kind_{i}") for i in range(1, MAX_FILES + 1)}
     try:
         member_id, plan_code, benefit_code = (values["choice"].split(":") + ["", "", ""])[:3]
         if not member_id.isdigit():
             raise InvalidInput(PageError.CHOOSE_CLAIM)
+        plan = ctx.platform.plans.get(plan_code)
+        benefit = plan.benefit(benefit_code) if plan else None
+        wanted = tuple(FACT_FIELDS[f] for f in facts_to_give(benefit)) if benefit else ()
         with staged_uploads(ctx, form) as uploads, ctx.platform.session() as s:
             owner = s.get(Account, account.id)
             claim = claims.file_claim(
@@ -522,30 +566,35 @@ def file_claim(request: Request) -> Response:
                 benefit_code=benefit_code, incident_date=parse_day(values["incident_date"], PageError.INCIDENT_DATE),
                 now=ctx.now, beneficiary_name=values["beneficiary_name"],
                 beneficiary_account=values["beneficiary_account"], incident_place=values["incident_place"],
-                description=values["description"], facts=facts_from_form(form))
+                description=values["description"], facts=facts_from_form(form, wanted))
             for kind, staged in uploads:
                 evidence_rules.add_evidence(s, ctx.platform.evidence, actor=owner, claim=claim, staged=staged,
                                             kind=kind, now=ctx.now)
             claim_id = claim.id
     except DomainError as exc:
-        with ctx.platform.read_factory() as s:
-            choices = claim_choices(ctx, s, account)
-        return render(ctx, "member/claim_new.html", status_code=exc.status_code, evidence_kinds=evidence_kind_labels(ctx),
-                      choices=choices, form=values,
-                      error=domain_message(ctx, exc))
+        # Nothing was saved, the chosen files neither: the page says so, by name, so they are chosen again.
+        return claim_form_page(ctx, account, status_code=exc.status_code, form=values,
+                               error=domain_message(ctx, exc), dropped=chosen_files(form))
     return redirect(ctx, f"/me/claims/{claim_id}?filed=1")
+
+
+def chosen_files(form: Any) -> list[str]:
+    return [upload.filename for name, upload in form.multi_items()
+            if name.startswith("evidence") and isinstance(upload, UploadFile) and upload.filename]
 
 
 @contextmanager
 def staged_uploads(ctx: Ctx, form: Any) -> Iterator[list[tuple[str, StagedFile]]]:
-    """Every uploaded file checked (kind, size, signature) before anything is written; files not
-    kept by the time the block ends are discarded."""
-    kind = field(form, "evidence_kind") or EvidenceKind.OTHER.value
+    """Every uploaded file, each with its own kind of document (``evidence_<n>`` with
+    ``evidence_kind_<n>``), checked (size, signature) before anything is written; files not kept by
+    the time the block ends are discarded."""
     store = ctx.platform.evidence
     staged: list[tuple[str, StagedFile]] = []
     try:
-        for upload in form.getlist("evidence"):
+        for n in range(1, MAX_FILES + 1):
+            upload = form.get(f"evidence_{n}")
             if isinstance(upload, UploadFile) and upload.filename:
+                kind = field(form, f"evidence_kind_{n}") or EvidenceKind.OTHER.value
                 staged.append((kind, store.stage(upload.file, upload.filename)))
         yield staged
     finally:
@@ -580,7 +629,11 @@ def claim_details(ctx: Ctx, s: Session, claim: Claim) -> dict[str, Any]:
     case = s.scalar(select(Case).where(Case.claim_id == claim.id).order_by(Case.id.desc()).limit(1))
     member = s.get(Member, claim.member_id)
     reason = casework.decision_reason(claim.decision_reason)
+    journey = casework.claim_journey(s, claim=claim, now=ctx.now)
     return {"c": claim, "events": events, "notes": {e.id: timeline_note(ctx, e.note) for e in events},
+            "journey": journey,
+            "resolution_notes": {o.id: word(ctx.locale, casework.resolution_note(o.resolution_note))
+                                 for o in journey.objections if o.resolution_note},
             "decision_reason": word(ctx.locale, reason) if reason else "",
             "evidence_kinds": evidence_kind_labels(ctx),
             "evidence": evidence, "report": report, "case": case, "member": member,
@@ -595,6 +648,21 @@ def claim_page(request: Request, claim_id: int) -> Response:
     with ctx.platform.read_factory() as s:
         details = claim_details(ctx, s, claims.claim_for_reading(s, actor=account, claim_id=claim_id))
     return render(ctx, "member/claim.html", d=details, error="", filed=request.query_params.get("filed"))
+
+
+@router.get("/me/claims/{claim_id:int}/receipt.pdf")
+def claim_receipt(request: Request, claim_id: int) -> Response:
+    """The beneficiary's payout receipt (PDF, Chinese with English beside), once the bank has paid."""
+    ctx = page_ctx(request)
+    account = require(ctx, Role.MEMBER)
+    with ctx.platform.read_factory() as s:
+        claim = claims.claim_for_reading(s, actor=account, claim_id=claim_id)
+        receipt = receipt_of(s, plans=ctx.platform.plans, claim=claim, now=ctx.now)
+    if receipt is None:
+        raise PageNotFound()
+    body = receipt_pdf(receipt)
+    return finish(ctx, Response(body, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="huzhu-receipt-{receipt.case_no}.pdf"'}))
 
 
 @router.post("/me/claims/{claim_id:int}/evidence")
@@ -622,20 +690,26 @@ def add_evidence(request: Request, claim_id: int) -> Response:
 # ---------------------------------------------------------------- objections
 
 
-def objector_members(s: Session, account: Account) -> list[Member]:
-    return list(s.scalars(select(Member).where(Member.account_id == account.id).order_by(Member.id)))
+def objection_page(ctx: Ctx, account: Account, case_no: str, *, status_code: int = 200, error: str = "",
+                   reason: str = "") -> Response:
+    """The objection form for the members who may still object; the account's objections with their outcome."""
+    with ctx.platform.read_factory() as s:
+        case = case_or_404(s, case_no)
+        people = notices.possible_objectors(s, account=account, case=case)
+        mine = [{"o": o, "note": word(ctx.locale, casework.resolution_note(o.resolution_note))
+                 if o.resolution_note else ""}
+                for o in s.scalars(select(Objection).where(Objection.case_id == case.id,
+                                                           Objection.account_id == account.id).order_by(Objection.id))]
+        in_plan = s.scalar(select(Enrollment.id).join(Member, Member.id == Enrollment.member_id).where(
+            Member.account_id == account.id, Enrollment.status != EnrollmentStatus.LEFT).limit(1)) is not None
+    return render(ctx, "member/object.html", status_code=status_code, v=case_view(ctx, case), people=people,
+                  mine=mine, in_plan=in_plan, error=error, reason=reason)
 
 
 @router.get("/cases/{case_no}/object")
 def objection_form(request: Request, case_no: str) -> Response:
     ctx = page_ctx(request)
-    account = require(ctx, Role.MEMBER)
-    with ctx.platform.read_factory() as s:
-        case = case_or_404(s, case_no)
-        people = objector_members(s, account)
-        mine = list(s.scalars(select(Objection).where(Objection.case_id == case.id,
-                                                      Objection.account_id == account.id)))
-    return render(ctx, "member/object.html", v=case_view(ctx, case), people=people, mine=mine, error="", reason="")
+    return objection_page(ctx, require(ctx, Role.MEMBER), case_no)
 
 
 @router.post("/cases/{case_no}/object")
@@ -653,11 +727,51 @@ def file_objection(request: Request, case_no: str) -> Response:
             notices.file_objection(s, actor=s.get(Account, account.id), case_id=case.id, member_id=int(member_id),
                                    reason=reason, now=ctx.now)
     except DomainError as exc:
-        with ctx.platform.read_factory() as s:
-            case = case_or_404(s, case_no)
-            people = objector_members(s, account)
-            mine = list(s.scalars(select(Objection).where(Objection.case_id == case.id,
-                                                          Objection.account_id == account.id)))
-        return render(ctx, "member/object.html", status_code=exc.status_code, v=case_view(ctx, case), people=people,
-                      mine=mine, error=domain_message(ctx, exc), reason=reason)
+        return objection_page(ctx, account, case_no, status_code=exc.status_code, error=domain_message(ctx, exc),
+                              reason=reason)
     return redirect(ctx, f"/cases/{case_no}/object?done=1")
+
+
+# ---------------------------------------------------------------- complaints
+
+
+def complaints_page(ctx: Ctx, account: Account, *, status_code: int = 200, error: str = "",
+                    form: dict[str, str] | None = None) -> Response:
+    with ctx.platform.read_factory() as s:
+        mine = complaints.complaints_of(s, actor=account)
+    return render(ctx, "member/complaints.html", status_code=status_code, complaints=mine, error=error,
+                  form=form or {}, topics=list(ComplaintTopic), done=ctx.request.query_params.get("done", ""))
+
+
+@router.get("/me/complaints")
+def complaints_list(request: Request) -> Response:
+    ctx = page_ctx(request)
+    return complaints_page(ctx, require(ctx, Role.MEMBER))
+
+
+@router.post("/me/complaints")
+def file_complaint(request: Request) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, Role.MEMBER)
+    form = form_data(request)
+    values = {k: field(form, k) for k in ("topic", "subject", "body")}
+    try:
+        with ctx.platform.session() as s:
+            complaint = complaints.file_complaint(s, actor=s.get(Account, account.id), topic=values["topic"],
+                                                  subject=values["subject"], body=values["body"], now=ctx.now)
+            number = complaint.complaint_no
+    except DomainError as exc:
+        return complaints_page(ctx, account, status_code=exc.status_code, error=domain_message(ctx, exc), form=values)
+    return redirect(ctx, f"/me/complaints?done={number}")
+
+
+@router.post("/me/complaints/{complaint_id:int}/close")
+def close_complaint(request: Request, complaint_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, Role.MEMBER)
+    try:
+        with ctx.platform.session() as s:
+            complaints.close_complaint(s, actor=s.get(Account, account.id), complaint_id=complaint_id, now=ctx.now)
+    except DomainError as exc:
+        return complaints_page(ctx, account, status_code=exc.status_code, error=domain_message(ctx, exc))
+    return redirect(ctx, "/me/complaints")

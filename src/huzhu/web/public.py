@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
+from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from huzhu.apportionment.forecast import expected_share
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.apportionment.shares import published_rule
-from huzhu.claims.models import Claim
+from huzhu.claims.models import Claim, EvidenceKind
 from huzhu.errors import NotFound
 from huzhu.exports import DATASETS, export
 from huzhu.identity import province_for
 from huzhu.members.models import Enrollment, EnrollmentStatus
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case, CaseStatus, Objection, ObjectionStatus
-from huzhu.notices.service import case_by_no
+from huzhu.notices.service import case_by_no, notice_facts
 from huzhu.reports import service as reports
 from huzhu.transparency.models import PublicRecord
 from huzhu.web.charts import bar_chart, line_chart
 from huzhu.web.core import Ctx, PageNotFound, WebRoute, finish, page_ctx, redirect, render
-from huzhu.web.i18n import LANG_COOKIE, money, normalise
+from huzhu.web.i18n import LANG_COOKIE, fmt_date, money, normalise
+from huzhu.web.words import label
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -52,7 +56,10 @@ def case_view(ctx: Ctx, case: Case) -> dict[str, Any]:
     # The stored summary is "<incident date> <benefit in Chinese> / <in English>" (notices.open_case):
     # the page shows the date with the benefit in its own language only.
     day, _, rest = (case.incident_summary or "").partition(" ")
-    incident = f"{day} {benefit}" if rest and len(day) == 10 and day[4] == "-" else case.incident_summary
+    try:
+        incident = f"{fmt_date(date.fromisoformat(day), ctx.locale)} {benefit}" if rest else case.incident_summary
+    except ValueError:
+        incident = case.incident_summary
     return {
         "case": case,
         "plan_name": plan_name(ctx, plans, case.plan_code),
@@ -137,6 +144,10 @@ def case_page(request: Request, case_no: str) -> Response:
         run = s.get(ApportionmentRun, run_case.run_id) if run_case else None
         open_objections = s.scalar(select(func.count()).select_from(Objection).where(
             Objection.case_id == case.id, Objection.status == ObjectionStatus.OPEN)) or 0
+        plan = ctx.platform.plans.get(case.plan_code)
+        facts = notice_facts(s, plan=plan, case=case)
+        expected = (expected_share(s, case=case, plan=plan, now=ctx.now)
+                    if plan is not None and case.status == CaseStatus.IN_NOTICE else None)
     timeline = []
     if claim is not None:
         timeline.append({"at": claim.filed_at, "label": ctx._("Claim filed"), "detail": ""})
@@ -145,8 +156,38 @@ def case_page(request: Request, case_no: str) -> Response:
         timeline.append({"at": record.recorded_at, "label": record_label(ctx, record.kind),
                          "detail": record_detail(ctx, record.kind, payload), "leaf_hash": record.leaf_hash})
     can_object = (case.status == CaseStatus.IN_NOTICE and ctx.now < case.notice_ends_at)
+    documents = [{"kind": kind, "count": count, "label": label(ctx.locale, EvidenceKind(kind))}
+                 for kind, count in facts.documents if kind in tuple(EvidenceKind)]
     return render(ctx, "public/case.html", v=case_view(ctx, case), timeline=timeline, run_case=run_case, run=run,
-                  open_objections=open_objections, can_object=can_object)
+                  open_objections=open_objections, can_object=can_object, facts=facts, expected=expected,
+                  documents=documents)
+
+
+DOCUMENT_SVG = """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 160" role="img" aria-label="{title}">
+<title>{title}</title>
+<rect x="1" y="1" width="118" height="158" rx="4" fill="#fff" stroke="#8b95a7" stroke-width="2"/>
+<rect x="12" y="14" width="96" height="12" fill="#0b6e4f"/>
+<g fill="#3b4252">{bars}</g>
+<rect x="10" y="104" width="100" height="44" rx="4" fill="#ecfdf3" stroke="#067647"/>
+<text x="60" y="122" font-size="{size}" text-anchor="middle" fill="#067647" font-family="sans-serif">{kind}</text>
+<text x="60" y="139" font-size="9" text-anchor="middle" fill="#1d2330" font-family="sans-serif">{note}</text>
+</svg>
+"""
+
+
+@router.get("/documents/{kind}.svg")
+def document_placeholder(request: Request, kind: str) -> Response:
+    """A generated stand-in for a verified document of this kind: its kind and redaction bars,
+    never the document (which only staff and the family see)."""
+    ctx = page_ctx(request)
+    if kind not in tuple(EvidenceKind):
+        raise PageNotFound()
+    name = label(ctx.locale, EvidenceKind(kind))
+    bars = "".join(f'<rect x="12" y="{34 + 12 * i}" width="{96 - (i % 3) * 18}" height="7"/>' for i in range(6))
+    svg = DOCUMENT_SVG.format(title=escape(ctx._("%(kind)s, verified; contents not published", kind=name)),
+                              kind=escape(name), note=escape(ctx._("verified · not published")), bars=bars,
+                              size=11 if len(name) <= 8 else max(6, 88 // len(name)))
+    return finish(ctx, Response(svg, media_type="image/svg+xml"))
 
 
 def record_label(ctx: Ctx, kind: str) -> str:
@@ -180,6 +221,13 @@ def record_detail(ctx: Ctx, kind: str, payload: dict[str, Any]) -> str:
     return ""
 
 
+@router.get("/help")
+def help_centre(request: Request) -> Response:
+    """Questions members ask about the rules, money, claims, objections and privacy."""
+    ctx = page_ctx(request)
+    return render(ctx, "public/help.html", plans=list(ctx.platform.plans.values()))
+
+
 @router.get("/runs")
 def runs_page(request: Request) -> Response:
     ctx = page_ctx(request)
@@ -198,7 +246,8 @@ def run_page(request: Request, run_no: str) -> Response:
         rows = [(rc, case_view(ctx, case)) for rc, case in s.execute(
             select(RunCase, Case).join(Case, Case.id == RunCase.case_id).where(RunCase.run_id == run.id)
             .order_by(RunCase.id))]
-    return render(ctx, "public/run.html", run=run, rows=rows, leftover_rule=published_rule())
+    # The rule as published (English, in every run's public record), shown in the page's language.
+    return render(ctx, "public/run.html", run=run, rows=rows, leftover_rule=ctx._(published_rule()))
 
 
 # ---------------------------------------------------------------- operating report and charts

@@ -20,13 +20,16 @@ from huzhu.claims import service as claims
 from huzhu.claims.evidence import open_evidence
 from huzhu.claims.models import Claim, ClaimStatus, Decision, ReviewDecision
 from huzhu.clock import CHINA_TZ
+from huzhu.complaints import service as complaints
+from huzhu.complaints.models import ComplaintStatus
 from huzhu.errors import DomainError, InvalidInput, NotFound
 from huzhu.jobs import JobReport, run_jobs
 from huzhu.ledger.invariants import check_ledger
 from huzhu.members.models import Enrollment, Member
 from huzhu.notices import service as notices
-from huzhu.notices.models import Case, CaseStatus, Objection, ObjectionStatus
-from huzhu.plans.rules import RuleCheck, age_on
+from huzhu.notices.models import Case, Objection, ObjectionStatus
+from huzhu.plans.rules import RuleCheck, age_on, facts_to_give
+from huzhu.reports import service as reports
 from huzhu.web.core import (
     Ctx,
     PageError,
@@ -40,7 +43,7 @@ from huzhu.web.core import (
     render,
     require,
 )
-from huzhu.web.member import claim_details, facts_from_form, field, parse_day
+from huzhu.web.member import FACT_FIELDS, claim_details, facts_from_form, field, parse_day
 from huzhu.web.public import benefit_name, case_view, plan_name
 from huzhu.web.words import word
 
@@ -54,7 +57,29 @@ def staff_home(request: Request) -> Response:
     target = {Role.INVESTIGATOR: "/staff/investigations", Role.REVIEWER: "/staff/reviews", Role.ADMIN: "/admin"}
     if account.role in target:
         return redirect(ctx, target[account.role])
-    return redirect(ctx, "/report")
+    return auditor_page(ctx, violations=None)
+
+
+def auditor_page(ctx: Ctx, *, violations: list | None) -> Response:
+    """The auditor's desk, read only: the finance figures, the ledger check, every reconciliation."""
+    stats = ctx.platform.cached_figure("stats", reports.public_stats)
+    books = ctx.platform.cached_figure("books", reports.report_books)
+    with ctx.platform.read_factory() as s:
+        finance = reports.finance_figures(s)
+        complaints_open = sum(1 for c in complaints.complaints_of(s, actor=ctx.account)
+                              if c.status == ComplaintStatus.OPEN)
+    return render(ctx, "staff/auditor.html", stats=stats, reconciliations=books["reconciliations"], head=books["head"],
+                  finance=finance, violations=violations, complaints_open=complaints_open)
+
+
+@router.post("/staff/ledger-check")
+def auditor_ledger_check(request: Request) -> Response:
+    """The auditor runs the ledger check (a read: nothing is written)."""
+    ctx = page_ctx(request)
+    require(ctx, Role.AUDITOR)
+    with ctx.platform.read_factory() as s:
+        violations = check_ledger(s)
+    return auditor_page(ctx, violations=violations)
 
 
 def claim_row(ctx: Ctx, s: Session, claim: Claim) -> dict[str, Any]:
@@ -95,7 +120,14 @@ def report_form(request: Request, claim_id: int) -> Response:
     require(ctx, Role.INVESTIGATOR)
     with ctx.platform.read_factory() as s:
         details = claim_details(ctx, s, claims.claim_or_raise(s, claim_id))
-    return render(ctx, "staff/report.html", d=details, form={}, error="")
+    return render(ctx, "staff/report.html", d=details, form={}, error="", needed=facts_needed(ctx, details["c"]))
+
+
+def facts_needed(ctx: Ctx, claim: Claim) -> tuple[str, ...]:
+    """The fact fields the claim's benefit needs (the report form shows those and no others)."""
+    plan = ctx.platform.plans.get(claim.plan_code)
+    benefit = plan.benefit(claim.benefit_code) if plan else None
+    return tuple(FACT_FIELDS[f] for f in facts_to_give(benefit)) if benefit else ()
 
 
 @router.post("/staff/claims/{claim_id:int}/report")
@@ -107,15 +139,17 @@ def submit_report(request: Request, claim_id: int) -> Response:
                                           "fault_share_percent", "insurance_paid")}
     try:
         with ctx.platform.session() as s:
+            claim = claims.claim_or_raise(s, claim_id)
             claims.submit_report(s, actor=s.get(Account, account.id), claim_id=claim_id, company=values["company"],
-                                 summary=values["summary"], now=ctx.now, facts=facts_from_form(form),
+                                 summary=values["summary"], now=ctx.now,
+                                 facts=facts_from_form(form, facts_needed(ctx, claim)),
                                  confirmed_incident_date=parse_day(values["confirmed_incident_date"],
                                                                    PageError.CONFIRMED_DATE))
     except DomainError as exc:
         with ctx.platform.read_factory() as s:
             details = claim_details(ctx, s, claims.claim_or_raise(s, claim_id))
         return render(ctx, "staff/report.html", status_code=exc.status_code, d=details, form=values,
-                      error=domain_message(ctx, exc))
+                      error=domain_message(ctx, exc), needed=facts_needed(ctx, details["c"]))
     return redirect(ctx, "/staff/investigations?done=1")
 
 
@@ -201,10 +235,18 @@ def objections(request: Request) -> Response:
     ctx = page_ctx(request)
     require(ctx, Role.REVIEWER)
     with ctx.platform.read_factory() as s:
-        rows = [{"o": o, "v": case_view(ctx, c)} for o, c in s.execute(
-            select(Objection, Case).join(Case, Case.id == Objection.case_id).order_by(
-                (Objection.status != ObjectionStatus.OPEN), Objection.filed_at.desc()).limit(200))]
+        rows = objection_rows(ctx, s)
     return render(ctx, "staff/objections.html", rows=rows, error=request.query_params.get("error", ""))
+
+
+def objection_rows(ctx: Ctx, s: Session) -> list[dict[str, Any]]:
+    """Each objection with its case, whether this reviewer may resolve it, and its note in words."""
+    actor = s.get(Account, ctx.account.id) if ctx.account else None
+    return [{"o": o, "v": case_view(ctx, c),
+             "may_resolve": actor is not None and casework.may_resolve(s, actor=actor, objection=o),
+             "note": word(ctx.locale, casework.resolution_note(o.resolution_note)) if o.resolution_note else ""}
+            for o, c in s.execute(select(Objection, Case).join(Case, Case.id == Objection.case_id).order_by(
+                (Objection.status != ObjectionStatus.OPEN), Objection.filed_at.desc()).limit(200))]
 
 
 @router.post("/staff/objections/{objection_id:int}/resolve")
@@ -221,9 +263,7 @@ def resolve(request: Request, objection_id: int) -> Response:
                                       now=ctx.now)
     except DomainError as exc:
         with ctx.platform.read_factory() as s:
-            rows = [{"o": o, "v": case_view(ctx, c)} for o, c in s.execute(
-                select(Objection, Case).join(Case, Case.id == Objection.case_id).order_by(
-                    (Objection.status != ObjectionStatus.OPEN), Objection.filed_at.desc()).limit(200))]
+            rows = objection_rows(ctx, s)
         return render(ctx, "staff/objections.html", status_code=exc.status_code, rows=rows,
                       error=domain_message(ctx, exc))
     return redirect(ctx, "/staff/objections")
@@ -234,12 +274,15 @@ def resolve(request: Request, objection_id: int) -> Response:
 
 def admin_view(ctx: Ctx, s: Session) -> dict[str, Any]:
     staff = list(s.scalars(select(Account).where(Account.role != Role.MEMBER).order_by(Account.role, Account.id)))
-    due = notices.due_cases(s, now=ctx.now)
-    waiting = list(s.scalars(select(Case).where(Case.status == CaseStatus.IN_NOTICE).order_by(Case.notice_ends_at)))
+    # One state per case in notice: running, held by an open objection, or due for the next run.
+    board = notices.notice_board(s, now=ctx.now)
     plan_counts = {code: s.scalar(select(Enrollment.id).where(Enrollment.plan_code == code).limit(1)) is not None
                    for code in ctx.platform.plans}
-    return {"staff": staff, "due": [case_view(ctx, c) for c in due], "waiting": [case_view(ctx, c) for c in waiting],
-            "plans": list(ctx.platform.plans.values()), "plan_counts": plan_counts}
+    open_complaints = sum(1 for c in complaints.complaints_of(s, actor=ctx.account)
+                          if c.status == ComplaintStatus.OPEN) if ctx.account else 0
+    return {"staff": staff, "board": {state: [case_view(ctx, c) for c in cases] for state, cases in board.items()},
+            "plans": list(ctx.platform.plans.values()), "plan_counts": plan_counts,
+            "open_complaints": open_complaints}
 
 
 @router.get("/admin")
@@ -354,3 +397,35 @@ def advance_clock(request: Request) -> Response:
         return render(ctx, "staff/admin.html", status_code=exc.status_code, **view, run=RUNS.snapshot(), violations=None,
                       error=domain_message(ctx, exc))
     return redirect(ctx, "/admin")
+
+
+# ---------------------------------------------------------------- complaints
+
+
+def staff_complaints_page(ctx: Ctx, *, status_code: int = 200, error: str = "") -> Response:
+    with ctx.platform.read_factory() as s:
+        rows = complaints.complaints_of(s, actor=ctx.account)
+    return render(ctx, "staff/complaints.html", status_code=status_code, complaints=rows, error=error,
+                  can_answer=ctx.account is not None and ctx.account.role == Role.ADMIN)
+
+
+@router.get("/staff/complaints")
+def staff_complaints(request: Request) -> Response:
+    """Admins answer members' complaints; auditors read them."""
+    ctx = page_ctx(request)
+    require(ctx, Role.ADMIN, Role.AUDITOR)
+    return staff_complaints_page(ctx)
+
+
+@router.post("/staff/complaints/{complaint_id:int}/answer")
+def answer_complaint(request: Request, complaint_id: int) -> Response:
+    ctx = page_ctx(request)
+    account = require(ctx, Role.ADMIN)
+    form = form_data(request)
+    try:
+        with ctx.platform.session() as s:
+            complaints.answer_complaint(s, actor=s.get(Account, account.id), complaint_id=complaint_id,
+                                        answer=field(form, "answer"), now=ctx.now)
+    except DomainError as exc:
+        return staff_complaints_page(ctx, status_code=exc.status_code, error=domain_message(ctx, exc))
+    return redirect(ctx, "/staff/complaints")

@@ -21,18 +21,18 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from babel.dates import format_date
 from babel.lists import format_list
 
 from huzhu.accounts.models import Role
 from huzhu.claims.models import ClaimStatus, Decision, EvidenceKind
+from huzhu.complaints.models import ComplaintStatus, ComplaintTopic
 from huzhu.errors import DomainError
 from huzhu.members.models import CoverageState, EnrollmentStatus, Relationship
 from huzhu.messages import Message, MessageCode, Name, OneOf
 from huzhu.money import AmountField
-from huzhu.notices.models import CaseStatus, ObjectionStatus
+from huzhu.notices.models import CaseStatus, NoticeState, ObjectionStatus
 from huzhu.plans.rules import Check, Fact
-from huzhu.web.i18n import N_, fmt_datetime, translations
+from huzhu.web.i18n import N_, fmt_date, fmt_datetime, translations
 
 # One English label per member of every enum a page shows (as a word inside a sentence or on its
 # own); the catalogs translate them.
@@ -72,6 +72,19 @@ LABELS: dict[type[Enum], dict[Any, str]] = {
         ObjectionStatus.OPEN: N_("open"), ObjectionStatus.UPHELD: N_("upheld"),
         ObjectionStatus.DISMISSED: N_("dismissed"),
     },
+    NoticeState: {
+        NoticeState.RUNNING: N_("in public notice"), NoticeState.HELD: N_("waiting for an objection to be resolved"),
+        NoticeState.DUE: N_("notice over: shared in the next run"),
+    },
+    ComplaintStatus: {
+        ComplaintStatus.OPEN: N_("waiting for an answer"), ComplaintStatus.ANSWERED: N_("answered"),
+        ComplaintStatus.CLOSED: N_("closed"),
+    },
+    ComplaintTopic: {
+        ComplaintTopic.CLAIM: N_("A claim"), ComplaintTopic.MONEY: N_("Money and balances"),
+        ComplaintTopic.OBJECTION: N_("An objection or a case"), ComplaintTopic.PRIVACY: N_("Privacy"),
+        ComplaintTopic.SERVICE: N_("The service"), ComplaintTopic.OTHER: N_("Something else"),
+    },
     AmountField: {
         AmountField.AMOUNT: N_("amount"), AmountField.LOSS: N_("loss"),
         AmountField.INSURANCE_PAID: N_("insurance paid"), AmountField.BALANCE: N_("balance"),
@@ -91,7 +104,7 @@ LABELS: dict[type[Enum], dict[Any, str]] = {
 
 
 ENUMS = (Role, Relationship, EnrollmentStatus, CoverageState, ClaimStatus, Decision, EvidenceKind, CaseStatus,
-         ObjectionStatus)
+         ObjectionStatus, NoticeState, ComplaintStatus, ComplaintTopic)
 """The states templates compare with (Jinja globals)."""
 
 
@@ -112,7 +125,7 @@ def word(locale: str, value: object) -> str:
     if isinstance(value, datetime):
         return fmt_datetime(value, locale)
     if isinstance(value, date):
-        return format_date(value, format="long", locale=locale)
+        return fmt_date(value, locale)
     if isinstance(value, list | tuple):
         words = [word(locale, v) for v in value]
         if not words:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 
 from huzhu.accounts.models import STAFF_ROLES, Role
@@ -25,10 +25,12 @@ from huzhu.claims.models import (
     InvestigationReport,
     ReviewDecision,
 )
-from huzhu.errors import Forbidden
+from huzhu.errors import Forbidden, NotFound
 from huzhu.http.deps import CurrentAccount, NowDep, PlatformDep, SessionDep
 from huzhu.members.models import Member
 from huzhu.money import format_yuan
+from huzhu.receipts import receipt_of, receipt_pdf
+from huzhu.receipts.errors import ReceiptError
 
 router = APIRouter(prefix="/claims", tags=["claims"])
 ClaimId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -178,3 +180,41 @@ def decide(claim_id: ClaimId, body: s.DecisionCreate, session: SessionDep, accou
         amount=None if decision.computed_amount_fen is None else format_yuan(decision.computed_amount_fen),
         case_no=case.case_no if case else None,
     )
+
+
+# ---------------------------------------------------------------- after approval: the claimant's outcome
+
+
+@router.get("/{claim_id}/outcome", response_model=s.ClaimOutcomeRead,
+            summary="What happened after approval: notice, objections and their outcome, run, payout")
+def claim_outcome(claim_id: ClaimId, session: SessionDep, account: CurrentAccount, now: NowDep) -> s.ClaimOutcomeRead:
+    claim = claims.claim_for_reading(session, actor=account, claim_id=claim_id)
+    journey = casework.claim_journey(session, claim=claim, now=now)
+    case, payout = journey.case, journey.payout
+    numbers = {c.id: c.case_no for c in ([case] if case else []) + journey.withdrawn}
+    return s.ClaimOutcomeRead(
+        claim_no=claim.claim_no, status=claim.status, case_no=case.case_no if case else None,
+        notice_starts_at=case.notice_starts_at if case else None, notice_ends_at=case.notice_ends_at if case else None,
+        notice_state=journey.notice, withdrawn_cases=[c.case_no for c in journey.withdrawn],
+        objections=[views.objection_public(o, numbers.get(o.case_id, "")) for o in journey.objections],
+        run_no=journey.run.run_no if journey.run else None,
+        paying_members=journey.run_case.paying_members if journey.run_case else None,
+        collected=format_yuan(journey.run_case.collected_fen) if journey.run_case else None,
+        payout=s.PayoutRead(amount=format_yuan(payout.amount_fen), shortfall=format_yuan(payout.shortfall_fen),
+                            paid_at=payout.paid_at, bank_reference=payout.bank_reference,
+                            account_last_digits=payout.account_last_digits) if payout else None,
+        receipt_url=f"/api/v1/claims/{claim.id}/receipt.pdf" if payout else None,
+    )
+
+
+@router.get("/{claim_id}/receipt.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}, "description": "the payout receipt"}},
+            summary="The beneficiary's payout receipt as PDF (Chinese with English beside), once paid")
+def claim_receipt(claim_id: ClaimId, session: SessionDep, account: CurrentAccount, now: NowDep,
+                  platform: PlatformDep) -> Response:
+    claim = claims.claim_for_reading(session, actor=account, claim_id=claim_id)
+    receipt = receipt_of(session, plans=platform.plans, claim=claim, now=now)
+    if receipt is None:
+        raise NotFound(ReceiptError.NOT_PAID, claim=claim.claim_no)
+    return Response(receipt_pdf(receipt), media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="huzhu-receipt-{receipt.case_no}.pdf"'})

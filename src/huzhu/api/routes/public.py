@@ -15,15 +15,16 @@ from huzhu.api import views
 from huzhu.api.pagination import Page, PageDep, decode_cursor, encode_cursor, page_of
 from huzhu.api.schemas import MAX_ID
 from huzhu.apportionment.errors import ApportionmentError
+from huzhu.apportionment.forecast import expected_share
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.apportionment.shares import published_rule
 from huzhu.custody.models import CustodyInstruction, Reconciliation
 from huzhu.errors import NotFound
 from huzhu.exports import export
-from huzhu.http.deps import PlatformDep, SessionDep
+from huzhu.http.deps import NowDep, PlatformDep, SessionDep
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case, CaseStatus, Objection
-from huzhu.notices.service import case_by_no
+from huzhu.notices.service import case_by_no, notice_facts
 from huzhu.plans.errors import PlanError
 from huzhu.reports import service as reports
 from huzhu.transparency.models import PublicRecord
@@ -65,6 +66,28 @@ def list_cases(session: SessionDep, page: PageDep,
             summary="One case: anonymised facts, timeline, objections, money trail and payouts")
 def get_case(case_no: CaseNo, session: SessionDep) -> s.CaseDetailPublic:
     return views.case_detail_public(session, case_by_no(session, case_no))
+
+
+@router.get("/cases/{case_no}/notice", response_model=s.NoticeFactsPublic,
+            summary="What an objector needs: join and in-force dates, place, documents checked (kinds), "
+                    "the investigating firm, the expected share per member")
+def case_notice(case_no: CaseNo, session: SessionDep, platform: PlatformDep, now: NowDep) -> s.NoticeFactsPublic:
+    case = case_by_no(session, case_no)
+    plan = platform.plans.get(case.plan_code)
+    facts = notice_facts(session, plan=plan, case=case)
+    expected = (expected_share(session, case=case, plan=plan, now=now)
+                if plan is not None and case.status == CaseStatus.IN_NOTICE else None)
+    return s.NoticeFactsPublic(
+        case_no=case.case_no, joined_on=facts.joined_on, in_force_on=facts.in_force_on,
+        incident_date=facts.incident_date, incident_place=facts.incident_place,
+        investigation_company=facts.investigation_company,
+        documents=[s.DocumentCountPublic(kind=kind, count=n) for kind, n in facts.documents],
+        expected_share=s.ExpectedSharePublic(
+            share_per_member=format_yuan(expected.share_fen), members_paying_one_fen_more=expected.plus_one_fen,
+            sharing_members=expected.sharing_members, collected=format_yuan(expected.collected_fen),
+            shortfall=format_yuan(expected.shortfall_fen), cap_per_member=format_yuan(expected.cap_fen),
+            run_after=expected.run_after) if expected else None,
+    )
 
 
 @router.get("/cases/{case_no}/objections", response_model=Page[s.ObjectionPublic])
