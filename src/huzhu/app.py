@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -28,8 +28,9 @@ from huzhu.custody.service import SimulatedCustodian
 from huzhu.db import ensure_database, make_engine, make_session_factory, unit_of_work
 from huzhu.http.cache import PublicReadCache
 from huzhu.http.gate import RequestGate, WriteGate
-from huzhu.http.logs import AccessLogMiddleware, configure_logging
+from huzhu.http.logs import AccessLogMiddleware, configure_logging, describe_exception
 from huzhu.http.problems import PROBLEM_RESPONSES, register_problem_handlers
+from huzhu.http.text import refuse_control_characters
 from huzhu.identity.sealing import IdNumberVault
 from huzhu.ledger.service import SHARD_IDS_INFO_KEY, open_custody_cash_accounts
 from huzhu.members.sealing import VAULT_INFO_KEY
@@ -86,6 +87,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         title="huzhu API", version=__version__, description=DESCRIPTION, lifespan=_sized_thread_pool,
         openapi_url="/openapi.json", docs_url=None, redoc_url=None,  # /docs: _offline_docs
         responses=PROBLEM_RESPONSES,  # type: ignore[arg-type]
+        dependencies=[Depends(refuse_control_characters)],  # path and query parameters are lines
     )
     app.state.platform = platform
     register_problem_handlers(app, html_error=web_error_page)
@@ -107,7 +109,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
             with request.app.state.platform.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
-            log.warning("not ready", extra={"error": str(exc)[:200]})
+            log.warning("not ready", extra={"error": describe_exception(exc)})
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ready", "mode": platform.settings.mode})
 

@@ -130,6 +130,8 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
+    """The engine for ``url``. Bound parameters never appear in its error text (``hide_parameters``):
+    errors end up in logs, and the parameters are names, sealed ID numbers and password hashes."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -137,7 +139,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Many threads (the server's pool) may wait for the one SQLite writer: give them connections.
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               pool_size=20, max_overflow=60, **kwargs)
+                               pool_size=20, max_overflow=60, hide_parameters=True, **kwargs)
         # In-process writers queue on a fair mutex instead of SQLite's busy-polling, which starves
         # under a crowd of writers; other processes (the CLI, a job) still meet the busy timeout.
         writer = threading.Lock()
@@ -182,7 +184,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             dbapi_conn.isolation_level = None
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, **kwargs)
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, hide_parameters=True, **kwargs)
 
 
 def ensure_database(url: str) -> bool:

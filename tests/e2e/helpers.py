@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -86,3 +87,28 @@ def login(live: LiveServer, login_name: str, password: str = PASSWORD) -> str:
 def actor(live: LiveServer, login_name: str, password: str = PASSWORD) -> httpx.Client:
     """A client that stays logged in as ``login_name``."""
     return httpx.Client(base_url=live.url + "/api/v1", auth=LoginAuth(live.url, login_name, password), timeout=30)
+
+
+CSRF_IN_PAGE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def page_csrf(client: httpx.Client, path: str = "/login") -> str:
+    """The CSRF token a page hands its forms (read from the page, as a browser's form has it)."""
+    response = client.get(path, headers={"Accept": "text/html"})
+    found = CSRF_IN_PAGE.search(response.text)
+    assert found, f"no CSRF token on {path}: {response.status_code}"
+    return found.group(1)
+
+
+def web_client(live: LiveServer) -> httpx.Client:
+    """A client that uses the pages as a browser does (cookies kept, HTML asked for)."""
+    return httpx.Client(base_url=live.url, timeout=30, headers={"Accept": "text/html"}, follow_redirects=False)
+
+
+def web_login(live: LiveServer, login_name: str, password: str = PASSWORD) -> httpx.Client:
+    """A browser-like client logged in through the login form (its session cookie set by the server)."""
+    client = web_client(live)
+    response = client.post("/login", data={"login": login_name, "password": password,
+                                           "csrf_token": page_csrf(client, "/login")})
+    assert response.status_code == 303, response.text[:300]
+    return client

@@ -25,7 +25,10 @@ from huzhu.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFoun
 from huzhu.messages import OneOf
 
 PHONE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]{2,}$")
+# Both forms as one pattern, as the API schema states it.
+LOGIN_PATTERN = (r"^(1[3-9][0-9]{9}|[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@\s\x00-\x1f\x7f-\x9f]+"
+                 r"\.[^@\s\x00-\x1f\x7f-\x9f]{2,})$")
 
 def normalise_login(login: str) -> tuple[str | None, str | None]:
     """A login is a mainland mobile number or an e-mail address: returns (phone, email)."""

@@ -10,10 +10,12 @@ from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from huzhu.accounts.models import Role
-from huzhu.accounts.service import register_account
+from huzhu.accounts.passwords import MAX_LENGTH, MIN_LENGTH, PASSWORD_PATTERN
+from huzhu.accounts.service import LOGIN_PATTERN, register_account
 from huzhu.http.deps import NowDep, PlatformDep, SessionDep
 from huzhu.http.login import log_in
 from huzhu.http.security import issue_token
+from huzhu.http.text import LINE_PATTERN, Line, RequestBody
 
 # ---------------------------------------------------------------- schemas
 
@@ -29,16 +31,23 @@ class AccountRead(BaseModel):
     created_at: datetime
 
 
-class AccountCreate(BaseModel):
+Password = Annotated[str, Field(
+    min_length=MIN_LENGTH, max_length=MAX_LENGTH, pattern=PASSWORD_PATTERN,
+    description=f"{MIN_LENGTH} to {MAX_LENGTH} characters, not only ASCII letters and not only digits "
+                "(mix letters with digits or symbols), no control characters")]
+Login = Annotated[str, Field(min_length=3, max_length=254, pattern=LOGIN_PATTERN,
+                             description="mainland mobile number (11 digits) or e-mail address")]
+
+
+class AccountCreate(RequestBody):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"login": "13812345678", "password": "quark-2016!", "display_name": "彭静"}]},
     )
 
-    login: str = Field(min_length=3, max_length=254, pattern=r"^(1[3-9][0-9]{9}|[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,})$",
-                       description="mainland mobile number or e-mail address")
-    password: str = Field(min_length=8, max_length=128)
-    display_name: str = Field(min_length=1, max_length=100)
+    login: Login
+    password: Password
+    display_name: Line = Field(min_length=1, max_length=100)
 
 
 class Token(BaseModel):
@@ -84,8 +93,8 @@ def register(body: AccountCreate, session: SessionDep, now: NowDep, platform: Pl
 def token(
     request: Request,
     platform: PlatformDep,
-    username: Annotated[str, Form(max_length=254, description="mobile number or e-mail")],
-    password: Annotated[str, Form(max_length=128)],
+    username: Annotated[str, Form(max_length=254, pattern=LINE_PATTERN, description="mobile number or e-mail")],
+    password: Annotated[str, Form(max_length=MAX_LENGTH, pattern=LINE_PATTERN)],
 ) -> Token:
     """OAuth2 password flow: form fields `username` (phone or e-mail) and `password`."""
     signed_in = log_in(platform, login=username, password=password, client_ip=client_address(request))

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from huzhu.errors import DomainError
+from huzhu.http.logs import describe_exception
 from huzhu.messages import plain
 
 PROBLEM_JSON = "application/problem+json"
@@ -140,7 +141,7 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database busy", extra={"path": request.url.path, "error": str(exc)[:200]})
+    log.warning("database busy", extra={"path": request.url.path, "error": describe_exception(exc)})
     return problem_response(request, status=503, slug="unavailable", title="Service unavailable",
                             detail="the database is busy; retry shortly", headers={"Retry-After": "1"})
 

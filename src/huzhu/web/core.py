@@ -26,6 +26,7 @@ from huzhu.accounts.models import Account, Role
 from huzhu.errors import DomainError, ErrorCode
 from huzhu.http.deps import account_from_request
 from huzhu.http.security import CSRF_COOKIE, csrf_ok, new_csrf_token, set_csrf_cookie
+from huzhu.http.text import check_text, normalise_newlines
 from huzhu.platform import Platform
 from huzhu.web.i18n import LANG_COOKIE, gettext, negotiate_locale, normalise
 from huzhu.web.rendering import environment
@@ -38,6 +39,8 @@ CSRF_HEADER = "x-csrf-token"
 # Form fields and the multipart envelope around the files: generous, the files are checked one by one.
 FORM_OVERHEAD_BYTES = 1024 * 1024
 MAX_FILES = 5
+# Form fields whose text may span lines (textareas); every other field is one line.
+FREE_TEXT_FIELDS = frozenset({"description", "summary", "reason", "note"})
 
 
 class PageError(ErrorCode):
@@ -180,6 +183,20 @@ def form_data(request: Request) -> FormData:
     return request.state.form
 
 
+def checked_form(form: FormData) -> FormData:
+    """The form with every text field checked for control characters (a 422 naming the field)
+    and textarea newlines read as LF; uploaded files are passed through as they are."""
+    items: list[tuple[str, Any]] = []
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            free = name in FREE_TEXT_FIELDS
+            value = normalise_newlines(value) if free else value
+            check_text(f"form.{name}", name)
+            check_text(f"form.{name}", value, free_text=free)
+        items.append((name, value))
+    return FormData(items)
+
+
 class WebRoute(APIRoute):
     """Every web route: CSRF on each POST before anything runs, and every failure as a page."""
 
@@ -198,10 +215,11 @@ class WebRoute(APIRoute):
                     if length and length.isdigit() and int(length) > limit:
                         return error_page(ctx, 413, ctx._("The upload is larger than allowed."))
                     form = await request.form(max_files=MAX_FILES, max_fields=200)
-                    request.state.form = form
                     submitted = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
                     if not csrf_ok(request.cookies.get(CSRF_COOKIE), submitted if isinstance(submitted, str) else None):
                         raise CsrfRejected()
+                    form = checked_form(form)
+                    request.state.form = form
                 return await handler(request)
             except LoginRequired:
                 ctx = ctx or page_ctx(request)

@@ -21,6 +21,7 @@ from huzhu.claims.evidence import open_evidence
 from huzhu.claims.models import Claim, ClaimStatus, Decision, ReviewDecision
 from huzhu.clock import CHINA_TZ
 from huzhu.errors import DomainError, InvalidInput, NotFound
+from huzhu.http.logs import describe_exception
 from huzhu.jobs import JobReport, run_jobs
 from huzhu.ledger.invariants import check_ledger
 from huzhu.members.models import Enrollment, Member
@@ -279,7 +280,7 @@ class RunMonitor:
                                            now=now, actor_id=actor_id, progress=self.step)
                 except Exception as exc:  # noqa: BLE001 - shown to the admin and logged
                     log.exception("apportionment run failed")
-                    self.error = str(exc) or type(exc).__name__
+                    self.error = describe_exception(exc)  # never the data a database error names
                 finally:
                     platform.public_figures.clear()
 
