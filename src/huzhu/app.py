@@ -28,6 +28,7 @@ from huzhu.custody.service import SimulatedCustodian
 from huzhu.db import ensure_database, make_engine, make_session_factory, unit_of_work
 from huzhu.http.cache import PublicReadCache
 from huzhu.http.gate import RequestGate, WriteGate
+from huzhu.http.limits import BodyLimit, BodyLimits
 from huzhu.http.logs import AccessLogMiddleware, configure_logging, describe_exception
 from huzhu.http.problems import PROBLEM_RESPONSES, register_problem_handlers
 from huzhu.http.text import refuse_control_characters
@@ -95,6 +96,8 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     if platform.engine.dialect.name == "sqlite":
         app.add_middleware(WriteGate)  # one writing request at a time: SQLite has one writer
     app.add_middleware(PublicReadCache, on_write=platform.public_figures.clear)  # a cached public read skips routing entirely ...
+    # Bodies are counted as they arrive, before anything waits for a turn or reads them (413).
+    app.add_middleware(BodyLimit, limits=BodyLimits.from_settings(platform.settings))
     app.add_middleware(AccessLogMiddleware)  # ... and is still logged
     app.include_router(build_api_router(platform.settings), prefix="/api/v1")
 

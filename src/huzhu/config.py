@@ -25,7 +25,12 @@ class Settings(BaseSettings):
     # Seals resident ID numbers at rest and keys their digests (identity/sealing.py). Changing it
     # makes the stored numbers unreadable: keep it with the database's backups, apart from them.
     id_number_key: str = DEFAULT_ID_NUMBER_KEY
+    # Request bodies are capped at the edge as they stream in (http/limits.py): JSON and plain
+    # forms at max_body_bytes; uploads at max_upload_bytes per file (one per API request, up to
+    # max_upload_files per web form) plus max_body_bytes for the other fields.
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_upload_files: int = Field(default=5, ge=1, le=20)
     cookie_secure: bool = False
 
     @model_validator(mode="after")

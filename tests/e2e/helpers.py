@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -112,3 +119,54 @@ def web_login(live: LiveServer, login_name: str, password: str = PASSWORD) -> ht
                                            "csrf_token": page_csrf(client, "/login")})
     assert response.status_code == 303, response.text[:300]
     return client
+
+
+HUZHU = Path(sys.executable).with_name("huzhu")
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class ServedProcess:
+    """``huzhu serve`` in its own process, as an operator starts it."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def status(self) -> dict[str, str]:
+        """The server process's /proc status (VmRSS, VmHWM …)."""
+        lines = Path(f"/proc/{self.process.pid}/status").read_text().splitlines()
+        return dict(line.split(":", 1) for line in lines if ":" in line)
+
+    def peak_rss_kib(self) -> int:
+        return int(self.status()["VmHWM"].split()[0])
+
+
+@contextmanager
+def served(database_url: str, folder: Path, **env: str) -> Iterator[ServedProcess]:
+    """Start ``huzhu serve`` (sandbox unless ``HUZHU_MODE`` says otherwise) and wait until it is ready."""
+    environment = {**os.environ, "HUZHU_DATABASE_URL": database_url, "HUZHU_DATA_DIR": str(folder / "data"),
+                   "HUZHU_PLANS_DIR": str(REPO / "plans"), "HUZHU_MODE": "sandbox", **env,
+                   # This checkout's code, whichever checkout the `huzhu` script was installed from.
+                   "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    port = free_port()
+    log = folder / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([str(HUZHU), "serve", "--port", str(port)], env=environment, cwd=folder,
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "huzhu serve did not become ready"
+            time.sleep(0.2)
+        yield ServedProcess(url=url, process=process, log=log)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)

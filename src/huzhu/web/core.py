@@ -36,9 +36,6 @@ log = logging.getLogger("huzhu.web")
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-# Form fields and the multipart envelope around the files: generous, the files are checked one by one.
-FORM_OVERHEAD_BYTES = 1024 * 1024
-MAX_FILES = 5
 # Form fields whose text may span lines (textareas); every other field is one line.
 FREE_TEXT_FIELDS = frozenset({"description", "summary", "reason", "note"})
 
@@ -210,11 +207,8 @@ class WebRoute(APIRoute):
                 # reading the request body happens here on the event loop.
                 ctx = await run_in_threadpool(page_ctx, request)
                 if request.method == "POST":
-                    limit = ctx.platform.settings.max_upload_bytes * MAX_FILES + FORM_OVERHEAD_BYTES
-                    length = request.headers.get("content-length")
-                    if length and length.isdigit() and int(length) > limit:
-                        return error_page(ctx, 413, ctx._("The upload is larger than allowed."))
-                    form = await request.form(max_files=MAX_FILES, max_fields=200)
+                    # The body's size was capped as it arrived (http.limits.BodyLimit).
+                    form = await request.form(max_files=ctx.platform.settings.max_upload_files, max_fields=200)
                     submitted = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
                     if not csrf_ok(request.cookies.get(CSRF_COOKIE), submitted if isinstance(submitted, str) else None):
                         raise CsrfRejected()
