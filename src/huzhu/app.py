@@ -50,8 +50,8 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
         ensure_database(settings.database_url)
     engine = make_engine(settings.database_url)
     if migrate:
-        upgrade(engine, id_number_key=settings.id_number_key, data_dir=settings.data_dir)
-    info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key), SHARD_IDS_INFO_KEY: {}}
+        upgrade(engine, id_number_key=settings.id_number_key.get_secret_value(), data_dir=settings.data_dir)
+    info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key.get_secret_value()), SHARD_IDS_INFO_KEY: {}}
     factory = make_session_factory(engine, info=info)
     read_factory = make_session_factory(engine, read_only=True, info=info)
     plans = load_plans(settings.resolved_plans_dir)
@@ -123,6 +123,13 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     log.info("app created", extra={"mode": platform.settings.mode,
                                    "database": platform.engine.dialect.name})
     return app
+
+
+def server_options() -> dict[str, Any]:
+    """How uvicorn serves the app, for ``huzhu serve`` and the tests' servers alike: no ``server``
+    header naming the software, and client addresses from ``X-Forwarded-For`` only when the
+    connection comes from the local reverse proxy (uvicorn's default trusted address, 127.0.0.1)."""
+    return {"server_header": False, "proxy_headers": True}
 
 
 # anyio's default thread pool: FastAPI runs sync routes and dependencies there.

@@ -38,12 +38,28 @@ console = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
 
 
+def _settings():  # noqa: ANN202
+    """The settings, or the reasons they were refused (never the values: they may be secrets)."""
+    from pydantic import ValidationError
+
+    from huzhu.config import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for problem in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in problem["loc"])
+            err.print(f"[red]error:[/red] {where + ': ' if where else ''}{problem['msg'].removeprefix('Value error, ')}")
+        raise typer.Exit(2) from None
+
+
 def _platform():  # noqa: ANN202
     from huzhu.app import build_platform
 
+    settings = _settings()
     try:
-        return build_platform()
-    except (ValueError, DomainError) as exc:
+        return build_platform(settings)
+    except DomainError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
 
@@ -93,7 +109,7 @@ def db_rekey_id_numbers() -> None:
         _fail("set HUZHU_NEW_ID_NUMBER_KEY to the new key (never on the command line: it would "
               "stay in the shell's history)")
     platform = _platform()
-    if new_key == platform.settings.id_number_key:
+    if new_key == platform.settings.id_number_key.get_secret_value():
         _fail("the new key is the current key")
     with platform.factory() as session:
         total = session.scalar(select(func.count()).select_from(Member)) or 0
@@ -288,12 +304,11 @@ def demo_cmd(
                                            "database dropped and created again)"),
 ) -> None:
     """Replay the source article on a realistic pool and print what the public would see."""
-    from huzhu.config import get_settings
     from huzhu.demo import run_demo
 
-    settings = get_settings()
+    settings = _settings()
     if not settings.sandbox:
-        _fail("the demo only runs in sandbox mode")
+        _fail("the demo only runs in sandbox mode: set HUZHU_MODE=sandbox")
     if reset:
         from huzhu.db import reset_database
 
@@ -304,13 +319,29 @@ def demo_cmd(
         _fail(exc)
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
 @app.command("serve")
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000),
+    workers: int = typer.Option(1, min=1),
+    allow_remote_sandbox: bool = typer.Option(
+        False, "--allow-remote-sandbox",
+        help="in sandbox mode, listen on an address other machines can reach (the sandbox has a settable "
+             "clock and demo accounts: loopback only unless this is given)"),
+) -> None:
     """Serve the web pages and the HTTP API with uvicorn."""
     import uvicorn
 
-    uvicorn.run("huzhu.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=True, log_level="info")
+    from huzhu.app import server_options
+
+    settings = _settings()
+    if settings.sandbox and host not in LOOPBACK_HOSTS and not allow_remote_sandbox:
+        _fail(f"the sandbox serves on loopback only (127.0.0.1); --host {host} needs --allow-remote-sandbox")
+    uvicorn.run("huzhu.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                **server_options())
 
 
 if __name__ == "__main__":

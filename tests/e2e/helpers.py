@@ -19,7 +19,7 @@ import httpx
 import uvicorn
 
 from huzhu.accounts.service import register_account
-from huzhu.app import create_app
+from huzhu.app import create_app, server_options
 from huzhu.platform import Platform
 
 PASSWORD = "e2e-pass-2016"
@@ -68,7 +68,7 @@ class LiveServer:
 def start_server(platform: Platform) -> LiveServer:
     port = free_port()
     config = uvicorn.Config(create_app(platform), host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="off")
+                            access_log=False, lifespan="off", **server_options())
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

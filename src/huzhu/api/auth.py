@@ -83,7 +83,7 @@ def register(body: AccountCreate, session: SessionDep, now: NowDep, platform: Pl
     """Create a member account (staff accounts are created with `huzhu users create`)."""
     account = register_account(session, login=body.login, password=body.password,
                                display_name=body.display_name, now=now, role=Role.MEMBER)
-    token = issue_token(account.id, secret=platform.settings.secret_key, now=platform.wall_clock.now(), ttl=TOKEN_TTL)
+    token = issue_token(account.id, secret=platform.settings.secret_key.get_secret_value(), now=platform.wall_clock.now(), ttl=TOKEN_TTL)
     return Registered(account=AccountRead.model_validate(account), access_token=token,
                       expires_in=int(TOKEN_TTL.total_seconds()))
 
@@ -98,6 +98,6 @@ def token(
 ) -> Token:
     """OAuth2 password flow: form fields `username` (phone or e-mail) and `password`."""
     signed_in = log_in(platform, login=username, password=password, client_ip=client_address(request))
-    access = issue_token(signed_in.account_id, secret=platform.settings.secret_key, now=platform.wall_clock.now(),
+    access = issue_token(signed_in.account_id, secret=platform.settings.secret_key.get_secret_value(), now=platform.wall_clock.now(),
                          ttl=TOKEN_TTL)
     return Token(access_token=access, expires_in=int(TOKEN_TTL.total_seconds()))

@@ -67,7 +67,7 @@ def account_from_request(request: Request, session: Session, now: datetime) -> A
     if not token:
         return None
     platform: Platform = request.app.state.platform
-    account_id = read_token(token, secret=platform.settings.secret_key, now=platform.wall_clock.now())
+    account_id = read_token(token, secret=platform.settings.secret_key.get_secret_value(), now=platform.wall_clock.now())
     if account_id is None:
         return None
     account = session.get(Account, account_id)

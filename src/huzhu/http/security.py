@@ -75,14 +75,14 @@ def csrf_ok(cookie_value: str | None, submitted: str | None) -> bool:
 def set_session_cookie(response: Response, token: str, settings: Settings, *, max_age: int | None = None) -> None:
     response.set_cookie(
         SESSION_COOKIE, token, max_age=max_age if max_age is not None else int(DEFAULT_TTL.total_seconds()),
-        httponly=True, samesite="lax", secure=settings.cookie_secure, path="/",
+        httponly=True, samesite="lax", secure=settings.secure_cookies, path="/",
     )
 
 
 def clear_session_cookie(response: Response, settings: Settings) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=settings.cookie_secure)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=settings.secure_cookies)
 
 
 def set_csrf_cookie(response: Response, token: str, settings: Settings) -> None:
     """Readable by page scripts on purpose (double-submit); SameSite=Lax."""
-    response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="lax", secure=settings.cookie_secure, path="/")
+    response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="lax", secure=settings.secure_cookies, path="/")

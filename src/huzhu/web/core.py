@@ -131,7 +131,7 @@ def finish(ctx: Ctx, response: Response) -> Response:
     if ctx.new_csrf:
         set_csrf_cookie(response, ctx.csrf, settings)
     for name, value in ctx.extra_cookies.items():
-        response.set_cookie(name, value, max_age=365 * 24 * 3600, samesite="lax", secure=settings.cookie_secure,
+        response.set_cookie(name, value, max_age=365 * 24 * 3600, samesite="lax", secure=settings.secure_cookies,
                             httponly=True, path="/")
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

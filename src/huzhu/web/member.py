@@ -132,7 +132,7 @@ def signed_in(ctx: Ctx, account_id: int, target: str) -> Response:
     """Set the session cookie (12 h). Tokens expire by the wall clock, not the sandbox clock."""
     settings = ctx.platform.settings
     response = redirect(ctx, target)
-    token = issue_token(account_id, secret=settings.secret_key, now=ctx.platform.wall_clock.now(), ttl=DEFAULT_TTL)
+    token = issue_token(account_id, secret=settings.secret_key.get_secret_value(), now=ctx.platform.wall_clock.now(), ttl=DEFAULT_TTL)
     set_session_cookie(response, token, settings)
     return response
 
