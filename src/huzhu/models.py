@@ -1,6 +1,6 @@
 """Imports every domain's tables so the metadata (and Alembic) sees the whole schema."""
 
-from huzhu.accounts.models import Account, LoginThrottle
+from huzhu.accounts.models import Account, LoginSession, LoginThrottle, RefreshToken
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport, ReviewDecision
 from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconciliation
@@ -29,12 +29,14 @@ __all__ = [
     "IdempotencyRecord",
     "InvestigationReport",
     "LedgerAccount",
+    "LoginSession",
     "LoginThrottle",
     "Member",
     "NumberSequence",
     "Objection",
     "PublicRecord",
     "Reconciliation",
+    "RefreshToken",
     "ReviewDecision",
     "RunCase",
     "SandboxClock",

@@ -19,3 +19,12 @@ class AccountError(ErrorCode):
                     "log in first: send 'Authorization: Bearer <token>' (POST /api/v1/auth/token)")
     PASSWORD_LENGTH = ("accounts.password_length", "password must be %(min)s to %(max)s characters long")
     PASSWORD_MIX = ("accounts.password_mix", "password must mix letters with digits or symbols")
+    REFRESH_INVALID = ("accounts.refresh_invalid", "the refresh token is not valid or its session has ended; log in again")
+    REFRESH_REUSED = ("accounts.refresh_reused",
+                      "this refresh token was already used, so it may have been copied: its session is ended; "
+                      "log in again")
+    CSRF_REQUIRED = ("accounts.csrf_required",
+                     "a request that changes something with the session cookie needs the page's X-CSRF-Token "
+                     "header; API clients send 'Authorization: Bearer <token>' instead")
+    WRONG_CURRENT_PASSWORD = ("accounts.wrong_current_password", "the current password is wrong")
+    SAME_PASSWORD = ("accounts.same_password", "the new password must differ from the current one")

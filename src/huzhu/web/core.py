@@ -24,8 +24,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from huzhu.accounts.models import Account, Role
 from huzhu.errors import DomainError, ErrorCode
-from huzhu.http.deps import account_from_request
-from huzhu.http.security import CSRF_COOKIE, csrf_ok, new_csrf_token, set_csrf_cookie
+from huzhu.http.deps import caller_from_request
+from huzhu.http.security import CSRF_COOKIE, csrf_ok, csrf_token, new_anonymous_binding, set_anonymous_cookie
 from huzhu.http.text import check_text, normalise_newlines
 from huzhu.platform import Platform
 from huzhu.web.i18n import LANG_COOKIE, gettext, negotiate_locale, normalise
@@ -85,8 +85,9 @@ class Ctx:
     locale: str
     now: datetime
     account: Account | None = None
-    csrf: str = ""
-    new_csrf: bool = False
+    session_id: int | None = None  # the signed-in web session
+    csrf: str = ""  # the CSRF token of this request's session (or anonymous binding)
+    new_binding: str | None = None  # a new visitor's anonymous binding, set as a cookie
     extra_cookies: dict[str, str] = field(default_factory=dict)
 
     def _(self, message: str, **params: object) -> str:
@@ -105,12 +106,18 @@ def page_ctx(request: Request) -> Ctx:
     locale = negotiate_locale(request)
     with platform.read_factory() as session:
         now = platform.clock.now_in(session)
-        account = account_from_request(request, session, now)
-        if account is not None:
-            session.expunge(account)
-    token = request.cookies.get(CSRF_COOKIE) or ""
-    ctx = Ctx(request=request, platform=platform, locale=locale, now=now, account=account,
-              csrf=token or new_csrf_token(), new_csrf=not token)
+        caller = caller_from_request(request, session)
+        if caller is not None:
+            session.expunge(caller.account)
+    secret = platform.settings.secret_key.get_secret_value()
+    if caller is not None:
+        ctx = Ctx(request=request, platform=platform, locale=locale, now=now, account=caller.account,
+                  session_id=caller.session_id, csrf=csrf_token(secret, session_id=caller.session_id, anonymous=None))
+    else:
+        binding = request.cookies.get(CSRF_COOKIE) or ""
+        new_binding = None if binding else new_anonymous_binding()
+        ctx = Ctx(request=request, platform=platform, locale=locale, now=now, new_binding=new_binding,
+                  csrf=csrf_token(secret, session_id=None, anonymous=binding or new_binding))
     wanted = request.query_params.get("lang")
     if wanted and normalise(wanted):
         ctx.extra_cookies[LANG_COOKIE] = normalise(wanted) or ""
@@ -128,8 +135,8 @@ def require(ctx: Ctx, *roles: Role) -> Account:
 
 def finish(ctx: Ctx, response: Response) -> Response:
     settings = ctx.platform.settings
-    if ctx.new_csrf:
-        set_csrf_cookie(response, ctx.csrf, settings)
+    if ctx.new_binding:
+        set_anonymous_cookie(response, ctx.new_binding, settings)
     for name, value in ctx.extra_cookies.items():
         response.set_cookie(name, value, max_age=365 * 24 * 3600, samesite="lax", secure=settings.secure_cookies,
                             httponly=True, path="/")
@@ -210,7 +217,9 @@ class WebRoute(APIRoute):
                     # The body's size was capped as it arrived (http.limits.BodyLimit).
                     form = await request.form(max_files=ctx.platform.settings.max_upload_files, max_fields=200)
                     submitted = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
-                    if not csrf_ok(request.cookies.get(CSRF_COOKIE), submitted if isinstance(submitted, str) else None):
+                    # The token of this request's own session: a new visitor's (no binding yet) never matches.
+                    expected = None if ctx.new_binding else ctx.csrf
+                    if not csrf_ok(expected, submitted if isinstance(submitted, str) else None):
                         raise CsrfRejected()
                     form = checked_form(form)
                     request.state.form = form

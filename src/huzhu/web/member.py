@@ -27,8 +27,8 @@ from huzhu.claims.models import Claim, ClaimEvent, Evidence, EvidenceKind, Inves
 from huzhu.claims.service import TIMELINE_NOTES
 from huzhu.clock import business_date
 from huzhu.errors import DomainError, InvalidInput, NotEligible
-from huzhu.http.login import log_in
-from huzhu.http.security import DEFAULT_TTL, clear_session_cookie, issue_token, set_session_cookie
+from huzhu.http.login import end_session, log_in, start_web_session
+from huzhu.http.security import clear_session_cookie, set_session_cookie
 from huzhu.identity import parse_resident_id
 from huzhu.ledger.models import Entry, LedgerAccount, Transfer
 from huzhu.members import service as members
@@ -129,17 +129,19 @@ def login(request: Request) -> Response:
 
 
 def signed_in(ctx: Ctx, account_id: int, target: str) -> Response:
-    """Set the session cookie (12 h). Tokens expire by the wall clock, not the sandbox clock."""
-    settings = ctx.platform.settings
+    """A new web session (12 h by the wall clock, ended on the server by logging out) in its cookie."""
+    cookie = start_web_session(ctx.platform, account_id)
     response = redirect(ctx, target)
-    token = issue_token(account_id, secret=settings.secret_key.get_secret_value(), now=ctx.platform.wall_clock.now(), ttl=DEFAULT_TTL)
-    set_session_cookie(response, token, settings)
+    set_session_cookie(response, cookie.value, ctx.platform.settings, max_age=cookie.max_age)
     return response
 
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
+    """End the session on the server (the cookie stops working everywhere it was copied), then forget it."""
     ctx = page_ctx(request)
+    if ctx.session_id is not None:
+        end_session(ctx.platform, ctx.session_id)
     response = redirect(ctx, "/")
     clear_session_cookie(response, ctx.platform.settings)
     return response
