@@ -1,6 +1,6 @@
 """Imports every domain's tables so the metadata (and Alembic) sees the whole schema."""
 
-from huzhu.accounts.models import Account, LoginSession, LoginThrottle, RefreshToken
+from huzhu.accounts.models import Account, LoginChallengeUse, LoginSession, LoginThrottle, RefreshToken
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport, ReviewDecision
 from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconciliation
@@ -29,6 +29,7 @@ __all__ = [
     "IdempotencyRecord",
     "InvestigationReport",
     "LedgerAccount",
+    "LoginChallengeUse",
     "LoginSession",
     "LoginThrottle",
     "Member",

@@ -8,6 +8,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
+from .conftest import PASSWORD, START
 from .test_portal import SELF_ID, log_in, new_context
 
 
@@ -48,5 +49,34 @@ def test_pages_work_under_the_policy_and_break_none_of_it(server: Any, browser: 
     page.goto(server.url + "/admin")
     page.get_by_role("button", name="立即执行分摊和付款").click()
     expect(page.locator("#run-progress")).to_be_visible()
+    context.close()
+    assert violations == []
+
+
+def test_after_failed_logins_the_owner_s_browser_solves_the_challenge(server: Any, browser: Browser) -> None:
+    """Someone else guessed this login's password five times; its owner, in the browser, types the
+    password, the page asks for the check, the browser solves it and the owner is in."""
+    import httpx
+
+    from huzhu.accounts import service as accounts
+
+    login = "13800000077"
+    with server.platform.session() as s:
+        accounts.register_account(s, login=login, password=PASSWORD, display_name="挑战者", now=START)
+    for _ in range(5):
+        answer = httpx.post(server.url + "/api/v1/auth/token", data={"username": login, "password": "guess-pass-1"},
+                            headers={"X-Forwarded-For": "10.9.9.9"})
+        assert answer.status_code == 401
+    context = new_context(browser)
+    page = context.new_page()
+    violations = watch(page)
+    page.goto(server.url + "/login")
+    page.get_by_label("手机号或电子邮箱").fill(login)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page.locator("#challenge-status")).to_be_visible()
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page.locator("h1")).to_have_text("您好，挑战者")
     context.close()
     assert violations == []

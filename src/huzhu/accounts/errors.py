@@ -14,7 +14,12 @@ class AccountError(ErrorCode):
     NO_SUCH_ACCOUNT = ("accounts.no_such_account", "account %(account)s does not exist")
     ROLE_REQUIRED = ("accounts.role_required", "this action needs the role %(roles)s; you are %(role)s")
     WRONG_CREDENTIALS = ("accounts.wrong_credentials", "the login or the password is wrong")
-    TOO_MANY_ATTEMPTS = ("accounts.too_many_attempts", "too many failed logins; try again in %(minutes)s minute(s)")
+    TOO_MANY_ATTEMPTS = ("accounts.too_many_attempts",
+                         "too many failed logins from this address; try again in %(seconds)s second(s)")
+    CHALLENGE_REQUIRED = ("accounts.challenge_required",
+                          "this login has had failed attempts: solve the login challenge (your browser does it by "
+                          "itself in a few seconds) and log in again")
+    CHALLENGE_USED = ("accounts.challenge_used", "this login challenge was already used; log in again")
     LOG_IN_FIRST = ("accounts.log_in_first",
                     "log in first: send 'Authorization: Bearer <token>' (POST /api/v1/auth/token)")
     PASSWORD_LENGTH = ("accounts.password_length", "password must be %(min)s to %(max)s characters long")

@@ -45,14 +45,25 @@ class Account(Base):
 
 
 class LoginThrottle(Base):
-    """Failed-login counters per account key and per client address (rate limiting)."""
+    """Failed-login counters: per client address (``addr:…``, which waits ``next_attempt_at``, an
+    exponential backoff) and per login (``login:…``, whose count sets the step-up challenge's
+    difficulty). A count is forgotten once its last failure is old enough (``accounts.service``)."""
 
     __tablename__ = "login_throttles"
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class LoginChallengeUse(Base):
+    """A step-up challenge that was used (each works once); kept until it would have expired."""
+
+    __tablename__ = "login_challenge_uses"
+
+    challenge_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class SessionKind(StrEnum):

@@ -121,10 +121,20 @@ def token(
     platform: PlatformDep,
     username: Annotated[str, Form(max_length=254, pattern=LINE_PATTERN, description="mobile number or e-mail")],
     password: Annotated[str, Form(max_length=MAX_LENGTH, pattern=LINE_PATTERN)],
+    challenge: Annotated[str | None, Form(max_length=400, pattern=r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$", description=(
+        "after failed attempts for this login: the challenge from the 401 problem's `details`"))] = None,
+    solution: Annotated[str | None, Form(max_length=64, pattern=r"^[\x21-\x7e]+$", description=(
+        "a string s such that SHA-256 of `<challenge>:<s>` starts with `difficulty` zero bits"))] = None,
 ) -> Token:
     """OAuth2 password flow: form fields `username` (phone or e-mail) and `password`. Starts a session:
-    a short access token and a refresh token."""
-    signed_in = log_in(platform, login=username, password=password, client_ip=client_address(request))
+    a short access token and a refresh token.
+
+    After failed attempts for a login, its next attempts need a solved proof-of-work challenge
+    (401 `challenge-required`, the challenge and its difficulty in `details`); an address with
+    many failures waits a little longer before each attempt (429 with `Retry-After`). Neither ever
+    refuses the right password with a solved challenge."""
+    signed_in = log_in(platform, login=username, password=password, client_ip=client_address(request),
+                       challenge=challenge, solution=solution)
     return Token.of(start_api_session(platform, signed_in.account_id))
 
 

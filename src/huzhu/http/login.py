@@ -1,13 +1,17 @@
-"""Logging in, for both adapters: the API's token endpoint and the web login form.
+"""Logging in, for both adapters: the API's token endpoint and the web login form, and the
+sessions a login starts.
 
 Each step in its own unit of work so that the slow password check holds no transaction and a
-failed attempt is counted (committed) although the request then fails: read (refuse a locked-out
-login), check the password with no session open, write (count the failure, or clear it and
-upgrade an outdated hash). Times are the wall clock: moving the sandbox clock must not lift a lockout.
+failed attempt is counted (committed) although the request then fails: read (refuse an address
+still backing off, or an attempt without the step-up challenge its login needs), check the
+password with no session open, write (count the failure, or clear the counts and upgrade an
+outdated hash). Times are the wall clock: moving the sandbox clock must not lift a backoff.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,17 +34,27 @@ class SignedIn:
     role: Role
 
 
-def log_in(platform: Platform, *, login: str, password: str, client_ip: str | None) -> SignedIn:
-    """The account for ``login`` + ``password``; raises ``InvalidCredentials`` (401) or ``TooManyAttempts`` (429)."""
+def challenge_key(platform: Platform) -> str:
+    """The key step-up challenges are signed with (derived from the server's secret, used for nothing else)."""
+    secret = platform.settings.secret_key.get_secret_value().encode("utf-8")
+    return hmac.new(secret, b"huzhu-login-challenge-key", hashlib.sha256).hexdigest()
+
+
+def log_in(platform: Platform, *, login: str, password: str, client_ip: str | None,
+           challenge: str | None = None, solution: str | None = None) -> SignedIn:
+    """The account for ``login`` + ``password``; raises ``InvalidCredentials`` (401),
+    ``ChallengeRequired`` (401, with a challenge to solve) or ``TooManyAttempts`` (429)."""
     now = platform.wall_clock.now()
     with platform.read_factory() as session:
-        attempt = accounts.begin_login(session, login=login, client_ip=client_ip, now=now)
+        attempt = accounts.begin_login(session, login=login, client_ip=client_ip, now=now,
+                                       challenge_key=challenge_key(platform), challenge_token=challenge,
+                                       solution=solution)
     if not accounts.password_matches(attempt, password):
         with unit_of_work(platform.factory) as session:
             accounts.record_login_failure(session, attempt, now=now)
         raise accounts.InvalidCredentials(AccountError.WRONG_CREDENTIALS)
     with unit_of_work(platform.factory) as session:
-        account = accounts.record_login_success(session, attempt, password=password)
+        account = accounts.record_login_success(session, attempt, password=password, now=now)
         return SignedIn(account_id=account.id, role=account.role)
 
 

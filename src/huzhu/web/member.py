@@ -101,7 +101,8 @@ def register(request: Request) -> Response:
 @router.get("/login")
 def login_form(request: Request) -> Response:
     ctx = page_ctx(request)
-    return render(ctx, "member/login.html", login="", error="", next=safe_next(request.query_params.get("next")))
+    return render(ctx, "member/login.html", login="", error="", next=safe_next(request.query_params.get("next")),
+                  challenge=None)
 
 
 def safe_next(target: str | None) -> str:
@@ -119,11 +120,15 @@ def login(request: Request) -> Response:
     target = safe_next(field(form, "next"))
     try:
         signed = log_in(ctx.platform, login=login_value, password=password,
-                        client_ip=request.client.host if request.client else None)
+                        client_ip=request.client.host if request.client else None,
+                        challenge=field(form, "challenge") or None, solution=field(form, "solution") or None)
         account_id, role = signed.account_id, signed.role
     except DomainError as exc:
+        # After failed attempts for this login the page carries a challenge: its script solves it
+        # (a second or two) and the login goes through with the password typed again.
+        issued = exc.challenge if isinstance(exc, accounts.ChallengeRequired) else None
         return render(ctx, "member/login.html", status_code=exc.status_code, login=login_value,
-                      error=domain_message(ctx, exc), next=target)
+                      error=domain_message(ctx, exc), next=target, challenge=issued)
     home = "/me" if role == Role.MEMBER else "/staff"
     return signed_in(ctx, account_id, target or home)
 
