@@ -2,7 +2,8 @@
 
 from huzhu.accounts.models import Account, LoginChallengeUse, LoginSession, LoginThrottle, RefreshToken
 from huzhu.apportionment.models import ApportionmentRun, RunCase
-from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport, ReviewDecision
+from huzhu.audit.models import PersonalDataRead
+from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport, PayeeChange, ReviewDecision
 from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconciliation
 from huzhu.db import Base
 from huzhu.http.models import IdempotencyRecord
@@ -35,6 +36,8 @@ __all__ = [
     "Member",
     "NumberSequence",
     "Objection",
+    "PayeeChange",
+    "PersonalDataRead",
     "PublicRecord",
     "Reconciliation",
     "RefreshToken",

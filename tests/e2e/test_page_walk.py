@@ -88,6 +88,7 @@ ACCESS: dict[str, tuple[tuple[str, ...], int]] = {
     "/staff/reviews": (REVIEWERS, 200),
     "/staff/claims/{claim_id:int}/review": (REVIEWERS, 200),
     "/staff/objections": (REVIEWERS, 200),
+    "/staff/audit": (("auditor",), 200),
     "/admin": (("admin",), 200),
     "/admin/run/progress": (("admin",), 200),
 }

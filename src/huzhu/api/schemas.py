@@ -11,7 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from huzhu.claims.models import ClaimStatus, Decision, EvidenceKind
+from huzhu.accounts.models import Role
+from huzhu.audit.models import Channel, ReadSubject
+from huzhu.claims.models import ClaimStatus, Decision, EvidenceKind, PayeeChangeStatus
 from huzhu.http.text import LINE_PATTERN, FreeText, Line, RequestBody
 from huzhu.members.models import CoverageState, EnrollmentStatus, Relationship
 from huzhu.notices.models import CaseStatus, ObjectionStatus
@@ -319,6 +321,54 @@ class DecisionRead(BaseModel):
     checks: list[RuleCheckRead]
     amount: Money | None
     case_no: str | None
+
+
+class PayeeChangeCreate(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "beneficiary_name": "彭静之母", "beneficiary_account": "6222020000000000099",
+        "reason": "遗产继承公证书确认其母为唯一继承人"}]})
+
+    beneficiary_name: Line = Field(min_length=1, max_length=100)
+    beneficiary_account: BankAccount
+    reason: FreeText = Field(min_length=5, max_length=2000, description="why the payee changes (kept with the change)")
+
+
+class PayeeChangeDecision(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"approve": True, "note": "公证书核实无误"}]})
+
+    approve: bool
+    note: FreeText = Field(default="", max_length=2000)
+
+
+class PayeeChangeRead(BaseModel):
+    """A change of payee as staff see it: the bank accounts masked."""
+
+    id: int
+    claim_id: int
+    status: PayeeChangeStatus
+    beneficiary_name: str
+    beneficiary_account_masked: str
+    reason: str
+    proposed_by_account_id: int
+    proposed_at: datetime
+    decided_by_account_id: int | None
+    decided_at: datetime | None
+    decision_note: str | None
+    previous_name: str | None
+    previous_account_masked: str | None
+
+
+class PersonalDataReadRead(BaseModel):
+    """One staff read of personal data: who, in which role, what, through which door, when."""
+
+    id: int
+    account_id: int
+    role: Role
+    subject: ReadSubject
+    subject_ids: list[int]
+    channel: Channel
+    path: str
+    read_at: datetime
 
 
 # ---------------------------------------------------------------- public cases, objections, runs
