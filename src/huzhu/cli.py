@@ -29,8 +29,9 @@ ledger_app = typer.Typer(help="The ledger.", no_args_is_help=True)
 clock_app = typer.Typer(help="The sandbox clock.", no_args_is_help=True)
 plans_app = typer.Typer(help="Plan files.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
+maintenance_app = typer.Typer(help="Housekeeping.", no_args_is_help=True)
 for sub, name in ((users_app, "users"), (members_app, "members"), (jobs_app, "jobs"), (ledger_app, "ledger"),
-                  (clock_app, "clock"), (plans_app, "plans"), (db_app, "db")):
+                  (clock_app, "clock"), (plans_app, "plans"), (db_app, "db"), (maintenance_app, "maintenance")):
     app.add_typer(sub, name=name)
 
 # Wide enough for the demo's tables when the output is not a terminal (CI logs, pipes).
@@ -243,6 +244,39 @@ def ledger_check() -> None:
     console.print("ledger check passed: debits = credits; totals match entries; no negative balance; "
                   "custody = member balances + case pools; payouts = collected shares; each member pays a case once; "
                   "books = custodian; public record chain intact")
+
+
+@maintenance_app.command("purge")
+def maintenance_purge(
+    every: float = typer.Option(0, min=0, help="keep purging every this many seconds (a scheduler); 0: once"),
+) -> None:
+    """Delete what is kept only for a while: stored Idempotency-Key responses older than
+    HUZHU_IDEMPOTENCY_RETENTION_DAYS, sessions ended or expired 30 days ago, and login counters and
+    used login challenges that have aged out."""
+    from datetime import timedelta as _days
+
+    from huzhu.accounts.service import purge_login_records
+    from huzhu.accounts.sessions import purge_sessions
+    from huzhu.http.idempotency import purge_idempotency_records
+
+    platform = _platform()
+    retention = _days(days=platform.settings.idempotency_retention_days)
+    while True:
+        with platform.session() as session:
+            # Stored responses are dated by the business clock that dated the requests; sessions
+            # and login records by the wall clock.
+            responses = purge_idempotency_records(session, now=platform.clock.now_in(session), retention=retention)
+            wall = platform.wall_clock.now()
+            sessions = purge_sessions(session, now=wall)
+            logins = purge_login_records(session, now=wall)
+        console.print(f"purged {responses} stored idempotent responses (older than {retention.days} days), "
+                      f"{sessions} ended sessions, {logins} login records")
+        if not every:
+            return
+        try:
+            time.sleep(every)
+        except KeyboardInterrupt:
+            return
 
 
 @app.command("export")

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_upload_files: int = Field(default=5, ge=1, le=20)
+    # Stored responses to Idempotency-Key requests are kept this long, then purged
+    # (huzhu maintenance purge); the ledger keeps its transfer keys forever.
+    idempotency_retention_days: int = Field(default=30, ge=1, le=3650)
     # Cookies marked Secure (sent over HTTPS only): on in production unless set.
     cookie_secure: bool | None = None
 

@@ -80,7 +80,7 @@ def list_enrollments(member_id: MemberId, request: Request, session: SessionDep,
              summary="Join a plan (the deposit is paid into custody first)")
 def join_plan(member_id: MemberId, body: s.EnrollmentCreate, request: Request, session: SessionDep,
               account: CurrentAccount, now: NowDep, platform: PlatformDep,
-              idempotency_key: IdempotencyKey = None) -> s.EnrollmentRead:
+              idempotency_key: IdempotencyKey) -> s.EnrollmentRead:
     member = members.own_member(session, actor=account, member_id=member_id)
 
     def action() -> s.EnrollmentRead:
@@ -98,7 +98,7 @@ def join_plan(member_id: MemberId, body: s.EnrollmentCreate, request: Request, s
              summary="Leave a plan; leaving the last plan refunds the balance")
 def leave_plan(enrollment_id: MemberId, body: s.LeaveRequest, request: Request, session: SessionDep,
                account: CurrentAccount, now: NowDep, platform: PlatformDep,
-               idempotency_key: IdempotencyKey = None) -> s.EnrollmentRead:
+               idempotency_key: IdempotencyKey) -> s.EnrollmentRead:
     enrollment = members.own_enrollment(session, actor=account, enrollment_id=enrollment_id)
 
     def action() -> s.EnrollmentRead:
@@ -114,7 +114,7 @@ def leave_plan(enrollment_id: MemberId, body: s.LeaveRequest, request: Request, 
 @router.post("/members/{member_id}/top-ups", status_code=201, response_model=s.BalanceRead,
              summary="Pay money into custody for a member; suspended cover resumes")
 def top_up(member_id: MemberId, body: s.TopUpCreate, request: Request, session: SessionDep, account: CurrentAccount,
-           now: NowDep, platform: PlatformDep, idempotency_key: IdempotencyKey = None) -> s.BalanceRead:
+           now: NowDep, platform: PlatformDep, idempotency_key: IdempotencyKey) -> s.BalanceRead:
     member = members.own_member(session, actor=account, member_id=member_id)
     amount = parse_yuan(body.amount)
 
@@ -134,7 +134,7 @@ def top_up(member_id: MemberId, body: s.TopUpCreate, request: Request, session: 
              summary="Pay part of the balance back to the member's bank account")
 def withdraw(member_id: MemberId, body: s.WithdrawalCreate, request: Request, session: SessionDep,
              account: CurrentAccount, now: NowDep, platform: PlatformDep,
-             idempotency_key: IdempotencyKey = None) -> s.WithdrawalRead:
+             idempotency_key: IdempotencyKey) -> s.WithdrawalRead:
     member = members.own_member(session, actor=account, member_id=member_id)
     amount = parse_yuan(body.amount)
 

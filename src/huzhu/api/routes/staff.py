@@ -92,7 +92,7 @@ def list_reads(session: SessionDep, account: AuditorAccount, page: PageDep,
 @router.post("/runs", response_model=s.JobReportRead, tags=["runs"],
              summary="Run the job now: share every due case, pay out, publish proofs, reconcile (admin)")
 def trigger_run(request: Request, session: SessionDep, account: AdminAccount, now: NowDep, platform: PlatformDep,
-                idempotency_key: IdempotencyKey = None) -> s.JobReportRead:
+                idempotency_key: IdempotencyKey) -> s.JobReportRead:
     def action() -> s.JobReportRead:
         report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian, now=now,
                           actor_id=account.id)
