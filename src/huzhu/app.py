@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from starlette.responses import HTMLResponse, JSONResponse
 
 from huzhu import __version__
@@ -24,7 +25,14 @@ from huzhu.api.router import build_api_router
 from huzhu.clock import Clock, SystemClock
 from huzhu.config import Settings, get_settings
 from huzhu.custody.service import SimulatedCustodian
-from huzhu.db import ensure_database, make_engine, make_session_factory, unit_of_work
+from huzhu.db import (
+    DbFailure,
+    classify_failure,
+    ensure_database,
+    make_engine,
+    make_session_factory,
+    unit_of_work,
+)
 from huzhu.http.cache import PublicReadCache
 from huzhu.http.gate import RequestGate, WriteGate
 from huzhu.http.headers import SecurityHeaders
@@ -106,16 +114,14 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Readiness: the database answers",
-             responses={503: {"description": "database unreachable"}})
+    @app.get("/readyz", tags=["health"], summary="Readiness: the database takes writes",
+             responses={503: {"description": "writes would fail: disk full, read-only, unreachable"}})
     def readyz(request: Request) -> JSONResponse:
-        try:
-            with request.app.state.platform.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
-            log.warning("not ready", extra={"error": describe_exception(exc)})
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ready", "mode": platform.settings.mode})
+        state = write_probe(request.app.state.platform.engine)
+        if state is not None and state != DbFailure.BUSY:
+            return JSONResponse({"status": state.value, "writes": "failing"}, status_code=503)
+        # Busy is ready: writes queue for their turn (SQLite has one writer) and then succeed.
+        return JSONResponse({"status": "ready", "writes": "busy" if state else "ok", "mode": platform.settings.mode})
 
     _offline_docs(app)
     app.include_router(web_router)
@@ -131,6 +137,28 @@ def server_options() -> dict[str, Any]:
     header naming the software, and client addresses from ``X-Forwarded-For`` only when the
     connection comes from the local reverse proxy (uvicorn's default trusted address, 127.0.0.1)."""
     return {"server_header": False, "proxy_headers": True}
+
+
+PROBE_WAIT_SECONDS = 2
+
+
+def write_probe(engine: Engine) -> DbFailure | None:
+    """Whether a write would succeed now: a row written in a transaction that is rolled back
+    (nothing stays). ``None`` when it would; else what stops it (a disk-full, read-only or
+    unreachable database, or a turn not had within ``PROBE_WAIT_SECONDS``)."""
+    probe = f"probe:{uuid.uuid4().hex[:16]}"
+    try:
+        with engine.connect().execution_options(writer_wait=PROBE_WAIT_SECONDS) as conn, conn.begin() as tx:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"SET LOCAL lock_timeout = '{PROBE_WAIT_SECONDS}s'"))
+                conn.execute(text(f"SET LOCAL statement_timeout = '{PROBE_WAIT_SECONDS * 2}s'"))
+            conn.execute(text("INSERT INTO number_sequences (name, last_value) VALUES (:name, 0)"), {"name": probe})
+            tx.rollback()
+    except Exception as exc:  # noqa: BLE001 - any failure means the write would fail; say which
+        failure = classify_failure(exc) or DbFailure.UNAVAILABLE
+        log.warning("write probe failed", extra={"failure": failure.value, "error": describe_exception(exc)})
+        return failure
+    return None
 
 
 # anyio's default thread pool: FastAPI runs sync routes and dependencies there.

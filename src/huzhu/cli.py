@@ -156,11 +156,15 @@ def users_create(
     role: str = typer.Option(..., help="member, investigator, reviewer, admin or auditor"),
     login: str = typer.Option(..., help="mobile number or e-mail"),
     name: str = typer.Option(..., help="display name"),
-    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin",
+        help="read the password from the first line of standard input (scripts); otherwise it is asked for, "
+             "hidden, twice. Never on the command line: it would stay in the shell's history and the process list"),
 ) -> None:
     """Create an account (staff accounts are only created here)."""
     from huzhu.accounts.service import register_account
 
+    password = _read_password(from_stdin=password_stdin)
     platform = _platform()
     try:
         with platform.session() as session:
@@ -169,6 +173,15 @@ def users_create(
     except DomainError as exc:
         _fail(exc)
     console.print(f"created {role} account {account.id} ({login})")
+
+
+def _read_password(*, from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            _fail("--password-stdin: standard input held no password")
+        return password
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @members_app.command("import")

@@ -17,12 +17,15 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from huzhu.accounts.models import Account, Role
+from huzhu.db import database_refusal
 from huzhu.errors import DomainError, ErrorCode
 from huzhu.http.deps import caller_from_request
 from huzhu.http.security import CSRF_COOKIE, csrf_ok, csrf_token, new_anonymous_binding, set_anonymous_cookie
@@ -248,6 +251,21 @@ class WebRoute(APIRoute):
             except HTTPException as exc:
                 ctx = ctx or page_ctx(request)
                 return error_page(ctx, exc.status_code if 400 <= exc.status_code < 600 else 400, str(exc.detail))
+            except (DBAPIError, PoolTimeout) as exc:
+                refusal = database_refusal(exc)
+                if refusal is None:
+                    log.exception("web page failed: %s %s", request.method, request.url.path)
+                    refusal_status, message = 500, None
+                else:
+                    log.warning("database %s: %s %s", refusal.failure.value, request.method, request.url.path)
+                    refusal_status, message = refusal.status_code, refusal
+                try:
+                    ctx = ctx or page_ctx(request)
+                    text = domain_message(ctx, message) if message else ctx._(
+                        "The error has been logged. Please try again later.")
+                    return error_page(ctx, refusal_status, text, title=ctx._("Not possible right now"))
+                except Exception:  # the database that failed is also where the page's context comes from
+                    return HTMLResponse(f"<h1>{refusal_status}</h1>", status_code=refusal_status)
             except Exception:
                 log.exception("web page failed: %s %s", request.method, request.url.path)
                 try:
