@@ -80,11 +80,19 @@ The huzhu mutual-aid platform over HTTP: plans, members, enrollments, balances, 
 public cases and objections, apportionment runs, payouts and open data.
 
 * Money is a decimal string in yuan (`"100000.00"`); dates and times are ISO 8601.
-* Errors are RFC 9457 `application/problem+json` with a stable `type`.
+* Errors are RFC 9457 `application/problem+json` with a stable `type`, and a stable `code` with its
+  `params` for refusals of the rules.
 * Lists are cursor-paginated: pass the `next_cursor` you got back as `cursor`.
-* Requests that move money honour an `Idempotency-Key` header.
+* Every request that moves money needs exactly one `Idempotency-Key` header (422 without it, 400
+  with two); a retry with the same key returns the first response. Keys are kept for a retention
+  period (30 days by default), after which the ledger still refuses to move the money twice.
 * Authenticate with `POST /api/v1/auth/token` (OAuth2 password flow) and send
-  `Authorization: Bearer <token>`.
+  `Authorization: Bearer <token>`. Access tokens live 15 minutes; `POST /api/v1/auth/refresh`
+  with the refresh token (single use) gets the next pair. After failed logins a login needs a
+  solved proof-of-work challenge (401 `challenge-required`); an address with many failures waits.
+* No text may hold control characters (newlines and tabs only in free text such as descriptions
+  and reasons): every string states it as a `pattern`. Bodies are capped (`x-max-body-bytes`,
+  413 past it).
 * Public endpoints never return names, ID numbers, phone numbers, bank accounts or documents.
 """
 
@@ -127,6 +135,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
     _document_plan_codes(app, sorted(platform.plans))
+    _document_limits(app, BodyLimits.from_settings(platform.settings))
     log.info("app created", extra={"mode": platform.settings.mode,
                                    "database": platform.engine.dialect.name})
     return app
@@ -201,6 +210,47 @@ def _document_plan_codes(app: FastAPI, codes: list[str]) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_limits(app: FastAPI, limits: BodyLimits) -> None:
+    """The schema states the body limits the edge enforces (``http.limits``): each operation with a
+    body has its limit (``x-max-body-bytes``) and the 413 it answers past it; an upload says which
+    documents it takes and how large each may be."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        too_large = {"description": "the body is larger than the limit (x-max-body-bytes): refused unread",
+                     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                body = operation.get("requestBody") if isinstance(operation, dict) else None
+                if not body:
+                    continue
+                multipart = "multipart/form-data" in body.get("content", {})
+                files = 1 if path.startswith("/api/") else limits.upload_files
+                operation["x-max-body-bytes"] = (files * limits.upload_bytes + limits.body_bytes if multipart
+                                                 else limits.body_bytes)
+                operation.setdefault("responses", {}).setdefault("413", too_large)
+                if multipart:
+                    _document_upload(schema, body["content"]["multipart/form-data"], limits.upload_bytes)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_upload(schema: dict[str, Any], media: dict[str, Any], max_bytes: int) -> None:
+    ref = media.get("schema", {}).get("$ref", "")
+    form = schema.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1], {})
+    for name, prop in form.get("properties", {}).items():
+        if prop.get("contentMediaType") == "application/octet-stream" or prop.get("format") == "binary":
+            prop["description"] = (f"{prop.get('description', 'the document')}: a PDF, JPEG or PNG file (recognised "
+                                   f"by its first bytes, not its name), 1 to {max_bytes} bytes")
+            prop["x-max-bytes"] = max_bytes
+            media.setdefault("encoding", {})[name] = {"contentType": "application/pdf, image/jpeg, image/png"}
 
 
 SWAGGER_STATIC = "/static/swagger-ui"

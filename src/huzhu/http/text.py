@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from huzhu.errors import ErrorCode, InvalidInput
 
@@ -96,15 +96,12 @@ class FreeTextMarker:
     """Marks a request field whose text may span lines (newlines and tabs allowed)."""
 
 
-def _crlf(value: object) -> object:
-    return normalise_newlines(value) if isinstance(value, str) else value
-
-
 Line = Annotated[str, Field(pattern=LINE_PATTERN)]
 """A one-line request string: no control characters (stated in the schema as a pattern)."""
 
-FreeText = Annotated[str, FreeTextMarker(), BeforeValidator(_crlf), Field(pattern=FREE_TEXT_PATTERN)]
-"""A free-text request string: newlines and tabs allowed, no other control characters."""
+FreeText = Annotated[str, Field(pattern=FREE_TEXT_PATTERN), FreeTextMarker()]
+"""A free-text request string: newlines and tabs allowed, no other control characters (a CRLF is
+read as LF by ``RequestBody`` before the pattern is checked)."""
 
 
 class RequestBody(BaseModel):

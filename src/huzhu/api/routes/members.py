@@ -12,6 +12,7 @@ from huzhu.api import schemas as s
 from huzhu.api import views
 from huzhu.api.auth import AccountRead
 from huzhu.api.pagination import Page, PageDep, page_of
+from huzhu.api.routes.public import CaseNo
 from huzhu.api.schemas import MAX_ID
 from huzhu.apportionment.models import ApportionmentRun
 from huzhu.apportionment.service import member_share_proof
@@ -178,7 +179,7 @@ def member_ledger(member_id: MemberId, request: Request, session: SessionDep, ac
 
 @router.get("/members/{member_id}/shares/{case_no}", response_model=s.ShareProof,
             summary="My share of a case with an inclusion proof against the published root")
-def share_proof(member_id: MemberId, case_no: Annotated[str, Path(max_length=24)], request: Request,
+def share_proof(member_id: MemberId, case_no: CaseNo, request: Request,
                 session: SessionDep, account: CurrentAccount) -> s.ShareProof:
     member = members.member_for_reading(session, actor=account, member_id=member_id)
     record_staff_read(request, account, ReadSubject.MEMBER_LEDGER, [member.id])
