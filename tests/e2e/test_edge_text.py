@@ -218,3 +218,30 @@ def test_control_characters_in_database_text_never_reach_it(platform: Platform) 
                 session.execute(text("SELECT :v"), {"v": NUL})
         else:
             assert session.execute(text("SELECT :v"), {"v": NUL}).scalar() == NUL
+
+
+def test_a_request_id_with_control_characters_is_not_echoed() -> None:
+    """The access log echoes a caller's X-Request-Id only when it is a plain token."""
+    import asyncio
+
+    from huzhu.http.logs import AccessLogMiddleware
+
+    async def app(scope, receive, send) -> None:  # noqa: ANN001
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    def answer(request_id: bytes) -> bytes:
+        sent: list[dict] = []
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b""}
+
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": [(b"x-request-id", request_id)]}
+        asyncio.run(AccessLogMiddleware(app)(scope, receive, send))
+        return dict(sent[0]["headers"])[b"x-request-id"]
+
+    assert answer(b"trace-42") == b"trace-42"
+    assert b"\x01" not in answer(b"trace\x01forged") and answer(b"trace\x01forged") != b"trace\x01forged"

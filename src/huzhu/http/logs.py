@@ -122,6 +122,7 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 access_log = logging.getLogger("huzhu.access")
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,64}")
 
 
 class AccessLogMiddleware:
@@ -136,8 +137,9 @@ class AccessLogMiddleware:
             return
         request_id = uuid.uuid4().hex[:16]
         for name, value in scope.get("headers", []):
-            if name == b"x-request-id" and 0 < len(value) <= 64:
-                request_id = value.decode("latin-1")
+            # A caller's id is echoed and logged only if it is a plain token (no control characters).
+            if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
+                request_id = value.decode("ascii")
         started = time.perf_counter()
         status = {"code": 500}
 
