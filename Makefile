@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## Replay the source article on a 50,000-member pool in the embedded SQLite database (data/huzhu.sqlite).
+## The demo is the sandbox (production is the default mode): it is asked for here.
 demo: $(STAMP)
-	$(BIN)/huzhu demo --reset
+	HUZHU_MODE=sandbox $(BIN)/huzhu demo --reset
 
 ## Run every test: SQLite always; PostgreSQL too when HUZHU_TEST_POSTGRES_URL is set (CI sets it).
 test: $(STAMP)
@@ -24,9 +25,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 
-## Serve the web pages and the API on http://127.0.0.1:8000 (sandbox mode, embedded SQLite).
+## Serve the web pages and the API on http://127.0.0.1:8000 (sandbox mode, embedded SQLite; loopback only).
 serve: $(STAMP)
-	$(BIN)/huzhu serve
+	HUZHU_MODE=sandbox $(BIN)/huzhu serve
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_apportionment.py --members 1000000 --postgres postgresql://postgres@127.0.0.1:5432/postgres

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def bench(url: str, csv: Path, label: str) -> tuple[str, int, float, bool]:
     clock = FixedClock(at("2015-03-01"))
-    platform = build_platform(Settings(database_url=url, data_dir=Path(tempfile.mkdtemp()), plans_dir=REPO / "plans"),
+    platform = build_platform(Settings(mode="sandbox", database_url=url, data_dir=Path(tempfile.mkdtemp()), plans_dir=REPO / "plans"),
                               clock=clock)
     started = time.perf_counter()
     with platform.session() as session:

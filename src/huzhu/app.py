@@ -8,16 +8,16 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from starlette.responses import HTMLResponse, JSONResponse
 
 from huzhu import __version__
@@ -25,11 +25,21 @@ from huzhu.api.router import build_api_router
 from huzhu.clock import Clock, SystemClock
 from huzhu.config import Settings, get_settings
 from huzhu.custody.service import SimulatedCustodian
-from huzhu.db import ensure_database, make_engine, make_session_factory, unit_of_work
+from huzhu.db import (
+    DbFailure,
+    classify_failure,
+    ensure_database,
+    make_engine,
+    make_session_factory,
+    unit_of_work,
+)
 from huzhu.http.cache import PublicReadCache
 from huzhu.http.gate import RequestGate, WriteGate
-from huzhu.http.logs import AccessLogMiddleware, configure_logging
+from huzhu.http.headers import SecurityHeaders
+from huzhu.http.limits import BodyLimit, BodyLimits
+from huzhu.http.logs import AccessLogMiddleware, configure_logging, describe_exception
 from huzhu.http.problems import PROBLEM_RESPONSES, register_problem_handlers
+from huzhu.http.text import refuse_control_characters
 from huzhu.identity.sealing import IdNumberVault
 from huzhu.ledger.service import SHARD_IDS_INFO_KEY, open_custody_cash_accounts
 from huzhu.members.sealing import VAULT_INFO_KEY
@@ -48,8 +58,8 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
         ensure_database(settings.database_url)
     engine = make_engine(settings.database_url)
     if migrate:
-        upgrade(engine, id_number_key=settings.id_number_key, data_dir=settings.data_dir)
-    info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key), SHARD_IDS_INFO_KEY: {}}
+        upgrade(engine, id_number_key=settings.id_number_key.get_secret_value(), data_dir=settings.data_dir)
+    info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key.get_secret_value()), SHARD_IDS_INFO_KEY: {}}
     factory = make_session_factory(engine, info=info)
     read_factory = make_session_factory(engine, read_only=True, info=info)
     plans = load_plans(settings.resolved_plans_dir)
@@ -70,11 +80,19 @@ The huzhu mutual-aid platform over HTTP: plans, members, enrollments, balances, 
 public cases and objections, apportionment runs, payouts and open data.
 
 * Money is a decimal string in yuan (`"100000.00"`); dates and times are ISO 8601.
-* Errors are RFC 9457 `application/problem+json` with a stable `type`.
+* Errors are RFC 9457 `application/problem+json` with a stable `type`, and a stable `code` with its
+  `params` for refusals of the rules.
 * Lists are cursor-paginated: pass the `next_cursor` you got back as `cursor`.
-* Requests that move money honour an `Idempotency-Key` header.
+* Every request that moves money needs exactly one `Idempotency-Key` header (422 without it, 400
+  with two); a retry with the same key returns the first response. Keys are kept for a retention
+  period (30 days by default), after which the ledger still refuses to move the money twice.
 * Authenticate with `POST /api/v1/auth/token` (OAuth2 password flow) and send
-  `Authorization: Bearer <token>`.
+  `Authorization: Bearer <token>`. Access tokens live 15 minutes; `POST /api/v1/auth/refresh`
+  with the refresh token (single use) gets the next pair. After failed logins a login needs a
+  solved proof-of-work challenge (401 `challenge-required`); an address with many failures waits.
+* No text may hold control characters (newlines and tabs only in free text such as descriptions
+  and reasons): every string states it as a `pattern`. Bodies are capped (`x-max-body-bytes`,
+  413 past it).
 * Public endpoints never return names, ID numbers, phone numbers, bank accounts or documents.
 """
 
@@ -86,6 +104,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         title="huzhu API", version=__version__, description=DESCRIPTION, lifespan=_sized_thread_pool,
         openapi_url="/openapi.json", docs_url=None, redoc_url=None,  # /docs: _offline_docs
         responses=PROBLEM_RESPONSES,  # type: ignore[arg-type]
+        dependencies=[Depends(refuse_control_characters)],  # path and query parameters are lines
     )
     app.state.platform = platform
     register_problem_handlers(app, html_error=web_error_page)
@@ -93,31 +112,62 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     if platform.engine.dialect.name == "sqlite":
         app.add_middleware(WriteGate)  # one writing request at a time: SQLite has one writer
     app.add_middleware(PublicReadCache, on_write=platform.public_figures.clear)  # a cached public read skips routing entirely ...
+    # Bodies are counted as they arrive, before anything waits for a turn or reads them (413).
+    app.add_middleware(BodyLimit, limits=BodyLimits.from_settings(platform.settings))
     app.add_middleware(AccessLogMiddleware)  # ... and is still logged
+    app.add_middleware(SecurityHeaders, production=not platform.settings.sandbox)  # on every answer, 413s too
     app.include_router(build_api_router(platform.settings), prefix="/api/v1")
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Readiness: the database answers",
-             responses={503: {"description": "database unreachable"}})
+    @app.get("/readyz", tags=["health"], summary="Readiness: the database takes writes",
+             responses={503: {"description": "writes would fail: disk full, read-only, unreachable"}})
     def readyz(request: Request) -> JSONResponse:
-        try:
-            with request.app.state.platform.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
-            log.warning("not ready", extra={"error": str(exc)[:200]})
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ready", "mode": platform.settings.mode})
+        state = write_probe(request.app.state.platform.engine)
+        if state is not None and state != DbFailure.BUSY:
+            return JSONResponse({"status": state.value, "writes": "failing"}, status_code=503)
+        # Busy is ready: writes queue for their turn (SQLite has one writer) and then succeed.
+        return JSONResponse({"status": "ready", "writes": "busy" if state else "ok", "mode": platform.settings.mode})
 
     _offline_docs(app)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
     _document_plan_codes(app, sorted(platform.plans))
+    _document_limits(app, BodyLimits.from_settings(platform.settings))
     log.info("app created", extra={"mode": platform.settings.mode,
                                    "database": platform.engine.dialect.name})
     return app
+
+
+def server_options() -> dict[str, Any]:
+    """How uvicorn serves the app, for ``huzhu serve`` and the tests' servers alike: no ``server``
+    header naming the software, and client addresses from ``X-Forwarded-For`` only when the
+    connection comes from the local reverse proxy (uvicorn's default trusted address, 127.0.0.1)."""
+    return {"server_header": False, "proxy_headers": True}
+
+
+PROBE_WAIT_SECONDS = 2
+
+
+def write_probe(engine: Engine) -> DbFailure | None:
+    """Whether a write would succeed now: a row written in a transaction that is rolled back
+    (nothing stays). ``None`` when it would; else what stops it (a disk-full, read-only or
+    unreachable database, or a turn not had within ``PROBE_WAIT_SECONDS``)."""
+    probe = f"probe:{uuid.uuid4().hex[:16]}"
+    try:
+        with engine.connect().execution_options(writer_wait=PROBE_WAIT_SECONDS) as conn, conn.begin() as tx:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"SET LOCAL lock_timeout = '{PROBE_WAIT_SECONDS}s'"))
+                conn.execute(text(f"SET LOCAL statement_timeout = '{PROBE_WAIT_SECONDS * 2}s'"))
+            conn.execute(text("INSERT INTO number_sequences (name, last_value) VALUES (:name, 0)"), {"name": probe})
+            tx.rollback()
+    except Exception as exc:  # noqa: BLE001 - any failure means the write would fail; say which
+        failure = classify_failure(exc) or DbFailure.UNAVAILABLE
+        log.warning("write probe failed", extra={"failure": failure.value, "error": describe_exception(exc)})
+        return failure
+    return None
 
 
 # anyio's default thread pool: FastAPI runs sync routes and dependencies there.
@@ -162,6 +212,47 @@ def _document_plan_codes(app: FastAPI, codes: list[str]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _document_limits(app: FastAPI, limits: BodyLimits) -> None:
+    """The schema states the body limits the edge enforces (``http.limits``): each operation with a
+    body has its limit (``x-max-body-bytes``) and the 413 it answers past it; an upload says which
+    documents it takes and how large each may be."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        too_large = {"description": "the body is larger than the limit (x-max-body-bytes): refused unread",
+                     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                body = operation.get("requestBody") if isinstance(operation, dict) else None
+                if not body:
+                    continue
+                multipart = "multipart/form-data" in body.get("content", {})
+                files = 1 if path.startswith("/api/") else limits.upload_files
+                operation["x-max-body-bytes"] = (files * limits.upload_bytes + limits.body_bytes if multipart
+                                                 else limits.body_bytes)
+                operation.setdefault("responses", {}).setdefault("413", too_large)
+                if multipart:
+                    _document_upload(schema, body["content"]["multipart/form-data"], limits.upload_bytes)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_upload(schema: dict[str, Any], media: dict[str, Any], max_bytes: int) -> None:
+    ref = media.get("schema", {}).get("$ref", "")
+    form = schema.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1], {})
+    for name, prop in form.get("properties", {}).items():
+        if prop.get("contentMediaType") == "application/octet-stream" or prop.get("format") == "binary":
+            prop["description"] = (f"{prop.get('description', 'the document')}: a PDF, JPEG or PNG file (recognised "
+                                   f"by its first bytes, not its name), 1 to {max_bytes} bytes")
+            prop["x-max-bytes"] = max_bytes
+            media.setdefault("encoding", {})[name] = {"contentType": "application/pdf, image/jpeg, image/png"}
+
+
 SWAGGER_STATIC = "/static/swagger-ui"
 
 
@@ -175,12 +266,23 @@ def _offline_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="huzhu API", oauth2_redirect_url="/docs/oauth2-redirect",
-            swagger_js_url=f"{SWAGGER_STATIC}/swagger-ui-bundle.js", swagger_css_url=f"{SWAGGER_STATIC}/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
-        )
+        # No inline script (the Content-Security-Policy allows none): the page starts Swagger UI
+        # from a static file. The password flow needs no OAuth2 redirect page.
+        return HTMLResponse(DOCS_PAGE)
 
-    @app.get("/docs/oauth2-redirect", include_in_schema=False)
-    def oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+
+DOCS_PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>huzhu API</title>
+<link rel="stylesheet" href="{SWAGGER_STATIC}/swagger-ui.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="/openapi.json"></div>
+<script src="{SWAGGER_STATIC}/swagger-ui-bundle.js"></script>
+<script src="/static/api-docs.js"></script>
+</body>
+</html>
+"""

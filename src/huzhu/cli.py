@@ -29,8 +29,9 @@ ledger_app = typer.Typer(help="The ledger.", no_args_is_help=True)
 clock_app = typer.Typer(help="The sandbox clock.", no_args_is_help=True)
 plans_app = typer.Typer(help="Plan files.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
+maintenance_app = typer.Typer(help="Housekeeping.", no_args_is_help=True)
 for sub, name in ((users_app, "users"), (members_app, "members"), (jobs_app, "jobs"), (ledger_app, "ledger"),
-                  (clock_app, "clock"), (plans_app, "plans"), (db_app, "db")):
+                  (clock_app, "clock"), (plans_app, "plans"), (db_app, "db"), (maintenance_app, "maintenance")):
     app.add_typer(sub, name=name)
 
 # Wide enough for the demo's tables when the output is not a terminal (CI logs, pipes).
@@ -38,12 +39,28 @@ console = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
 
 
+def _settings():  # noqa: ANN202
+    """The settings, or the reasons they were refused (never the values: they may be secrets)."""
+    from pydantic import ValidationError
+
+    from huzhu.config import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for problem in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in problem["loc"])
+            err.print(f"[red]error:[/red] {where + ': ' if where else ''}{problem['msg'].removeprefix('Value error, ')}")
+        raise typer.Exit(2) from None
+
+
 def _platform():  # noqa: ANN202
     from huzhu.app import build_platform
 
+    settings = _settings()
     try:
-        return build_platform()
-    except (ValueError, DomainError) as exc:
+        return build_platform(settings)
+    except DomainError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
 
@@ -93,7 +110,7 @@ def db_rekey_id_numbers() -> None:
         _fail("set HUZHU_NEW_ID_NUMBER_KEY to the new key (never on the command line: it would "
               "stay in the shell's history)")
     platform = _platform()
-    if new_key == platform.settings.id_number_key:
+    if new_key == platform.settings.id_number_key.get_secret_value():
         _fail("the new key is the current key")
     with platform.factory() as session:
         total = session.scalar(select(func.count()).select_from(Member)) or 0
@@ -139,11 +156,15 @@ def users_create(
     role: str = typer.Option(..., help="member, investigator, reviewer, admin or auditor"),
     login: str = typer.Option(..., help="mobile number or e-mail"),
     name: str = typer.Option(..., help="display name"),
-    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin",
+        help="read the password from the first line of standard input (scripts); otherwise it is asked for, "
+             "hidden, twice. Never on the command line: it would stay in the shell's history and the process list"),
 ) -> None:
     """Create an account (staff accounts are only created here)."""
     from huzhu.accounts.service import register_account
 
+    password = _read_password(from_stdin=password_stdin)
     platform = _platform()
     try:
         with platform.session() as session:
@@ -152,6 +173,15 @@ def users_create(
     except DomainError as exc:
         _fail(exc)
     console.print(f"created {role} account {account.id} ({login})")
+
+
+def _read_password(*, from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            _fail("--password-stdin: standard input held no password")
+        return password
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @members_app.command("import")
@@ -229,6 +259,39 @@ def ledger_check() -> None:
                   "books = custodian; public record chain intact")
 
 
+@maintenance_app.command("purge")
+def maintenance_purge(
+    every: float = typer.Option(0, min=0, help="keep purging every this many seconds (a scheduler); 0: once"),
+) -> None:
+    """Delete what is kept only for a while: stored Idempotency-Key responses older than
+    HUZHU_IDEMPOTENCY_RETENTION_DAYS, sessions ended or expired 30 days ago, and login counters and
+    used login challenges that have aged out."""
+    from datetime import timedelta as _days
+
+    from huzhu.accounts.service import purge_login_records
+    from huzhu.accounts.sessions import purge_sessions
+    from huzhu.http.idempotency import purge_idempotency_records
+
+    platform = _platform()
+    retention = _days(days=platform.settings.idempotency_retention_days)
+    while True:
+        with platform.session() as session:
+            # Stored responses are dated by the business clock that dated the requests; sessions
+            # and login records by the wall clock.
+            responses = purge_idempotency_records(session, now=platform.clock.now_in(session), retention=retention)
+            wall = platform.wall_clock.now()
+            sessions = purge_sessions(session, now=wall)
+            logins = purge_login_records(session, now=wall)
+        console.print(f"purged {responses} stored idempotent responses (older than {retention.days} days), "
+                      f"{sessions} ended sessions, {logins} login records")
+        if not every:
+            return
+        try:
+            time.sleep(every)
+        except KeyboardInterrupt:
+            return
+
+
 @app.command("export")
 def export_cmd(
     dataset: str = typer.Argument(..., help="cases, runs or records"),
@@ -288,12 +351,11 @@ def demo_cmd(
                                            "database dropped and created again)"),
 ) -> None:
     """Replay the source article on a realistic pool and print what the public would see."""
-    from huzhu.config import get_settings
     from huzhu.demo import run_demo
 
-    settings = get_settings()
+    settings = _settings()
     if not settings.sandbox:
-        _fail("the demo only runs in sandbox mode")
+        _fail("the demo only runs in sandbox mode: set HUZHU_MODE=sandbox")
     if reset:
         from huzhu.db import reset_database
 
@@ -304,13 +366,29 @@ def demo_cmd(
         _fail(exc)
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
 @app.command("serve")
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000),
+    workers: int = typer.Option(1, min=1),
+    allow_remote_sandbox: bool = typer.Option(
+        False, "--allow-remote-sandbox",
+        help="in sandbox mode, listen on an address other machines can reach (the sandbox has a settable "
+             "clock and demo accounts: loopback only unless this is given)"),
+) -> None:
     """Serve the web pages and the HTTP API with uvicorn."""
     import uvicorn
 
-    uvicorn.run("huzhu.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=True, log_level="info")
+    from huzhu.app import server_options
+
+    settings = _settings()
+    if settings.sandbox and host not in LOOPBACK_HOSTS and not allow_remote_sandbox:
+        _fail(f"the sandbox serves on loopback only (127.0.0.1); --host {host} needs --allow-remote-sandbox")
+    uvicorn.run("huzhu.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                **server_options())
 
 
 if __name__ == "__main__":

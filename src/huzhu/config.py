@@ -1,4 +1,10 @@
-"""Settings from the environment (prefix ``HUZHU_``), validated once."""
+"""Settings from the environment (prefix ``HUZHU_``), validated once.
+
+Production is the default: the sandbox (its settable clock, its demo) must be asked for with
+``HUZHU_MODE=sandbox``. Secrets are ``SecretStr`` (shown as ``**********`` in any repr), and a
+refusal never echoes the values it was given (``hide_input_in_errors``): a start-up refused for a
+short key once printed the settings, key included.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me-sandbox-secret"
@@ -15,37 +21,49 @@ DEFAULT_DATA_DIR = Path("data")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HUZHU_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HUZHU_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
-    mode: Literal["sandbox", "production"] = "sandbox"
+    mode: Literal["sandbox", "production"] = "production"
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
     plans_dir: Path | None = None
-    secret_key: str = DEFAULT_SECRET
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     # Seals resident ID numbers at rest and keys their digests (identity/sealing.py). Changing it
     # makes the stored numbers unreadable: keep it with the database's backups, apart from them.
-    id_number_key: str = DEFAULT_ID_NUMBER_KEY
+    id_number_key: SecretStr = SecretStr(DEFAULT_ID_NUMBER_KEY)
+    # Request bodies are capped at the edge as they stream in (http/limits.py): JSON and plain
+    # forms at max_body_bytes; uploads at max_upload_bytes per file (one per API request, up to
+    # max_upload_files per web form) plus max_body_bytes for the other fields.
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
-    cookie_secure: bool = False
+    max_upload_files: int = Field(default=5, ge=1, le=20)
+    # Stored responses to Idempotency-Key requests are kept this long, then purged
+    # (huzhu maintenance purge); the ledger keeps its transfer keys forever.
+    idempotency_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Cookies marked Secure (sent over HTTPS only): on in production unless set.
+    cookie_secure: bool | None = None
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'huzhu.sqlite').as_posix()}"
         if self.mode == "production":
-            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
-                raise ValueError(
-                    "HUZHU_SECRET_KEY must be set to a random value of at least 32 characters in production"
-                )
-            if self.id_number_key == DEFAULT_ID_NUMBER_KEY or len(self.id_number_key) < 32:
-                raise ValueError(
-                    "HUZHU_ID_NUMBER_KEY must be set to a random value of at least 32 characters in production"
-                )
+            for name, secret, default in (("HUZHU_SECRET_KEY", self.secret_key, DEFAULT_SECRET),
+                                          ("HUZHU_ID_NUMBER_KEY", self.id_number_key, DEFAULT_ID_NUMBER_KEY)):
+                value = secret.get_secret_value()
+                if value == default or len(value) < 32:
+                    raise ValueError(f"{name} must be set to a random value of at least 32 characters in "
+                                     "production (or set HUZHU_MODE=sandbox for the sandbox)")
         return self
 
     @property
     def sandbox(self) -> bool:
         return self.mode == "sandbox"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.cookie_secure if self.cookie_secure is not None else self.mode == "production"
 
     @property
     def resolved_plans_dir(self) -> Path:

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Generic, TypeVar
 
+import psycopg
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -31,9 +32,12 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from huzhu.errors import DomainError, ErrorCode
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -130,6 +134,8 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
+    """The engine for ``url``. Bound parameters never appear in its error text (``hide_parameters``):
+    errors end up in logs, and the parameters are names, sealed ID numbers and password hashes."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -137,7 +143,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Many threads (the server's pool) may wait for the one SQLite writer: give them connections.
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               pool_size=20, max_overflow=60, **kwargs)
+                               pool_size=20, max_overflow=60, hide_parameters=True, **kwargs)
         # In-process writers queue on a fair mutex instead of SQLite's busy-polling, which starves
         # under a crowd of writers; other processes (the CLI, a job) still meet the busy timeout.
         writer = threading.Lock()
@@ -160,7 +166,8 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             if conn.get_execution_options().get("read_only"):
                 conn.exec_driver_sql("BEGIN")
                 return
-            if not writer.acquire(timeout=30):
+            # A caller that must not wait long for its turn (the readiness probe) says so.
+            if not writer.acquire(timeout=conn.get_execution_options().get("writer_wait", 30)):
                 raise SqliteWriterBusy("the database is busy with other writes; retry shortly")
             conn.info["holds_writer"] = True
             try:
@@ -182,7 +189,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             dbapi_conn.isolation_level = None
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, **kwargs)
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, hide_parameters=True, **kwargs)
 
 
 def ensure_database(url: str) -> bool:
@@ -293,3 +300,90 @@ def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Iter
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",
         [tuple(_sqlite_value(v) for v in row) for row in rows],
     )
+
+
+# ---------------------------------------------------------------- what a database failure means
+
+
+class DbFailure(StrEnum):
+    """What an operational database error means for whoever asked: not all are "busy"."""
+
+    DISK_FULL = "disk_full"  # no space left: writes fail until an operator frees some
+    READ_ONLY = "read_only"  # the database takes no writes (a standby, a read-only file or setting)
+    UNAVAILABLE = "unavailable"  # the server is down or unreachable, or the file cannot be opened
+    BUSY = "busy"  # a lock or a turn was not had in time, a deadlock or serialisation conflict: retry
+
+
+_SQLITE = {
+    "SQLITE_FULL": DbFailure.DISK_FULL,
+    "SQLITE_READONLY": DbFailure.READ_ONLY,
+    "SQLITE_BUSY": DbFailure.BUSY,
+    "SQLITE_LOCKED": DbFailure.BUSY,
+    "SQLITE_CANTOPEN": DbFailure.UNAVAILABLE,
+    "SQLITE_IOERR": DbFailure.UNAVAILABLE,
+    "SQLITE_NOTADB": DbFailure.UNAVAILABLE,
+    "SQLITE_CORRUPT": DbFailure.UNAVAILABLE,
+}
+_POSTGRES = {
+    "53100": DbFailure.DISK_FULL,  # disk_full
+    "25006": DbFailure.READ_ONLY,  # read_only_sql_transaction
+    "55P03": DbFailure.BUSY,  # lock_not_available (lock_timeout)
+    "57014": DbFailure.BUSY,  # query_canceled (statement_timeout)
+    "40001": DbFailure.BUSY,  # serialization_failure
+    "40P01": DbFailure.BUSY,  # deadlock_detected
+    "53300": DbFailure.BUSY,  # too_many_connections
+    "53200": DbFailure.UNAVAILABLE,  # out_of_memory
+    "57P01": DbFailure.UNAVAILABLE,  # admin_shutdown
+    "57P02": DbFailure.UNAVAILABLE,  # crash_shutdown
+    "57P03": DbFailure.UNAVAILABLE,  # cannot_connect_now
+}
+
+
+def classify_failure(exc: BaseException) -> DbFailure | None:
+    """What a database error means (``None``: not an operational failure — a bug, a bad statement)."""
+    if isinstance(exc, SqliteWriterBusy | sqlalchemy_exc.TimeoutError):
+        return DbFailure.BUSY
+    orig = exc.orig if isinstance(exc, sqlalchemy_exc.DBAPIError) else exc
+    name = getattr(orig, "sqlite_errorname", None)
+    if isinstance(name, str):
+        return next((failure for prefix, failure in _SQLITE.items() if name.startswith(prefix)), None)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return _POSTGRES.get(sqlstate) or (DbFailure.UNAVAILABLE if sqlstate.startswith("08") else None)
+    if isinstance(orig, psycopg.OperationalError):
+        return DbFailure.UNAVAILABLE  # no SQLSTATE: the client could not reach the server at all
+    return None
+
+
+class DbError(ErrorCode):
+    DISK_FULL = ("db.disk_full", "the database has no space left, so nothing was saved; try again later")
+    READ_ONLY = ("db.read_only",
+                 "the database takes no changes at the moment, so nothing was saved; reading still works, "
+                 "try again later")
+    UNAVAILABLE = ("db.unavailable", "the database cannot be reached, so nothing was saved; try again in a moment")
+    BUSY = ("db.busy", "the database is busy, so nothing was saved; try again in a moment")
+
+
+# failure → (its code, HTTP status, problem type, title, Retry-After seconds or None)
+_REFUSALS: dict[DbFailure, tuple[DbError, int, str, str, int | None]] = {
+    DbFailure.DISK_FULL: (DbError.DISK_FULL, 507, "insufficient-storage", "Insufficient storage", None),
+    DbFailure.READ_ONLY: (DbError.READ_ONLY, 503, "read-only", "The database is read-only", 60),
+    DbFailure.UNAVAILABLE: (DbError.UNAVAILABLE, 503, "unavailable", "Service unavailable", 5),
+    DbFailure.BUSY: (DbError.BUSY, 503, "busy", "The database is busy", 1),
+}
+
+
+class DatabaseRefusal(DomainError):
+    """A request refused because of what the database could not do (``DbFailure``), with the status
+    and ``Retry-After`` that fit: 507 for a full disk, 503 otherwise."""
+
+    def __init__(self, failure: DbFailure) -> None:
+        code, self.status_code, self.type_slug, self.title, retry = _REFUSALS[failure]
+        super().__init__(code, details={"failure": failure.value})
+        self.failure = failure
+        self.headers = {"Retry-After": str(retry)} if retry else None
+
+
+def database_refusal(exc: BaseException) -> DatabaseRefusal | None:
+    failure = classify_failure(exc)
+    return None if failure is None else DatabaseRefusal(failure)

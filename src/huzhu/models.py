@@ -1,8 +1,9 @@
 """Imports every domain's tables so the metadata (and Alembic) sees the whole schema."""
 
-from huzhu.accounts.models import Account, LoginThrottle
+from huzhu.accounts.models import Account, LoginChallengeUse, LoginSession, LoginThrottle, RefreshToken
 from huzhu.apportionment.models import ApportionmentRun, RunCase
-from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport, ReviewDecision
+from huzhu.audit.models import PersonalDataRead
+from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport, PayeeChange, ReviewDecision
 from huzhu.complaints.models import Complaint
 from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconciliation
 from huzhu.db import Base
@@ -31,12 +32,17 @@ __all__ = [
     "IdempotencyRecord",
     "InvestigationReport",
     "LedgerAccount",
+    "LoginChallengeUse",
+    "LoginSession",
     "LoginThrottle",
     "Member",
     "NumberSequence",
     "Objection",
+    "PayeeChange",
+    "PersonalDataRead",
     "PublicRecord",
     "Reconciliation",
+    "RefreshToken",
     "ReviewDecision",
     "RunCase",
     "SandboxClock",

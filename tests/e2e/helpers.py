@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import uvicorn
 
 from huzhu.accounts.service import register_account
-from huzhu.app import create_app
+from huzhu.app import create_app, server_options
 from huzhu.platform import Platform
 
 PASSWORD = "e2e-pass-2016"
@@ -60,7 +68,7 @@ class LiveServer:
 def start_server(platform: Platform) -> LiveServer:
     port = free_port()
     config = uvicorn.Config(create_app(platform), host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="off")
+                            access_log=False, lifespan="off", **server_options())
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -86,3 +94,79 @@ def login(live: LiveServer, login_name: str, password: str = PASSWORD) -> str:
 def actor(live: LiveServer, login_name: str, password: str = PASSWORD) -> httpx.Client:
     """A client that stays logged in as ``login_name``."""
     return httpx.Client(base_url=live.url + "/api/v1", auth=LoginAuth(live.url, login_name, password), timeout=30)
+
+
+CSRF_IN_PAGE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def page_csrf(client: httpx.Client, path: str = "/login") -> str:
+    """The CSRF token a page hands its forms (read from the page, as a browser's form has it)."""
+    response = client.get(path, headers={"Accept": "text/html"})
+    found = CSRF_IN_PAGE.search(response.text)
+    assert found, f"no CSRF token on {path}: {response.status_code}"
+    return found.group(1)
+
+
+def web_client(live: LiveServer) -> httpx.Client:
+    """A client that uses the pages as a browser does (cookies kept, HTML asked for)."""
+    return httpx.Client(base_url=live.url, timeout=30, headers={"Accept": "text/html"}, follow_redirects=False)
+
+
+def web_login(live: LiveServer, login_name: str, password: str = PASSWORD) -> httpx.Client:
+    """A browser-like client logged in through the login form (its session cookie set by the server)."""
+    client = web_client(live)
+    response = client.post("/login", data={"login": login_name, "password": password,
+                                           "csrf_token": page_csrf(client, "/login")})
+    assert response.status_code == 303, response.text[:300]
+    return client
+
+
+HUZHU = Path(sys.executable).with_name("huzhu")
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class ServedProcess:
+    """``huzhu serve`` in its own process, as an operator starts it."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def status(self) -> dict[str, str]:
+        """The server process's /proc status (VmRSS, VmHWM …)."""
+        lines = Path(f"/proc/{self.process.pid}/status").read_text().splitlines()
+        return dict(line.split(":", 1) for line in lines if ":" in line)
+
+    def peak_rss_kib(self) -> int:
+        return int(self.status()["VmHWM"].split()[0])
+
+
+@contextmanager
+def served(database_url: str, folder: Path, **env: str) -> Iterator[ServedProcess]:
+    """Start ``huzhu serve`` (sandbox unless ``HUZHU_MODE`` says otherwise) and wait until it is ready."""
+    environment = {**os.environ, "HUZHU_DATABASE_URL": database_url, "HUZHU_DATA_DIR": str(folder / "data"),
+                   "HUZHU_PLANS_DIR": str(REPO / "plans"), "HUZHU_MODE": "sandbox", **env,
+                   # This checkout's code, whichever checkout the `huzhu` script was installed from.
+                   "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    port = free_port()
+    log = folder / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([str(HUZHU), "serve", "--port", str(port)], env=environment, cwd=folder,
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "huzhu serve did not become ready"
+            time.sleep(0.2)
+        yield ServedProcess(url=url, process=process, log=log)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)

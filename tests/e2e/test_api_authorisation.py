@@ -67,8 +67,11 @@ def matrix(w: World) -> list[tuple[str, str, dict | None, dict[str, int]]]:
         ("GET", f"/members/{m}/shares/{c}", None, logged_in(404, 404, staff(403, 403, 404, 404))),
         ("GET", "/claims", None, logged_in(200, 200, 200)),
         ("GET", f"/claims/{cl}", None, claim_read),
-        ("GET", f"/claims/{cl}/evidence", None, claim_read),
-        ("GET", f"/claims/{cl}/evidence/{ev}/content", None, logged_in(200, 404, staff(200, 200, 200, 403))),
+        # An investigator reads the documents of the claims assigned to them only (claim_a is not).
+        ("GET", f"/claims/{cl}/evidence", None, logged_in(200, 404, staff(403, 200, 200, 403))),
+        ("GET", f"/claims/{cl}/evidence/{ev}/content", None, logged_in(200, 404, staff(403, 200, 200, 403))),
+        ("GET", f"/claims/{cl}/payee-changes", None, logged_in(403, 403, staff(403, 200, 200, 200))),
+        ("GET", "/audit/reads", None, logged_in(403, 403, staff(403, 403, 403, 200))),
         ("GET", f"/claims/{cl}/investigation/reports", None, claim_read),
         ("GET", f"/claims/{cl}/evaluation", None, logged_in(403, 403, staff(403, 200, 200, 200))),
         ("GET", "/objections", None, logged_in(403, 403, staff(403, 200, 200, 403))),
@@ -83,7 +86,10 @@ def matrix(w: World) -> list[tuple[str, str, dict | None, dict[str, int]]]:
         ("POST", "/claims", lambda role: {
             "member_id": m, "plan_code": "comprehensive-accident", "benefit_code": "accidental_death",
             "incident_date": "2016-01-04" if role == "admin" else "2016-01-05", "beneficiary_name": "受益人甲",
-            "beneficiary_account": "6222020000000000033"}, logged_in(201, 404, staff(403, 403, 201, 403))),
+            "beneficiary_account": "6222020000000000033"}, logged_in(201, 404, 403)),  # staff never file claims
+        ("POST", f"/claims/{cl}/payee-changes", {"beneficiary_name": "新收款人", "beneficiary_account": "6222020000000000077",
+                                                 "reason": "银行退回原账户"},
+         logged_in(403, 403, staff(403, 201, 409, 403))),  # the reviewer's proposal waits; a second one is refused
         ("POST", f"/claims/{cl}/evidence", "upload", logged_in(201, 404, 403)),
         ("POST", f"/cases/{c}/objections", {"member_id": m, "reason": "再次核实事故经过。"},
          logged_in(409, 404, 403)),

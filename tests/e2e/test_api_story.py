@@ -167,7 +167,7 @@ def test_article_story_over_http(live: LiveServer) -> None:
     assert resolved["status"] == "dismissed"
 
     # Before the notice ends a run shares nothing.
-    assert ok(admin.post("/runs"))["run_no"] is None
+    assert ok(admin.post("/runs", headers={"Idempotency-Key": str(uuid.uuid4())}))["run_no"] is None
 
     # The sandbox clock jumps past the 7-day notice; the admin triggers the run.
     ok(admin.post("/sandbox/clock", json={"advance": "P4DT1H"}))

@@ -14,7 +14,7 @@ from datetime import date
 import httpx
 import pytest
 
-from e2e.helpers import MEMBER_PASSWORD, LiveServer, actor, create_staff, login
+from e2e.helpers import MEMBER_PASSWORD, PASSWORD, LiveServer, actor, create_staff, page_csrf, web_login
 
 pytestmark = pytest.mark.e2e
 
@@ -28,16 +28,14 @@ def ok(response: httpx.Response, status: int = 200) -> dict:
     return response.json()
 
 
-def browser(live: LiveServer, token: str) -> httpx.Client:
-    """A client that uses the pages as a browser does: the session cookie, the CSRF cookie and token."""
-    client = httpx.Client(base_url=live.url, cookies={"huzhu_session": token}, timeout=30,
-                          headers={"Accept": "text/html"})
-    client.get("/")  # sets the CSRF cookie
-    return client
+def browser(live: LiveServer, login_name: str, password: str = PASSWORD) -> httpx.Client:
+    """A client that uses the pages as a browser does: logged in with the form, its session cookie kept."""
+    return web_login(live, login_name, password)
 
 
 def csrf(client: httpx.Client) -> str:
-    return client.cookies["huzhu_csrf"]
+    """The page's CSRF token (bound to the client's session)."""
+    return page_csrf(client, "/")
 
 
 def test_evidence_claims_and_figures_are_shared_by_the_api_and_the_pages(live: LiveServer) -> None:
@@ -57,7 +55,7 @@ def test_evidence_claims_and_figures_are_shared_by_the_api_and_the_pages(live: L
     ok(admin.post("/sandbox/clock", json={"to": "2016-01-10T10:00:00+08:00"}))
 
     # A claim filed with the web form, with a document, is the same claim through the API.
-    member_web = browser(live, login(live, "13700000009", MEMBER_PASSWORD))
+    member_web = browser(live, "13700000009", MEMBER_PASSWORD)
     page = member_web.post("/me/claims/new", data={
         "csrf_token": csrf(member_web), "choice": f"{member_id}:{ACCIDENT}:accidental_disability",
         "incident_date": "2016-01-05", "incident_place": "北京", "description": "摔倒骨折",
@@ -80,7 +78,7 @@ def test_evidence_claims_and_figures_are_shared_by_the_api_and_the_pages(live: L
     # A document uploaded through the API opens on the staff page, byte for byte.
     api_doc = ok(member_api.post(f"/claims/{claim_id}/evidence", data={"kind": "invoice"},
                                  files={"file": ("bill.pdf", PDF_API, "application/pdf")}), 201)
-    reviewer_web = browser(live, login(live, "rev@x.example"))
+    reviewer_web = browser(live, "rev@x.example")
     shown = reviewer_web.get(f"/staff/evidence/{api_doc['id']}")
     assert shown.status_code == 200 and shown.content == PDF_API
     assert reviewer_web.get(f"/staff/evidence/{web_docs[0]['id']}").content == PNG_WEB

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from e2e.helpers import free_port
+from e2e.helpers import CSRF_IN_PAGE, free_port
 from huzhu.accounts.models import Account
 from huzhu.apportionment.models import ApportionmentRun
 from huzhu.claims.models import Claim, Evidence, EvidenceKind
@@ -93,6 +93,7 @@ ACCESS: dict[str, tuple[tuple[str, ...], int]] = {
     "/staff/reviews": (REVIEWERS, 200),
     "/staff/claims/{claim_id:int}/review": (REVIEWERS, 200),
     "/staff/objections": (REVIEWERS, 200),
+    "/staff/audit": (("auditor",), 200),
     "/admin": (("admin",), 200),
     "/admin/run/progress": (("admin",), 200),
 }
@@ -116,13 +117,15 @@ class Demo:
     url: str
     database_url: str
     log: Path
-    tokens: dict[str, str]
+    cookies: dict[str, str]  # each role's web session
 
 
 @pytest.fixture
 def demo(database_url: str, tmp_path: Path) -> Iterator[Demo]:
     env = {**os.environ, "HUZHU_DATABASE_URL": database_url, "HUZHU_DATA_DIR": str(tmp_path / "data"),
-           "HUZHU_PLANS_DIR": str(REPO / "plans"), "HUZHU_MODE": "sandbox", "HUZHU_LOG_LEVEL": "INFO"}
+           "HUZHU_PLANS_DIR": str(REPO / "plans"), "HUZHU_MODE": "sandbox", "HUZHU_LOG_LEVEL": "INFO",
+           # This checkout's code, whichever checkout the `huzhu` script was installed from.
+           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     story = subprocess.run([str(HUZHU), "demo", "--members", "300", "--reset"], env=env, cwd=tmp_path,
                            capture_output=True, text=True, timeout=600)
     assert story.returncode == 0, story.stdout[-3000:] + story.stderr[-3000:]
@@ -144,12 +147,16 @@ def demo(database_url: str, tmp_path: Path) -> Iterator[Demo]:
             assert server.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, "huzhu serve did not become ready"
             time.sleep(0.2)
-        tokens = {}
-        for role, login in LOGINS.items():
-            answer = httpx.post(url + "/api/v1/auth/token", data={"username": login, "password": PASSWORD}, timeout=30)
-            assert answer.status_code == 200, answer.text
-            tokens[role] = answer.json()["access_token"]
-        yield Demo(url=url, database_url=database_url, log=log, tokens=tokens)
+        cookies = {}
+        for role, login in LOGINS.items():  # each role logs in with the login form, as a browser does
+            with httpx.Client(base_url=url, timeout=30, headers={"Accept": "text/html"}) as browser:
+                token = CSRF_IN_PAGE.search(browser.get("/login").text)
+                assert token, "no CSRF token on the login page"
+                answer = browser.post("/login", data={"login": login, "password": PASSWORD,
+                                                      "csrf_token": token.group(1)})
+                assert answer.status_code == 303, answer.text[:500]
+                cookies[role] = browser.cookies["huzhu_session"]
+        yield Demo(url=url, database_url=database_url, log=log, cookies=cookies)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -216,7 +223,7 @@ def test_every_page_answers_every_role_after_the_demo(demo: Demo) -> None:
     failures, opened, served = [], 0, dict.fromkeys(paths, 0)
     for role in EVERYONE:
         values = samples(demo, role)
-        cookies = {"huzhu_session": demo.tokens[role]} if role != "anonymous" else {}
+        cookies = {"huzhu_session": demo.cookies[role]} if role != "anonymous" else {}
         with httpx.Client(base_url=demo.url, cookies=cookies, timeout=60, headers={"Accept": "text/html"}) as client:
             for path in paths:
                 allowed, status = ACCESS[path]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidTag
+from pydantic import SecretStr
 from sqlalchemy import insert, inspect, select, text
 
 from huzhu.app import build_platform
@@ -66,7 +67,7 @@ def test_no_table_holds_an_id_number_in_clear(platform: Platform, clock: FixedCl
         members.add_member(s, account_id=None, name="重复", id_number=numbers[1].lower(), now=clock.now())
 
 
-def test_the_migration_seals_the_numbers_an_older_database_kept_in_clear(database_url: str) -> None:
+def test_the_migration_seals_the_numbers_an_older_database_kept_in_clear(database_url: str, tmp_path: Path) -> None:
     # The platform's own engine: foreign keys on, as in a real database (a table that others
     # reference must still be rebuilt on SQLite).
     engine = make_engine(database_url)
@@ -88,7 +89,7 @@ def test_the_migration_seals_the_numbers_an_older_database_kept_in_clear(databas
                 coverage_anchor_on=date(2016, 1, 1), shares_from=date(2016, 1, 1),
                 status_changed_at=datetime(2016, 1, 1, tzinfo=UTC)))
 
-    upgrade(engine, id_number_key="migration-key-" + "m" * 30)
+    upgrade(engine, id_number_key="migration-key-" + "m" * 30, data_dir=tmp_path)
     vault = IdNumberVault("migration-key-" + "m" * 30)
     assert "id_number" not in {c["name"] for c in inspect(engine).get_columns("members")}
     with engine.connect() as conn:
@@ -103,7 +104,7 @@ def test_the_migration_seals_the_numbers_an_older_database_kept_in_clear(databas
         assert not any(n.encode() in stored for n in numbers)
 
     # And back: the downgrade unseals them into the clear column again.
-    downgrade(engine, "0002", id_number_key="migration-key-" + "m" * 30)
+    downgrade(engine, "0002", id_number_key="migration-key-" + "m" * 30, data_dir=tmp_path)
     with engine.connect() as conn:
         assert [r[0] for r in conn.execute(text("SELECT id_number FROM members ORDER BY id"))] == numbers
         assert conn.scalar(text("SELECT COUNT(*) FROM enrollments")) == 3
@@ -140,7 +141,7 @@ def test_rekey_reseals_every_number_under_the_new_key(platform: Platform, clock:
     after = _sealed_columns(platform)
     assert all(b[1] != a[1] and b[2] != a[2] for b, a in zip(before, after, strict=True))
 
-    rotated = build_platform(settings.model_copy(update={"id_number_key": NEW_KEY}), clock=clock)
+    rotated = build_platform(settings.model_copy(update={"id_number_key": SecretStr(NEW_KEY)}), clock=clock)
     try:
         with rotated.factory() as s:
             assert {i: s.get(Member, i).id_number for i in numbers} == numbers  # type: ignore[union-attr]
@@ -156,7 +157,7 @@ def test_rekey_with_the_wrong_current_key_changes_nothing(platform: Platform, cl
                                                           settings: Settings) -> None:
     join_member(platform, clock)
     before = _sealed_columns(platform)
-    wrong = build_platform(settings.model_copy(update={"id_number_key": "wrong-key-" + "w" * 30}), clock=clock)
+    wrong = build_platform(settings.model_copy(update={"id_number_key": SecretStr("wrong-key-" + "w" * 30)}), clock=clock)
     try:
         with wrong.session() as s, pytest.raises(InvalidInput, match="does not open with the current key"):
             rekey_members(s, NEW_KEY)

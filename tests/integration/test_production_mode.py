@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from huzhu.clock import SystemClock
 from huzhu.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]
+HUZHU = Path(sys.executable).with_name("huzhu")
 
 
 def test_production_refuses_the_default_secrets(database_url: str) -> None:
@@ -49,3 +53,62 @@ def test_production_has_no_sandbox_clock(database_url: str, tmp_path: Path) -> N
     platform.engine.dispose()
     assert [r.status_code for r in responses[:2]] == [404, 404]
     assert not any(path.startswith("/api/v1/sandbox") for path in responses[2].json()["paths"])
+
+
+def test_production_is_the_default_and_the_sandbox_must_be_asked_for(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    for name in ("HUZHU_MODE", "HUZHU_SECRET_KEY", "HUZHU_ID_NUMBER_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env file from the checkout
+    with pytest.raises(ValidationError, match="HUZHU_SECRET_KEY"):
+        Settings()
+    production = Settings(secret_key="s" * 40, id_number_key="k" * 40)
+    assert production.mode == "production" and not production.sandbox and production.secure_cookies
+    sandbox = Settings(mode="sandbox")
+    assert sandbox.sandbox and not sandbox.secure_cookies
+    assert "k" * 40 not in repr(production) and "s" * 40 not in repr(production)
+
+
+SECRET = "top-secret-signing-key-0123456789-ABCDEFG"
+SHORT_KEY = "sealing-key-tail-QX7W"
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["serve", "--port", "9"], ["demo"]])
+def test_a_refused_start_up_prints_no_secret(command: list[str], database_url: str, tmp_path: Path) -> None:
+    """A production start-up refused for a short key once printed the settings with the key's tail."""
+    env = {**os.environ, "HUZHU_DATABASE_URL": database_url, "HUZHU_DATA_DIR": str(tmp_path),
+           "HUZHU_SECRET_KEY": SECRET, "HUZHU_ID_NUMBER_KEY": SHORT_KEY,
+           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    env.pop("HUZHU_MODE", None)  # production, by default
+    result = subprocess.run([str(HUZHU), *command], env=env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "HUZHU_ID_NUMBER_KEY must be set" in output
+    for secret in (SECRET, SHORT_KEY):
+        for piece in (secret, secret[-6:], secret[:8]):
+            assert piece not in output, f"{piece!r} printed:\n{output}"
+    assert "Traceback" not in output
+
+
+def test_the_sandbox_serves_on_loopback_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from huzhu.cli import app
+    from huzhu.config import get_settings
+
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **options: started.append(options))
+
+    def serve(*args: str) -> int:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(app, ["serve", *args], env={"HUZHU_MODE": "sandbox"}).exit_code
+        finally:
+            get_settings.cache_clear()
+
+    assert serve("--host", "0.0.0.0") == 1 and not started
+    assert serve() == 0 and started[-1]["host"] == "127.0.0.1"
+    assert serve("--host", "0.0.0.0", "--allow-remote-sandbox") == 0 and started[-1]["host"] == "0.0.0.0"
+    assert all(options["server_header"] is False for options in started)

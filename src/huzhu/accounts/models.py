@@ -1,11 +1,11 @@
-"""Logins: who may act on the platform, in which role, and the failed-login counters."""
+"""Logins: who may act on the platform, in which role, their sessions, and the failed-login counters."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huzhu.db import Base, BigId, EnumString, UtcDateTime, one_of
@@ -45,11 +45,79 @@ class Account(Base):
 
 
 class LoginThrottle(Base):
-    """Failed-login counters per account key and per client address (rate limiting)."""
+    """Failed-login counters: per client address (``addr:…``, which waits ``next_attempt_at``, an
+    exponential backoff) and per login (``login:…``, whose count sets the step-up challenge's
+    difficulty). A count is forgotten once its last failure is old enough (``accounts.service``)."""
 
     __tablename__ = "login_throttles"
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class LoginChallengeUse(Base):
+    """A step-up challenge that was used (each works once); kept until it would have expired."""
+
+    __tablename__ = "login_challenge_uses"
+
+    challenge_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SessionKind(StrEnum):
+    """A browser's session (a cookie) or an API client's (short access tokens and a refresh token)."""
+
+    WEB = "web"
+    API = "api"
+
+
+class SessionEnd(StrEnum):
+    """Why a session was ended before it expired."""
+
+    LOGGED_OUT = "logged_out"
+    LOGGED_OUT_EVERYWHERE = "logged_out_everywhere"
+    PASSWORD_CHANGED = "password_changed"
+    REFRESH_REUSED = "refresh_reused"
+
+
+class LoginSession(Base):
+    """One login: what a cookie or an access token stands for, ended here (server-side revocation).
+
+    A web session's cookie is ``<id>.<secret>`` and the row keeps the secret's SHA-256 only; an API
+    session's access tokens name the row and its refresh tokens are ``RefreshToken`` rows. Every
+    request reads its session, so an ended session stops working at once.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    kind: Mapped[SessionKind] = mapped_column(EnumString(SessionKind, 8))
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    end_reason: Mapped[SessionEnd | None] = mapped_column(EnumString(SessionEnd, 24))
+
+    __table_args__ = (
+        CheckConstraint(one_of("kind", SessionKind), name="kind_known"),
+        CheckConstraint(f"end_reason IS NULL OR {one_of('end_reason', SessionEnd)}", name="end_reason_known"),
+        CheckConstraint("(ended_at IS NULL) = (end_reason IS NULL)", name="ended_with_reason"),
+    )
+
+
+class RefreshToken(Base):
+    """An API session's refresh token (its SHA-256): used once, then replaced by the next. A token
+    used twice means it was copied: the whole session is ended (reuse detection)."""
+
+    __tablename__ = "login_refresh_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("login_sessions.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_login_refresh_tokens_session_id", "session_id"),)

@@ -11,8 +11,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from huzhu.claims.models import ClaimStatus, Decision, EvidenceKind
+from huzhu.accounts.models import Role
+from huzhu.audit.models import Channel, ReadSubject
+from huzhu.claims.models import ClaimStatus, Decision, EvidenceKind, PayeeChangeStatus
 from huzhu.complaints.models import ComplaintStatus, ComplaintTopic
+from huzhu.http.text import LINE_PATTERN, FreeText, Line, RequestBody
 from huzhu.members.models import CoverageState, EnrollmentStatus, Relationship
 from huzhu.notices.models import CaseStatus, NoticeState, ObjectionStatus
 from huzhu.plans.rules import Check
@@ -27,8 +30,11 @@ AmountIn = Annotated[
 BankAccount = Annotated[str, Field(pattern=r"^[0-9]{12,19}$", examples=["6222020000000000011"])]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# Every request body: unknown fields refused, no control characters in any string (http.text).
+_In = RequestBody
+IdNumber = Annotated[str, Field(pattern=r"^[0-9]{15}([0-9]{2}[0-9Xx])?$", examples=["450321199006151228"],
+                                description="resident ID number: 18 characters (the last may be X) or legacy 15 digits")]
+Code = Annotated[Line, Field(min_length=1, max_length=40)]
 
 
 # ---------------------------------------------------------------- plans
@@ -96,8 +102,8 @@ class MemberCreate(_In):
         json_schema_extra={"examples": [{"name": "彭静", "id_number": "450321199006151225", "relationship": "self"}]},
     )
 
-    name: str = Field(min_length=1, max_length=100)
-    id_number: str = Field(min_length=15, max_length=18, description="resident ID number (18 or legacy 15)")
+    name: Line = Field(min_length=1, max_length=100)
+    id_number: IdNumber
     relationship: Relationship = Relationship.SELF
 
 
@@ -121,8 +127,8 @@ class MemberRead(BaseModel):
 class EnrollmentCreate(_In):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"plan_code": "comprehensive-accident"}]})
 
-    plan_code: str = Field(min_length=1, max_length=40)
-    health_answers: dict[Annotated[str, Field(max_length=40)], bool] | None = Field(
+    plan_code: Code
+    health_answers: dict[Annotated[str, Field(max_length=40, pattern=LINE_PATTERN)], bool] | None = Field(
         default=None, description="answers to the plan's health questions (all must be false to join)"
     )
 
@@ -233,13 +239,13 @@ class ClaimCreate(_In):
     }]})
 
     member_id: int = Field(ge=1, le=MAX_ID)
-    plan_code: str = Field(min_length=1, max_length=40)
-    benefit_code: str = Field(min_length=1, max_length=40)
+    plan_code: Code
+    benefit_code: Code
     incident_date: date
-    incident_place: str = Field(default="", max_length=200)
-    description: str = Field(default="", max_length=5000)
+    incident_place: Line = Field(default="", max_length=200)
+    description: FreeText = Field(default="", max_length=5000)
     facts: ClaimFactsIn | None = None
-    beneficiary_name: str = Field(min_length=1, max_length=100)
+    beneficiary_name: Line = Field(min_length=1, max_length=100)
     beneficiary_account: BankAccount
 
 
@@ -290,8 +296,8 @@ class ReportCreate(_In):
         "confirmed_incident_date": "2016-02-09", "facts": {"disability_grades": [2]},
     }]})
 
-    company: str = Field(min_length=1, max_length=200)
-    summary: str = Field(min_length=1, max_length=5000, description="public, anonymised summary")
+    company: Line = Field(min_length=1, max_length=200)
+    summary: FreeText = Field(min_length=1, max_length=5000, description="public, anonymised summary")
     confirmed_incident_date: date
     facts: ClaimFactsIn | None = None
 
@@ -324,7 +330,7 @@ class DecisionCreate(_In):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"approve": True, "reason": "符合计划规则"}]})
 
     approve: bool
-    reason: str = Field(default="", max_length=5000)
+    reason: FreeText = Field(default="", max_length=5000)
 
 
 class DecisionRead(BaseModel):
@@ -333,6 +339,54 @@ class DecisionRead(BaseModel):
     checks: list[RuleCheckRead]
     amount: Money | None
     case_no: str | None
+
+
+class PayeeChangeCreate(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "beneficiary_name": "彭静之母", "beneficiary_account": "6222020000000000099",
+        "reason": "遗产继承公证书确认其母为唯一继承人"}]})
+
+    beneficiary_name: Line = Field(min_length=1, max_length=100)
+    beneficiary_account: BankAccount
+    reason: FreeText = Field(min_length=5, max_length=2000, description="why the payee changes (kept with the change)")
+
+
+class PayeeChangeDecision(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"approve": True, "note": "公证书核实无误"}]})
+
+    approve: bool
+    note: FreeText = Field(default="", max_length=2000)
+
+
+class PayeeChangeRead(BaseModel):
+    """A change of payee as staff see it: the bank accounts masked."""
+
+    id: int
+    claim_id: int
+    status: PayeeChangeStatus
+    beneficiary_name: str
+    beneficiary_account_masked: str
+    reason: str
+    proposed_by_account_id: int
+    proposed_at: datetime
+    decided_by_account_id: int | None
+    decided_at: datetime | None
+    decision_note: str | None
+    previous_name: str | None
+    previous_account_masked: str | None
+
+
+class PersonalDataReadRead(BaseModel):
+    """One staff read of personal data: who, in which role, what, through which door, when."""
+
+    id: int
+    account_id: int
+    role: Role
+    subject: ReadSubject
+    subject_ids: list[int]
+    channel: Channel
+    path: str
+    read_at: datetime
 
 
 # ---------------------------------------------------------------- public cases, objections, runs
@@ -395,7 +449,7 @@ class ObjectionCreate(_In):
         "member_id": 3, "reason": "加入后第三天即出险，请核实受伤时间。"}]})
 
     member_id: int = Field(ge=1, le=MAX_ID)
-    reason: str = Field(min_length=5, max_length=2000)
+    reason: FreeText = Field(min_length=5, max_length=2000)
 
 
 class ObjectionRead(ObjectionPublic):
@@ -409,7 +463,7 @@ class ResolutionCreate(_In):
         "upheld": False, "note": "调查报告与医院记录确认受伤时间在生效日之后。"}]})
 
     upheld: bool
-    note: str = Field(min_length=2, max_length=2000)
+    note: FreeText = Field(min_length=2, max_length=2000)
 
 
 class RunCasePublic(BaseModel):

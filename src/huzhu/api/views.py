@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from huzhu.api import schemas as s
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.casework.service import decision_reason
-from huzhu.claims.models import Claim, InvestigationReport
+from huzhu.claims.models import Claim, InvestigationReport, PayeeChange
 from huzhu.claims.service import timeline
 from huzhu.clock import business_date
 from huzhu.custody.models import CustodyInstruction, Reconciliation
@@ -126,6 +126,17 @@ def claim_read(session: Session, claim: Claim) -> s.ClaimRead:
         case_no=case_no, filed_at=claim.filed_at, updated_at=claim.updated_at,
         timeline=[s.ClaimEventRead(occurred_at=e.occurred_at, from_status=e.from_status, to_status=e.to_status,
                                    note=e.note) for e in timeline(session, claim.id)],
+    )
+
+
+def payee_change_read(change: PayeeChange) -> s.PayeeChangeRead:
+    return s.PayeeChangeRead(
+        id=change.id, claim_id=change.claim_id, status=change.status, beneficiary_name=change.beneficiary_name,
+        beneficiary_account_masked=mask_bank_account(change.beneficiary_account), reason=change.reason,
+        proposed_by_account_id=change.proposed_by_account_id, proposed_at=change.proposed_at,
+        decided_by_account_id=change.decided_by_account_id, decided_at=change.decided_at,
+        decision_note=change.decision_note, previous_name=change.previous_name,
+        previous_account_masked=mask_bank_account(change.previous_account) if change.previous_account else None,
     )
 
 

@@ -27,6 +27,11 @@ class ClaimError(ErrorCode):
     REPORT_REQUIRED = ("claims.report_required", "the investigation company and a public summary are required")
     REPORT_TOO_LONG = ("claims.report_too_long", "summary is limited to 5000 characters and company to 200")
     CONFIRMED_IN_FUTURE = ("claims.confirmed_in_future", "the confirmed incident date cannot be in the future")
+    MEMBERS_FILE = ("claims.members_file",
+                    "a claim is filed by the member's own account, with the account to be paid; staff cannot file "
+                    "one for a member (a payee is changed by a second staff member's approval)")
+    NOT_ASSIGNED_READ = ("claims.not_assigned_read",
+                         "an investigator sees the claims waiting for an investigator and those assigned to them")
     RULE_CHECKS_ONLY = ("claims.rule_checks_only", "the rule checks are for reviewers, admins and auditors")
 
 
@@ -40,5 +45,21 @@ class EvidenceError(ErrorCode):
     ROLE_CANNOT_ADD = ("claims.evidence.role_cannot_add", "the %(role)s role cannot add evidence")
     CLOSED = ("claims.evidence.closed", "claim %(claim)s is %(status)s; evidence is closed")
     KIND = ("claims.evidence.kind", "evidence kind must be one of %(kinds)s")
+    NOT_ASSIGNED_READ = ("claims.evidence.not_assigned_read",
+                         "only the investigator assigned to this claim can read its documents")
     AUDITORS = ("claims.evidence.auditors", "auditors see finance, not medical documents")
     NO_SUCH_EVIDENCE = ("claims.evidence.no_such_evidence", "evidence %(evidence)s does not exist")
+
+
+class PayeeError(ErrorCode):
+    FOUR_EYES = ("claims.payee.four_eyes",
+                 "a change of payee needs a second staff member: the one who proposed it cannot decide it")
+    ROLE = ("claims.payee.role", "changes of payee are proposed and decided by reviewers and administrators")
+    REASON = ("claims.payee.reason", "say why the payee changes (at least 5 characters, at most 2000)")
+    ALREADY_OPEN = ("claims.payee.already_open",
+                    "claim %(claim)s already has a payee change waiting for a decision")
+    NOT_OPEN = ("claims.payee.not_open", "payee change %(change)s was already %(status)s")
+    NO_SUCH_CHANGE = ("claims.payee.no_such_change", "payee change %(change)s does not exist")
+    UNCHANGED = ("claims.payee.unchanged", "the proposed payee is the claim's payee already")
+    PAYOUT_STARTED = ("claims.payee.payout_started",
+                      "case %(case)s is %(status)s: the payout was sent to the bank, so its payee can no longer change")

@@ -181,11 +181,15 @@ def add_evidence(
 
 
 def check_may_read(session: Session, *, actor: Account, claim: Claim) -> None:
-    """The claim's own account, investigators, reviewers and admins; never auditors (they see
-    finance, not medical documents)."""
+    """The claim's own account, the investigator assigned to it, reviewers and admins; never
+    auditors (they see finance, not medical documents). Every staff read is recorded by the
+    adapters (``huzhu.audit``)."""
     if actor.role == Role.MEMBER:
         if _owner_account_id(session, claim) != actor.id:
             raise NotFound(ClaimError.NO_SUCH_CLAIM, claim=claim.id)
+    elif actor.role == Role.INVESTIGATOR:
+        if claim.investigator_account_id != actor.id:
+            raise Forbidden(EvidenceError.NOT_ASSIGNED_READ)
     elif actor.role == Role.AUDITOR:
         raise Forbidden(EvidenceError.AUDITORS)
     elif actor.role not in (Role.INVESTIGATOR, Role.REVIEWER, Role.ADMIN):

@@ -29,6 +29,14 @@ class Decision(StrEnum):
     REJECT = "reject"
 
 
+class PayeeChangeStatus(StrEnum):
+    """A change of a claim's beneficiary: proposed by one staff member, decided by another."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
 class EvidenceKind(StrEnum):
     """What a claim's document is."""
 
@@ -130,3 +138,34 @@ class ReviewDecision(Base):
     computed_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
     plan_digest: Mapped[str] = mapped_column(String(64))
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PayeeChange(Base):
+    """A change of who is paid, under four eyes: one staff member proposes it with a reason (a
+    corrected account, or the heirs named by a deceased member's estate procedure), a second one
+    approves or rejects it. Only an approved change touches the claim; every step is kept here."""
+
+    __tablename__ = "payee_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    status: Mapped[PayeeChangeStatus] = mapped_column(EnumString(PayeeChangeStatus, 16))
+    beneficiary_name: Mapped[str] = mapped_column(String(100))
+    beneficiary_account: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    proposed_by_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    proposed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decided_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    # The payee the approved change replaced (kept: who was to be paid before).
+    previous_name: Mapped[str | None] = mapped_column(String(100))
+    previous_account: Mapped[str | None] = mapped_column(String(40))
+
+    __table_args__ = (
+        CheckConstraint(one_of("status", PayeeChangeStatus), name="status_known"),
+        CheckConstraint("status = 'proposed' OR (decided_by_account_id IS NOT NULL AND decided_at IS NOT NULL)",
+                        name="decided_when_closed"),
+        CheckConstraint("decided_by_account_id IS NULL OR decided_by_account_id <> proposed_by_account_id",
+                        name="four_eyes"),
+    )

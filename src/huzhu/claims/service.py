@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from huzhu.accounts.models import STAFF_ROLES, Account, Role
@@ -88,7 +88,9 @@ NOTE_REPORTED = "investigation report by %(company)s"
 NOTE_APPROVED = "approved at %(amount)s by the plan rules"
 NOTE_REJECTED = "rejected: %(reason)s"
 NOTE_OBJECTION_UPHELD = "objection %(objection)s upheld: %(note)s"
-TIMELINE_NOTES = (NOTE_FILED, NOTE_INVESTIGATING, NOTE_REPORTED, NOTE_APPROVED, NOTE_REJECTED, NOTE_OBJECTION_UPHELD)
+NOTE_PAYEE_CHANGED = "payee changed (change %(change)s, approved by a second staff member)"
+TIMELINE_NOTES = (NOTE_FILED, NOTE_INVESTIGATING, NOTE_REPORTED, NOTE_APPROVED, NOTE_REJECTED, NOTE_OBJECTION_UPHELD,
+                  NOTE_PAYEE_CHANGED)
 
 
 def transition(session: Session, claim: Claim, *, expected: ClaimStatus, to: ClaimStatus, actor: Account | None, note: str,
@@ -108,7 +110,8 @@ def claim_or_raise(session: Session, claim_id: int) -> Claim:
 
 
 def claim_for_reading(session: Session, *, actor: Account, claim_id: int) -> Claim:
-    """A claim as its own account sees it (another account's claims look absent) or as staff do."""
+    """A claim as its own account sees it (another account's claims look absent) or as staff do:
+    an investigator only the claims waiting for an investigator and those assigned to them."""
     claim = claim_or_raise(session, claim_id)
     if actor.role == Role.MEMBER:
         member = session.get(Member, claim.member_id)
@@ -116,7 +119,21 @@ def claim_for_reading(session: Session, *, actor: Account, claim_id: int) -> Cla
             raise NotFound(ClaimError.NO_SUCH_CLAIM, claim=claim_id)
     elif actor.role not in STAFF_ROLES:
         raise Forbidden(ClaimError.NOT_ALLOWED)
+    elif actor.role == Role.INVESTIGATOR and not investigator_may_see(claim, actor):
+        raise Forbidden(ClaimError.NOT_ASSIGNED_READ)
     return claim
+
+
+def investigator_may_see(claim: Claim, actor: Account) -> bool:
+    """The queue (claims no investigator has taken) and the investigator's own claims."""
+    return claim.investigator_account_id == actor.id or (
+        claim.status == ClaimStatus.SUBMITTED and claim.investigator_account_id is None)
+
+
+def visible_to_investigator(actor: Account) -> ColumnElement[bool]:
+    """``investigator_may_see`` as a condition on the claims table, for lists."""
+    return or_(Claim.investigator_account_id == actor.id,
+               (Claim.status == ClaimStatus.SUBMITTED) & Claim.investigator_account_id.is_(None))
 
 
 def plan_for(plans: Mapping[str, Plan], plan_code: str) -> Plan:
@@ -131,7 +148,9 @@ def file_claim(
     benefit_code: str, incident_date: date, now: datetime, beneficiary_name: str, beneficiary_account: str,
     incident_place: str = "", description: str = "", facts: Mapping[str, Any] | None = None,
 ) -> Claim:
-    require_role(actor, Role.MEMBER, Role.ADMIN)
+    if actor.role != Role.MEMBER:
+        # The beneficiary's account comes from the member; a payee is changed only under four eyes.
+        raise Forbidden(ClaimError.MEMBERS_FILE)
     member = member_of_account(session, member_id=member_id, account=actor)
     plan = plan_for(plans, plan_code)
     benefit = plan.benefit(benefit_code)

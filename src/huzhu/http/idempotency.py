@@ -1,33 +1,40 @@
-"""``Idempotency-Key`` on money-moving requests: the first response is stored with a hash of the
-request in the same transaction as the money movement; a replay returns it, the same key with a
-different request is refused (409), and a key is scoped to the account that sent it."""
+"""``Idempotency-Key`` on money-moving requests: required (422 without it, 400 when sent twice); the
+first response is stored with a hash of the request in the same transaction as the money movement;
+a replay returns it, the same key with a different request is refused (409), and a key is scoped
+to the account that sent it.
+
+Stored responses are kept ``HUZHU_IDEMPOTENCY_RETENTION_DAYS`` days (30 by default) and then
+purged (``huzhu maintenance purge``). After that a retry runs the request again — and still moves
+no money twice: the key also names the ledger transfer, and the ledger keeps transfer keys forever
+(a replayed transfer returns the first one).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Header, Request
+from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
 from huzhu.accounts.models import Account
-from huzhu.errors import ErrorCode, IdempotencyConflict
+from huzhu.errors import DomainError, ErrorCode, IdempotencyConflict
 from huzhu.http.models import IdempotencyRecord
 
-IdempotencyKey = Annotated[
-    str | None,
+IdempotencyKeyHeader = Annotated[
+    str,
     Header(
         alias="Idempotency-Key", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$",
-        description="a unique key per intended operation (e.g. a UUID); a retry with the same key and "
-                    "body returns the first response instead of moving money twice",
+        description="required on every request that moves money: a unique key per intended operation (e.g. a "
+                    "UUID), sent once; a retry with the same key and body returns the first response instead of "
+                    "moving money twice. Kept HUZHU_IDEMPOTENCY_RETENTION_DAYS days (30 by default).",
         examples=["5f1c3a4e-2d0b-4b7e-9a61-0c2f3c9b7d11"],
     ),
 ]
@@ -37,6 +44,26 @@ class HttpError(ErrorCode):
     KEY_REUSED = ("http.idempotency_key_reused",
                   "Idempotency-Key %(key)s was already used for a different request (%(method)s %(path)s); "
                   "use a new key for a new operation")
+    KEY_TWICE = ("http.idempotency_key_twice",
+                 "send one Idempotency-Key header, not %(count)s: which one would the operation be known by?")
+
+
+def idempotency_key(request: Request, key: IdempotencyKeyHeader) -> str:
+    """The request's one Idempotency-Key (a second header is refused: 400)."""
+    count = len(request.headers.getlist("idempotency-key"))
+    if count > 1:
+        raise DomainError(HttpError.KEY_TWICE, count=count)
+    return key
+
+
+IdempotencyKey = Annotated[str, Depends(idempotency_key)]
+
+
+def purge_idempotency_records(session: Session, *, now: datetime, retention: timedelta) -> int:
+    """Delete the stored responses older than ``retention``; returns how many."""
+    return int(session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - retention)
+        .execution_options(synchronize_session=False)).rowcount)
 
 
 def request_hash(request: Request, body: BaseModel | dict[str, Any] | None) -> str:
@@ -46,22 +73,16 @@ def request_hash(request: Request, body: BaseModel | dict[str, Any] | None) -> s
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def engine_key(account: Account, key: str | None, purpose: str) -> str:
+def engine_key(account: Account, key: str, purpose: str) -> str:
     """The idempotency key handed to the ledger (unique per account and client key)."""
-    if key is None:
-        return f"api:{purpose}:{uuid.uuid4().hex}"
     return f"api:{account.id}:{purpose}:{key}"
 
 
 def run_idempotent(
-    session: Session, request: Request, *, account: Account, key: str | None, body: BaseModel | dict[str, Any] | None,
+    session: Session, request: Request, *, account: Account, key: str, body: BaseModel | dict[str, Any] | None,
     now: datetime, status_code: int, action: Callable[[], Any], before_action: Callable[[], None] | None = None,
 ) -> Any:
     """Replay a stored response for ``key``, or run ``action`` and store its JSON response."""
-    if key is None:
-        if before_action:
-            before_action()
-        return action()
     digest = request_hash(request, body)
     stored = session.scalar(
         select(IdempotencyRecord).where(IdempotencyRecord.account_id == account.id, IdempotencyRecord.key == key)

@@ -11,11 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
+from huzhu.db import DbFailure, database_refusal
 from huzhu.errors import DomainError
+from huzhu.http.logs import describe_exception
 from huzhu.messages import plain
 
 PROBLEM_JSON = "application/problem+json"
@@ -139,10 +142,16 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
                             detail="the request conflicts with a concurrent change; retry it")
 
 
-async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database busy", extra={"path": request.url.path, "error": str(exc)[:200]})
-    return problem_response(request, status=503, slug="unavailable", title="Service unavailable",
-                            detail="the database is busy; retry shortly", headers={"Retry-After": "1"})
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A database failure by what it means — disk full (507), read-only, unreachable, busy (503 with
+    Retry-After) — each with its code; anything else from the database is a bug (500)."""
+    refusal = database_refusal(exc)
+    if refusal is None:
+        return await _unexpected(request, exc)
+    level = logging.WARNING if refusal.failure == DbFailure.BUSY else logging.ERROR
+    log.log(level, "database %s", refusal.failure.value, extra={"path": request.url.path,
+                                                                "error": describe_exception(exc)})
+    return await _domain_error(request, refusal)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -159,7 +168,8 @@ def register_problem_handlers(app: FastAPI, *, html_error: HtmlErrorPage | None 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(OperationalError, _operational_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

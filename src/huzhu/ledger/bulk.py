@@ -39,6 +39,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Insert,
     Select,
     SmallInteger,
@@ -59,6 +60,7 @@ from sqlalchemy.sql.selectable import TextualSelect
 
 from huzhu.db import bulk_insert, is_sqlite, sum_fen
 from huzhu.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, InvalidTransition, NotFound
+from huzhu.ledger.errors import MAX_TOTAL, LedgerError, LedgerOverflow, overflow_of
 from huzhu.ledger.models import CASE_POOL, CREDIT, DEBIT, MEMBER_BALANCE, Entry, LedgerAccount, Transfer
 from huzhu.ledger.service import (
     _check_direction,
@@ -67,6 +69,7 @@ from huzhu.ledger.service import (
     _insert_transfer,
     _replay_or_conflict,
     _total_column,
+    _totals,
     content_hash,
     find_transfer,
 )
@@ -136,7 +139,8 @@ class BulkTransfer:
         legs = entries.returning(_ENTRIES.c.account_id, _ENTRIES.c.amount).cte("legs")
         total = _ACCOUNTS.c[column]
         result = self._session.connection().execute(
-            update(_ACCOUNTS).where(_ACCOUNTS.c.id == legs.c.account_id).values({total: total + legs.c.amount}),
+            update(_ACCOUNTS).where(_ACCOUNTS.c.id == legs.c.account_id, *_within_limit(column, legs.c.amount))
+            .values({total: total + legs.c.amount}),
             params,
         )
         return int(result.rowcount)
@@ -150,7 +154,8 @@ class BulkTransfer:
         result = self._session.connection().execute(
             update(_ACCOUNTS)
             .where(leg.transfer_id == bindparam(_TRANSFER_PARAM), leg.direction == bindparam(_DIRECTION_PARAM),
-                   leg.id > bindparam(_AFTER_PARAM), _ACCOUNTS.c.id == leg.account_id)
+                   leg.id > bindparam(_AFTER_PARAM), _ACCOUNTS.c.id == leg.account_id,
+                   *_within_limit(column, leg.amount))
             .values({total: total + leg.amount}),
             {_TRANSFER_PARAM: self.transfer.id, _DIRECTION_PARAM: direction, _AFTER_PARAM: after},
         )
@@ -164,21 +169,24 @@ class BulkTransfer:
         _check_leg(direction, amount)
         column = _total_column(direction, pending=False)
         account, total = _ACCOUNTS.c, _ACCOUNTS.c[column]
-        where = [account.id == account_id]
+        where = [account.id == account_id, *_within_limit(column, amount)]
         if direction == DEBIT:
             where.append(or_(account.debits_must_not_exceed_credits.is_(False),
                              account.debits_posted + account.debits_pending + amount <= account.credits_posted))
         moved = self._session.connection().execute(update(_ACCOUNTS).where(*where).values({total: total + amount}))
         if moved.rowcount != 1:
-            self._refuse_leg(account_id, amount)
+            self._refuse_leg(account_id, amount, column)
         self._session.execute(insert(_ENTRIES).values(transfer_id=self.transfer.id, account_id=account_id,
                                                    direction=direction, amount=amount))
         self._moved += 1
 
-    def _refuse_leg(self, account_id: int, amount: int) -> None:
+    def _refuse_leg(self, account_id: int, amount: int, column: str) -> None:
         account = self._session.get(LedgerAccount, account_id, populate_existing=True)
         if account is None:
             raise NotFound(f"ledger account {account_id} does not exist")
+        result = overflow_of(_totals(account), {column: amount})
+        if result is not None:
+            raise LedgerOverflow(result, account=account_id)
         raise InsufficientFunds(
             "available balance %(available)s yuan is less than %(amount)s yuan", account_id=account_id,
             params={"available": format_yuan(account.available), "amount": format_yuan(amount)},
@@ -197,6 +205,8 @@ class BulkTransfer:
         for balance in balances:
             if type(balance) is not int or balance < 0:
                 raise InvalidInput("an opening balance must be a whole number of fen, zero or more")
+            if balance > MAX_TOTAL:
+                raise LedgerOverflow(LedgerError.OVERFLOWS_CREDITS_POSTED, account=0)
             funded += balance > 0
         first = _reserve_account_ids(self._session, len(balances))
         now, transfer_id = self._now, self.transfer.id
@@ -230,13 +240,35 @@ class BulkTransfer:
             raise BulkTransferMismatch(f"transfer {key!r} wrote {count} legs totalling {debits} fen, "
                                        f"expected {entries} totalling {amount}")
         if count != self._moved:
-            raise BulkTransferMismatch(f"transfer {key!r}: {count - self._moved} of its {count} legs name "
-                                       "ledger accounts that do not exist")
+            self._refuse_unmoved(count)
         self.transfer.amount = amount
         self.transfer.entry_count = entries
         self._session.flush()
         self._finished = True
         return self.transfer
+
+    def _refuse_unmoved(self, count: int) -> None:
+        """Some legs' accounts did not move: they do not exist, or the leg would have taken a total
+        past the 64-bit limit (the UPDATE's guard left them)."""
+        leg, account = _ENTRIES.c, _ACCOUNTS.c
+        missing = self._session.scalar(
+            select(func.count()).select_from(_ENTRIES.outerjoin(_ACCOUNTS, account.id == leg.account_id))
+            .where(leg.transfer_id == self.transfer.id, account.id.is_(None)))
+        key = self.transfer.idempotency_key
+        if missing:
+            raise BulkTransferMismatch(f"transfer {key!r}: {missing} of its {count} legs name "
+                                       "ledger accounts that do not exist")
+        for direction, side in ((DEBIT, "debits"), (CREDIT, "credits")):
+            posted, pending = account[f"{side}_posted"], account[f"{side}_pending"]
+            at_limit = self._session.scalar(
+                select(leg.account_id).join(_ACCOUNTS, account.id == leg.account_id)
+                .where(leg.transfer_id == self.transfer.id, leg.direction == direction,
+                       or_(posted > MAX_TOTAL - leg.amount, posted > MAX_TOTAL - leg.amount - pending)).limit(1))
+            if at_limit is not None:
+                code = LedgerError.OVERFLOWS_DEBITS_POSTED if direction == DEBIT else LedgerError.OVERFLOWS_CREDITS_POSTED
+                raise LedgerOverflow(code, account=at_limit)
+        raise BulkTransferMismatch(f"transfer {key!r}: {count - self._moved} of its {count} legs did not move "
+                                   "their accounts")
 
     def _replay_matches(self, entries: int, amount: int) -> Transfer:
         if (self.transfer.entry_count, self.transfer.amount) != (entries, amount):
@@ -283,6 +315,14 @@ def begin_bulk_transfer(
         entry_count=0, refs=refs, memo=memo, external_ref=external_ref, now=now,
     )
     return BulkTransfer(session, transfer, replayed=False, now=now)
+
+
+def _within_limit(column: str, amount: object) -> list[ColumnElement[bool]]:
+    """SQL conditions: adding ``amount`` (a value or a column) to ``column`` keeps it, and its side's
+    posted + pending, within the 64-bit limit; written so that nothing in them can overflow."""
+    side = column.split("_", 1)[0]
+    posted, pending = _ACCOUNTS.c[f"{side}_posted"], _ACCOUNTS.c[f"{side}_pending"]
+    return [_ACCOUNTS.c[column] <= MAX_TOTAL - amount, posted <= MAX_TOTAL - amount - pending]
 
 
 def _legs_subquery(source: LegSource) -> Subquery:

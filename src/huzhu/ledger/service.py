@@ -14,12 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from huzhu.db import sum_fen
 from huzhu.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, InvalidTransition, NotFound
+from huzhu.ledger.errors import MAX_TOTAL, LedgerOverflow, overflow_of
 from huzhu.ledger.models import (
     CASE_POOL,
     CREDIT,
@@ -245,11 +246,47 @@ def _total_moves(legs: Sequence[Leg], *, pending: bool) -> dict[tuple[int, str],
     return moves
 
 
+TOTAL_COLUMNS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+
+
+def _totals(account: LedgerAccount) -> dict[str, int]:
+    return {column: getattr(account, column) for column in TOTAL_COLUMNS}
+
+
+def _by_account(moves: Mapping[tuple[int, str], int]) -> dict[int, dict[str, int]]:
+    grouped: dict[int, dict[str, int]] = {}
+    for (account_id, column), amount in moves.items():
+        grouped.setdefault(account_id, {})[column] = amount
+    return grouped
+
+
+def _check_overflow(moves: Mapping[tuple[int, str], int], accounts: Mapping[int, LedgerAccount]) -> None:
+    """Refuse the transfer if it would take a total of one of ``accounts`` past 2^63 − 1, with the
+    result code of the first total (accounts by id); before anything is written."""
+    for account_id, account_moves in sorted(_by_account(moves).items()):
+        account = accounts.get(account_id)
+        if account is None:
+            continue
+        result = overflow_of(_totals(account), account_moves)
+        if result is not None:
+            raise LedgerOverflow(result, account=account_id)
+
+
+def _within_limit(column: str, amount: int) -> list[ColumnElement[bool]]:
+    """SQL conditions: adding ``amount`` to ``column`` keeps it and its side's posted + pending within
+    the 64-bit limit (written so that nothing in them can overflow)."""
+    side = column.split("_", 1)[0]
+    posted, pending = getattr(LedgerAccount, f"{side}_posted"), getattr(LedgerAccount, f"{side}_pending")
+    return [getattr(LedgerAccount, column) <= MAX_TOTAL - amount, posted <= MAX_TOTAL - amount - pending]
+
+
 def _move_totals(session: Session, moves: Mapping[tuple[int, str], int], cash_ids: set[int]) -> None:
     """Add each move in SQL (column = column + amount): the ordinary accounts first, by id, then the
-    custody cash shards; an account that does not exist raises (and the transaction rolls back)."""
+    custody cash shards; an account that does not exist, or a total the move would take past the
+    64-bit limit, raises (and the transaction rolls back). The limit is part of the UPDATE, so a
+    concurrent movement on an unlocked shard cannot slip past it."""
     for (account_id, column), amount in sorted(moves.items(), key=lambda kv: (kv[0][0] in cash_ids, kv[0])):
-        where = [LedgerAccount.id == account_id]
+        where = [LedgerAccount.id == account_id, *_within_limit(column, amount)]
         if account_id in cash_ids:
             where.append(LedgerAccount.kind == CUSTODY_CASH)
         moved = session.execute(
@@ -258,7 +295,18 @@ def _move_totals(session: Session, moves: Mapping[tuple[int, str], int], cash_id
             .execution_options(synchronize_session=False)
         )
         if moved.rowcount != 1:
-            raise NotFound(f"ledger account {account_id} does not exist")
+            _refuse_move(session, account_id, {column: amount})
+
+
+def _refuse_move(session: Session, account_id: int, account_moves: dict[str, int]) -> None:
+    """Why a guarded move found no row: the account does not exist, or a total would overflow."""
+    account = session.get(LedgerAccount, account_id, populate_existing=True)
+    if account is None:
+        raise NotFound(f"ledger account {account_id} does not exist")
+    result = overflow_of(_totals(account), account_moves)
+    if result is None:
+        raise NotFound(f"ledger account {account_id} is not a custody cash account")
+    raise LedgerOverflow(result, account=account_id)
 
 
 def _record_locked_totals(accounts: Mapping[int, LedgerAccount], moves: Mapping[tuple[int, str], int]) -> None:
@@ -300,13 +348,14 @@ def post_transfer(
     # The other legs must name custody cash shards; their UPDATE finds them or raises.
     cash_ids = {leg.account_id for leg in legs} - accounts.keys()
     _check_overdraft(legs, accounts)  # before anything is written
+    moves = _total_moves(legs, pending=pending)
+    _check_overflow(moves, accounts)
     transfer = _insert_transfer(
         session, idempotency_key=idempotency_key, digest=digest, kind=kind,
         status="pending" if pending else "posted", amount=amount, entry_count=len(legs), refs=refs, memo=memo,
         external_ref=external_ref, now=now,
     )
     _insert_entries(session, transfer.id, legs)
-    moves = _total_moves(legs, pending=pending)
     _move_totals(session, moves, cash_ids)
     _record_locked_totals(accounts, moves)
     session.flush()

@@ -17,15 +17,19 @@ from urllib.parse import quote, urlencode
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from huzhu.accounts.models import Account, Role
+from huzhu.db import database_refusal
 from huzhu.errors import DomainError, ErrorCode
-from huzhu.http.deps import account_from_request
-from huzhu.http.security import CSRF_COOKIE, csrf_ok, new_csrf_token, set_csrf_cookie
+from huzhu.http.deps import caller_from_request
+from huzhu.http.security import CSRF_COOKIE, csrf_ok, csrf_token, new_anonymous_binding, set_anonymous_cookie
+from huzhu.http.text import check_text, normalise_newlines
 from huzhu.platform import Platform
 from huzhu.web.i18n import LANG_COOKIE, gettext, negotiate_locale, normalise
 from huzhu.web.rendering import environment
@@ -35,9 +39,8 @@ log = logging.getLogger("huzhu.web")
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-# Form fields and the multipart envelope around the files: generous, the files are checked one by one.
-FORM_OVERHEAD_BYTES = 1024 * 1024
-MAX_FILES = 5
+# Form fields whose text may span lines (textareas); every other field is one line.
+FREE_TEXT_FIELDS = frozenset({"description", "summary", "reason", "note"})
 
 
 class PageError(ErrorCode):
@@ -85,8 +88,9 @@ class Ctx:
     locale: str
     now: datetime
     account: Account | None = None
-    csrf: str = ""
-    new_csrf: bool = False
+    session_id: int | None = None  # the signed-in web session
+    csrf: str = ""  # the CSRF token of this request's session (or anonymous binding)
+    new_binding: str | None = None  # a new visitor's anonymous binding, set as a cookie
     extra_cookies: dict[str, str] = field(default_factory=dict)
 
     def _(self, message: str, **params: object) -> str:
@@ -105,12 +109,18 @@ def page_ctx(request: Request) -> Ctx:
     locale = negotiate_locale(request)
     with platform.read_factory() as session:
         now = platform.clock.now_in(session)
-        account = account_from_request(request, session, now)
-        if account is not None:
-            session.expunge(account)
-    token = request.cookies.get(CSRF_COOKIE) or ""
-    ctx = Ctx(request=request, platform=platform, locale=locale, now=now, account=account,
-              csrf=token or new_csrf_token(), new_csrf=not token)
+        caller = caller_from_request(request, session)
+        if caller is not None:
+            session.expunge(caller.account)
+    secret = platform.settings.secret_key.get_secret_value()
+    if caller is not None:
+        ctx = Ctx(request=request, platform=platform, locale=locale, now=now, account=caller.account,
+                  session_id=caller.session_id, csrf=csrf_token(secret, session_id=caller.session_id, anonymous=None))
+    else:
+        binding = request.cookies.get(CSRF_COOKIE) or ""
+        new_binding = None if binding else new_anonymous_binding()
+        ctx = Ctx(request=request, platform=platform, locale=locale, now=now, new_binding=new_binding,
+                  csrf=csrf_token(secret, session_id=None, anonymous=binding or new_binding))
     wanted = request.query_params.get("lang")
     if wanted and normalise(wanted):
         ctx.extra_cookies[LANG_COOKIE] = normalise(wanted) or ""
@@ -128,10 +138,10 @@ def require(ctx: Ctx, *roles: Role) -> Account:
 
 def finish(ctx: Ctx, response: Response) -> Response:
     settings = ctx.platform.settings
-    if ctx.new_csrf:
-        set_csrf_cookie(response, ctx.csrf, settings)
+    if ctx.new_binding:
+        set_anonymous_cookie(response, ctx.new_binding, settings)
     for name, value in ctx.extra_cookies.items():
-        response.set_cookie(name, value, max_age=365 * 24 * 3600, samesite="lax", secure=settings.cookie_secure,
+        response.set_cookie(name, value, max_age=365 * 24 * 3600, samesite="lax", secure=settings.secure_cookies,
                             httponly=True, path="/")
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -188,6 +198,20 @@ def form_data(request: Request) -> FormData:
     return request.state.form
 
 
+def checked_form(form: FormData) -> FormData:
+    """The form with every text field checked for control characters (a 422 naming the field)
+    and textarea newlines read as LF; uploaded files are passed through as they are."""
+    items: list[tuple[str, Any]] = []
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            free = name in FREE_TEXT_FIELDS
+            value = normalise_newlines(value) if free else value
+            check_text(f"form.{name}", name)
+            check_text(f"form.{name}", value, free_text=free)
+        items.append((name, value))
+    return FormData(items)
+
+
 class WebRoute(APIRoute):
     """Every web route: CSRF on each POST before anything runs, and every failure as a page."""
 
@@ -201,15 +225,15 @@ class WebRoute(APIRoute):
                 # reading the request body happens here on the event loop.
                 ctx = await run_in_threadpool(page_ctx, request)
                 if request.method == "POST":
-                    limit = ctx.platform.settings.max_upload_bytes * MAX_FILES + FORM_OVERHEAD_BYTES
-                    length = request.headers.get("content-length")
-                    if length and length.isdigit() and int(length) > limit:
-                        return error_page(ctx, 413, ctx._("The upload is larger than allowed."))
-                    form = await request.form(max_files=MAX_FILES, max_fields=200)
-                    request.state.form = form
+                    # The body's size was capped as it arrived (http.limits.BodyLimit).
+                    form = await request.form(max_files=ctx.platform.settings.max_upload_files, max_fields=200)
                     submitted = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
-                    if not csrf_ok(request.cookies.get(CSRF_COOKIE), submitted if isinstance(submitted, str) else None):
+                    # The token of this request's own session: a new visitor's (no binding yet) never matches.
+                    expected = None if ctx.new_binding else ctx.csrf
+                    if not csrf_ok(expected, submitted if isinstance(submitted, str) else None):
                         raise CsrfRejected()
+                    form = checked_form(form)
+                    request.state.form = form
                 return await handler(request)
             except LoginRequired:
                 ctx = ctx or page_ctx(request)
@@ -235,6 +259,21 @@ class WebRoute(APIRoute):
             except HTTPException as exc:
                 ctx = ctx or page_ctx(request)
                 return error_page(ctx, exc.status_code if 400 <= exc.status_code < 600 else 400, str(exc.detail))
+            except (DBAPIError, PoolTimeout) as exc:
+                refusal = database_refusal(exc)
+                if refusal is None:
+                    log.exception("web page failed: %s %s", request.method, request.url.path)
+                    refusal_status, message = 500, None
+                else:
+                    log.warning("database %s: %s %s", refusal.failure.value, request.method, request.url.path)
+                    refusal_status, message = refusal.status_code, refusal
+                try:
+                    ctx = ctx or page_ctx(request)
+                    text = domain_message(ctx, message) if message else ctx._(
+                        "The error has been logged. Please try again later.")
+                    return error_page(ctx, refusal_status, text, title=ctx._("Not possible right now"))
+                except Exception:  # the database that failed is also where the page's context comes from
+                    return HTMLResponse(f"<h1>{refusal_status}</h1>", status_code=refusal_status)
             except Exception:
                 log.exception("web page failed: %s %s", request.method, request.url.path)
                 try:

@@ -30,8 +30,8 @@ from huzhu.clock import business_date
 from huzhu.complaints import service as complaints
 from huzhu.complaints.models import ComplaintTopic
 from huzhu.errors import DomainError, InvalidInput, NotEligible
-from huzhu.http.login import log_in
-from huzhu.http.security import DEFAULT_TTL, clear_session_cookie, issue_token, set_session_cookie
+from huzhu.http.login import end_session, log_in, start_web_session
+from huzhu.http.security import clear_session_cookie, set_session_cookie
 from huzhu.identity import parse_resident_id
 from huzhu.ledger.models import Entry, LedgerAccount, Transfer
 from huzhu.members import service as members
@@ -106,7 +106,8 @@ def register(request: Request) -> Response:
 @router.get("/login")
 def login_form(request: Request) -> Response:
     ctx = page_ctx(request)
-    return render(ctx, "member/login.html", login="", error="", next=safe_next(request.query_params.get("next")))
+    return render(ctx, "member/login.html", login="", error="", next=safe_next(request.query_params.get("next")),
+                  challenge=None)
 
 
 def safe_next(target: str | None) -> str:
@@ -124,27 +125,33 @@ def login(request: Request) -> Response:
     target = safe_next(field(form, "next"))
     try:
         signed = log_in(ctx.platform, login=login_value, password=password,
-                        client_ip=request.client.host if request.client else None)
+                        client_ip=request.client.host if request.client else None,
+                        challenge=field(form, "challenge") or None, solution=field(form, "solution") or None)
         account_id, role = signed.account_id, signed.role
     except DomainError as exc:
+        # After failed attempts for this login the page carries a challenge: its script solves it
+        # (a second or two) and the login goes through with the password typed again.
+        issued = exc.challenge if isinstance(exc, accounts.ChallengeRequired) else None
         return render(ctx, "member/login.html", status_code=exc.status_code, login=login_value,
-                      error=domain_message(ctx, exc), next=target)
+                      error=domain_message(ctx, exc), next=target, challenge=issued)
     home = "/me" if role == Role.MEMBER else "/staff"
     return signed_in(ctx, account_id, target or home)
 
 
 def signed_in(ctx: Ctx, account_id: int, target: str) -> Response:
-    """Set the session cookie (12 h). Tokens expire by the wall clock, not the sandbox clock."""
-    settings = ctx.platform.settings
+    """A new web session (12 h by the wall clock, ended on the server by logging out) in its cookie."""
+    cookie = start_web_session(ctx.platform, account_id)
     response = redirect(ctx, target)
-    token = issue_token(account_id, secret=settings.secret_key, now=ctx.platform.wall_clock.now(), ttl=DEFAULT_TTL)
-    set_session_cookie(response, token, settings)
+    set_session_cookie(response, cookie.value, ctx.platform.settings, max_age=cookie.max_age)
     return response
 
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
+    """End the session on the server (the cookie stops working everywhere it was copied), then forget it."""
     ctx = page_ctx(request)
+    if ctx.session_id is not None:
+        end_session(ctx.platform, ctx.session_id)
     response = redirect(ctx, "/")
     clear_session_cookie(response, ctx.platform.settings)
     return response

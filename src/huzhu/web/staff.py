@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, Response
 
 from huzhu.accounts.models import STAFF_ROLES, Account, Role
+from huzhu.audit import service as audit
+from huzhu.audit.models import Channel, ReadSubject
 from huzhu.casework import service as casework
 from huzhu.claims import service as claims
 from huzhu.claims.evidence import open_evidence
@@ -23,6 +25,8 @@ from huzhu.clock import CHINA_TZ
 from huzhu.complaints import service as complaints
 from huzhu.complaints.models import ComplaintStatus
 from huzhu.errors import DomainError, InvalidInput, NotFound
+from huzhu.http.audit import record_staff_read
+from huzhu.http.logs import describe_exception
 from huzhu.jobs import JobReport, run_jobs
 from huzhu.ledger.invariants import check_ledger
 from huzhu.members.models import Enrollment, Member
@@ -54,7 +58,8 @@ log = logging.getLogger("huzhu.web")
 def staff_home(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, *STAFF_ROLES)
-    target = {Role.INVESTIGATOR: "/staff/investigations", Role.REVIEWER: "/staff/reviews", Role.ADMIN: "/admin"}
+    target = {Role.INVESTIGATOR: "/staff/investigations", Role.REVIEWER: "/staff/reviews", Role.ADMIN: "/admin",
+              Role.AUDITOR: "/staff/audit"}
     if account.role in target:
         return redirect(ctx, target[account.role])
     return auditor_page(ctx, violations=None)
@@ -102,6 +107,7 @@ def investigations(request: Request) -> Response:
                                     (Claim.status == ClaimStatus.INVESTIGATING)
                                     & (Claim.investigator_account_id == account.id)))
             .order_by(Claim.filed_at, Claim.id))]
+    record_staff_read(request, account, ReadSubject.CLAIM, (r["c"].id for r in rows), channel=Channel.WEB)
     return render(ctx, "staff/investigations.html", rows=rows)
 
 
@@ -117,9 +123,10 @@ def start_investigation(request: Request, claim_id: int) -> Response:
 @router.get("/staff/claims/{claim_id:int}/report")
 def report_form(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
-    require(ctx, Role.INVESTIGATOR)
+    account = require(ctx, Role.INVESTIGATOR)
     with ctx.platform.read_factory() as s:
-        details = claim_details(ctx, s, claims.claim_or_raise(s, claim_id))
+        details = claim_details(ctx, s, claims.claim_for_reading(s, actor=account, claim_id=claim_id))
+    record_staff_read(request, account, ReadSubject.CLAIM, [claim_id], channel=Channel.WEB)
     return render(ctx, "staff/report.html", d=details, form={}, error="", needed=facts_needed(ctx, details["c"]))
 
 
@@ -163,6 +170,7 @@ def evidence_file(request: Request, evidence_id: int) -> Response:
                                            evidence_id=evidence_id)
     except NotFound:
         raise PageNotFound() from None
+    record_staff_read(request, account, ReadSubject.EVIDENCE, [evidence.id], channel=Channel.WEB)
     response = FileResponse(path, media_type=evidence.content_type, headers={"Content-Disposition": "inline"})
     return finish(ctx, response)
 
@@ -173,13 +181,14 @@ def evidence_file(request: Request, evidence_id: int) -> Response:
 @router.get("/staff/reviews")
 def reviews(request: Request) -> Response:
     ctx = page_ctx(request)
-    require(ctx, Role.REVIEWER)
+    account = require(ctx, Role.REVIEWER)
     with ctx.platform.read_factory() as s:
         rows = [claim_row(ctx, s, c) for c in s.scalars(
             select(Claim).where(Claim.status == ClaimStatus.REVIEWING).order_by(Claim.updated_at, Claim.id))]
         decided = [claim_row(ctx, s, c) for c in s.scalars(
             select(Claim).where(Claim.status.in_((ClaimStatus.APPROVED, ClaimStatus.REJECTED)))
             .order_by(Claim.updated_at.desc()).limit(20))]
+    record_staff_read(request, account, ReadSubject.CLAIM, (r["c"].id for r in rows + decided), channel=Channel.WEB)
     return render(ctx, "staff/reviews.html", rows=rows, decided=decided)
 
 
@@ -203,9 +212,10 @@ def check_text(ctx: Ctx, check: RuleCheck) -> str:
 @router.get("/staff/claims/{claim_id:int}/review")
 def review_page(request: Request, claim_id: int) -> Response:
     ctx = page_ctx(request)
-    require(ctx, Role.REVIEWER)
+    account = require(ctx, Role.REVIEWER)
     with ctx.platform.read_factory() as s:
         view = workbench(ctx, s, claim_id)
+    record_staff_read(request, account, ReadSubject.CLAIM, [claim_id], channel=Channel.WEB)
     return render(ctx, "staff/review.html", **view, error="", reason="")
 
 
@@ -233,9 +243,10 @@ def decide(request: Request, claim_id: int) -> Response:
 @router.get("/staff/objections")
 def objections(request: Request) -> Response:
     ctx = page_ctx(request)
-    require(ctx, Role.REVIEWER)
+    account = require(ctx, Role.REVIEWER)
     with ctx.platform.read_factory() as s:
         rows = objection_rows(ctx, s)
+    record_staff_read(request, account, ReadSubject.OBJECTION, (r["o"].id for r in rows), channel=Channel.WEB)
     return render(ctx, "staff/objections.html", rows=rows, error=request.query_params.get("error", ""))
 
 
@@ -267,6 +278,21 @@ def resolve(request: Request, objection_id: int) -> Response:
         return render(ctx, "staff/objections.html", status_code=exc.status_code, rows=rows,
                       error=domain_message(ctx, exc))
     return redirect(ctx, "/staff/objections")
+
+
+# ---------------------------------------------------------------- auditors
+
+
+@router.get("/staff/audit")
+def audit_log(request: Request) -> Response:
+    """Every staff read of evidence or personal data (newest first): who, in which role, what, when."""
+    ctx = page_ctx(request)
+    require(ctx, Role.AUDITOR)
+    with ctx.platform.read_factory() as s:
+        reads = audit.latest_reads(s, limit=200)
+        names = {a.id: a.display_name for a in s.scalars(select(Account).where(
+            Account.id.in_({r.account_id for r in reads})))}
+    return render(ctx, "staff/audit.html", reads=reads, names=names)
 
 
 # ---------------------------------------------------------------- admin
@@ -322,7 +348,7 @@ class RunMonitor:
                                            now=now, actor_id=actor_id, progress=self.step)
                 except Exception as exc:  # noqa: BLE001 - shown to the admin and logged
                     log.exception("apportionment run failed")
-                    self.error = str(exc) or type(exc).__name__
+                    self.error = describe_exception(exc)  # never the data a database error names
                 finally:
                     platform.public_figures.clear()
 

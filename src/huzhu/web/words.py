@@ -24,7 +24,8 @@ from typing import Any
 from babel.lists import format_list
 
 from huzhu.accounts.models import Role
-from huzhu.claims.models import ClaimStatus, Decision, EvidenceKind
+from huzhu.audit.models import ReadSubject
+from huzhu.claims.models import ClaimStatus, Decision, EvidenceKind, PayeeChangeStatus
 from huzhu.complaints.models import ComplaintStatus, ComplaintTopic
 from huzhu.errors import DomainError
 from huzhu.members.models import CoverageState, EnrollmentStatus, Relationship
@@ -59,6 +60,16 @@ LABELS: dict[type[Enum], dict[Any, str]] = {
         ClaimStatus.REJECTED: N_("rejected"),
     },
     Decision: {Decision.APPROVE: N_("Approve"), Decision.REJECT: N_("Reject")},
+    PayeeChangeStatus: {
+        PayeeChangeStatus.PROPOSED: N_("proposed"), PayeeChangeStatus.APPROVED: N_("approved"),
+        PayeeChangeStatus.REJECTED: N_("rejected"),
+    },
+    ReadSubject: {
+        ReadSubject.CLAIM: N_("Claim"), ReadSubject.EVIDENCE: N_("Documents"),
+        ReadSubject.INVESTIGATION_REPORT: N_("Investigation report"), ReadSubject.MEMBER: N_("Member's details"),
+        ReadSubject.MEMBER_LEDGER: N_("Member's money in and out"), ReadSubject.OBJECTION: N_("Objection"),
+        ReadSubject.PAYEE_CHANGE: N_("Change of payee"),
+    },
     EvidenceKind: {
         EvidenceKind.MEDICAL: N_("Medical record"), EvidenceKind.POLICE: N_("Police or accident report"),
         EvidenceKind.DEATH_CERTIFICATE: N_("Death certificate"), EvidenceKind.INVOICE: N_("Invoice"),

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 
-from huzhu.accounts.models import STAFF_ROLES, Role
+from huzhu.accounts.models import STAFF_ROLES, Account, Role
 from huzhu.api import schemas as s
 from huzhu.api import views
 from huzhu.api.pagination import Page, PageDep, page_of
 from huzhu.api.schemas import MAX_ID
+from huzhu.audit.models import ReadSubject
+from huzhu.casework import payee
 from huzhu.casework import service as casework
 from huzhu.claims import evidence as evidence_rules
 from huzhu.claims import service as claims
@@ -23,10 +25,12 @@ from huzhu.claims.models import (
     Evidence,
     EvidenceKind,
     InvestigationReport,
+    PayeeChange,
     ReviewDecision,
 )
 from huzhu.errors import Forbidden, NotFound
-from huzhu.http.deps import CurrentAccount, NowDep, PlatformDep, SessionDep
+from huzhu.http.audit import record_staff_read
+from huzhu.http.deps import CurrentAccount, NowDep, PlatformDep, SessionDep, require_role
 from huzhu.members.models import Member
 from huzhu.money import format_yuan
 from huzhu.receipts import receipt_of, receipt_pdf
@@ -34,9 +38,12 @@ from huzhu.receipts.errors import ReceiptError
 
 router = APIRouter(prefix="/claims", tags=["claims"])
 ClaimId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PayeeReader = Annotated[Account, Depends(require_role(Role.REVIEWER, Role.ADMIN, Role.AUDITOR))]
 
 
-@router.post("", status_code=201, response_model=s.ClaimRead, summary="File a claim for a member of my account")
+@router.post("", status_code=201, response_model=s.ClaimRead, summary="File a claim for a member of my account",
+             description="Members only: the beneficiary account comes from the member's own account. Staff cannot "
+                         "file claims; a payee changes only by a second staff member's approval (payee changes).")
 def file_claim(body: s.ClaimCreate, session: SessionDep, account: CurrentAccount, now: NowDep,
                platform: PlatformDep) -> s.ClaimRead:
     claim = claims.file_claim(
@@ -48,9 +55,10 @@ def file_claim(body: s.ClaimCreate, session: SessionDep, account: CurrentAccount
     return views.claim_read(session, claim)
 
 
-@router.get("", response_model=Page[s.ClaimRead], summary="My account's claims (staff: all claims)")
+@router.get("", response_model=Page[s.ClaimRead],
+            summary="My account's claims (staff: all claims; investigators: the queue and their own)")
 def list_claims(
-    session: SessionDep, account: CurrentAccount, page: PageDep,
+    request: Request, session: SessionDep, account: CurrentAccount, page: PageDep,
     status: Annotated[ClaimStatus | None, Query()] = None,
 ) -> Page[s.ClaimRead]:
     query = select(Claim)
@@ -58,15 +66,20 @@ def list_claims(
         query = query.join(Member, Member.id == Claim.member_id).where(Member.account_id == account.id)
     elif account.role not in STAFF_ROLES:
         raise Forbidden(ClaimError.NOT_ALLOWED)
+    elif account.role == Role.INVESTIGATOR:
+        query = query.where(claims.visible_to_investigator(account))
     if status is not None:
         query = query.where(Claim.status == status)
     rows, cursor = page_of(session, query, Claim.id, page, key=lambda c: c.id)
+    record_staff_read(request, account, ReadSubject.CLAIM, (c.id for c in rows))
     return Page(items=[views.claim_read(session, c) for c in rows], next_cursor=cursor)
 
 
 @router.get("/{claim_id}", response_model=s.ClaimRead)
-def get_claim(claim_id: ClaimId, session: SessionDep, account: CurrentAccount) -> s.ClaimRead:
-    return views.claim_read(session, claims.claim_for_reading(session, actor=account, claim_id=claim_id))
+def get_claim(claim_id: ClaimId, request: Request, session: SessionDep, account: CurrentAccount) -> s.ClaimRead:
+    claim = claims.claim_for_reading(session, actor=account, claim_id=claim_id)
+    record_staff_read(request, account, ReadSubject.CLAIM, [claim.id])
+    return views.claim_read(session, claim)
 
 
 # ---------------------------------------------------------------- evidence
@@ -99,23 +112,26 @@ def upload_evidence(
 
 
 @router.get("/{claim_id}/evidence", response_model=Page[s.EvidenceRead])
-def list_evidence(claim_id: ClaimId, session: SessionDep, account: CurrentAccount,
+def list_evidence(claim_id: ClaimId, request: Request, session: SessionDep, account: CurrentAccount,
                   page: PageDep) -> Page[s.EvidenceRead]:
     claim = claims.claim_for_reading(session, actor=account, claim_id=claim_id)
+    evidence_rules.check_may_read(session, actor=account, claim=claim)
     rows, cursor = page_of(session, select(Evidence).where(Evidence.claim_id == claim.id), Evidence.id, page,
                            key=lambda e: e.id, descending=False)
+    record_staff_read(request, account, ReadSubject.EVIDENCE, (e.id for e in rows))
     return Page(items=[_evidence_read(e) for e in rows], next_cursor=cursor)
 
 
 @router.get("/{claim_id}/evidence/{evidence_id}/content", response_class=FileResponse,
             responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}},
                              "description": "the document"}},
-            summary="Download a document (the claim's account, investigators, reviewers, admins)")
-def download_evidence(claim_id: ClaimId, evidence_id: ClaimId, session: SessionDep, account: CurrentAccount,
-                      platform: PlatformDep) -> FileResponse:
+            summary="Download a document (the claim's account, its assigned investigator, reviewers, admins)")
+def download_evidence(claim_id: ClaimId, evidence_id: ClaimId, request: Request, session: SessionDep,
+                      account: CurrentAccount, platform: PlatformDep) -> FileResponse:
     claim = claims.claim_for_reading(session, actor=account, claim_id=claim_id)
     evidence, path = evidence_rules.open_evidence(session, platform.evidence, actor=account,
                                                   evidence_id=evidence_id, claim_id=claim.id)
+    record_staff_read(request, account, ReadSubject.EVIDENCE, [evidence.id])
     return FileResponse(path, media_type=evidence.content_type, filename=evidence.filename,
                         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 
@@ -141,10 +157,12 @@ def submit_report(claim_id: ClaimId, body: s.ReportCreate, session: SessionDep, 
 
 
 @router.get("/{claim_id}/investigation/reports", response_model=Page[s.ReportRead])
-def list_reports(claim_id: ClaimId, session: SessionDep, account: CurrentAccount, page: PageDep) -> Page[s.ReportRead]:
+def list_reports(claim_id: ClaimId, request: Request, session: SessionDep, account: CurrentAccount,
+                 page: PageDep) -> Page[s.ReportRead]:
     claim = claims.claim_for_reading(session, actor=account, claim_id=claim_id)
     rows, cursor = page_of(session, select(InvestigationReport).where(InvestigationReport.claim_id == claim.id),
                            InvestigationReport.id, page, key=lambda r: r.id)
+    record_staff_read(request, account, ReadSubject.INVESTIGATION_REPORT, (r.id for r in rows))
     return Page(items=[views.report_read(r) for r in rows], next_cursor=cursor)
 
 
@@ -154,11 +172,12 @@ def _checks(evaluation: claims.ClaimEvaluation) -> list[s.RuleCheckRead]:
 
 @router.get("/{claim_id}/evaluation", response_model=s.EvaluationRead,
             summary="Every plan rule checked against the claim (reviewers, admins, auditors)")
-def evaluation(claim_id: ClaimId, session: SessionDep, account: CurrentAccount,
+def evaluation(claim_id: ClaimId, request: Request, session: SessionDep, account: CurrentAccount,
                platform: PlatformDep) -> s.EvaluationRead:
     if account.role not in (Role.REVIEWER, Role.ADMIN, Role.AUDITOR):
         raise Forbidden(ClaimError.RULE_CHECKS_ONLY)
     claim = claims.claim_or_raise(session, claim_id)
+    record_staff_read(request, account, ReadSubject.CLAIM, [claim.id])
     result = claims.evaluate(session, plans=platform.plans, claim=claim)
     return s.EvaluationRead(claim_id=claim.id, passed=result.passed,
                             amount=None if result.amount_fen is None else format_yuan(result.amount_fen),
@@ -218,3 +237,28 @@ def claim_receipt(claim_id: ClaimId, session: SessionDep, account: CurrentAccoun
         raise NotFound(ReceiptError.NOT_PAID, claim=claim.claim_no)
     return Response(receipt_pdf(receipt), media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="huzhu-receipt-{receipt.case_no}.pdf"'})
+
+
+# ---------------------------------------------------------------- payee changes (four eyes)
+
+ChangeId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+@router.get("/{claim_id}/payee-changes", response_model=Page[s.PayeeChangeRead], tags=["payee"],
+            summary="The claim's proposed and decided changes of payee (reviewers, admins, auditors)")
+def list_payee_changes(claim_id: ClaimId, request: Request, session: SessionDep, account: PayeeReader,
+                       page: PageDep) -> Page[s.PayeeChangeRead]:
+    claim = claims.claim_or_raise(session, claim_id)
+    rows, cursor = page_of(session, select(PayeeChange).where(PayeeChange.claim_id == claim.id), PayeeChange.id,
+                           page, key=lambda c: c.id, descending=False)
+    record_staff_read(request, account, ReadSubject.PAYEE_CHANGE, (c.id for c in rows))
+    return Page(items=[views.payee_change_read(c) for c in rows], next_cursor=cursor)
+
+
+@router.post("/{claim_id}/payee-changes", status_code=201, response_model=s.PayeeChangeRead, tags=["payee"],
+             summary="Propose a new payee with the reason (a reviewer or admin; a second one decides)")
+def propose_payee_change(claim_id: ClaimId, body: s.PayeeChangeCreate, session: SessionDep, account: CurrentAccount,
+                         now: NowDep) -> s.PayeeChangeRead:
+    change = payee.propose(session, actor=account, claim_id=claim_id, beneficiary_name=body.beneficiary_name,
+                           beneficiary_account=body.beneficiary_account, reason=body.reason, now=now)
+    return views.payee_change_read(change)

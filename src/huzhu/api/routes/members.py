@@ -12,10 +12,13 @@ from huzhu.api import schemas as s
 from huzhu.api import views
 from huzhu.api.auth import AccountRead
 from huzhu.api.pagination import Page, PageDep, page_of
+from huzhu.api.routes.public import CaseNo
 from huzhu.api.schemas import MAX_ID
 from huzhu.apportionment.models import ApportionmentRun
 from huzhu.apportionment.service import member_share_proof
+from huzhu.audit.models import ReadSubject
 from huzhu.errors import Forbidden, NotFound
+from huzhu.http.audit import record_staff_read
 from huzhu.http.deps import CurrentAccount, NowDep, PlatformDep, SessionDep
 from huzhu.http.idempotency import IdempotencyKey, engine_key, run_idempotent
 from huzhu.ledger.models import Entry, Transfer
@@ -37,13 +40,14 @@ def me(account: CurrentAccount) -> AccountRead:
 
 
 @router.get("/members", response_model=Page[s.MemberRead], summary="Members of my account (finance staff: all)")
-def list_members(session: SessionDep, account: CurrentAccount, page: PageDep) -> Page[s.MemberRead]:
+def list_members(request: Request, session: SessionDep, account: CurrentAccount, page: PageDep) -> Page[s.MemberRead]:
     query = select(Member)
     if account.role == Role.MEMBER:
         query = query.where(Member.account_id == account.id)
     elif account.role not in members.FINANCE_ROLES:
         raise Forbidden(MemberError.ROLE_CANNOT_LIST, role=account.role)
     rows, cursor = page_of(session, query, Member.id, page, key=lambda m: m.id)
+    record_staff_read(request, account, ReadSubject.MEMBER, (m.id for m in rows))
     return Page(items=[views.member_read(session, m) for m in rows], next_cursor=cursor)
 
 
@@ -57,14 +61,17 @@ def add_member(body: s.MemberCreate, session: SessionDep, account: CurrentAccoun
 
 
 @router.get("/members/{member_id}", response_model=s.MemberRead)
-def get_member(member_id: MemberId, session: SessionDep, account: CurrentAccount) -> s.MemberRead:
-    return views.member_read(session, members.member_for_reading(session, actor=account, member_id=member_id))
+def get_member(member_id: MemberId, request: Request, session: SessionDep, account: CurrentAccount) -> s.MemberRead:
+    member = members.member_for_reading(session, actor=account, member_id=member_id)
+    record_staff_read(request, account, ReadSubject.MEMBER, [member.id])
+    return views.member_read(session, member)
 
 
 @router.get("/members/{member_id}/enrollments", response_model=Page[s.EnrollmentRead])
-def list_enrollments(member_id: MemberId, session: SessionDep, account: CurrentAccount, now: NowDep,
-                     platform: PlatformDep, page: PageDep) -> Page[s.EnrollmentRead]:
+def list_enrollments(member_id: MemberId, request: Request, session: SessionDep, account: CurrentAccount,
+                     now: NowDep, platform: PlatformDep, page: PageDep) -> Page[s.EnrollmentRead]:
     member = members.member_for_reading(session, actor=account, member_id=member_id)
+    record_staff_read(request, account, ReadSubject.MEMBER, [member.id])
     rows, cursor = page_of(session, select(Enrollment).where(Enrollment.member_id == member.id), Enrollment.id, page,
                            key=lambda e: e.id)
     return Page(items=[views.enrollment_read(platform.plans, e, now) for e in rows], next_cursor=cursor)
@@ -74,7 +81,7 @@ def list_enrollments(member_id: MemberId, session: SessionDep, account: CurrentA
              summary="Join a plan (the deposit is paid into custody first)")
 def join_plan(member_id: MemberId, body: s.EnrollmentCreate, request: Request, session: SessionDep,
               account: CurrentAccount, now: NowDep, platform: PlatformDep,
-              idempotency_key: IdempotencyKey = None) -> s.EnrollmentRead:
+              idempotency_key: IdempotencyKey) -> s.EnrollmentRead:
     member = members.own_member(session, actor=account, member_id=member_id)
 
     def action() -> s.EnrollmentRead:
@@ -92,7 +99,7 @@ def join_plan(member_id: MemberId, body: s.EnrollmentCreate, request: Request, s
              summary="Leave a plan; leaving the last plan refunds the balance")
 def leave_plan(enrollment_id: MemberId, body: s.LeaveRequest, request: Request, session: SessionDep,
                account: CurrentAccount, now: NowDep, platform: PlatformDep,
-               idempotency_key: IdempotencyKey = None) -> s.EnrollmentRead:
+               idempotency_key: IdempotencyKey) -> s.EnrollmentRead:
     enrollment = members.own_enrollment(session, actor=account, enrollment_id=enrollment_id)
 
     def action() -> s.EnrollmentRead:
@@ -108,7 +115,7 @@ def leave_plan(enrollment_id: MemberId, body: s.LeaveRequest, request: Request, 
 @router.post("/members/{member_id}/top-ups", status_code=201, response_model=s.BalanceRead,
              summary="Pay money into custody for a member; suspended cover resumes")
 def top_up(member_id: MemberId, body: s.TopUpCreate, request: Request, session: SessionDep, account: CurrentAccount,
-           now: NowDep, platform: PlatformDep, idempotency_key: IdempotencyKey = None) -> s.BalanceRead:
+           now: NowDep, platform: PlatformDep, idempotency_key: IdempotencyKey) -> s.BalanceRead:
     member = members.own_member(session, actor=account, member_id=member_id)
     amount = parse_yuan(body.amount)
 
@@ -128,7 +135,7 @@ def top_up(member_id: MemberId, body: s.TopUpCreate, request: Request, session: 
              summary="Pay part of the balance back to the member's bank account")
 def withdraw(member_id: MemberId, body: s.WithdrawalCreate, request: Request, session: SessionDep,
              account: CurrentAccount, now: NowDep, platform: PlatformDep,
-             idempotency_key: IdempotencyKey = None) -> s.WithdrawalRead:
+             idempotency_key: IdempotencyKey) -> s.WithdrawalRead:
     member = members.own_member(session, actor=account, member_id=member_id)
     amount = parse_yuan(body.amount)
 
@@ -146,9 +153,10 @@ def withdraw(member_id: MemberId, body: s.WithdrawalCreate, request: Request, se
 
 @router.get("/members/{member_id}/ledger", response_model=Page[s.LedgerLine],
             summary="Money in and out of a member's balance, deductions with their case")
-def member_ledger(member_id: MemberId, session: SessionDep, account: CurrentAccount,
+def member_ledger(member_id: MemberId, request: Request, session: SessionDep, account: CurrentAccount,
                   page: PageDep) -> Page[s.LedgerLine]:
     member = members.member_for_reading(session, actor=account, member_id=member_id)
+    record_staff_read(request, account, ReadSubject.MEMBER_LEDGER, [member.id])
     query = (
         select(Entry, Transfer, Case.case_no, ApportionmentRun.run_no)
         .join(Transfer, Transfer.id == Entry.transfer_id)
@@ -171,9 +179,10 @@ def member_ledger(member_id: MemberId, session: SessionDep, account: CurrentAcco
 
 @router.get("/members/{member_id}/shares/{case_no}", response_model=s.ShareProof,
             summary="My share of a case with an inclusion proof against the published root")
-def share_proof(member_id: MemberId, case_no: Annotated[str, Path(max_length=24)], session: SessionDep,
-                account: CurrentAccount) -> s.ShareProof:
+def share_proof(member_id: MemberId, case_no: CaseNo, request: Request,
+                session: SessionDep, account: CurrentAccount) -> s.ShareProof:
     member = members.member_for_reading(session, actor=account, member_id=member_id)
+    record_staff_read(request, account, ReadSubject.MEMBER_LEDGER, [member.id])
     case = case_by_no(session, case_no)
     proof = member_share_proof(session, case=case, member_id=member.id)
     if proof is None:

@@ -31,7 +31,7 @@ from huzhu.transparency.models import PublicRecord
 from huzhu.transparency.service import record_proof, tree_head
 
 router = APIRouter(tags=["public"])
-CaseNo = Annotated[str, Path(max_length=24, examples=["HZ000001"])]
+CaseNo = Annotated[str, Path(max_length=24, pattern=r"^[A-Za-z0-9_-]+$", examples=["HZ000001"])]
 
 
 @router.get("/plans", response_model=Page[s.PlanPublic], summary="Plans and their rules")
@@ -114,7 +114,8 @@ def list_runs(session: SessionDep, page: PageDep) -> Page[s.RunPublic]:
 
 @router.get("/runs/{run_no}", response_model=s.RunDetailPublic,
             summary="One run: per case the sharing members, the share each, totals and shortfall")
-def get_run(run_no: Annotated[str, Path(max_length=24, examples=["R000001"])], session: SessionDep) -> s.RunDetailPublic:
+def get_run(run_no: Annotated[str, Path(max_length=24, pattern=r"^[A-Za-z0-9_-]+$", examples=["R000001"])],
+            session: SessionDep) -> s.RunDetailPublic:
     run = session.scalar(select(ApportionmentRun).where(ApportionmentRun.run_no == run_no))
     if run is None:
         raise NotFound(ApportionmentError.NO_SUCH_RUN, run=run_no)

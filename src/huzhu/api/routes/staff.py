@@ -14,7 +14,11 @@ from huzhu.api import views
 from huzhu.api.pagination import Page, PageDep, page_of
 from huzhu.api.routes.public import CaseNo
 from huzhu.api.schemas import MAX_ID
+from huzhu.audit import service as audit
+from huzhu.audit.models import PersonalDataRead, ReadSubject
+from huzhu.casework import payee
 from huzhu.casework import service as casework
+from huzhu.http.audit import record_staff_read
 from huzhu.http.deps import AdminAccount, CurrentAccount, NowDep, PlatformDep, SessionDep, require_role
 from huzhu.http.idempotency import IdempotencyKey, run_idempotent
 from huzhu.jobs import run_jobs
@@ -27,6 +31,7 @@ from huzhu.transparency.service import verify_chain
 router = APIRouter()
 sandbox_router = APIRouter(prefix="/sandbox", tags=["sandbox"])
 FinanceAccount = Annotated[Account, Depends(require_role(Role.ADMIN, Role.AUDITOR))]
+AuditorAccount = Annotated[Account, Depends(require_role(Role.AUDITOR))]
 ReviewerOrAdmin = Annotated[Account, Depends(require_role(Role.REVIEWER, Role.ADMIN))]
 
 
@@ -42,13 +47,14 @@ def file_objection(case_no: CaseNo, body: s.ObjectionCreate, session: SessionDep
 
 @router.get("/objections", response_model=Page[s.ObjectionRead], tags=["objections"],
             summary="Objections to resolve (reviewers, admins)")
-def list_objections(session: SessionDep, account: ReviewerOrAdmin, page: PageDep,
+def list_objections(request: Request, session: SessionDep, account: ReviewerOrAdmin, page: PageDep,
                     status: Annotated[ObjectionStatus | None, Query()] = None,
                     ) -> Page[s.ObjectionRead]:
     query = select(Objection, Case.case_no).join(Case, Case.id == Objection.case_id)
     if status is not None:
         query = query.where(Objection.status == status)
     rows, cursor = page_of(session, query, Objection.id, page, key=lambda r: r[0].id, scalars=False)
+    record_staff_read(request, account, ReadSubject.OBJECTION, (o.id for o, _no in rows))
     return Page(items=[views.objection_read(o, no) for o, no in rows], next_cursor=cursor)
 
 
@@ -63,10 +69,30 @@ def resolve_objection(objection_id: Annotated[int, Path(ge=1, le=MAX_ID)], body:
     return views.objection_read(objection, case.case_no)
 
 
+@router.post("/payee-changes/{change_id}/decision", response_model=s.PayeeChangeRead, tags=["payee"],
+             summary="Approve (the claim's payee changes) or reject a proposed change of payee: a reviewer or "
+                     "admin other than the one who proposed it (four eyes)")
+def decide_payee_change(change_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: s.PayeeChangeDecision,
+                        session: SessionDep, account: CurrentAccount, now: NowDep) -> s.PayeeChangeRead:
+    change = payee.decide(session, actor=account, change_id=change_id, approve=body.approve, note=body.note, now=now)
+    return views.payee_change_read(change)
+
+
+@router.get("/audit/reads", response_model=Page[s.PersonalDataReadRead], tags=["audit"],
+            summary="Every staff read of evidence or personal data, newest first (auditors)")
+def list_reads(session: SessionDep, account: AuditorAccount, page: PageDep,
+               account_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="only this staff account's")] = None,
+               subject: Annotated[ReadSubject | None, Query()] = None) -> Page[s.PersonalDataReadRead]:
+    query = audit.reads_query(account_id=account_id, subject=subject)
+    rows, cursor = page_of(session, query, PersonalDataRead.id, page, key=lambda r: r.id)
+    return Page(items=[s.PersonalDataReadRead.model_validate(r, from_attributes=True) for r in rows],
+                next_cursor=cursor)
+
+
 @router.post("/runs", response_model=s.JobReportRead, tags=["runs"],
              summary="Run the job now: share every due case, pay out, publish proofs, reconcile (admin)")
 def trigger_run(request: Request, session: SessionDep, account: AdminAccount, now: NowDep, platform: PlatformDep,
-                idempotency_key: IdempotencyKey = None) -> s.JobReportRead:
+                idempotency_key: IdempotencyKey) -> s.JobReportRead:
     def action() -> s.JobReportRead:
         report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian, now=now,
                           actor_id=account.id)

@@ -23,7 +23,7 @@ def _vault():  # noqa: ANN202
     from huzhu.identity.sealing import IdNumberVault
 
     # huzhu.migrate passes the platform's key; `alembic upgrade` run by hand falls back to the settings.
-    key = op.get_context().config.attributes.get("id_number_key") or get_settings().id_number_key
+    key = op.get_context().config.attributes.get("id_number_key") or get_settings().id_number_key.get_secret_value()
     return IdNumberVault(key)
 
 
