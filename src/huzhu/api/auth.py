@@ -78,6 +78,12 @@ class Token(BaseModel):
 
 
 class Registered(Token):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "access_token": "eyJzdWIiOjEsInNpZCI6MSwiZXhwIjoxfQ.c2ln", "token_type": "bearer", "expires_in": 900,
+        "refresh_token": "Wm9vLWJhci1yZWZyZXNo", "refresh_expires_in": 2592000,
+        "account": {"id": 1, "display_name": "彭静", "role": "member", "phone": "13812345678", "email": None,
+                    "created_at": "2015-03-02T02:00:00Z"}}]})
+
     account: AccountRead
 
 

@@ -32,7 +32,7 @@ BankAccount = Annotated[str, Field(pattern=r"^[0-9]{12,19}$", examples=["6222020
 
 # Every request body: unknown fields refused, no control characters in any string (http.text).
 _In = RequestBody
-IdNumber = Annotated[str, Field(pattern=r"^[0-9]{15}([0-9]{2}[0-9Xx])?$", examples=["450321199006151228"],
+IdNumber = Annotated[str, Field(pattern=r"^[0-9]{15}([0-9]{2}[0-9Xx])?$", examples=["450321199006151225"],
                                 description="resident ID number: 18 characters (the last may be X) or legacy 15 digits")]
 Code = Annotated[Line, Field(min_length=1, max_length=40)]
 
@@ -679,15 +679,15 @@ class ComplaintCreate(_In):
         "topic": "money", "subject": "提现到账时间", "body": "提现后多久到账？页面没有写明。"}]})
 
     topic: ComplaintTopic
-    subject: str = Field(min_length=2, max_length=200)
-    body: str = Field(min_length=5, max_length=5000)
+    subject: Line = Field(min_length=2, max_length=200)
+    body: FreeText = Field(min_length=5, max_length=5000)
 
 
 class ComplaintAnswer(_In):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "answer": "托管银行通常在一个工作日内到账。"}]})
 
-    answer: str = Field(min_length=2, max_length=5000)
+    answer: FreeText = Field(min_length=2, max_length=5000)
 
 
 class ComplaintRead(BaseModel):

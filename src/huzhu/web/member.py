@@ -43,7 +43,6 @@ from huzhu.plans.rules import Fact, Ineligible, Problem, age_on, check_eligibili
 from huzhu.receipts import receipt_of, receipt_pdf
 from huzhu.transparency.merkle import ProofError, leaf_hash, verify_inclusion
 from huzhu.web.core import (
-    MAX_FILES,
     Ctx,
     PageError,
     PageNotFound,
@@ -519,7 +518,7 @@ def claim_form_page(ctx: Ctx, account: Account, *, status_code: int = 200, form:
         choices = claim_choices(ctx, s, account)
     return render(ctx, "member/claim_new.html", status_code=status_code, evidence_kinds=evidence_kind_labels(ctx),
                   choices=choices, needs=fact_choices(choices), form=form or {}, error=error, dropped=dropped or [],
-                  rows=range(1, MAX_FILES + 1))
+                  rows=range(1, ctx.platform.settings.max_upload_files + 1))
 
 
 @router.get("/me/claims/new")
@@ -558,7 +557,7 @@ def file_claim(request: Request) -> Response:
     values: dict[str, Any] = {k: field(form, k) for k in (
         "choice", "incident_date", "incident_place", "description", "beneficiary_name", "beneficiary_account",
         "disability_grades", "loss", "fault_share_percent", "insurance_paid")}
-    values["kinds"] = {i: field(form, f"evidence_kind_{i}") for i in range(1, MAX_FILES + 1)}
+    values["kinds"] = {i: field(form, f"evidence_kind_{i}") for i in range(1, ctx.platform.settings.max_upload_files + 1)}
     try:
         member_id, plan_code, benefit_code = (values["choice"].split(":") + ["", "", ""])[:3]
         if not member_id.isdigit():
@@ -598,7 +597,7 @@ def staged_uploads(ctx: Ctx, form: Any) -> Iterator[list[tuple[str, StagedFile]]
     store = ctx.platform.evidence
     staged: list[tuple[str, StagedFile]] = []
     try:
-        for n in range(1, MAX_FILES + 1):
+        for n in range(1, ctx.platform.settings.max_upload_files + 1):
             upload = form.get(f"evidence_{n}")
             if isinstance(upload, UploadFile) and upload.filename:
                 kind = field(form, f"evidence_kind_{n}") or EvidenceKind.OTHER.value

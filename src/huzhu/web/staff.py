@@ -58,8 +58,7 @@ log = logging.getLogger("huzhu.web")
 def staff_home(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, *STAFF_ROLES)
-    target = {Role.INVESTIGATOR: "/staff/investigations", Role.REVIEWER: "/staff/reviews", Role.ADMIN: "/admin",
-              Role.AUDITOR: "/staff/audit"}
+    target = {Role.INVESTIGATOR: "/staff/investigations", Role.REVIEWER: "/staff/reviews", Role.ADMIN: "/admin"}
     if account.role in target:
         return redirect(ctx, target[account.role])
     return auditor_page(ctx, violations=None)

@@ -1,6 +1,6 @@
 """complaints: a member writes, staff answer, the member closes
 
-Revision ID: 0006_complaints
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-29
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import huzhu.db
 
-revision = '0006_complaints'
+revision = '0006'
 down_revision = '0005'
 branch_labels = None
 depends_on = None
