@@ -24,6 +24,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy src
 
 ## Serve the web pages and the API on http://127.0.0.1:8000 (sandbox mode, embedded SQLite; loopback only).
 serve: $(STAMP)

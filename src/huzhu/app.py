@@ -18,6 +18,7 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
+from sqlalchemy.pool import QueuePool
 from starlette.responses import HTMLResponse, JSONResponse
 
 from huzhu import __version__
@@ -103,7 +104,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app = FastAPI(
         title="huzhu API", version=__version__, description=DESCRIPTION, lifespan=_sized_thread_pool,
         openapi_url="/openapi.json", docs_url=None, redoc_url=None,  # /docs: _offline_docs
-        responses=PROBLEM_RESPONSES,  # type: ignore[arg-type]
+        responses=PROBLEM_RESPONSES,
         dependencies=[Depends(refuse_control_characters)],  # path and query parameters are lines
     )
     app.state.platform = platform
@@ -185,7 +186,9 @@ async def _sized_thread_pool(_app: FastAPI) -> AsyncIterator[None]:
 def requests_in_flight(platform: Platform) -> int:
     """How many requests may run at once: fewer than the connections and the threads there are."""
     pool = platform.engine.pool
-    connections = pool.size() + max(getattr(pool, "_max_overflow", 0), 0)
+    # A QueuePool (file SQLite and PostgreSQL) has a size and an overflow; other pools hold one.
+    size = pool.size() if isinstance(pool, QueuePool) else 1
+    connections = size + max(getattr(pool, "_max_overflow", 0), 0)
     return max(1, min(connections, THREAD_POOL_SIZE) - SPARE_THREADS)
 
 

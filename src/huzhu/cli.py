@@ -14,6 +14,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -224,8 +225,12 @@ def jobs_run(
         moment = _parse_now(now, platform)
         with _progress() as progress:
             task = progress.add_task("jobs", total=None)
+
+            def show(message: str, task: TaskID = task) -> None:
+                progress.update(task, description=message)
+
             report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian, now=moment,
-                              progress=lambda message, task=task: progress.update(task, description=message))
+                              progress=show)
         matched = report.reconciliation_matched
         console.print(f"as of {moment.isoformat()}: run {report.run_no or '—'}; shared {report.cases_shared or 'none'}; "
                       f"paid {report.cases_paid or 'none'}; reconciliation "
@@ -327,7 +332,7 @@ def clock_set(moment: str) -> None:
     if not platform.settings.sandbox:
         _fail("the clock can only be set in sandbox mode")
     try:
-        console.print(platform.clock.set(_parse_now(moment, platform)).isoformat())  # type: ignore[attr-defined]
+        console.print(platform.clock.set(_parse_now(moment, platform)).isoformat())
     except DomainError as exc:
         _fail(exc)
 
@@ -339,7 +344,7 @@ def clock_advance(days: float = typer.Option(0, min=0), hours: float = typer.Opt
     if not platform.settings.sandbox:
         _fail("the clock can only be moved in sandbox mode")
     try:
-        console.print(platform.clock.advance(timedelta(days=days, hours=hours)).isoformat())  # type: ignore[attr-defined]
+        console.print(platform.clock.advance(timedelta(days=days, hours=hours)).isoformat())
     except DomainError as exc:
         _fail(exc)
 

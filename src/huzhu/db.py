@@ -7,13 +7,14 @@ success and rolls back on error, so a money movement spread over several service
 from __future__ import annotations
 
 import threading
+import typing
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import psycopg
 from sqlalchemy import (
@@ -33,7 +34,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import exc as sqlalchemy_exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -49,6 +50,11 @@ NAMING = {
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; BigInteger everywhere else (PostgreSQL).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (``Session.execute`` is typed as a plain ``Result``)."""
+    return int(typing.cast("CursorResult[Any]", result).rowcount or 0)
 
 
 def sum_fen(amount: ColumnElement[int] | object) -> ColumnElement[int]:
@@ -291,6 +297,7 @@ def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Iter
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         raw = connection.connection.driver_connection
+        assert raw is not None  # a live connection has its driver's connection
         with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)

@@ -74,7 +74,7 @@ def write_pool_csv(path: Path, *, count: int, seed: int = 2016) -> None:
         written = 0
         while written < count:
             birth = date(1955, 1, 1) + timedelta(days=rng.randrange(0, 365 * 42))
-            number = make_resident_id(rng.choice(regions), birth, rng.randrange(100), rng.choice("FM"))
+            number = make_resident_id(rng.choice(regions), birth, rng.randrange(100), rng.choice(("F", "M")))
             if number in used:
                 continue
             used.add(number)
@@ -246,7 +246,9 @@ def replay_article(platform: Platform, clock: FixedClock, *, log=print) -> Story
          f"{'、'.join(report.cases_paid)}（用时 {perf_counter() - started:.2f} 秒）；托管银行对账"
          f"{'一致（reconciliation matched）' if report.reconciliation_matched else '不一致（MISMATCH）'}")
     with platform.factory() as s:
-        peng_case, zhou_case = s.get(Case, peng_case.id), s.get(Case, zhou_case.id)
+        peng_after, zhou_after = s.get(Case, peng_case.id), s.get(Case, zhou_case.id)
+        assert peng_after is not None and zhou_after is not None
+        peng_case, zhou_case = peng_after, zhou_after
     return Story(peng_case=peng_case, zhou_case=zhou_case, run_no=report.run_no or "")
 
 

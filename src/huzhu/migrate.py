@@ -47,6 +47,7 @@ def _migrate(engine: Engine, step: Callable[[Config, str], None], revision: str,
         # that others reference can only be dropped with foreign keys off, which SQLite accepts
         # only outside a transaction. The keys are checked before the migration commits.
         raw = connection.connection.driver_connection
+        assert raw is not None  # a live connection has its driver's connection
         raw.execute("PRAGMA foreign_keys=OFF")
         try:
             with connection.begin():

@@ -436,7 +436,7 @@ class TileHashReader:
 # --- roots from the right edge, replay -------------------------------------------------------------
 
 
-def edge_root(edge: Sequence[bytes]) -> bytes:
+def edge_root(edge: Sequence[bytes | bytearray]) -> bytes:
     """Root of a tree from its right edge: ``edge[L]`` is the partial tile content at level L.
 
     Each ``edge[L]`` holds fewer than 256 hashes (concatenated); together they are the tree size in
@@ -444,7 +444,7 @@ def edge_root(edge: Sequence[bytes]) -> bytes:
     """
     roots: list[bytes] = []
     for level in range(len(edge) - 1, -1, -1):
-        hashes = edge[level]
+        hashes = bytes(edge[level])
         count = len(hashes) // HASH_SIZE
         if count >= TILE_WIDTH or len(hashes) % HASH_SIZE:
             raise ValueError(f"edge level {level} must hold fewer than {TILE_WIDTH} whole hashes")

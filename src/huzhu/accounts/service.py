@@ -23,6 +23,7 @@ from huzhu.accounts import challenge
 from huzhu.accounts.errors import AccountError
 from huzhu.accounts.models import Account, LoginChallengeUse, LoginThrottle, Role
 from huzhu.accounts.passwords import hash_password, rehash_if_outdated, verify_password
+from huzhu.db import affected_rows
 from huzhu.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from huzhu.messages import OneOf
 
@@ -240,7 +241,7 @@ def record_login_success(session: Session, attempt: LoginAttempt, *, password: s
 
 def purge_login_records(session: Session, *, now: datetime) -> int:
     """Delete used challenges past their expiry and counters old enough to be forgotten."""
-    used = session.execute(delete(LoginChallengeUse).where(LoginChallengeUse.expires_at < now)).rowcount
-    counters = session.execute(delete(LoginThrottle).where(
-        LoginThrottle.last_failure_at < now - max(LOGIN_FORGET_AFTER, ADDRESS_FORGET_AFTER))).rowcount
+    used = affected_rows(session.execute(delete(LoginChallengeUse).where(LoginChallengeUse.expires_at < now)))
+    counters = affected_rows(session.execute(delete(LoginThrottle).where(
+        LoginThrottle.last_failure_at < now - max(LOGIN_FORGET_AFTER, ADDRESS_FORGET_AFTER))))
     return int(used) + int(counters)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from huzhu.accounts.errors import AccountError
 from huzhu.accounts.models import Account, LoginSession, RefreshToken, SessionEnd, SessionKind
+from huzhu.db import affected_rows
 from huzhu.errors import DomainError
 
 WEB_SESSION_TTL = timedelta(hours=12)
@@ -119,10 +120,10 @@ def refresh(session: Session, token: str, *, now: datetime) -> Started:
         raise SessionRefused(AccountError.REFRESH_INVALID)
     assert row is not None
     # Claimed in one statement: of two requests with the same token, one wins and one is a reuse.
-    claimed = session.execute(
+    claimed = affected_rows(session.execute(
         update(RefreshToken).where(RefreshToken.id == found.id, RefreshToken.used_at.is_(None))
         .values(used_at=now).execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if claimed != 1:
         raise ReuseDetected(AccountError.REFRESH_REUSED)
     return Started(session=row, secret=_issue_refresh(session, row, now=now))
@@ -137,19 +138,19 @@ def refresh_reused(session: Session, token: str, *, now: datetime) -> None:
 
 def end_session(session: Session, session_id: int, *, reason: SessionEnd, now: datetime) -> bool:
     """End one session (if still open); returns whether it was open."""
-    ended = session.execute(
+    ended = affected_rows(session.execute(
         update(LoginSession).where(LoginSession.id == session_id, LoginSession.ended_at.is_(None))
         .values(ended_at=now, end_reason=reason).execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     return ended == 1
 
 
 def end_all_sessions(session: Session, account_id: int, *, reason: SessionEnd, now: datetime) -> int:
     """End every open session of an account; returns how many there were."""
-    return int(session.execute(
+    return int(affected_rows(session.execute(
         update(LoginSession).where(LoginSession.account_id == account_id, LoginSession.ended_at.is_(None))
         .values(ended_at=now, end_reason=reason).execution_options(synchronize_session=False)
-    ).rowcount)
+    )))
 
 
 def open_sessions(session: Session, account_id: int, *, now: datetime) -> list[LoginSession]:
@@ -175,5 +176,5 @@ def purge_sessions(session: Session, *, now: datetime) -> int:
     old = select(LoginSession.id).where(or_(LoginSession.ended_at < cutoff, LoginSession.expires_at < cutoff))
     session.execute(delete(RefreshToken).where(RefreshToken.session_id.in_(old))
                     .execution_options(synchronize_session=False))
-    return int(session.execute(delete(LoginSession).where(LoginSession.id.in_(old.scalar_subquery()))
-                               .execution_options(synchronize_session=False)).rowcount)
+    return int(affected_rows(session.execute(delete(LoginSession).where(LoginSession.id.in_(old.scalar_subquery()))
+                               .execution_options(synchronize_session=False))))

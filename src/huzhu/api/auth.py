@@ -4,7 +4,7 @@ with the web login form; its rules are the accounts domain's)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -107,7 +107,7 @@ def client_address(request: Request) -> str | None:
 # ---------------------------------------------------------------- routes
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-UNAUTHORIZED = {401: {"description": "not logged in, or the session has ended"}}
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "not logged in, or the session has ended"}}
 
 
 @router.post("/register", status_code=201, response_model=Registered,

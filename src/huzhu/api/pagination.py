@@ -59,7 +59,7 @@ def decode_cursor(cursor: str | None) -> int | None:
 
 
 def page_of(
-    session: Session, query: Select[Any], key_column: Any, params: PageParams, key: Callable[[Any], int],
+    session: Session, query: Select[*tuple[Any, ...]], key_column: Any, params: PageParams, key: Callable[[Any], int],
     *, descending: bool = True, scalars: bool = True,
 ) -> tuple[list[Any], str | None]:
     after = decode_cursor(params.cursor)

@@ -9,7 +9,7 @@ enrollments per case (at most ``cap + 1`` rows back), never a row per member in 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -114,7 +114,7 @@ def member_outlook(session: Session, *, member: Member, plans: Mapping[str, Plan
     sharing = {e.plan_code: e for e in enrollments if e.status == EnrollmentStatus.ACTIVE}
     upcoming: list[UpcomingShare] = []
     remaining = balance
-    cases = session.scalars(select(Case).where(Case.status == CaseStatus.IN_NOTICE, Case.plan_code.in_(list(sharing)))
+    cases: Iterable[Case] = session.scalars(select(Case).where(Case.status == CaseStatus.IN_NOTICE, Case.plan_code.in_(list(sharing)))
                             .order_by(Case.notice_ends_at, Case.id)) if sharing else []
     for case in cases:
         claim = session.get(Claim, case.claim_id)

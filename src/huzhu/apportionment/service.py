@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import TypedDict
 
 from sqlalchemy import (
     BigInteger,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import case as sql_case
+from sqlalchemy.engine import Result
 from sqlalchemy.orm import Session
 
 from huzhu.apportionment.models import ApportionmentRun, RunCase
@@ -253,7 +255,7 @@ def share_leaf(case_no: str, member_id: int, amount_fen: int) -> bytes:
     return f'{{"case":"{case_no}","member":{member_id},"share":"{format_yuan(amount_fen)}"}}'.encode()
 
 
-def _share_rows(session: Session, transfer_id: int):  # noqa: ANN202
+def _share_rows(session: Session, transfer_id: int) -> Result[int, int]:
     return session.execute(
         text("SELECT m.id, e.amount FROM ledger_entries e JOIN members m ON m.ledger_account_id = e.account_id "
              "WHERE e.transfer_id = :tid AND e.direction = 1 ORDER BY m.id"),
@@ -279,7 +281,19 @@ def publish_share_roots(session: Session, *, now: datetime) -> int:
     return done
 
 
-def member_share_proof(session: Session, *, case: Case, member_id: int) -> dict[str, object] | None:
+class ShareProofData(TypedDict):
+    case_no: str
+    member_id: int
+    share: str
+    leaf: str
+    leaf_index: int
+    tree_size: int
+    root_hash: str
+    published_root: str | None
+    proof: list[str]
+
+
+def member_share_proof(session: Session, *, case: Case, member_id: int) -> ShareProofData | None:
     """A member's share of a case with an inclusion proof against the published root."""
     rc = session.scalar(select(RunCase).where(RunCase.case_id == case.id))
     if rc is None or rc.transfer_id is None:

@@ -37,7 +37,7 @@ class PersonalDataRead(Base):
     role: Mapped[Role] = mapped_column(EnumString(Role, 16))
     subject: Mapped[ReadSubject] = mapped_column(EnumString(ReadSubject, 24))
     # The ids read (a list page reads many): claim, evidence, member, report, objection or change ids.
-    subject_ids: Mapped[list] = mapped_column(JSON)
+    subject_ids: Mapped[list[int]] = mapped_column(JSON)
     channel: Mapped[Channel] = mapped_column(EnumString(Channel, 8))
     path: Mapped[str] = mapped_column(String(300))
     read_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -33,7 +33,7 @@ def record_read(session: Session, *, account: Account, subject: ReadSubject, ids
 
 
 def reads_query(*, account_id: int | None = None, subject: ReadSubject | None = None) -> Select[tuple[PersonalDataRead]]:
-    query = select(PersonalDataRead)
+    query: Select[tuple[PersonalDataRead]] = select(PersonalDataRead)
     if account_id is not None:
         query = query.where(PersonalDataRead.account_id == account_id)
     if subject is not None:

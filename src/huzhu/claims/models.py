@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -62,7 +63,7 @@ class Claim(Base):
     incident_place: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     # Facts the rules need, as claimed; the investigation report may correct them.
-    facts: Mapped[dict] = mapped_column(JSON, default=dict)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     beneficiary_name: Mapped[str] = mapped_column(String(100))
     beneficiary_account: Mapped[str] = mapped_column(String(40))
     filed_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
@@ -120,7 +121,7 @@ class InvestigationReport(Base):
     company: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text)  # public, anonymised by the investigator
     confirmed_incident_date: Mapped[date] = mapped_column(Date)
-    facts: Mapped[dict] = mapped_column(JSON, default=dict)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -134,7 +135,7 @@ class ReviewDecision(Base):
     reviewer_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     decision: Mapped[Decision] = mapped_column(EnumString(Decision, 8))
     reason: Mapped[str] = mapped_column(Text)
-    checks: Mapped[list] = mapped_column(JSON)
+    checks: Mapped[list[Any]] = mapped_column(JSON)
     computed_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
     plan_digest: Mapped[str] = mapped_column(String(64))
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime)

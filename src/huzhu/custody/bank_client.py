@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -284,7 +285,7 @@ def _signed_yuan(text: str) -> int:
     return -fen if negative else fen
 
 
-_PARSERS = {CAMT054: parse_camt054, PAIN002: parse_pain002}
+_PARSERS: dict[str, Callable[[bytes], Notification | PaymentStatusReport]] = {CAMT054: parse_camt054, PAIN002: parse_pain002}
 
 
 def _notification(item: Any) -> BankNotification:

@@ -114,7 +114,8 @@ class SimulatedCustodian:
             .order_by(BankTransaction.id)
         ).all()
         entries = [
-            StatementEntry(end_to_end_id=r.end_to_end_id, amount_fen=r.amount_fen, direction=r.direction,
+            StatementEntry(end_to_end_id=r.end_to_end_id, amount_fen=r.amount_fen,
+                           direction="CRDT" if r.direction == "CRDT" else "DBIT",
                            booked_at=r.booked_at, remittance_info=r.remittance_info or "-")
             for r in rows
         ]

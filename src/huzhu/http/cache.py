@@ -63,16 +63,17 @@ class PublicReadCache:
             await send({"type": "http.response.start", "status": entry.status, "headers": entry.headers})
             await send({"type": "http.response.body", "body": entry.body})
             return
-        captured: dict[str, object] = {"chunks": []}
+        chunks: list[bytes] = []
+        captured: dict[str, object] = {}
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 captured["status"] = message["status"]
                 captured["headers"] = list(message.get("headers", []))
             elif message["type"] == "http.response.body":
-                captured["chunks"].append(message.get("body", b""))  # type: ignore[union-attr]
+                chunks.append(message.get("body", b""))
                 if not message.get("more_body", False) and captured.get("status") == 200:
-                    body = b"".join(captured["chunks"])  # type: ignore[arg-type]
+                    body = b"".join(chunks)
                     if len(body) <= MAX_BODY:
                         if len(self.entries) >= MAX_ENTRIES:
                             self.entries.clear()

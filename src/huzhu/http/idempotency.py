@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
 from huzhu.accounts.models import Account
+from huzhu.db import affected_rows
 from huzhu.errors import DomainError, ErrorCode, IdempotencyConflict
 from huzhu.http.models import IdempotencyRecord
 
@@ -61,9 +62,9 @@ IdempotencyKey = Annotated[str, Depends(idempotency_key)]
 
 def purge_idempotency_records(session: Session, *, now: datetime, retention: timedelta) -> int:
     """Delete the stored responses older than ``retention``; returns how many."""
-    return int(session.execute(
+    return int(affected_rows(session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - retention)
-        .execution_options(synchronize_session=False)).rowcount)
+        .execution_options(synchronize_session=False))))
 
 
 def request_hash(request: Request, body: BaseModel | dict[str, Any] | None) -> str:

@@ -83,7 +83,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
+    errors: list[dict[str, Any]] = [
         {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
         for err in exc.errors()
     ]
@@ -91,7 +91,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     where = ".".join(first["loc"])
     return problem_response(
         request, status=422, slug="invalid-input", title="Invalid input",
-        detail=f"{where}: {first['msg']}" if where else first["msg"], errors=errors,
+        detail=f"{where}: {first['msg']}" if where else str(first["msg"]), errors=errors,
     )
 
 

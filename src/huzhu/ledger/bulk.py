@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -75,7 +76,7 @@ from huzhu.ledger.service import (
 )
 from huzhu.money import format_yuan
 
-LegSource = Select | TextClause | TextualSelect
+LegSource = Select[*tuple[Any, ...]] | TextClause | TextualSelect
 """Where ``add_legs`` reads legs: a query with the columns ``account_id`` and ``amount``, one row
 per leg, bound parameters given with it (``text("… WHERE amount >= :least")`` and ``params``)."""
 
@@ -317,7 +318,7 @@ def begin_bulk_transfer(
     return BulkTransfer(session, transfer, replayed=False, now=now)
 
 
-def _within_limit(column: str, amount: object) -> list[ColumnElement[bool]]:
+def _within_limit(column: str, amount: int | ColumnElement[int]) -> list[ColumnElement[bool]]:
     """SQL conditions: adding ``amount`` (a value or a column) to ``column`` keeps it, and its side's
     posted + pending, within the 64-bit limit; written so that nothing in them can overflow."""
     side = column.split("_", 1)[0]

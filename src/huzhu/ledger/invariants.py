@@ -8,8 +8,9 @@ evaluate (a sum past 64 bits over rows already broken) is itself reported as a v
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,7 @@ class Violation:
     message: str
 
 
-def _rows(session: Session, sql: str, **params: object) -> list:
+def _rows(session: Session, sql: str, **params: object) -> list[Row[Any]]:
     return list(session.execute(text(sql), params))
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from huzhu.db import sum_fen
+from huzhu.db import affected_rows, sum_fen
 from huzhu.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, InvalidTransition, NotFound
 from huzhu.ledger.errors import MAX_TOTAL, LedgerOverflow, overflow_of
 from huzhu.ledger.models import (
@@ -294,7 +294,7 @@ def _move_totals(session: Session, moves: Mapping[tuple[int, str], int], cash_id
             .values({column: getattr(LedgerAccount, column) + amount})
             .execution_options(synchronize_session=False)
         )
-        if moved.rowcount != 1:
+        if affected_rows(moved) != 1:
             _refuse_move(session, account_id, {column: amount})
 
 

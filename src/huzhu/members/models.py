@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -98,7 +99,7 @@ class Enrollment(Base):
     # First day on which this enrollment takes part in apportionment (plan's waiting_members_share).
     shares_from: Mapped[date] = mapped_column(Date)
     status_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    health_declaration: Mapped[dict | None] = mapped_column(JSON)
+    health_declaration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (
         CheckConstraint(one_of("status", EnrollmentStatus), name="status_known"),

@@ -15,6 +15,6 @@ def id_number_vault(session: Session | None) -> IdNumberVault:
     """The vault of the platform whose session factory opened ``session`` (``build_platform`` puts
     it in every session's ``info``), so services need no key of their own."""
     vault = session.info.get(VAULT_INFO_KEY) if session is not None else None
-    if vault is None:
+    if not isinstance(vault, IdNumberVault):
         raise RuntimeError("this session carries no ID-number key; open sessions from build_platform's factories")
     return vault

@@ -6,15 +6,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
-from typing import TypedDict
+from typing import TypedDict, cast
 
-from sqlalchemy import and_, bindparam, exists, func, select, text, update
+from sqlalchemy import Table, and_, bindparam, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from huzhu.accounts.models import Account, Role
 from huzhu.clock import business_date, start_of_business_day
 from huzhu.custody.service import Custodian, deposit, instruct_payment, settle_instruction
-from huzhu.db import UtcDateTime, is_sqlite
+from huzhu.db import UtcDateTime, affected_rows, is_sqlite
 from huzhu.errors import (
     Conflict,
     Forbidden,
@@ -283,7 +283,7 @@ def suspend_underfunded(
             f"UPDATE enrollments AS e SET status = :suspended, status_changed_at = :now FROM ledger_accounts a "
             f"WHERE {where}"
         ).bindparams(now_param), params)
-        count = result.rowcount or 0
+        count = affected_rows(result)
     else:
         # One statement: suspend and record what was suspended, from the same rows.
         count = session.scalar(text(
@@ -447,7 +447,7 @@ def rekey_members(session: Session, new_key: str, *, progress: Callable[[int], N
     if session.get_bind().dialect.name == "postgresql":
         # No member may be added under the old key while the others move to the new one.
         session.execute(text("LOCK TABLE members IN EXCLUSIVE MODE"))
-    table = Member.__table__
+    table = cast(Table, Member.__table__)
     statement = (update(table).where(table.c.id == bindparam("member_id"))
                  .values(id_number_digest=bindparam("digest"), id_number_sealed=bindparam("sealed")))
     done, last = 0, 0

@@ -193,10 +193,10 @@ class Benefit(_Model):
             raise ValueError("covered_illnesses: an illness benefit must list the illnesses it covers")
         if self.category != "illness" and self.covered_illnesses:
             raise ValueError(f"covered_illnesses: only an illness benefit lists illnesses (this one is {self.category})")
-        codes = [i.code for i in self.covered_illnesses]
-        dupes = sorted({c for c in codes if codes.count(c) > 1})
-        if dupes:
-            raise ValueError(f"covered_illnesses: duplicate code(s) {', '.join(dupes)}")
+        illness_codes = [i.code for i in self.covered_illnesses]
+        illness_dupes = sorted({c for c in illness_codes if illness_codes.count(c) > 1})
+        if illness_dupes:
+            raise ValueError(f"covered_illnesses: duplicate code(s) {', '.join(illness_dupes)}")
         return self
 
     @property

@@ -86,7 +86,8 @@ def register(request: Request) -> Response:
     ctx = page_ctx(request)
     form = form_data(request)
     values = {k: field(form, k) for k in ("login", "display_name")}
-    password = form.get("password") if isinstance(form.get("password"), str) else ""
+    typed = form.get("password")
+    password = typed if isinstance(typed, str) else ""
     try:
         if len(password) < 8:
             raise InvalidInput(PageError.PASSWORD_SHORT)
@@ -120,7 +121,8 @@ def login(request: Request) -> Response:
     ctx = page_ctx(request)
     form = form_data(request)
     login_value = field(form, "login")
-    password = form.get("password") if isinstance(form.get("password"), str) else ""
+    typed = form.get("password")
+    password = typed if isinstance(typed, str) else ""
     target = safe_next(field(form, "next"))
     try:
         signed = log_in(ctx.platform, login=login_value, password=password,

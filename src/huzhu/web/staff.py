@@ -70,7 +70,7 @@ def auditor_page(ctx: Ctx, *, violations: list | None) -> Response:
     books = ctx.platform.cached_figure("books", reports.report_books)
     with ctx.platform.read_factory() as s:
         finance = reports.finance_figures(s)
-        complaints_open = sum(1 for c in complaints.complaints_of(s, actor=ctx.account)
+        complaints_open = sum(1 for c in complaints.complaints_of(s, actor=require(ctx))
                               if c.status == ComplaintStatus.OPEN)
     return render(ctx, "staff/auditor.html", stats=stats, reconciliations=books["reconciliations"], head=books["head"],
                   finance=finance, violations=violations, complaints_open=complaints_open)
@@ -165,8 +165,10 @@ def evidence_file(request: Request, evidence_id: int) -> Response:
     account = require(ctx, Role.INVESTIGATOR, Role.REVIEWER, Role.ADMIN)
     try:
         with ctx.platform.read_factory() as s:
-            evidence, path = open_evidence(s, ctx.platform.evidence, actor=s.get(Account, account.id),
-                                           evidence_id=evidence_id)
+            actor = s.get(Account, account.id)
+            if actor is None:  # the account was removed after this page's session began
+                raise PageNotFound()
+            evidence, path = open_evidence(s, ctx.platform.evidence, actor=actor, evidence_id=evidence_id)
     except NotFound:
         raise PageNotFound() from None
     record_staff_read(request, account, ReadSubject.EVIDENCE, [evidence.id], channel=Channel.WEB)
@@ -429,7 +431,7 @@ def advance_clock(request: Request) -> Response:
 
 def staff_complaints_page(ctx: Ctx, *, status_code: int = 200, error: str = "") -> Response:
     with ctx.platform.read_factory() as s:
-        rows = complaints.complaints_of(s, actor=ctx.account)
+        rows = complaints.complaints_of(s, actor=require(ctx))
     return render(ctx, "staff/complaints.html", status_code=status_code, complaints=rows, error=error,
                   can_answer=ctx.account is not None and ctx.account.role == Role.ADMIN)
 

@@ -33,6 +33,7 @@ from huzhu.http.audit import record_staff_read
 from huzhu.http.deps import CurrentAccount, NowDep, PlatformDep, SessionDep, require_role
 from huzhu.members.models import Member
 from huzhu.money import format_yuan
+from huzhu.plans.rules import ClaimEvaluation
 from huzhu.receipts import receipt_of, receipt_pdf
 from huzhu.receipts.errors import ReceiptError
 
@@ -166,7 +167,7 @@ def list_reports(claim_id: ClaimId, request: Request, session: SessionDep, accou
     return Page(items=[views.report_read(r) for r in rows], next_cursor=cursor)
 
 
-def _checks(evaluation: claims.ClaimEvaluation) -> list[s.RuleCheckRead]:
+def _checks(evaluation: ClaimEvaluation) -> list[s.RuleCheckRead]:
     return [s.RuleCheckRead(code=c.code, passed=c.passed, detail=c.detail) for c in evaluation.checks]
 
 

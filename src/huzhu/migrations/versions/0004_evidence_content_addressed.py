@@ -30,7 +30,8 @@ STORED = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")
 def _data_dir() -> Path:
     from huzhu.config import get_settings
 
-    return Path(op.get_context().config.attributes.get("data_dir") or get_settings().data_dir)
+    config = op.get_context().config
+    return Path((config.attributes.get("data_dir") if config is not None else None) or get_settings().data_dir)
 
 
 def _find(storage_path: str, data_dir: Path) -> Path | None:
