@@ -522,6 +522,8 @@ class ReconciliationPublic(BaseModel):
 class TreeHead(BaseModel):
     tree_size: int
     root_hash: str
+    checkpoint: str | None = Field(default=None, description="the signed checkpoint (C2SP tlog-checkpoint note) "
+                                   "of this size, with witness cosignatures")
 
 
 class MonthCount(BaseModel):
@@ -576,6 +578,7 @@ class RecordProof(BaseModel):
     leaf_hash: str
     root_hash: str
     proof: list[str]
+    checkpoint: str = Field(description="the signed checkpoint of tree_size the proof leads to")
 
 
 class Violation(BaseModel):
