@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     log_origin: str = Field(default="huzhu.example/log", min_length=1, max_length=200, pattern=r"^[!-~]+$")
     log_signing_key: SecretStr | None = None
     log_witnesses: list[str] = Field(default_factory=list)
+    log_witness_tls: str = ""  # "<CA file> <client cert> <client key>" for https witnesses (the bank's mTLS)
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> Settings:

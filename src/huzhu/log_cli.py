@@ -55,7 +55,8 @@ def log_checkpoint(
     failures: list[str] = []
     if witnesses and platform.settings.log_witnesses:
         failures = collect_cosignatures(platform.factory, platform.read_factory,
-                                        parse_witnesses(platform.settings.log_witnesses), now=SystemClock().now)
+                                        parse_witnesses(platform.settings.log_witnesses,
+                                                        platform.settings.log_witness_tls), now=SystemClock().now)
     with platform.read_factory() as session:
         view = current_view(session)
     console.print(view.checkpoint if view else "no checkpoint", soft_wrap=True, highlight=False)

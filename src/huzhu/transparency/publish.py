@@ -14,6 +14,9 @@ and stores each verified cosignature.
 
 from __future__ import annotations
 
+import ssl
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +40,7 @@ from huzhu_verify.cosignature import CosignatureVerifier
 from huzhu_verify.errors import VerificationError
 from huzhu_verify.note import Ed25519Signer, parse_note
 from huzhu_verify.tiles import TileHashReader
-from huzhu_verify.witness import HTTPWitnessEndpoint, WitnessEndpoint, request_cosignature
+from huzhu_verify.witness import HTTPWitnessEndpoint, WitnessEndpoint, WitnessResponse, request_cosignature
 
 KEY_FILE = "huzhu-log-key"
 
@@ -81,14 +84,41 @@ class WitnessConfig:
     endpoint: WitnessEndpoint
 
 
-def parse_witnesses(entries: Sequence[str]) -> list[WitnessConfig]:
-    """``"<witness verifier key> <submission URL prefix>"`` each (the setting HUZHU_LOG_WITNESSES)."""
+class TlsWitnessEndpoint:
+    """A witness over HTTPS presenting a client certificate (the custodian bank's mutual TLS)."""
+
+    def __init__(self, submission_prefix: str, context: ssl.SSLContext, *, timeout: float = 30.0) -> None:
+        self.url = submission_prefix.rstrip("/") + "/add-checkpoint"
+        self.context = context
+        self.timeout = timeout
+
+    def add_checkpoint(self, body: bytes) -> WitnessResponse:
+        request = urllib.request.Request(self.url, data=body, method="POST", headers={"User-Agent": "huzhu"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self.context) as response:
+                return WitnessResponse(response.status, response.headers.get("Content-Type", ""), response.read())
+        except urllib.error.HTTPError as exc:
+            return WitnessResponse(exc.code, exc.headers.get("Content-Type", ""), exc.read())
+
+
+def parse_witnesses(entries: Sequence[str], tls: str = "") -> list[WitnessConfig]:
+    """``"<witness verifier key> <submission URL prefix>"`` each (the setting HUZHU_LOG_WITNESSES).
+
+    ``tls`` is ``"<CA file> <client certificate> <client key>"`` (HUZHU_LOG_WITNESS_TLS): https
+    witnesses are then reached with that CA and client certificate (the custodian bank's mTLS)."""
+    context = None
+    if tls.strip():
+        ca, cert, key = tls.split()
+        context = ssl.create_default_context(cafile=ca)
+        context.load_cert_chain(cert, key)
     found = []
     for entry in entries:
         parts = entry.split()
         if len(parts) != 2:
             raise ValueError(f"a witness is '<verifier key> <URL>', got {entry!r}")
-        found.append(WitnessConfig(CosignatureVerifier.from_vkey(parts[0]), HTTPWitnessEndpoint(parts[1])))
+        endpoint: WitnessEndpoint = (TlsWitnessEndpoint(parts[1], context) if context and parts[1].startswith("https:")
+                                     else HTTPWitnessEndpoint(parts[1]))
+        found.append(WitnessConfig(CosignatureVerifier.from_vkey(parts[0]), endpoint))
     return found
 
 
