@@ -48,22 +48,27 @@ from huzhu.ledger.service import SHARD_IDS_INFO_KEY, open_custody_cash_accounts
 from huzhu.members.sealing import VAULT_INFO_KEY
 from huzhu.migrate import upgrade
 from huzhu.plans.loader import load_plans
+from huzhu.plans.schemas import Plan
 from huzhu.platform import Platform
 from huzhu.sandbox.clock import SandboxDbClock
 from huzhu.transparency.keys import load_log_signer
 from huzhu.transparency.log import SIGNER_INFO_KEY as LOG_SIGNER_INFO_KEY
 from huzhu.transparency.log import install_commit_signing, sign_checkpoint
+from huzhu.transparency.plan_log import log_plan_rules
 from huzhu.web import STATIC as WEB_STATIC
 from huzhu.web import error_page as web_error_page
 from huzhu.web import router as web_router
 from huzhu_verify.note import Ed25519Signer
 
 
-def catch_up_checkpoint(factory: sessionmaker[Session], signer: Ed25519Signer) -> None:
-    """Sign a checkpoint over records appended without the key (or the empty tree of a new log)."""
+def catch_up_checkpoint(factory: sessionmaker[Session], signer: Ed25519Signer, plans: dict[str, Plan]) -> None:
+    """Log plan rule versions not logged yet, and sign a checkpoint over records appended without the
+    key (or the empty tree of a new log)."""
     try:
         with unit_of_work(factory) as session:
-            sign_checkpoint(session, signer, now=SystemClock().now())
+            now = SystemClock().now()
+            log_plan_rules(session, plans, now=now)
+            sign_checkpoint(session, signer, now=now)
     except DomainError as exc:  # a record that does not match its hash: huzhu ledger check names it
         logging.getLogger("huzhu.log").error("public log: no checkpoint signed: %s", exc)
 
@@ -87,7 +92,7 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
         # The custody cash shards exist before the first deposit, so concurrent first deposits do not race.
         with unit_of_work(factory) as session:
             open_custody_cash_accounts(session, now=SystemClock().now())
-        catch_up_checkpoint(factory, log_signer)
+        catch_up_checkpoint(factory, log_signer, plans)
     if clock is None:
         clock = SandboxDbClock(factory, read_factory) if settings.sandbox else SystemClock()
     return Platform(settings=settings, engine=engine, factory=factory, read_factory=read_factory, plans=plans,

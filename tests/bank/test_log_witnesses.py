@@ -99,6 +99,8 @@ def test_two_witnesses_cosign_and_refuse_forks_and_rollbacks(
     witnesses = parse_witnesses([f"{witness_process} http://127.0.0.1:{WITNESS_PORT}",
                                  f"{bank_vkey} {bank_witness.url}/v1/witness"], _tls(certs))
 
+    base = len(platform.plans)  # the plans' rule versions are the first records
+    small, n = base + 3, base + 303
     _append(platform, clock, 3)
     assert collect_cosignatures(platform.factory, platform.read_factory, witnesses, now=clock.now) == []
     _append(platform, clock, 300, start=3)
@@ -106,7 +108,7 @@ def test_two_witnesses_cosign_and_refuse_forks_and_rollbacks(
     assert collect_cosignatures(platform.factory, platform.read_factory, witnesses, now=clock.now) == []
     with platform.read_factory() as session:
         view = current_view(session)
-    assert view.tree_size == 303
+    assert view.tree_size == n
     assert "— auditor.example/w1 " in view.checkpoint and "— custodian.huzhu.example " in view.checkpoint
 
     site = tmp_path / "site"
@@ -132,21 +134,21 @@ def test_two_witnesses_cosign_and_refuse_forks_and_rollbacks(
 
     # A fork: a checkpoint validly signed by the log key, size 400, whose tree does not extend 303.
     forked_root = bytes(32)
-    fork = sign_note(Checkpoint(log_signer.name, 400, forked_root).to_text(), [log_signer])
+    fork = sign_note(Checkpoint(log_signer.name, n + 100, forked_root).to_text(), [log_signer])
     fake_proof = tuple(bytes([i]) * 32 for i in range(1, 8))
-    body = format_add_checkpoint(AddCheckpointRequest(303, fake_proof, fork))
+    body = format_add_checkpoint(AddCheckpointRequest(n, fake_proof, fork))
     # A rollback: a signed checkpoint smaller than the one cosigned (3 < 303).
     with platform.read_factory() as session:
-        small = session.scalar(select(LogCheckpoint.note).where(LogCheckpoint.tree_size == 3)).encode()
-    rollback = format_add_checkpoint(AddCheckpointRequest(3, (), small))
+        small_note = session.scalar(select(LogCheckpoint.note).where(LogCheckpoint.tree_size == small)).encode()
+    rollback = format_add_checkpoint(AddCheckpointRequest(small, (), small_note))
     empty = sign_note(Checkpoint(log_signer.name, 0, EMPTY_ROOT).to_text(), [log_signer])
     for endpoint in (HTTPWitnessEndpoint(f"http://127.0.0.1:{WITNESS_PORT}"),
                      TlsWitnessEndpoint(f"{bank_witness.url}/v1/witness", witnesses[1].endpoint.context)):
         assert endpoint.add_checkpoint(body).status == 422
         refused = endpoint.add_checkpoint(rollback)
-        assert refused.status == 409 and refused.body.strip() == b"303"
-        assert endpoint.add_checkpoint(format_add_checkpoint(AddCheckpointRequest(303, (), empty))).status == 400
+        assert refused.status == 409 and refused.body.strip() == str(n).encode()
+        assert endpoint.add_checkpoint(format_add_checkpoint(AddCheckpointRequest(n, (), empty))).status == 400
         # Signed by another key under the log's name: 403.
         impostor = Ed25519Signer.generate(log_signer.name)
-        forged = sign_note(Checkpoint(log_signer.name, 500, forked_root).to_text(), [impostor])
-        assert endpoint.add_checkpoint(format_add_checkpoint(AddCheckpointRequest(303, (), forged))).status == 403
+        forged = sign_note(Checkpoint(log_signer.name, n + 200, forked_root).to_text(), [impostor])
+        assert endpoint.add_checkpoint(format_add_checkpoint(AddCheckpointRequest(n, (), forged))).status == 403

@@ -44,29 +44,31 @@ def test_key_made_once_private_and_named_by_origin(platform: Platform) -> None:
 
 
 def test_each_commit_signs_a_checkpoint_that_proofs_match(platform: Platform, clock: FixedClock) -> None:
+    base = len(platform.plans)  # the plans' rule versions are the first records
+    small, n = base + 3, base + 303
     _append(platform, clock, 3)
     _append(platform, clock, 300, start=3)
     verifier = _signer(platform).verifier
     with platform.factory() as session:
         sizes = list(session.scalars(select(LogCheckpoint.tree_size).order_by(LogCheckpoint.tree_size)))
-        assert sizes == [0, 3, 303]
+        assert sizes == [base, small, n]
         latest = latest_checkpoint(session)
         signed = open_checkpoint(latest.note.encode(), [verifier], origin="huzhu.example/log")
-        assert signed.checkpoint.size == 303 and signed.checkpoint.root_hash.hex() == latest.root_hash
+        assert signed.checkpoint.size == n and signed.checkpoint.root_hash.hex() == latest.root_hash
         payload = session.scalar(select(PublicRecord.payload).where(PublicRecord.leaf_index == 7))
-        got = inclusion(session, 7, 303)
-        verify_inclusion(leaf_hash(payload.encode()), 7, 303, [bytes.fromhex(h) for h in got["proof"]],
+        got = inclusion(session, 7, n)
+        verify_inclusion(leaf_hash(payload.encode()), 7, n, [bytes.fromhex(h) for h in got["proof"]],
                          signed.checkpoint.root_hash)
-        old = open_checkpoint(session.scalar(select(LogCheckpoint.note).where(LogCheckpoint.tree_size == 3)).encode(),
+        old = open_checkpoint(session.scalar(select(LogCheckpoint.note).where(LogCheckpoint.tree_size == small)).encode(),
                               [verifier]).checkpoint
-        proof = consistency(session, 3, 303)
-        verify_consistency(3, 303, [base64.b64decode(h) for h in proof["proof_b64"]], old.root_hash,
+        proof = consistency(session, small, n)
+        verify_consistency(small, n, [base64.b64decode(h) for h in proof["proof_b64"]], old.root_hash,
                            signed.checkpoint.root_hash)
         record_id = session.scalar(select(PublicRecord.id).where(PublicRecord.leaf_index == 290))
         by_record = record_proof(session, record_id)
-        assert by_record["tree_size"] == 303 and by_record["checkpoint"] == latest.note
+        assert by_record["tree_size"] == n and by_record["checkpoint"] == latest.note
         # Sizes the log has not signed are refused, never silently replaced by the latest one.
-        for bad in ({"index": 0, "tree_size": 304}, {"index": 5, "tree_size": 5}, {"index": 0, "tree_size": 0}):
+        for bad in ({"index": 0, "tree_size": n + 1}, {"index": 5, "tree_size": 5}, {"index": 0, "tree_size": 0}):
             with pytest.raises(InvalidInput):
                 inclusion(session, **bad)
         with pytest.raises(InvalidInput):
@@ -75,18 +77,19 @@ def test_each_commit_signs_a_checkpoint_that_proofs_match(platform: Platform, cl
 
 
 def test_record_edited_in_place_with_hash_recomputed_is_caught(platform: Platform, clock: FixedClock) -> None:
+    base = len(platform.plans)
     _append(platform, clock, 5)
     with platform.session() as session:
-        row = session.scalar(select(PublicRecord).where(PublicRecord.leaf_index == 2))
+        row = session.scalar(select(PublicRecord).where(PublicRecord.leaf_index == base + 2))
         forged = row.payload.replace("100.00", "1.00")
         forged_hash = leaf_hash(forged.encode()).hex()
         # The attack of issue 9: new content, its hash recomputed, and the next record's link fixed.
         session.execute(update(PublicRecord).where(PublicRecord.id == row.id)
                         .values(payload=forged, leaf_hash=forged_hash))
-        session.execute(update(PublicRecord).where(PublicRecord.leaf_index == 3).values(prev_hash=forged_hash))
+        session.execute(update(PublicRecord).where(PublicRecord.leaf_index == base + 3).values(prev_hash=forged_hash))
     with platform.factory() as session:
         problems = verify_chain(session)
-    assert any("do not hash to the root the log signed at size 5" in p for p in problems), problems
+    assert any(f"do not hash to the root the log signed at size {base + 5}" in p for p in problems), problems
 
 
 def test_record_dropped_or_swapped_is_caught(platform: Platform, clock: FixedClock) -> None:

@@ -53,7 +53,8 @@ def _publish(platform: Platform, directory: Path) -> None:
 
 
 def test_publish_then_replay_passes_and_tampering_fails(platform: Platform, clock: FixedClock, tmp_path: Path) -> None:
-    _append(platform, clock, 300)
+    base = len(platform.plans)  # the plans' rule versions are the first records
+    _append(platform, clock, 300 - base)
     out = tmp_path / "site"
     _publish(platform, out)
     vkey = (out / KEY_FILE).read_text().strip()
@@ -66,7 +67,7 @@ def test_publish_then_replay_passes_and_tampering_fails(platform: Platform, cloc
     before = full_bundle.stat().st_mtime_ns
     old_checkpoint = tmp_path / "old-checkpoint"
     old_checkpoint.write_bytes((out / "checkpoint").read_bytes())
-    _append(platform, clock, 40, start=300)
+    _append(platform, clock, 40, start=300 - base)
     time.sleep(0.01)
     _publish(platform, out)
     assert full_bundle.stat().st_mtime_ns == before
@@ -107,8 +108,9 @@ def _server(platform: Platform) -> Iterator[str]:
 
 
 def test_portal_serves_the_log_and_proofs(platform: Platform, clock: FixedClock, tmp_path: Path) -> None:
-    _append(platform, clock, 5)
-    _append(platform, clock, 290, start=5)
+    base = len(platform.plans)  # the plans' rule versions are the first records
+    _append(platform, clock, 5 - base)
+    _append(platform, clock, 290, start=5 - base)
     with _server(platform) as base, httpx.Client(base_url=base) as http:
         vkey = http.get("/.well-known/huzhu-log-key").text.strip()
         assert vkey.startswith("huzhu.example/log+")

@@ -277,6 +277,8 @@ class ClaimRead(BaseModel):
     filed_at: datetime
     updated_at: datetime
     timeline: list[ClaimEventRead]
+    receipt: str | None = Field(default=None, description="when just filed: the public log's signed promise of "
+                                "inclusion (huzhu-receipt/v1 note; check it with huzhu-verify receipt)")
 
 
 class EvidenceRead(BaseModel):
@@ -456,6 +458,8 @@ class ObjectionRead(ObjectionPublic):
     member_id: int
     account_id: int
     resolved_by_account_id: int | None
+    receipt: str | None = Field(default=None, description="when just filed: the public log's signed promise of "
+                                "inclusion (huzhu-receipt/v1 note; check it with huzhu-verify receipt)")
 
 
 class ResolutionCreate(_In):

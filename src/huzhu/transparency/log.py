@@ -26,7 +26,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, func, select
@@ -36,8 +36,16 @@ from huzhu.errors import Conflict, InvalidInput, NotFound
 from huzhu.transparency.models import LogCheckpoint, LogCosignature, LogTile, PublicRecord
 from huzhu_verify.checkpoint import Checkpoint, open_checkpoint
 from huzhu_verify.errors import TileNotFoundError, VerificationError
-from huzhu_verify.merkle import EMPTY_ROOT, HASH_SIZE, RootAccumulator, leaf_hash, perfect_root
+from huzhu_verify.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    RootAccumulator,
+    leaf_hash,
+    perfect_root,
+    verify_inclusion,
+)
 from huzhu_verify.note import Ed25519Signer, Verifier, add_signature_lines, sign_note
+from huzhu_verify.receipt import Receipt, sign_receipt
 from huzhu_verify.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -365,6 +373,58 @@ def verify_log(session: Session, verifier: Verifier | None) -> list[str]:
         problems.append(f"the log signed a checkpoint of size {target.tree_size} but only {acc.size} records "
                         "are stored: records were dropped")
     return problems
+
+
+# --- checking records shown on pages -------------------------------------------------------------
+
+
+def verified_records(session: Session, records: list[PublicRecord]) -> dict[int, bool]:
+    """For each record (by leaf index): is its content, as stored now, the leaf the log signed?
+
+    Each record's leaf hash is recomputed from its payload and proved (from the tiles) to be in the
+    latest checkpoint, whose signature is checked with the log key. A record edited in place, even
+    with its stored hash and the tiles recomputed, fails; so does one not yet in a checkpoint.
+    """
+    marks = {r.leaf_index: False for r in records}
+    row = latest_checkpoint(session)
+    signer = session.info.get(SIGNER_INFO_KEY)
+    if row is None or not isinstance(signer, Ed25519Signer) or not records:
+        return marks
+    try:
+        signed = open_checkpoint(row.note.encode("utf-8"), [signer.verifier], origin=signer.name).checkpoint
+    except VerificationError:
+        return marks
+    reader = TileHashReader(DbTileReader(session), signed.size)
+    for record in records:
+        if record.leaf_index >= signed.size:
+            continue
+        try:
+            proof = reader.inclusion_proof(record.leaf_index)
+            verify_inclusion(leaf_hash(record.payload.encode("utf-8")), record.leaf_index, signed.size, proof,
+                             signed.root_hash)
+        except (VerificationError, ValueError):
+            continue
+        marks[record.leaf_index] = True
+    return marks
+
+
+# --- receipts -----------------------------------------------------------------------------------
+
+
+def issue_receipt(session: Session, *, kind: str, subject: str, now: datetime) -> str | None:
+    """The log's signed promise of inclusion (:mod:`huzhu_verify.receipt`) of the latest record of
+    ``kind`` about ``subject`` appended in this transaction; None without the log key."""
+    signer = session.info.get(SIGNER_INFO_KEY)
+    if not isinstance(signer, Ed25519Signer):
+        return None
+    row = session.execute(select(PublicRecord.leaf_index, PublicRecord.leaf_hash)
+                          .where(PublicRecord.kind == kind, PublicRecord.subject == subject)
+                          .order_by(PublicRecord.leaf_index.desc()).limit(1)).one_or_none()
+    if row is None:
+        return None
+    moment = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    receipt = Receipt(signer.name, row.leaf_index, bytes.fromhex(row.leaf_hash), moment)
+    return sign_receipt(receipt, signer).decode("utf-8")
 
 
 # --- serving the log as tlog-tiles files --------------------------------------------------------
