@@ -53,6 +53,7 @@ from huzhu_verify.tiles import (
     TileRef,
     edge_root,
     format_entry_bundle,
+    parse_tile_path,
 )
 
 SIGNER_INFO_KEY = "huzhu.log_signer"
@@ -260,7 +261,7 @@ def current_view(session: Session) -> CheckpointView | None:
     return CheckpointView(row.tree_size, row.root_hash, checkpoint_with_cosignatures(session, row))
 
 
-def _require_view(session: Session) -> CheckpointView:
+def require_view(session: Session) -> CheckpointView:
     view = current_view(session)
     if view is None:
         raise NotFound("the public log has no signed checkpoint yet")
@@ -273,7 +274,7 @@ def _b64(hashes: list[bytes]) -> list[str]:
 
 def inclusion(session: Session, index: int, tree_size: int | None = None) -> dict[str, Any]:
     """Inclusion proof of leaf ``index`` in the tree of ``tree_size`` leaves (default: latest)."""
-    view = _require_view(session)
+    view = require_view(session)
     size = view.tree_size if tree_size is None else tree_size
     if not 0 < size <= view.tree_size:
         raise InvalidInput(f"tree_size must be between 1 and {view.tree_size}, the latest checkpoint's size",
@@ -291,7 +292,7 @@ def inclusion(session: Session, index: int, tree_size: int | None = None) -> dic
 
 def consistency(session: Session, first: int, second: int | None = None) -> dict[str, Any]:
     """Consistency proof from size ``first`` to ``second`` (default: latest)."""
-    view = _require_view(session)
+    view = require_view(session)
     second = view.tree_size if second is None else second
     if not 0 < second <= view.tree_size:
         raise InvalidInput(f"to must be between 1 and {view.tree_size}, the latest checkpoint's size", to=second)
@@ -309,7 +310,7 @@ def consistency(session: Session, first: int, second: int | None = None) -> dict
 
 def entries(session: Session, start: int, limit: int) -> tuple[list[PublicRecord], CheckpointView]:
     """Records ``start`` … ``start + limit - 1`` that are inside the latest checkpoint."""
-    view = _require_view(session)
+    view = require_view(session)
     if not 0 <= start < view.tree_size:
         raise InvalidInput(f"start must be between 0 and {view.tree_size - 1}", start=start)
     end = min(start + limit, view.tree_size)
@@ -436,6 +437,14 @@ def log_verifier_key(session: Session) -> str:
     if not isinstance(signer, Ed25519Signer):
         raise NotFound("this process has no public log key")
     return signer.verifier.vkey
+
+
+def tile_ref(path: str) -> TileRef:
+    """The tile or bundle a ``tile/…`` path names; a malformed path is :class:`NotFound`."""
+    try:
+        return parse_tile_path(path)
+    except (VerificationError, ValueError):
+        raise NotFound(f"{path} is not a tile path") from None
 
 
 def tile_file(session: Session, ref: TileRef) -> bytes:

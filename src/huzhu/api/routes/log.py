@@ -17,11 +17,8 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from huzhu.errors import NotFound
 from huzhu.http.deps import SessionDep
 from huzhu.transparency import log
-from huzhu_verify.errors import MalformedError
-from huzhu_verify.tiles import parse_tile_path
 
 router = APIRouter(prefix="/log", tags=["transparency"])
 files_router = APIRouter(tags=["transparency"])
@@ -89,9 +86,7 @@ def _origin(key: str) -> str:
 
 @router.get("/checkpoint", response_model=LogCheckpointRead, summary="The latest signed checkpoint")
 def get_checkpoint(session: SessionDep) -> LogCheckpointRead:
-    view = log.current_view(session)
-    if view is None:
-        raise NotFound("the public log has no signed checkpoint yet")
+    view = log.require_view(session)
     key = log.log_verifier_key(session)
     return LogCheckpointRead(origin=_origin(key), tree_size=view.tree_size, root_hash=view.root_hash,
                              checkpoint=view.checkpoint, log_key=key)
@@ -140,19 +135,14 @@ def well_known_key(session: SessionDep) -> PlainTextResponse:
 
 @files_router.get("/log/checkpoint", response_class=PlainTextResponse, summary="tlog-tiles: the checkpoint")
 def checkpoint_file(session: SessionDep) -> Response:
-    view = log.current_view(session)
-    if view is None:
-        raise NotFound("the public log has no signed checkpoint yet")
+    view = log.require_view(session)
     return Response(view.checkpoint, media_type=NOTE_TYPE, headers={"Cache-Control": "no-cache"})
 
 
 @files_router.get("/log/tile/{path:path}", summary="tlog-tiles: a hash tile or an entry bundle",
                   response_class=Response)
 def tile(session: SessionDep, path: Annotated[str, Path(max_length=200, pattern=r"^[0-9a-z./]+$")]) -> Response:
-    try:
-        ref = parse_tile_path("tile/" + path)
-    except (MalformedError, ValueError):
-        raise NotFound(f"tile/{path} is not a tile path") from None
+    ref = log.tile_ref("tile/" + path)
     cache = "public, max-age=31536000, immutable" if not ref.is_partial else "public, max-age=60"
     return Response(log.tile_file(session, ref), media_type="application/octet-stream",
                     headers={"Cache-Control": cache})
