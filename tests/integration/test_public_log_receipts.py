@@ -15,11 +15,12 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from huzhu.accounts import service as accounts
+from huzhu.api.views import case_detail_public
 from huzhu.app import build_platform
 from huzhu.casework import service as casework
 from huzhu.clock import FixedClock
 from huzhu.notices import service as notices
-from huzhu.notices.models import Case
+from huzhu.notices.models import Case, Objection
 from huzhu.plans.loader import plan_digest
 from huzhu.platform import Platform
 from huzhu.transparency.log import SIGNER_INFO_KEY, issue_receipt, verified_records
@@ -97,6 +98,17 @@ def test_objection_and_claim_receipts_are_kept_and_checkable(platform: Platform,
     receipt_file.write_bytes(sign_receipt(unkept, impostor))
     forged = verify("receipt", str(receipt_file), str(site), "--log-key", vkey)
     assert forged.returncode == 1 and "FAIL  receipt signature" in forged.stdout, forged.stdout
+
+    # The API's case answer checks each objection against the log; an edit of the table shows.
+    with platform.factory() as s:
+        detail = case_detail_public(s, s.get(Case, case_id))
+    assert [o.in_log for o in detail.objections] == [True]
+    assert detail.public_records and all(r.in_log for r in detail.public_records)
+    assert detail.tree_size > max(r.index for r in detail.public_records) and detail.checkpoint
+    with platform.session() as s:
+        s.execute(update(Objection).where(Objection.id == objection_id).values(reason="请核实事故经过，另有隐情。"))
+    with platform.factory() as s:
+        assert [o.in_log for o in case_detail_public(s, s.get(Case, case_id)).objections] == [False]
 
     # Case pages: each record is checked against the signed log; an edited one is marked.
     with platform.factory() as s:

@@ -438,12 +438,25 @@ class ObjectionPublic(BaseModel):
     filed_at: datetime
     resolution_note: str | None
     resolved_at: datetime | None
+    in_log: bool | None = Field(default=None, description="on a case's page: the reason (and the outcome, once "
+                                "resolved) is exactly what the signed public log holds")
+
+
+class CaseRecordPublic(BaseModel):
+    index: int = Field(description="the record's leaf index in the public log")
+    kind: str
+    leaf_hash: str
+    payload: str = Field(description="the leaf's exact bytes (canonical JSON)")
+    in_log: bool = Field(description="the stored record proves to be in the latest signed checkpoint")
 
 
 class CaseDetailPublic(CasePublic):
     timeline: list[CaseEventPublic]
     objections: list[ObjectionPublic]
     payouts: list[PayoutPublic]
+    public_records: list[CaseRecordPublic] = Field(default_factory=list)
+    tree_size: int = Field(default=0, description="size of the signed checkpoint the records were checked against")
+    checkpoint: str | None = Field(default=None, description="that signed checkpoint, with cosignatures")
 
 
 class ObjectionCreate(_In):
