@@ -148,3 +148,32 @@ def test_portal_serves_the_log_and_proofs(platform: Platform, clock: FixedClock,
         assert replay.returncode == 0, replay.stdout + replay.stderr
         included = verify("inclusion", f"{base}/log/", "--index", "200", "--log-key", vkey)
         assert included.returncode == 0, included.stdout + included.stderr
+
+
+def test_the_commands_publish_print_the_key_and_sign(platform: Platform, clock: FixedClock, tmp_path: Path,
+                                                     database_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from huzhu.cli import app
+    from huzhu.config import get_settings
+
+    _append(platform, clock, 10)
+    env = {"HUZHU_DATABASE_URL": database_url, "HUZHU_MODE": "sandbox",
+           "HUZHU_DATA_DIR": str(platform.settings.data_dir)}
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        key = runner.invoke(app, ["log", "key"], env=env)
+        signed = runner.invoke(app, ["log", "checkpoint", "--no-witnesses"], env=env)
+        published = runner.invoke(app, ["publish", str(tmp_path / "site")], env=env)
+    finally:
+        get_settings.cache_clear()
+    with platform.factory() as session:
+        vkey = session.info[SIGNER_INFO_KEY].verifier.vkey
+        skey = session.info[SIGNER_INFO_KEY].skey
+    assert key.exit_code == 0 and key.output.strip() == vkey
+    assert signed.exit_code == 0 and signed.output.startswith("huzhu.example/log\n")
+    assert published.exit_code == 0, published.output
+    assert skey not in key.output + signed.output + published.output  # the private key is never printed
+    replayed = verify("replay", str(tmp_path / "site"), "--log-key", vkey)
+    assert replayed.returncode == 0, replayed.stdout
