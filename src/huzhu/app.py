@@ -18,11 +18,13 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 from starlette.responses import HTMLResponse, JSONResponse
 
 from huzhu import __version__
 from huzhu.api.router import build_api_router
+from huzhu.api.routes.log import files_router as log_files_router
 from huzhu.clock import Clock, SystemClock
 from huzhu.config import Settings, get_settings
 from huzhu.custody.service import SimulatedCustodian
@@ -34,6 +36,7 @@ from huzhu.db import (
     make_session_factory,
     unit_of_work,
 )
+from huzhu.errors import DomainError
 from huzhu.http.cache import PublicReadCache
 from huzhu.http.gate import RequestGate, WriteGate
 from huzhu.http.headers import SecurityHeaders
@@ -46,11 +49,29 @@ from huzhu.ledger.service import SHARD_IDS_INFO_KEY, open_custody_cash_accounts
 from huzhu.members.sealing import VAULT_INFO_KEY
 from huzhu.migrate import upgrade
 from huzhu.plans.loader import load_plans
+from huzhu.plans.schemas import Plan
 from huzhu.platform import Platform
 from huzhu.sandbox.clock import SandboxDbClock
+from huzhu.transparency.keys import load_log_signer
+from huzhu.transparency.log import SIGNER_INFO_KEY as LOG_SIGNER_INFO_KEY
+from huzhu.transparency.log import install_commit_signing, sign_checkpoint
+from huzhu.transparency.plan_log import log_plan_rules
 from huzhu.web import STATIC as WEB_STATIC
 from huzhu.web import error_page as web_error_page
 from huzhu.web import router as web_router
+from huzhu_verify.note import Ed25519Signer
+
+
+def catch_up_checkpoint(factory: sessionmaker[Session], signer: Ed25519Signer, plans: dict[str, Plan]) -> None:
+    """Log plan rule versions not logged yet, and sign a checkpoint over records appended without the
+    key (or the empty tree of a new log)."""
+    try:
+        with unit_of_work(factory) as session:
+            now = SystemClock().now()
+            log_plan_rules(session, plans, now=now)
+            sign_checkpoint(session, signer, now=now)
+    except DomainError as exc:  # a record that does not match its hash: huzhu ledger check names it
+        logging.getLogger("huzhu.log").error("public log: no checkpoint signed: %s", exc)
 
 
 def build_platform(settings: Settings | None = None, *, migrate: bool = True, clock: Clock | None = None) -> Platform:
@@ -60,7 +81,11 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine, id_number_key=settings.id_number_key.get_secret_value(), data_dir=settings.data_dir)
-    info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key.get_secret_value()), SHARD_IDS_INFO_KEY: {}}
+    log_signer = load_log_signer(settings.data_dir, settings.log_origin, settings.log_signing_key.get_secret_value()
+                                 if settings.log_signing_key else None)
+    install_commit_signing()
+    info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key.get_secret_value()), SHARD_IDS_INFO_KEY: {},
+            LOG_SIGNER_INFO_KEY: log_signer}
     factory = make_session_factory(engine, info=info)
     read_factory = make_session_factory(engine, read_only=True, info=info)
     plans = load_plans(settings.resolved_plans_dir)
@@ -68,6 +93,7 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
         # The custody cash shards exist before the first deposit, so concurrent first deposits do not race.
         with unit_of_work(factory) as session:
             open_custody_cash_accounts(session, now=SystemClock().now())
+        catch_up_checkpoint(factory, log_signer, plans)
     if clock is None:
         clock = SandboxDbClock(factory, read_factory) if settings.sandbox else SystemClock()
     return Platform(settings=settings, engine=engine, factory=factory, read_factory=read_factory, plans=plans,
@@ -133,6 +159,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         return JSONResponse({"status": "ready", "writes": "busy" if state else "ok", "mode": platform.settings.mode})
 
     _offline_docs(app)
+    app.include_router(log_files_router)  # /log/checkpoint, /log/tile/…, /.well-known/huzhu-log-key
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
     _document_plan_codes(app, sorted(platform.plans))

@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from huzhu.errors import DomainError
+from huzhu.log_cli import register as register_log_commands
 
 app = typer.Typer(help="huzhu (互助): a transparent, zero-profit mutual-aid platform.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff and member accounts.", no_args_is_help=True)
@@ -261,7 +262,7 @@ def ledger_check() -> None:
         raise typer.Exit(1)
     console.print("ledger check passed: debits = credits; totals match entries; no negative balance; "
                   "custody = member balances + case pools; payouts = collected shares; each member pays a case once; "
-                  "books = custodian; public record chain intact")
+                  "books = custodian; public log matches every signed checkpoint")
 
 
 @maintenance_app.command("purge")
@@ -395,6 +396,8 @@ def serve(
     uvicorn.run("huzhu.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
                 **server_options())
 
+
+register_log_commands(app, _platform)
 
 if __name__ == "__main__":
     app()

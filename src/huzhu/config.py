@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     idempotency_retention_days: int = Field(default=30, ge=1, le=3650)
     # Cookies marked Secure (sent over HTTPS only): on in production unless set.
     cookie_secure: bool | None = None
+    # The public log (docs/public-log.md): its origin line, its Ed25519 signer key (C2SP note key
+    # text; when unset, <data_dir>/log-signing.key is made on first start) and the witnesses asked
+    # to cosign each checkpoint, each "<witness verifier key> <submission URL prefix>".
+    log_origin: str = Field(default="huzhu.example/log", min_length=1, max_length=200, pattern=r"^[!-~]+$")
+    log_signing_key: SecretStr | None = None
+    log_witnesses: list[str] = Field(default_factory=list)
+    log_witness_tls: str = ""  # "<CA file> <client cert> <client key>" for https witnesses (the bank's mTLS)
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> Settings:

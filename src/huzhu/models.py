@@ -13,7 +13,7 @@ from huzhu.members.models import Enrollment, EnrollmentEvent, Member
 from huzhu.notices.models import Case, Objection
 from huzhu.numbering import NumberSequence
 from huzhu.sandbox.models import SandboxClock
-from huzhu.transparency.models import PublicRecord
+from huzhu.transparency.models import LogCheckpoint, LogCosignature, LogTile, PublicRecord
 
 __all__ = [
     "Account",
@@ -32,6 +32,9 @@ __all__ = [
     "IdempotencyRecord",
     "InvestigationReport",
     "LedgerAccount",
+    "LogCheckpoint",
+    "LogCosignature",
+    "LogTile",
     "LoginChallengeUse",
     "LoginSession",
     "LoginThrottle",

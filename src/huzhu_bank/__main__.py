@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="the bank's Ed25519 signing key (created on first start)")
     run.add_argument("--key-name", default="custodian.huzhu.example")
     run.add_argument("--account", default="HUZHU-CUSTODY-0001", help="the pool (custody) account number")
+    run.add_argument("--witness-log", action="append",
+                     default=os.environ.get("HUZHU_BANK_WITNESS_LOGS", "").split(),
+                     help="a public log's verifier key to witness (repeat; or HUZHU_BANK_WITNESS_LOGS)")
     run.add_argument("--no-sandbox", action="store_true", help="without the /v1/sandbox endpoints")
     return parser
 
@@ -44,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote ca, server and client certificates and keys to {paths.directory}")
         return 0
     settings = BankSettings(database_url=args.db, account_number=args.account, key_path=args.key,
-                            key_name=args.key_name, sandbox=not args.no_sandbox)
+                            key_name=args.key_name, sandbox=not args.no_sandbox,
+                            witness_logs=tuple(args.witness_log))
     serve(settings, host=args.host, port=args.port, certs=args.certs)
     return 0
 

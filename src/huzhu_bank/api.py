@@ -37,6 +37,7 @@ from huzhu_bank import service
 from huzhu_bank.certs import fingerprint_of_pem
 from huzhu_bank.runtime import BankRuntime
 from huzhu_bank.signing import parse_verifier_key
+from huzhu_bank.witness import register_witness_routes
 
 PROBLEM_JSON = "application/problem+json"
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
@@ -136,6 +137,7 @@ def create_app(runtime: BankRuntime) -> FastAPI:
     app = FastAPI(title="huzhu custodian bank (sandbox)", version="1", docs_url=None, redoc_url=None)
     _install_problems(app)
     _platform_routes(app, runtime)
+    register_witness_routes(app, runtime)
     if runtime.settings.sandbox:
         _sandbox_routes(app, runtime)
     return app

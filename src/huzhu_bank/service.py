@@ -85,6 +85,7 @@ class BankSettings:
     key_path: Path = Path("data/bank-signing-ed25519.pem")
     key_name: str = "custodian.huzhu.example"
     sandbox: bool = True
+    witness_logs: tuple[str, ...] = ()  # verifier keys of the public logs it witnesses (huzhu_bank.witness)
 
 
 # --- the account and its counters ---------------------------------------------------------------

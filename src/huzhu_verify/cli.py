@@ -12,6 +12,7 @@ SOURCE is a tile directory or an ``http(s)://`` prefix serving ``checkpoint`` an
     huzhu-verify consistency SOURCE --old FILE       the signed tree extends an older one
     huzhu-verify replay      SOURCE                  recompute every leaf, tile and the root
     huzhu-verify monitor     SOURCE --state FILE     remember checkpoints; fail on fork/rollback
+    huzhu-verify receipt     FILE SOURCE             a receipt's promised entry is in the signed tree
 
 Subcommands are entries of :data:`COMMANDS`; a new one adds a :class:`Command` there.
 """
@@ -33,6 +34,7 @@ from huzhu_verify.errors import HistoryError, MalformedError, VerificationError
 from huzhu_verify.merkle import leaf_hash, verify_consistency, verify_inclusion
 from huzhu_verify.monitor import Monitor, MonitorState, check_tiles_match
 from huzhu_verify.policy import Policy, VerifiedCheckpoint, load_policy, parse_policy
+from huzhu_verify.receipt import check_receipt, open_receipt
 from huzhu_verify.tiles import TileHashReader, TileReader, open_tile_reader, replay
 
 __all__ = ["COMMANDS", "Command", "Report", "main"]
@@ -258,6 +260,24 @@ def run_monitor(args: argparse.Namespace, report: Report) -> None:
         raise
 
 
+def run_receipt(args: argparse.Namespace, report: Report) -> None:
+    with report.check("receipt signature") as step:
+        policy = _policy(args)
+        try:
+            raw = args.receipt.read_bytes()
+        except OSError as exc:
+            raise MalformedError(f"cannot read the receipt {args.receipt}: {exc.strerror}") from None
+        receipt = open_receipt(raw, [log.verifier for log in policy.logs])
+        step.detail = (f"{receipt.origin} promised entry {receipt.index} with leaf hash "
+                       f"{receipt.leaf_hash.hex()} at {receipt.time}")
+    reader, verified = _load_source(report, args)
+    cp = verified.checkpoint
+    with report.check("promise kept") as step:
+        proof = TileHashReader(reader, cp.size).inclusion_proof(receipt.index) if receipt.index < cp.size else []
+        check_receipt(receipt, cp, proof)
+        step.detail = f"entry {receipt.index} is in {cp.origin} at size {cp.size} ({len(proof)} hashes from tiles)"
+
+
 def _print_evidence(report: Report, error: BaseException | None) -> None:
     """Two checkpoints signed by the log that contradict each other prove misbehaviour: show both."""
     if not isinstance(error, HistoryError) or not error.evidence:
@@ -303,6 +323,11 @@ def _args_consistency(p: argparse.ArgumentParser) -> None:
     p.add_argument("--old-root", help="earlier root hash, base64")
 
 
+def _args_receipt(p: argparse.ArgumentParser) -> None:
+    p.add_argument("receipt", type=Path, help="the receipt (a signed note) the platform returned")
+    _add_source_arguments(p)
+
+
 def _args_monitor(p: argparse.ArgumentParser) -> None:
     _add_source_arguments(p)
     p.add_argument("--state", type=Path, required=True, help="JSON file remembering verified checkpoints")
@@ -314,6 +339,7 @@ COMMANDS: list[Command] = [
     Command("consistency", "prove that the signed tree extends an older one", _args_consistency, run_consistency),
     Command("replay", "recompute every leaf hash, tile and the root from the entries", _add_source_arguments,
             run_replay),
+    Command("receipt", "check that the log kept a receipt's promise of inclusion", _args_receipt, run_receipt),
     Command("monitor", "check a new checkpoint against the last one remembered", _args_monitor, run_monitor),
 ]
 

@@ -25,6 +25,7 @@ from huzhu.members import service as members
 from huzhu.members.models import Enrollment, EnrollmentEvent
 from huzhu.notices.models import Case
 from huzhu.platform import Platform
+from huzhu.transparency.merkle import leaf_hash
 
 from .helpers import (
     ACCIDENT,
@@ -401,13 +402,14 @@ def _story(platform: Platform, clock: FixedClock, tmp_path: Path) -> dict[str, i
                 "pool_member": pool[0], "other_account": claimant.ledger_account_id}
 
 
-def _cli_ledger_check(database_url: str) -> tuple[int, str]:
+def _cli_ledger_check(database_url: str, data_dir: Path) -> tuple[int, str]:
     from huzhu.cli import app
 
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(app, ["ledger", "check"], env={"HUZHU_DATABASE_URL": database_url,
-                                                                 "HUZHU_MODE": "sandbox"})
+                                                                 "HUZHU_MODE": "sandbox",
+                                                                 "HUZHU_DATA_DIR": str(data_dir)})
     finally:
         get_settings.cache_clear()
     return result.exit_code, result.output
@@ -447,6 +449,17 @@ def _corrupt(platform: Platform, how: str, ids: dict[str, int]) -> None:
         elif how == "public_record_rewritten":
             s.execute(text("UPDATE public_records SET payload = REPLACE(payload, '7.77', '1.77') "
                            "WHERE kind = 'case_noticed'"))
+        elif how == "public_record_rehashed":
+            # Issue 9's attack: the content changed, its leaf hash recomputed, the next link fixed.
+            row = s.execute(text("SELECT id, leaf_index, payload FROM public_records WHERE kind = 'case_noticed' "
+                                 "ORDER BY leaf_index LIMIT 1")).one()
+            forged = row.payload.replace("7.77", "1.77")
+            assert forged != row.payload
+            forged_hash = leaf_hash(forged.encode()).hex()
+            s.execute(text("UPDATE public_records SET payload = :p, leaf_hash = :h WHERE id = :id"),
+                      {"p": forged, "h": forged_hash, "id": row.id})
+            s.execute(text("UPDATE public_records SET prev_hash = :h WHERE leaf_index = :i"),
+                      {"h": forged_hash, "i": row.leaf_index + 1})
         else:  # pragma: no cover
             raise AssertionError(how)
 
@@ -461,6 +474,7 @@ def _corrupt(platform: Platform, how: str, ids: dict[str, int]) -> None:
         ("collected_rewritten", "payout_equals_collected_shares"),
         ("charged_twice", "member_pays_case_once"),
         ("public_record_rewritten", "public_record_chain"),
+        ("public_record_rehashed", "public_record_chain"),
     ],
 )
 def test_ledger_check_names_the_broken_invariant(platform: Platform, clock: FixedClock, tmp_path: Path,
@@ -468,7 +482,7 @@ def test_ledger_check_names_the_broken_invariant(platform: Platform, clock: Fixe
     ids = _story(platform, clock, tmp_path)
     with platform.factory() as s:
         assert check_ledger(s) == []
-    code, output = _cli_ledger_check(database_url)
+    code, output = _cli_ledger_check(database_url, platform.settings.data_dir)
     assert code == 0, output
     assert "ledger check passed" in output
 
@@ -480,6 +494,6 @@ def test_ledger_check_names_the_broken_invariant(platform: Platform, clock: Fixe
         with platform.factory() as s:
             names = {v.invariant for v in check_ledger(s)}
             assert "custody_equals_member_balances_plus_case_pools" in names
-    code, output = _cli_ledger_check(database_url)
+    code, output = _cli_ledger_check(database_url, platform.settings.data_dir)
     assert code == 1, output
     assert f"BROKEN {invariant}" in " ".join(output.split())

@@ -277,6 +277,8 @@ class ClaimRead(BaseModel):
     filed_at: datetime
     updated_at: datetime
     timeline: list[ClaimEventRead]
+    receipt: str | None = Field(default=None, description="when just filed: the public log's signed promise of "
+                                "inclusion (huzhu-receipt/v1 note; check it with huzhu-verify receipt)")
 
 
 class EvidenceRead(BaseModel):
@@ -436,12 +438,25 @@ class ObjectionPublic(BaseModel):
     filed_at: datetime
     resolution_note: str | None
     resolved_at: datetime | None
+    in_log: bool | None = Field(default=None, description="on a case's page: the reason (and the outcome, once "
+                                "resolved) is exactly what the signed public log holds")
+
+
+class CaseRecordPublic(BaseModel):
+    index: int = Field(description="the record's leaf index in the public log")
+    kind: str
+    leaf_hash: str
+    payload: str = Field(description="the leaf's exact bytes (canonical JSON)")
+    in_log: bool = Field(description="the stored record proves to be in the latest signed checkpoint")
 
 
 class CaseDetailPublic(CasePublic):
     timeline: list[CaseEventPublic]
     objections: list[ObjectionPublic]
     payouts: list[PayoutPublic]
+    public_records: list[CaseRecordPublic] = Field(default_factory=list)
+    tree_size: int = Field(default=0, description="size of the signed checkpoint the records were checked against")
+    checkpoint: str | None = Field(default=None, description="that signed checkpoint, with cosignatures")
 
 
 class ObjectionCreate(_In):
@@ -456,6 +471,8 @@ class ObjectionRead(ObjectionPublic):
     member_id: int
     account_id: int
     resolved_by_account_id: int | None
+    receipt: str | None = Field(default=None, description="when just filed: the public log's signed promise of "
+                                "inclusion (huzhu-receipt/v1 note; check it with huzhu-verify receipt)")
 
 
 class ResolutionCreate(_In):
@@ -522,6 +539,8 @@ class ReconciliationPublic(BaseModel):
 class TreeHead(BaseModel):
     tree_size: int
     root_hash: str
+    checkpoint: str | None = Field(default=None, description="the signed checkpoint (C2SP tlog-checkpoint note) "
+                                   "of this size, with witness cosignatures")
 
 
 class MonthCount(BaseModel):
@@ -576,6 +595,7 @@ class RecordProof(BaseModel):
     leaf_hash: str
     root_hash: str
     proof: list[str]
+    checkpoint: str = Field(description="the signed checkpoint of tree_size the proof leads to")
 
 
 class Violation(BaseModel):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -23,9 +24,11 @@ from huzhu.members.models import Enrollment, Member
 from huzhu.members.service import Coverage, coverage_state, coverage_status
 from huzhu.messages import english
 from huzhu.money import format_yuan
-from huzhu.notices.models import Case, CaseStatus, Objection
+from huzhu.notices.models import Case, CaseStatus, Objection, ObjectionStatus
 from huzhu.plans.loader import plan_digest
 from huzhu.plans.schemas import Plan
+from huzhu.transparency.log import current_view, verified_records
+from huzhu.transparency.models import PublicRecord
 
 
 def _english(text: object | None) -> str | None:
@@ -198,6 +201,37 @@ def payout_public(session: Session, instruction: CustodyInstruction, case_no: st
                           sent_at=instruction.sent_at)
 
 
+def objection_records(records: list[PublicRecord], logged: dict[int, bool]) -> Callable[[Objection], bool]:
+    """Checks an objection row against the log: its filing (and outcome, once resolved) must be
+    records proved in the signed log whose text is the row's text as published (redacted)."""
+    filed: dict[int, list[dict[str, Any]]] = {}
+    outcome: dict[int, list[dict[str, Any]]] = {}
+    for record in records:
+        if record.kind not in ("objection_filed", "objection_upheld", "objection_dismissed"):
+            continue
+        payload = json.loads(record.payload)
+        payload["_in_log"] = logged.get(record.leaf_index, False)
+        payload["_kind"] = record.kind
+        (filed if record.kind == "objection_filed" else outcome).setdefault(payload.get("objection_id"), []).append(
+            payload)
+
+    def check(objection: Objection) -> bool:
+        filing = filed.get(objection.id, [])
+        if len(filing) != 1 or not filing[0]["_in_log"]:
+            return False
+        if filing[0].get("reason") != redact_identifiers(objection.reason):
+            return False
+        ends = outcome.get(objection.id, [])
+        if objection.resolved_at is None:
+            return not ends
+        if len(ends) != 1 or not ends[0]["_in_log"]:
+            return False
+        expected = "objection_upheld" if objection.status == ObjectionStatus.UPHELD else "objection_dismissed"
+        return ends[0]["_kind"] == expected and ends[0].get("note") == redact_identifiers(objection.resolution_note or "")
+
+    return check
+
+
 def case_detail_public(session: Session, case: Case) -> s.CaseDetailPublic:
     base = cases_public(session, [case])[0]
     events = timeline(session, case.claim_id, public_only=True)
@@ -206,12 +240,21 @@ def case_detail_public(session: Session, case: Case) -> s.CaseDetailPublic:
         select(CustodyInstruction).where(CustodyInstruction.case_id == case.id, CustodyInstruction.kind == "payout")
         .order_by(CustodyInstruction.id)
     )
+    records = list(session.scalars(select(PublicRecord).where(PublicRecord.subject == case.case_no)
+                                   .order_by(PublicRecord.leaf_index)))
+    logged = verified_records(session, records)
+    view = current_view(session)
+    by_objection = objection_records(records, logged)
     return s.CaseDetailPublic(
         **base.model_dump(),
         # The claim's public events (verification progress), without staff account ids.
         timeline=[s.CaseEventPublic(occurred_at=e.occurred_at, to_status=e.to_status, note=e.note) for e in events],
-        objections=[objection_public(o, case.case_no) for o in objections],
+        objections=[objection_public(o, case.case_no).model_copy(update={"in_log": by_objection(o)})
+                    for o in objections],
         payouts=[payout_public(session, p, case.case_no) for p in payouts],
+        public_records=[s.CaseRecordPublic(index=r.leaf_index, kind=r.kind, leaf_hash=r.leaf_hash, payload=r.payload,
+                                           in_log=logged[r.leaf_index]) for r in records],
+        tree_size=view.tree_size if view else 0, checkpoint=view.checkpoint if view else None,
     )
 
 

@@ -141,6 +141,7 @@ def resolve_objection(
     objection.resolved_by_account_id = actor.id
     objection.resolution_note = note
     objection.resolved_at = now
+    closed_with: list[Objection] = []
     if upheld:
         # The case is withdrawn from notice; the claim goes back to review (a new approval opens a new case).
         for other in session.scalars(
@@ -149,6 +150,7 @@ def resolve_objection(
         ):
             other.status, other.resolved_by_account_id, other.resolved_at = ObjectionStatus.UPHELD, actor.id, now
             other.resolution_note = CaseworkText.CASE_WITHDRAWN.english({"objection": objection.id})
+            closed_with.append(other)
         case.status = CaseStatus.WITHDRAWN
         case.updated_at = now
         claims.return_to_review(session, claim=claim, actor=actor,
@@ -156,6 +158,10 @@ def resolve_objection(
     session.flush()
     append_record(session, kind="objection_upheld" if upheld else "objection_dismissed", subject=case.case_no,
                   payload={"objection_id": objection.id, "note": redact_identifiers(note)}, now=now)
+    for other in closed_with:  # their outcome is in the public log too
+        append_record(session, kind="objection_upheld", subject=case.case_no,
+                      payload={"objection_id": other.id, "note": redact_identifiers(other.resolution_note or ""),
+                               "with": objection.id}, now=now)
     return objection
 
 

@@ -28,6 +28,7 @@ from huzhu.numbering import next_number
 from huzhu.plans.errors import PlanError
 from huzhu.plans.rules import ClaimEvaluation, ClaimFacts, age_on, evaluate_claim, in_force_date
 from huzhu.plans.schemas import Plan
+from huzhu.transparency.service import append_record
 
 FACT_KEYS = {"disability_grades", "loss", "fault_share_percent", "insurance_paid"}
 
@@ -196,6 +197,9 @@ def file_claim(
     claim.claim_no = f"HZC{next_number(session, 'claim'):08d}"
     _event(session, claim, to=ClaimStatus.SUBMITTED, actor=actor, note=NOTE_FILED, now=now)
     session.flush()
+    # In the public log (no personal data): its number, plan and benefit; the member gets a receipt.
+    append_record(session, kind="claim_filed", subject=claim.claim_no,
+                  payload={"claim_no": claim.claim_no, "plan": plan.code, "benefit": benefit.code}, now=now)
     return claim
 
 

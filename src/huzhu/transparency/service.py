@@ -1,7 +1,9 @@
-"""Append-only public record: canonical JSON leaves, hash-chained and Merkle-rooted (RFC 6962).
+"""Append-only public record: canonical JSON leaves in an RFC 9162 Merkle tree whose heads are signed
+checkpoints (see :mod:`huzhu.transparency.log`).
 
-Anyone holding an exported copy can recompute every leaf hash, the chain and the tree head, and
-verify an inclusion proof of any record, so a rewritten or dropped record is detectable.
+Anyone holding an exported copy can recompute every leaf hash and the tree head and compare it with
+a signed checkpoint, and verify an inclusion proof of any record, so a rewritten or dropped record is
+detectable. ``prev_hash`` is a readable pointer only; it is not in the hashed bytes.
 """
 
 from __future__ import annotations
@@ -15,8 +17,18 @@ from sqlalchemy.orm import Session
 
 from huzhu.errors import NotFound
 from huzhu.numbering import next_number
-from huzhu.transparency.merkle import inclusion_proof, leaf_hash, root_from_leaf_hashes
+from huzhu.transparency.log import (
+    APPENDED_INFO_KEY,
+    SIGNER_INFO_KEY,
+    DbTileReader,
+    checkpoint_with_cosignatures,
+    latest_checkpoint,
+    verify_log,
+)
+from huzhu.transparency.merkle import EMPTY_ROOT, leaf_hash
 from huzhu.transparency.models import PublicRecord
+from huzhu_verify.note import Ed25519Signer, Verifier
+from huzhu_verify.tiles import TileHashReader
 
 GENESIS = "0" * 64
 
@@ -37,46 +49,52 @@ def append_record(session: Session, *, kind: str, subject: str, payload: dict[st
     )
     session.add(record)
     session.flush()
+    session.info[APPENDED_INFO_KEY] = now  # a checkpoint is signed when this transaction commits
     return record
 
 
-def _leaf_hashes(session: Session, size: int | None = None) -> list[bytes]:
-    query = select(PublicRecord.leaf_hash).order_by(PublicRecord.leaf_index)
-    if size is not None:
-        query = query.limit(size)
-    return [bytes.fromhex(h) for h in session.scalars(query)]
-
-
 def tree_head(session: Session) -> dict[str, Any]:
-    hashes = _leaf_hashes(session)
-    return {"tree_size": len(hashes), "root_hash": root_from_leaf_hashes(hashes).hex()}
+    """The latest signed checkpoint's size and root (RFC 9162 tree head), with the signed note."""
+    row = latest_checkpoint(session)
+    if row is None:
+        return {"tree_size": 0, "root_hash": EMPTY_ROOT.hex(), "checkpoint": None}
+    return {"tree_size": row.tree_size, "root_hash": row.root_hash,
+            "checkpoint": checkpoint_with_cosignatures(session, row)}
 
 
 def record_proof(session: Session, record_id: int) -> dict[str, Any]:
-    """An RFC 9162 inclusion proof of one record in the current tree."""
-    rows = session.execute(select(PublicRecord.id, PublicRecord.leaf_hash).order_by(PublicRecord.leaf_index)).all()
-    index = next((i for i, row in enumerate(rows) if row.id == record_id), None)
+    """An RFC 9162 inclusion proof of one record in the latest signed checkpoint, read from the tiles."""
+    index = session.scalar(select(PublicRecord.leaf_index).where(PublicRecord.id == record_id))
     if index is None:
         raise NotFound(f"public record {record_id} does not exist")
-    hashes = [bytes.fromhex(row.leaf_hash) for row in rows]
+    row = latest_checkpoint(session)
+    if row is None or index >= row.tree_size:
+        raise NotFound(f"public record {record_id} is not in a signed checkpoint yet")
+    reader = TileHashReader(DbTileReader(session), row.tree_size)
     return {
         "record_id": record_id,
         "leaf_index": index,
-        "tree_size": len(hashes),
-        "leaf_hash": hashes[index].hex(),
-        "root_hash": root_from_leaf_hashes(hashes).hex(),
-        "proof": [h.hex() for h in inclusion_proof(hashes, index)],
+        "tree_size": row.tree_size,
+        "leaf_hash": reader.leaf_hash(index).hex(),
+        "root_hash": row.root_hash,
+        "proof": [h.hex() for h in reader.inclusion_proof(index)],
+        "checkpoint": checkpoint_with_cosignatures(session, row),
     }
 
 
-def verify_chain(session: Session) -> list[str]:
-    """Recompute every leaf hash and chain link; returns the problems found (empty = intact)."""
+def log_verifier(session: Session) -> Verifier | None:
+    signer = session.info.get(SIGNER_INFO_KEY)
+    return signer.verifier if isinstance(signer, Ed25519Signer) else None
+
+
+def verify_chain(session: Session, verifier: Verifier | None = None) -> list[str]:
+    """Recompute every leaf hash and compare the tree with every signed checkpoint (and the old
+    pointer chain); returns the problems found (empty = intact). ``verifier`` defaults to the log key
+    the session carries."""
     problems = []
     previous = GENESIS
     for record in session.scalars(select(PublicRecord).order_by(PublicRecord.leaf_index)).yield_per(5000):
-        if leaf_hash(record.payload.encode("utf-8")).hex() != record.leaf_hash:
-            problems.append(f"public record {record.id}: content does not match its hash")
         if record.prev_hash != previous:
             problems.append(f"public record {record.id}: chain link broken")
         previous = record.leaf_hash
-    return problems
+    return problems + verify_log(session, verifier or log_verifier(session))

@@ -24,6 +24,7 @@ from huzhu.money import format_yuan
 from huzhu.notices.models import Case, CaseStatus, Objection, ObjectionStatus
 from huzhu.notices.service import case_by_no, notice_facts
 from huzhu.reports import service as reports
+from huzhu.transparency.log import verified_records
 from huzhu.transparency.models import PublicRecord
 from huzhu.web.charts import bar_chart, line_chart
 from huzhu.web.core import Ctx, PageNotFound, WebRoute, finish, page_ctx, redirect, render
@@ -140,6 +141,7 @@ def case_page(request: Request, case_no: str) -> Response:
         claim = s.get(Claim, case.claim_id)
         records = list(s.scalars(select(PublicRecord).where(PublicRecord.subject == case.case_no)
                                  .order_by(PublicRecord.leaf_index)))
+        logged = verified_records(s, records)  # each shown record checked against the signed log
         run_case = s.scalar(select(RunCase).where(RunCase.case_id == case.id))
         run = s.get(ApportionmentRun, run_case.run_id) if run_case else None
         open_objections = s.scalar(select(func.count()).select_from(Objection).where(
@@ -154,7 +156,8 @@ def case_page(request: Request, case_no: str) -> Response:
     for record in records:
         payload = json.loads(record.payload)
         timeline.append({"at": record.recorded_at, "label": record_label(ctx, record.kind),
-                         "detail": record_detail(ctx, record.kind, payload), "leaf_hash": record.leaf_hash})
+                         "detail": record_detail(ctx, record.kind, payload), "leaf_hash": record.leaf_hash,
+                         "logged": logged.get(record.leaf_index, False)})
     can_object = (case.status == CaseStatus.IN_NOTICE and ctx.now < case.notice_ends_at)
     documents = [{"kind": kind, "count": count, "label": label(ctx.locale, EvidenceKind(kind))}
                  for kind, count in facts.documents if kind in tuple(EvidenceKind)]

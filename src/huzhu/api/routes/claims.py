@@ -36,6 +36,7 @@ from huzhu.money import format_yuan
 from huzhu.plans.rules import ClaimEvaluation
 from huzhu.receipts import receipt_of, receipt_pdf
 from huzhu.receipts.errors import ReceiptError
+from huzhu.transparency.log import issue_receipt
 
 router = APIRouter(prefix="/claims", tags=["claims"])
 ClaimId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -53,7 +54,9 @@ def file_claim(body: s.ClaimCreate, session: SessionDep, account: CurrentAccount
         beneficiary_name=body.beneficiary_name, beneficiary_account=body.beneficiary_account,
         incident_place=body.incident_place, description=body.description, facts=views.facts_in(body.facts),
     )
-    return views.claim_read(session, claim)
+    read = views.claim_read(session, claim)
+    read.receipt = issue_receipt(session, kind="claim_filed", subject=claim.claim_no, now=now)
+    return read
 
 
 @router.get("", response_model=Page[s.ClaimRead],

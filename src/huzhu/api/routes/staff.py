@@ -26,6 +26,7 @@ from huzhu.ledger.invariants import check_ledger
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case, Objection, ObjectionStatus
 from huzhu.notices.service import case_by_no
+from huzhu.transparency.log import issue_receipt
 from huzhu.transparency.service import verify_chain
 
 router = APIRouter()
@@ -42,7 +43,9 @@ def file_objection(case_no: CaseNo, body: s.ObjectionCreate, session: SessionDep
     case = case_by_no(session, case_no)
     objection = notices.file_objection(session, actor=account, case_id=case.id, member_id=body.member_id,
                                        reason=body.reason, now=now)
-    return views.objection_read(objection, case.case_no)
+    read = views.objection_read(objection, case.case_no)
+    read.receipt = issue_receipt(session, kind="objection_filed", subject=case.case_no, now=now)
+    return read
 
 
 @router.get("/objections", response_model=Page[s.ObjectionRead], tags=["objections"],

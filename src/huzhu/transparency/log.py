@@ -1,0 +1,517 @@
+"""The signed public log in the database: hash tiles, signed checkpoints, proofs at any size, checks.
+
+**Leaves.** Leaf *i* is the canonical JSON of public record *i* (``public_records.payload``, UTF-8),
+hashed as RFC 9162 leaves. The old ``prev_hash`` column is not part of the leaf bytes and is not a
+security mechanism: the Merkle tree already commits to every leaf and its position, and the signed
+checkpoints (below) are what make a rewrite detectable. ``prev_hash`` is kept only as a readable
+pointer for old exports.
+
+**Tiles.** The tree is stored as C2SP tlog-tiles hash tiles (:class:`LogTile`): a proof reads one
+tile per level it touches (a 10M-leaf tree has 3 levels), never every leaf.
+
+**Checkpoints.** Each time a transaction that appended public records commits, the tiles are
+extended with the new leaves and a C2SP tlog-checkpoint is signed with the log's Ed25519 key as a
+signed note (byte-compatible with Go's ``golang.org/x/mod/sumdb/note``) and stored
+(:class:`LogCheckpoint`). ``huzhu log checkpoint`` does the same for records appended by a session
+without the key. A checkpoint's leaves are recomputed from the payloads before signing, so a record
+whose stored hash disagrees with its content is refused, never signed.
+
+**Checks.** :func:`verify_log` recomputes every leaf hash from the payloads and the root at every
+stored checkpoint size, and compares them with the signed roots: a record edited in place (even
+with its ``leaf_hash`` recomputed), dropped, or swapped changes a root the log key signed.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from huzhu.errors import Conflict, InvalidInput, NotFound
+from huzhu.transparency.models import LogCheckpoint, LogCosignature, LogTile, PublicRecord
+from huzhu_verify.checkpoint import Checkpoint, open_checkpoint
+from huzhu_verify.errors import TileNotFoundError, VerificationError
+from huzhu_verify.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    RootAccumulator,
+    consistency_ranges,
+    inclusion_ranges,
+    leaf_hash,
+    perfect_root,
+    perfect_subtrees,
+    verify_inclusion,
+)
+from huzhu_verify.note import Ed25519Signer, Verifier, add_signature_lines, sign_note
+from huzhu_verify.receipt import Receipt, sign_receipt
+from huzhu_verify.tiles import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    TileHashReader,
+    TileRef,
+    edge_root,
+    format_entry_bundle,
+    parse_tile_path,
+)
+
+SIGNER_INFO_KEY = "huzhu.log_signer"
+"""``session.info`` key of the log's :class:`Ed25519Signer` (put there by the composition root)."""
+APPENDED_INFO_KEY = "huzhu.log_appended"
+"""``session.info`` key set by ``append_record``: the time of the last record appended."""
+
+_FULL = TILE_WIDTH * HASH_SIZE
+
+
+# --- tiles in the database ---------------------------------------------------------------------
+
+
+class DbTileReader:
+    """A :class:`huzhu_verify.tiles.TileReader` over the ``log_tiles`` rows (hash tiles only)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def location(self) -> str:
+        return "the database"
+
+    def read_tile(self, ref: TileRef) -> bytes:
+        if ref.is_entries:
+            raise TileNotFoundError("entry bundles are not stored in the database")
+        data = self.session.scalar(select(LogTile.hashes).where(LogTile.level == ref.level,
+                                                                LogTile.tile_index == ref.index))
+        if data is None or len(data) < ref.width * HASH_SIZE:
+            raise TileNotFoundError(f"{ref.path} is not in the database")
+        return bytes(data[: ref.width * HASH_SIZE])
+
+    def read_checkpoint(self) -> bytes:
+        row = latest_checkpoint(self.session)
+        if row is None:
+            raise TileNotFoundError("no checkpoint is signed yet")
+        return row.note.encode("utf-8")
+
+
+def _tree_size(session: Session) -> int:
+    return int(session.scalar(select(func.coalesce(func.max(LogCheckpoint.tree_size), 0))) or 0)
+
+
+def _read_edge(session: Session, size: int) -> list[bytearray]:
+    """The partial tile of each level of the tree of ``size`` leaves (the right edge)."""
+    edge: list[bytearray] = []
+    level = 0
+    while level == 0 or size >> (TILE_HEIGHT * level):
+        width = (size >> (TILE_HEIGHT * level)) % TILE_WIDTH
+        index = size >> (TILE_HEIGHT * (level + 1))
+        data = b""
+        if width:
+            data = DbTileReader(session).read_tile(TileRef(level, index, width))
+        edge.append(bytearray(data))
+        level += 1
+    return edge
+
+
+class _TileExtender:
+    """Appends leaf hashes to the stored tiles, writing each changed tile once at the end."""
+
+    def __init__(self, session: Session, size: int) -> None:
+        self.session = session
+        self.size = size
+        self.edge = _read_edge(session, size)
+        self.dirty: dict[tuple[int, int], bytes] = {}
+
+    def add(self, leaf: bytes) -> None:
+        self.edge[0] += leaf
+        self.size += 1
+        if len(self.edge[0]) == _FULL:
+            self._complete(0)
+
+    def _complete(self, level: int) -> None:
+        data = bytes(self.edge[level])
+        index = (self.size >> (TILE_HEIGHT * (level + 1))) - 1
+        self.dirty[(level, index)] = data
+        self.edge[level].clear()
+        if len(self.edge) == level + 1:
+            self.edge.append(bytearray())
+        self.edge[level + 1] += perfect_root(data)
+        if len(self.edge[level + 1]) == _FULL:
+            self._complete(level + 1)
+
+    def write(self) -> bytes:
+        """Store every completed and partial tile; returns the root."""
+        for level, hashes in enumerate(self.edge):
+            if hashes:
+                self.dirty[(level, self.size >> (TILE_HEIGHT * (level + 1)))] = bytes(hashes)
+        for (level, index), data in self.dirty.items():
+            row = self.session.get(LogTile, (level, index))
+            if row is None:
+                self.session.add(LogTile(level=level, tile_index=index, hashes=data))
+            elif bytes(row.hashes) != data:
+                if len(row.hashes) > len(data) or bytes(row.hashes) != data[: len(row.hashes)]:
+                    raise Conflict(f"stored tile {level}/{index} disagrees with the leaves being added; "
+                                   "run huzhu ledger check")
+                row.hashes = data
+        self.session.flush()
+        return edge_root(self.edge) if self.size else EMPTY_ROOT
+
+
+# --- checkpoints --------------------------------------------------------------------------------
+
+
+def latest_checkpoint(session: Session) -> LogCheckpoint | None:
+    return session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.tree_size.desc()).limit(1))
+
+
+def checkpoint_at(session: Session, tree_size: int) -> LogCheckpoint | None:
+    return session.scalar(select(LogCheckpoint).where(LogCheckpoint.tree_size == tree_size))
+
+
+def sign_checkpoint(session: Session, signer: Ed25519Signer, *, now: datetime) -> LogCheckpoint | None:
+    """Extend the tiles with every record not yet in a checkpoint and sign a checkpoint of the new size.
+
+    Returns the new checkpoint, or None when there is nothing new. Each new leaf is recomputed from
+    its payload; a record whose content does not match its stored hash, or a gap in the leaf
+    indexes, is refused (never signed).
+    """
+    previous = latest_checkpoint(session)
+    size = previous.tree_size if previous else 0
+    rows = session.execute(select(PublicRecord.leaf_index, PublicRecord.payload, PublicRecord.leaf_hash)
+                           .where(PublicRecord.leaf_index >= size).order_by(PublicRecord.leaf_index)
+                           ).yield_per(5000)
+    extender = _TileExtender(session, size)
+    for row in rows:
+        if row.leaf_index != extender.size:
+            raise Conflict(f"public record {extender.size} is missing (next is {row.leaf_index}); not signing")
+        leaf = leaf_hash(row.payload.encode("utf-8"))
+        if leaf.hex() != row.leaf_hash:
+            raise Conflict(f"public record {row.leaf_index}: content does not match its hash; not signing")
+        extender.add(leaf)
+    if extender.size == size and previous is not None:
+        return None
+    root = extender.write()
+    text = Checkpoint(signer.name, extender.size, root).to_text()
+    checkpoint = LogCheckpoint(tree_size=extender.size, root_hash=root.hex(),
+                               note=sign_note(text, [signer]).decode("utf-8"), signed_at=now)
+    session.add(checkpoint)
+    session.flush()
+    return checkpoint
+
+
+def cosignature_lines(session: Session, tree_size: int) -> list[str]:
+    return list(session.scalars(select(LogCosignature.line).where(LogCosignature.tree_size == tree_size)
+                                .order_by(LogCosignature.witness)))
+
+
+def checkpoint_with_cosignatures(session: Session, row: LogCheckpoint) -> str:
+    """The signed note with every stored witness cosignature line added (what clients read)."""
+    lines = cosignature_lines(session, row.tree_size)
+    note = row.note.encode("utf-8")
+    return (add_signature_lines(note, lines) if lines else note).decode("utf-8")
+
+
+def store_cosignature(session: Session, tree_size: int, witness: str, line: str, *, now: datetime) -> None:
+    exists = session.scalar(select(LogCosignature.id).where(LogCosignature.tree_size == tree_size,
+                                                           LogCosignature.witness == witness))
+    if exists is None:
+        session.add(LogCosignature(tree_size=tree_size, witness=witness, line=line, received_at=now))
+        session.flush()
+
+
+def _sign_on_commit(session: Session) -> None:
+    appended = session.info.pop(APPENDED_INFO_KEY, None)
+    signer = session.info.get(SIGNER_INFO_KEY)
+    if appended is not None and isinstance(signer, Ed25519Signer):
+        sign_checkpoint(session, signer, now=appended)
+
+
+def install_commit_signing() -> None:
+    """Sign a checkpoint in every transaction that appended records, just before it commits."""
+    if not event.contains(Session, "before_commit", _sign_on_commit):
+        event.listen(Session, "before_commit", _sign_on_commit)
+
+
+def _rollback(session: Session) -> None:
+    session.info.pop(APPENDED_INFO_KEY, None)
+
+
+if not event.contains(Session, "after_rollback", _rollback):
+    event.listen(Session, "after_rollback", _rollback)
+
+
+# --- proofs -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckpointView:
+    """What every answer that depends on the log carries: the size and the signed checkpoint."""
+
+    tree_size: int
+    root_hash: str
+    checkpoint: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tree_size": self.tree_size, "root_hash": self.root_hash, "checkpoint": self.checkpoint}
+
+
+def current_view(session: Session) -> CheckpointView | None:
+    row = latest_checkpoint(session)
+    if row is None:
+        return None
+    return CheckpointView(row.tree_size, row.root_hash, checkpoint_with_cosignatures(session, row))
+
+
+def require_view(session: Session) -> CheckpointView:
+    view = current_view(session)
+    if view is None:
+        raise NotFound("the public log has no signed checkpoint yet")
+    return view
+
+
+def _b64(hashes: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode("ascii") for h in hashes]
+
+
+class _PrefetchedTiles:
+    """A TileReader over tiles fetched in one query (a proof touches a handful of tiles)."""
+
+    def __init__(self, session: Session, tree_size: int, ranges: list[tuple[int, int]]) -> None:
+        wanted: set[tuple[int, int]] = set()
+        for lo, hi in ranges:
+            for height, index in perfect_subtrees(lo, hi):
+                level, rest = divmod(height, TILE_HEIGHT)
+                wanted.add((level, (index << rest) // TILE_WIDTH))
+        self.tiles: dict[tuple[int, int], bytes] = {}
+        if wanted:
+            rows = session.execute(select(LogTile.level, LogTile.tile_index, LogTile.hashes)
+                                   .where(tuple_(LogTile.level, LogTile.tile_index).in_(sorted(wanted))))
+            self.tiles = {(row.level, row.tile_index): bytes(row.hashes) for row in rows}
+
+    @property
+    def location(self) -> str:
+        return "the database"
+
+    def read_tile(self, ref: TileRef) -> bytes:
+        data = self.tiles.get((ref.level, ref.index))
+        if data is None or len(data) < ref.width * HASH_SIZE:
+            raise TileNotFoundError(f"{ref.path} is not in the database")
+        return data[: ref.width * HASH_SIZE]
+
+    def read_checkpoint(self) -> bytes:  # pragma: no cover - never asked: the caller has the checkpoint
+        raise TileNotFoundError("the checkpoint is read from log_checkpoints")
+
+
+def _signed_view(session: Session, view: CheckpointView, size: int) -> tuple[str | None, str | None]:
+    """(signed note with cosignatures, root hex) of the checkpoint of ``size``, if the log signed one."""
+    if size == view.tree_size:
+        return view.checkpoint, view.root_hash
+    row = checkpoint_at(session, size)
+    return (checkpoint_with_cosignatures(session, row), row.root_hash) if row else (None, None)
+
+
+def inclusion(session: Session, index: int, tree_size: int | None = None) -> dict[str, Any]:
+    """Inclusion proof of leaf ``index`` in the tree of ``tree_size`` leaves (default: latest).
+
+    The tiles the proof needs are read in one query (at 10M leaves: about five rows)."""
+    view = require_view(session)
+    size = view.tree_size if tree_size is None else tree_size
+    if not 0 < size <= view.tree_size:
+        raise InvalidInput(f"tree_size must be between 1 and {view.tree_size}, the latest checkpoint's size",
+                           tree_size=size, latest=view.tree_size)
+    if not 0 <= index < size:
+        raise InvalidInput(f"index must be between 0 and {size - 1} for tree_size {size}", index=index)
+    signed, root = _signed_view(session, view, size)
+    ranges = inclusion_ranges(index, size) + [(index, index + 1)] + ([] if root else [(0, size)])
+    reader = TileHashReader(_PrefetchedTiles(session, view.tree_size, ranges), view.tree_size)
+    proof = reader.inclusion_proof(index, size)
+    return {"index": index, "tree_size": size, "leaf_hash": reader.leaf_hash(index).hex(),
+            "root_hash": root or reader.tree_hash(size).hex(), "proof": [h.hex() for h in proof],
+            "proof_b64": _b64(proof), "checkpoint": signed, "latest": view.as_dict()}
+
+
+def consistency(session: Session, first: int, second: int | None = None) -> dict[str, Any]:
+    """Consistency proof from size ``first`` to ``second`` (default: latest), from one read of tiles."""
+    view = require_view(session)
+    second = view.tree_size if second is None else second
+    if not 0 < second <= view.tree_size:
+        raise InvalidInput(f"to must be between 1 and {view.tree_size}, the latest checkpoint's size", to=second)
+    if not 0 < first <= second:
+        raise InvalidInput(f"from must be between 1 and to ({second})", **{"from": first})
+    signed_first, first_root = _signed_view(session, view, first)
+    signed_second, second_root = _signed_view(session, view, second)
+    ranges = (consistency_ranges(first, second) + ([] if first_root else [(0, first)])
+              + ([] if second_root else [(0, second)]))
+    reader = TileHashReader(_PrefetchedTiles(session, view.tree_size, ranges), view.tree_size)
+    proof = reader.consistency_proof(first, second)
+    return {"from": first, "to": second, "from_root": first_root or reader.tree_hash(first).hex(),
+            "to_root": second_root or reader.tree_hash(second).hex(), "proof": [h.hex() for h in proof],
+            "proof_b64": _b64(proof), "from_checkpoint": signed_first, "to_checkpoint": signed_second,
+            "latest": view.as_dict()}
+
+
+def entries(session: Session, start: int, limit: int) -> tuple[list[PublicRecord], CheckpointView]:
+    """Records ``start`` … ``start + limit - 1`` that are inside the latest checkpoint."""
+    view = require_view(session)
+    if not 0 <= start < view.tree_size:
+        raise InvalidInput(f"start must be between 0 and {view.tree_size - 1}", start=start)
+    end = min(start + limit, view.tree_size)
+    rows = list(session.scalars(select(PublicRecord).where(PublicRecord.leaf_index >= start,
+                                                          PublicRecord.leaf_index < end)
+                                .order_by(PublicRecord.leaf_index)))
+    return rows, view
+
+
+# --- checking the whole log ---------------------------------------------------------------------
+
+
+def _checkpoints(session: Session) -> Iterator[LogCheckpoint]:
+    return iter(session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.tree_size)).all())
+
+
+def verify_log(session: Session, verifier: Verifier | None) -> list[str]:
+    """Recompute the log from the records' content and compare with every signed checkpoint.
+
+    Returns the problems found (empty = the stored records are exactly what the log signed).
+    Without ``verifier`` (no key configured) the signatures are not checked, only the roots.
+    """
+    problems: list[str] = []
+    checkpoints = list(_checkpoints(session))
+    for row in checkpoints:
+        if verifier is None:
+            continue
+        try:
+            signed = open_checkpoint(row.note.encode("utf-8"), [verifier], origin=verifier.name)
+        except VerificationError as exc:
+            problems.append(f"checkpoint of size {row.tree_size}: not signed by the log key ({exc})")
+            continue
+        if signed.checkpoint.size != row.tree_size or signed.checkpoint.root_hash.hex() != row.root_hash:
+            problems.append(f"checkpoint of size {row.tree_size}: the stored size or root differs from the signed note")
+    pending = iter(checkpoints)
+    target = next(pending, None)
+    acc = RootAccumulator()
+    records = session.execute(select(PublicRecord.leaf_index, PublicRecord.payload, PublicRecord.leaf_hash)
+                              .order_by(PublicRecord.leaf_index)).yield_per(5000)
+
+    def check_roots() -> LogCheckpoint | None:
+        nonlocal target
+        while target is not None and target.tree_size == acc.size:
+            if acc.root().hex() != target.root_hash:
+                problems.append(f"the records 0-{acc.size - 1} do not hash to the root the log signed at size "
+                                f"{target.tree_size}: a record was edited, dropped, added or moved")
+            target = next(pending, None)
+        return target
+
+    check_roots()
+    for row in records:
+        if row.leaf_index != acc.size:
+            problems.append(f"public record {acc.size} is missing (the next one is {row.leaf_index})")
+            break
+        leaf = leaf_hash(row.payload.encode("utf-8"))
+        if leaf.hex() != row.leaf_hash:
+            problems.append(f"public record {row.leaf_index}: content does not match its hash")
+        acc.add(leaf)
+        check_roots()
+    if target is not None:
+        problems.append(f"the log signed a checkpoint of size {target.tree_size} but only {acc.size} records "
+                        "are stored: records were dropped")
+    return problems
+
+
+# --- checking records shown on pages -------------------------------------------------------------
+
+
+def verified_records(session: Session, records: list[PublicRecord]) -> dict[int, bool]:
+    """For each record (by leaf index): is its content, as stored now, the leaf the log signed?
+
+    Each record's leaf hash is recomputed from its payload and proved (from the tiles) to be in the
+    latest checkpoint, whose signature is checked with the log key. A record edited in place, even
+    with its stored hash and the tiles recomputed, fails; so does one not yet in a checkpoint.
+    """
+    marks = {r.leaf_index: False for r in records}
+    row = latest_checkpoint(session)
+    signer = session.info.get(SIGNER_INFO_KEY)
+    if row is None or not isinstance(signer, Ed25519Signer) or not records:
+        return marks
+    try:
+        signed = open_checkpoint(row.note.encode("utf-8"), [signer.verifier], origin=signer.name).checkpoint
+    except VerificationError:
+        return marks
+    reader = TileHashReader(DbTileReader(session), signed.size)
+    for record in records:
+        if record.leaf_index >= signed.size:
+            continue
+        try:
+            proof = reader.inclusion_proof(record.leaf_index)
+            verify_inclusion(leaf_hash(record.payload.encode("utf-8")), record.leaf_index, signed.size, proof,
+                             signed.root_hash)
+        except (VerificationError, ValueError):
+            continue
+        marks[record.leaf_index] = True
+    return marks
+
+
+# --- receipts -----------------------------------------------------------------------------------
+
+
+def issue_receipt(session: Session, *, kind: str, subject: str, now: datetime) -> str | None:
+    """The log's signed promise of inclusion (:mod:`huzhu_verify.receipt`) of the latest record of
+    ``kind`` about ``subject`` appended in this transaction; None without the log key."""
+    signer = session.info.get(SIGNER_INFO_KEY)
+    if not isinstance(signer, Ed25519Signer):
+        return None
+    row = session.execute(select(PublicRecord.leaf_index, PublicRecord.leaf_hash)
+                          .where(PublicRecord.kind == kind, PublicRecord.subject == subject)
+                          .order_by(PublicRecord.leaf_index.desc()).limit(1)).one_or_none()
+    if row is None:
+        return None
+    moment = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    receipt = Receipt(signer.name, row.leaf_index, bytes.fromhex(row.leaf_hash), moment)
+    return sign_receipt(receipt, signer).decode("utf-8")
+
+
+# --- serving the log as tlog-tiles files --------------------------------------------------------
+
+
+def log_verifier_key(session: Session) -> str:
+    """The log's verifier key (public; C2SP note key text)."""
+    signer = session.info.get(SIGNER_INFO_KEY)
+    if not isinstance(signer, Ed25519Signer):
+        raise NotFound("this process has no public log key")
+    return signer.verifier.vkey
+
+
+def tile_ref(path: str) -> TileRef:
+    """The tile or bundle a ``tile/…`` path names; a malformed path is :class:`NotFound`."""
+    try:
+        return parse_tile_path(path)
+    except (VerificationError, ValueError):
+        raise NotFound(f"{path} is not a tile path") from None
+
+
+def tile_file(session: Session, ref: TileRef) -> bytes:
+    """The bytes of tile or entry bundle ``ref`` as a tlog-tiles server serves them.
+
+    A tile must exist in the latest checkpoint's tree (a partial tile of any width up to what is
+    stored: older partial tiles stay readable); anything beyond is :class:`NotFound`.
+    """
+    view = latest_checkpoint(session)
+    size = view.tree_size if view else 0
+    if ref.is_entries:
+        first = ref.index * TILE_WIDTH
+        if first + ref.width > size:
+            raise NotFound(f"{ref.path} is not in the log")
+        rows = session.scalars(select(PublicRecord.payload).where(PublicRecord.leaf_index >= first,
+                                                                  PublicRecord.leaf_index < first + ref.width)
+                               .order_by(PublicRecord.leaf_index)).all()
+        if len(rows) != ref.width:
+            raise NotFound(f"{ref.path}: records are missing")
+        return format_entry_bundle(p.encode("utf-8") for p in rows)
+    if (ref.index * TILE_WIDTH + ref.width) << (TILE_HEIGHT * ref.level) > size:
+        raise NotFound(f"{ref.path} is not in the log")
+    try:
+        return DbTileReader(session).read_tile(ref)
+    except TileNotFoundError as exc:
+        raise NotFound(str(exc)) from None

@@ -1,0 +1,118 @@
+"""The signed public log on both databases: checkpoints signed at commit, proofs from the stored tiles,
+and ``verify_chain`` catching edits the old hash chain missed (issue 9)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+
+import pytest
+from sqlalchemy import select, update
+
+from huzhu.clock import FixedClock
+from huzhu.errors import InvalidInput
+from huzhu.platform import Platform
+from huzhu.transparency.keys import KEY_FILE
+from huzhu.transparency.log import SIGNER_INFO_KEY, consistency, inclusion, latest_checkpoint
+from huzhu.transparency.merkle import leaf_hash
+from huzhu.transparency.models import LogCheckpoint, PublicRecord
+from huzhu.transparency.service import append_record, record_proof, verify_chain
+from huzhu_verify.checkpoint import open_checkpoint
+from huzhu_verify.merkle import verify_consistency, verify_inclusion
+from huzhu_verify.note import Ed25519Signer, sign_note
+
+
+def _append(platform: Platform, clock: FixedClock, count: int, start: int = 0) -> None:
+    with platform.session() as session:
+        for i in range(start, start + count):
+            append_record(session, kind="case_noticed", subject=f"HZ{i:06d}",
+                          payload={"case_no": f"HZ{i:06d}", "amount": "100.00"}, now=clock.now())
+
+
+def _signer(platform: Platform) -> Ed25519Signer:
+    with platform.factory() as session:
+        return session.info[SIGNER_INFO_KEY]
+
+
+def test_key_made_once_private_and_named_by_origin(platform: Platform) -> None:
+    path = platform.settings.data_dir / KEY_FILE
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    signer = _signer(platform)
+    assert signer.name == platform.settings.log_origin == "huzhu.example/log"
+    assert "PRIVATE" not in repr(signer) and signer.skey not in repr(signer)
+
+
+def test_each_commit_signs_a_checkpoint_that_proofs_match(platform: Platform, clock: FixedClock) -> None:
+    base = len(platform.plans)  # the plans' rule versions are the first records
+    small, n = base + 3, base + 303
+    _append(platform, clock, 3)
+    _append(platform, clock, 300, start=3)
+    verifier = _signer(platform).verifier
+    with platform.factory() as session:
+        sizes = list(session.scalars(select(LogCheckpoint.tree_size).order_by(LogCheckpoint.tree_size)))
+        assert sizes == [base, small, n]
+        latest = latest_checkpoint(session)
+        signed = open_checkpoint(latest.note.encode(), [verifier], origin="huzhu.example/log")
+        assert signed.checkpoint.size == n and signed.checkpoint.root_hash.hex() == latest.root_hash
+        payload = session.scalar(select(PublicRecord.payload).where(PublicRecord.leaf_index == 7))
+        got = inclusion(session, 7, n)
+        verify_inclusion(leaf_hash(payload.encode()), 7, n, [bytes.fromhex(h) for h in got["proof"]],
+                         signed.checkpoint.root_hash)
+        old = open_checkpoint(session.scalar(select(LogCheckpoint.note).where(LogCheckpoint.tree_size == small)).encode(),
+                              [verifier]).checkpoint
+        proof = consistency(session, small, n)
+        verify_consistency(small, n, [base64.b64decode(h) for h in proof["proof_b64"]], old.root_hash,
+                           signed.checkpoint.root_hash)
+        record_id = session.scalar(select(PublicRecord.id).where(PublicRecord.leaf_index == 290))
+        by_record = record_proof(session, record_id)
+        assert by_record["tree_size"] == n and by_record["checkpoint"] == latest.note
+        # Sizes the log has not signed are refused, never silently replaced by the latest one.
+        for bad in ({"index": 0, "tree_size": n + 1}, {"index": 5, "tree_size": 5}, {"index": 0, "tree_size": 0}):
+            with pytest.raises(InvalidInput):
+                inclusion(session, **bad)
+        with pytest.raises(InvalidInput):
+            consistency(session, 4, 3)
+        assert verify_chain(session) == []
+
+
+def test_record_edited_in_place_with_hash_recomputed_is_caught(platform: Platform, clock: FixedClock) -> None:
+    base = len(platform.plans)
+    _append(platform, clock, 5)
+    with platform.session() as session:
+        row = session.scalar(select(PublicRecord).where(PublicRecord.leaf_index == base + 2))
+        forged = row.payload.replace("100.00", "1.00")
+        forged_hash = leaf_hash(forged.encode()).hex()
+        # The attack of issue 9: new content, its hash recomputed, and the next record's link fixed.
+        session.execute(update(PublicRecord).where(PublicRecord.id == row.id)
+                        .values(payload=forged, leaf_hash=forged_hash))
+        session.execute(update(PublicRecord).where(PublicRecord.leaf_index == base + 3).values(prev_hash=forged_hash))
+    with platform.factory() as session:
+        problems = verify_chain(session)
+    assert any(f"do not hash to the root the log signed at size {base + 5}" in p for p in problems), problems
+
+
+def test_record_dropped_or_swapped_is_caught(platform: Platform, clock: FixedClock) -> None:
+    _append(platform, clock, 6)
+    with platform.session() as session:
+        a, b = (session.scalar(select(PublicRecord).where(PublicRecord.leaf_index == i)) for i in (1, 2))
+        a_payload, a_hash, b_payload, b_hash = a.payload, a.leaf_hash, b.payload, b.leaf_hash
+        session.execute(update(PublicRecord).where(PublicRecord.id == a.id).values(payload=b_payload, leaf_hash=b_hash))
+        session.execute(update(PublicRecord).where(PublicRecord.id == b.id).values(payload=a_payload, leaf_hash=a_hash))
+    with platform.factory() as session:
+        assert any("do not hash to the root" in p for p in verify_chain(session))
+    with platform.session() as session:
+        session.execute(PublicRecord.__table__.delete().where(PublicRecord.leaf_index >= 4))
+    with platform.factory() as session:
+        assert any("records were dropped" in p for p in verify_chain(session))
+
+
+def test_checkpoint_signed_by_another_key_is_caught(platform: Platform, clock: FixedClock) -> None:
+    _append(platform, clock, 2)
+    impostor = Ed25519Signer.generate("huzhu.example/log")
+    with platform.session() as session:
+        row = latest_checkpoint(session)
+        text = row.note.split("\n\n")[0] + "\n"
+        row.note = sign_note(text, [impostor]).decode()
+    with platform.factory() as session:
+        assert any("not signed by the log key" in p for p in verify_chain(session))
