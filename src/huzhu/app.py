@@ -47,6 +47,7 @@ from huzhu.migrate import upgrade
 from huzhu.plans.loader import load_plans
 from huzhu.platform import Platform
 from huzhu.sandbox.clock import SandboxDbClock
+from huzhu.sealing.keyring import attach_keyring, load_keyring
 from huzhu.web import STATIC as WEB_STATIC
 from huzhu.web import error_page as web_error_page
 from huzhu.web import router as web_router
@@ -57,6 +58,7 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
     if migrate:
         ensure_database(settings.database_url)
     engine = make_engine(settings.database_url)
+    attach_keyring(engine, load_keyring(settings))
     if migrate:
         upgrade(engine, id_number_key=settings.id_number_key.get_secret_value(), data_dir=settings.data_dir)
     info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key.get_secret_value()), SHARD_IDS_INFO_KEY: {}}

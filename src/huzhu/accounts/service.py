@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 
 from huzhu.accounts import challenge
 from huzhu.accounts.errors import AccountError
-from huzhu.accounts.models import Account, LoginChallengeUse, LoginThrottle, Role
+from huzhu.accounts.models import Account, LoginChallengeUse, LoginThrottle, Role, phone_digest
 from huzhu.accounts.passwords import hash_password, rehash_if_outdated, verify_password
 from huzhu.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from huzhu.messages import OneOf
+from huzhu.sealing.keyring import keyring_of
 
 PHONE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
 EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]{2,}$")
@@ -47,8 +48,9 @@ def find_account_by_login(session: Session, login: str) -> Account | None:
         phone, email = normalise_login(login)
     except InvalidInput:
         return None
-    column = Account.phone if phone else Account.email
-    return session.scalar(select(Account).where(column == (phone or email)))
+    if phone:  # sealed at rest: found by its keyed digest
+        return session.scalar(select(Account).where(Account.phone_digest == phone_digest(keyring_of(session), phone)))
+    return session.scalar(select(Account).where(Account.email == email))
 
 
 def register_account(
