@@ -391,5 +391,9 @@ def serve(
                 **server_options())
 
 
+from huzhu.backup_cli import register as _register_keys_and_backups  # noqa: E402
+
+_register_keys_and_backups(app, sys.modules[__name__])
+
 if __name__ == "__main__":
     app()

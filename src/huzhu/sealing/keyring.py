@@ -244,3 +244,42 @@ def keyring_for_dialect(dialect: Dialect) -> Keyring:
 
 def keyring_of(session: Session) -> Keyring:
     return keyring_for_dialect(session.get_bind().dialect)
+
+
+def rotate(keyring: Keyring) -> str:
+    """Add a new random key to the keyring file and make it current; returns its id. Values sealed
+    before stay readable under their old key until re-sealed."""
+    if keyring.file is None:
+        raise SealError("this keyring has no file to add a key to (set HUZHU_KEYRING_FILE)")
+    stored = KeyringFile.read(keyring.file)
+    kid = keyring.new_key_id()
+    stored.keys[kid] = random_key()
+    stored.current = kid
+    stored.write(keyring.file)
+    keyring.refresh(force=True)
+    return kid
+
+
+def retire(keyring: Keyring, kid: str) -> None:
+    """Drop a key from the keyring file (the caller has checked nothing uses it any more)."""
+    if keyring.file is None:
+        raise SealError("this keyring has no file (set HUZHU_KEYRING_FILE)")
+    if kid == keyring.current:
+        raise SealError(f"{kid} is the current key: rotate first")
+    if kid not in keyring.key_ids:
+        raise SealError(f"no key {kid!r} in the keyring")
+    stored = KeyringFile.read(keyring.file)
+    stored.keys.pop(kid, None)
+    if kid == "k0" and "k0" not in stored.retired:
+        stored.retired.append("k0")
+    stored.current = keyring.current
+    stored.write(keyring.file)
+    keyring.refresh(force=True)
+
+
+def mac(keyring: Keyring, kid: str, data: bytes) -> str:
+    """An HMAC of ``data`` under a key derived from sealing key ``kid`` (authenticates a backup's
+    manifest: only someone holding the key could have written it)."""
+    keyring.key(kid)
+    derived = hmac.new(keyring._keys[kid], b"huzhu backup manifest", hashlib.sha256).digest()
+    return hmac.new(derived, data, hashlib.sha256).hexdigest()
