@@ -174,16 +174,21 @@ def test_rekey_from_the_command_line(platform: Platform, clock: FixedClock, data
     from typer.testing import CliRunner
 
     from huzhu.cli import app
-    from huzhu.config import get_settings
+    from huzhu.config import DEFAULT_ID_NUMBER_KEY, get_settings
 
     join_member(platform, clock)
     env = {"HUZHU_MODE": "sandbox", "HUZHU_DATABASE_URL": database_url, "HUZHU_NEW_ID_NUMBER_KEY": ""}
     get_settings.cache_clear()
     try:
         refused = CliRunner().invoke(app, ["db", "rekey-id-numbers"], env=env)
-        done = CliRunner().invoke(app, ["db", "rekey-id-numbers"], env={**env, "HUZHU_NEW_ID_NUMBER_KEY": NEW_KEY})
+        unpinned = CliRunner().invoke(app, ["db", "rekey-id-numbers"], env={**env, "HUZHU_NEW_ID_NUMBER_KEY": NEW_KEY})
+        get_settings.cache_clear()
+        done = CliRunner().invoke(app, ["db", "rekey-id-numbers"], env={
+            **env, "HUZHU_NEW_ID_NUMBER_KEY": NEW_KEY, "HUZHU_SEAL_KEY": DEFAULT_ID_NUMBER_KEY})
     finally:
         get_settings.cache_clear()
     assert refused.exit_code == 1 and "HUZHU_NEW_ID_NUMBER_KEY" in refused.output
+    # The sealed personal data hangs on the old key unless HUZHU_SEAL_KEY keeps it.
+    assert unpinned.exit_code == 1 and "HUZHU_SEAL_KEY" in unpinned.output
     assert done.exit_code == 0, done.output
     assert "resealed 1 ID numbers" in done.output
