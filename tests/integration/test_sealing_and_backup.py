@@ -204,3 +204,89 @@ def test_backup_wipe_restore_and_refusals(platform: Platform, clock: FixedClock,
         restored.engine.dispose()
     forced = restore(settings, dest, force=True)  # into a non-empty database when asked
     assert forced.problems == []
+
+
+def test_the_migration_seals_what_an_older_database_kept_in_clear(platform: Platform, clock: FixedClock) -> None:
+    from huzhu.migrate import downgrade, upgrade
+
+    ids = _story(platform, clock)
+    data_dir = platform.settings.data_dir
+    downgrade(platform.engine, "0009", data_dir=data_dir)  # as the data was before 0013
+    raw = _raw_text(platform)
+    assert all(secret in raw for secret in [NAME, PHONE, ACCOUNT, PAYEE]), "the downgrade unseals"
+    assert next((data_dir / "evidence").glob("??/*")).read_bytes() == PDF
+    upgrade(platform.engine, data_dir=data_dir)
+    raw = _raw_text(platform)
+    assert [secret for secret in SECRETS if secret in raw] == []
+    _opens(platform, *ids)
+
+
+def test_a_running_server_reads_values_sealed_under_a_key_another_process_added(
+        platform: Platform, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huzhu.sealing.keyring as keyring_module
+
+    ids = _story(platform, clock)
+    server = keyring_for_dialect(platform.engine.dialect)
+    operator = build_platform(platform.settings, clock=clock, migrate=False)  # `huzhu keys rotate` and `reseal`
+    try:
+        op_keyring = keyring_for_dialect(operator.engine.dialect)
+        assert rotate(op_keyring) == "k1"
+        reseal_all(operator.engine, op_keyring, sealed_columns(Base.metadata), operator.settings.data_dir / "evidence")
+    finally:
+        operator.engine.dispose()
+    assert server.current == "k0"  # not yet looked at the file ...
+    _opens(platform, *ids)  # ... yet opens k1 values: an unknown key id reloads the keyring at once
+    monkeypatch.setattr(keyring_module, "RELOAD_SECONDS", 0.0)
+    with platform.session() as s:
+        accounts.find_account_by_login(s, PHONE).display_name = "新名"
+    assert server.current == "k1"
+    with platform.engine.connect() as conn:
+        assert set(usage(conn, server, sealed_columns(Base.metadata))) == {"k1"}
+
+
+def test_backup_and_restore_from_the_command_line(platform: Platform, clock: FixedClock, settings: Settings,
+                                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from huzhu.cli import app
+    from huzhu.config import get_settings
+
+    ids = _story(platform, clock)
+    platform.engine.dispose()
+    env = {"HUZHU_MODE": "sandbox", "HUZHU_DATABASE_URL": settings.database_url,
+           "HUZHU_DATA_DIR": str(settings.data_dir), "HUZHU_PLANS_DIR": str(settings.plans_dir)}
+    get_settings.cache_clear()
+    try:
+        made = CliRunner().invoke(app, ["backup", str(tmp_path / "b")], env=env)
+        again = CliRunner().invoke(app, ["backup", str(tmp_path / "b")], env=env)
+        _wipe(settings)
+        get_settings.cache_clear()
+        wrong = CliRunner().invoke(app, ["restore", str(tmp_path / "b")],
+                                   env={**env, "HUZHU_SEAL_KEY": "someone-else-" + "z" * 30})
+        get_settings.cache_clear()
+        restored = CliRunner().invoke(app, ["restore", str(tmp_path / "b")], env=env)
+        checked = CliRunner().invoke(app, ["ledger", "check"], env=env)
+    finally:
+        get_settings.cache_clear()
+    def said(result) -> str:  # noqa: ANN001 (Rich wraps long lines)
+        return " ".join(result.output.split())
+
+    assert made.exit_code == 0 and "keys needed k0" in said(made), made.output
+    assert again.exit_code == 1 and "not empty" in said(again)
+    assert wrong.exit_code == 1 and "keys cannot open" in said(wrong)
+    assert restored.exit_code == 0 and "public log head matches" in said(restored), restored.output
+    assert checked.exit_code == 0, checked.output
+    back = build_platform(settings, clock=clock, migrate=False)
+    try:
+        _opens(back, *ids)
+    finally:
+        back.engine.dispose()
+
+
+def test_a_missing_pg_dump_is_named(platform: Platform, clock: FixedClock, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    if platform.engine.dialect.name != "postgresql":
+        pytest.skip("pg_dump is PostgreSQL's")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(BackupError, match="pg_dump is not installed.*postgresql-client"):
+        backup(platform, tmp_path / "b")
