@@ -145,8 +145,9 @@ class LoginAttempt:
     challenge_id: str | None
 
 
-def _login_key(login: str) -> str:
-    return f"login:{(login or '').strip().lower()[:280]}"
+def _login_key(session: Session, login: str) -> str:
+    """The per-login counter's key: a keyed digest, so the table holds no phone or e-mail in clear."""
+    return f"login:{keyring_of(session).digest('login', (login or '').strip().lower()[:280])}"
 
 
 def _fresh(row: LoginThrottle | None, now: datetime, forget_after: timedelta) -> int:
@@ -165,7 +166,7 @@ def begin_login(session: Session, *, login: str, client_ip: str | None, now: dat
         row = session.get(LoginThrottle, address_key)
         if row is not None and row.next_attempt_at is not None and row.next_attempt_at > now:
             raise TooManyAttempts(retry_after=max(1, math.ceil((row.next_attempt_at - now).total_seconds())))
-    login_key = _login_key(login)
+    login_key = _login_key(session, login)
     bits = challenge.required_bits(_fresh(session.get(LoginThrottle, login_key), now, LOGIN_FORGET_AFTER))
     challenge_id = None
     if bits:

@@ -39,6 +39,7 @@ COLUMNS = (
     ('custody_instructions', 'creditor_name', sa.String(length=100), False),
     ('custody_instructions', 'creditor_account', sa.String(length=40), False),
     ('custody_instructions', 'message_xml', sa.Text(), False),
+    ('api_idempotency_keys', 'response_body', sa.Text(), False),
 )
 BATCH = 2_000
 
@@ -79,6 +80,9 @@ def upgrade() -> None:
     if connection.dialect.name == 'sqlite':
         op.execute('PRAGMA secure_delete = ON')
     keyring = _keyring()
+    # Per-login failure counters were keyed by the login itself (a phone number); they are keyed by
+    # a digest now. The old ones are dropped (a counter only slows guessing for a while anyway).
+    op.execute("DELETE FROM login_throttles WHERE key LIKE 'login:%'")
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phone_digest', sa.String(length=64), nullable=True))
     _digest_phones(connection, keyring)
