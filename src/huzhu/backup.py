@@ -28,7 +28,7 @@ import sqlite3
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import inspect, text
@@ -129,7 +129,7 @@ def backup(platform, dest: Path, *, now: datetime | None = None) -> dict:  # noq
     needed = sorted(k for k, n in counts.items() if n)
     manifest = {
         "format": FORMAT,
-        "created_at": (now or datetime.now(UTC)).isoformat(),
+        "created_at": (now or platform.wall_clock.now()).isoformat(),
         "backend": url.get_backend_name(),
         "database": database.name,
         "alembic_revision": revision,
