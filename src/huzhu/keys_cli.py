@@ -8,7 +8,10 @@ drops the old key, and refuses while anything still needs it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from rich.progress import TaskID
 from rich.table import Table
 
 keys_app = typer.Typer(help="The keys that seal personal data at rest.", no_args_is_help=True)
@@ -18,7 +21,7 @@ class helpers:  # noqa: N801
     """The command line's shared helpers (console, _platform, _fail, _progress), handed over by
     ``huzhu.cli`` when it registers these commands (so this module never imports it)."""
 
-    cli = None
+    cli: Any = None
 
 
 def _context():  # noqa: ANN202
@@ -83,8 +86,10 @@ def keys_reseal(batch: int = typer.Option(2000, min=1, max=100_000, help="rows p
     with cli._progress() as progress:
         for col in columns:
             task = progress.add_task(f"re-sealing {col.label}", total=totals[col.label])
-            changed += reseal_column(platform.engine, keyring, col, batch=batch,
-                                     progress=lambda n, task=task: progress.advance(task, n))
+            def advance(n: int, task: TaskID = task) -> None:
+                progress.advance(task, n)
+
+            changed += reseal_column(platform.engine, keyring, col, batch=batch, progress=advance)
             progress.update(task, completed=totals[col.label])
         files = list(evidence_files(evidence_root))
         task = progress.add_task("re-sealing evidence files", total=len(files))

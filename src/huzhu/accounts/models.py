@@ -6,7 +6,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, event, inspect
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from huzhu.db import Base, BigId, EnumString, UtcDateTime, one_of
 from huzhu.sealing.keyring import Keyring, keyring_for_dialect
@@ -54,12 +55,12 @@ def phone_digest(keyring: Keyring, phone: str | None) -> str | None:
 
 
 @event.listens_for(Account, "before_insert")
-def _digest_new_phone(_mapper, connection, account: Account) -> None:  # noqa: ANN001
+def _digest_new_phone(_mapper: Mapper[Account], connection: Connection, account: Account) -> None:
     account.phone_digest = phone_digest(keyring_for_dialect(connection.dialect), account.phone)
 
 
 @event.listens_for(Account, "before_update")
-def _digest_changed_phone(_mapper, connection, account: Account) -> None:  # noqa: ANN001
+def _digest_changed_phone(_mapper: Mapper[Account], connection: Connection, account: Account) -> None:
     if inspect(account).attrs.phone.history.has_changes():
         account.phone_digest = phone_digest(keyring_for_dialect(connection.dialect), account.phone)
 

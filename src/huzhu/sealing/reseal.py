@@ -139,8 +139,11 @@ def reseal_all(engine: Engine, keyring: Keyring, columns: list[SealedColumn], ev
     """Re-seal every sealed column and evidence file under the current key."""
     done: dict[str, int] = {}
     for col in columns:
-        done[col.label] = reseal_column(engine, keyring, col,
-                                        progress=(lambda n, label=col.label: progress(label, n)) if progress else None)
+        def advance(n: int, label: str = col.label) -> None:
+            if progress is not None:
+                progress(label, n)
+
+        done[col.label] = reseal_column(engine, keyring, col, progress=advance)
     files = 0
     if evidence_root is not None:
         for path in evidence_files(evidence_root):

@@ -14,6 +14,7 @@ a ``VACUUM FULL``, which docs/backup-and-sealing.md asks for after this upgrade.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -24,7 +25,7 @@ branch_labels = None
 depends_on = None
 
 # (table, column, old type, nullable): fixed here, whatever later code seals.
-COLUMNS = (
+COLUMNS: tuple[tuple[str, str, sa.types.TypeEngine[Any], bool], ...] = (
     ('accounts', 'phone', sa.String(length=20), True),
     ('accounts', 'display_name', sa.String(length=100), False),
     ('members', 'name', sa.String(length=100), False),
@@ -44,6 +45,11 @@ COLUMNS = (
 BATCH = 2_000
 
 
+def _attributes() -> dict[str, Any]:
+    config = op.get_context().config
+    return config.attributes if config is not None else {}
+
+
 def _keyring():  # noqa: ANN202
     from huzhu.sealing.keyring import Keyring, attached_keyring, keyring_for_dialect
 
@@ -51,7 +57,7 @@ def _keyring():  # noqa: ANN202
     # the ID-number key seals under the key derived from it; `alembic upgrade` by hand falls back
     # to the settings' keyring.
     dialect = op.get_bind().dialect
-    attributes = op.get_context().config.attributes
+    attributes = _attributes()
     if attached_keyring(dialect) is None and attributes.get('id_number_key'):
         data_dir = attributes.get('data_dir')
         return Keyring(root_secret=attributes['id_number_key'],
@@ -86,7 +92,7 @@ def upgrade() -> None:
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phone_digest', sa.String(length=64), nullable=True))
     _digest_phones(connection, keyring)
-    tables: dict[str, list[tuple[str, sa.types.TypeEngine, bool]]] = {}
+    tables: dict[str, list[tuple[str, sa.types.TypeEngine[Any], bool]]] = {}
     for table, column, old_type, nullable in COLUMNS:
         tables.setdefault(table, []).append((column, old_type, nullable))
     for table, columns in tables.items():
@@ -99,7 +105,7 @@ def upgrade() -> None:
     for table, column, _, _ in COLUMNS:
         reseal_column(connection, keyring, SealedColumn(table, column), seal_plaintext=True, batch=BATCH)
 
-    data_dir = op.get_context().config.attributes.get('data_dir')
+    data_dir = _attributes().get('data_dir')
     if data_dir is not None:
         for path in evidence_files(Path(data_dir) / 'evidence'):
             if not is_sealed_file(path):
@@ -131,7 +137,7 @@ def downgrade() -> None:
     for table, column, old_type, nullable in COLUMNS:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.alter_column(column, existing_type=sa.Text(), type_=old_type, existing_nullable=nullable)
-    data_dir = op.get_context().config.attributes.get('data_dir')
+    data_dir = _attributes().get('data_dir')
     if data_dir is not None:
         from huzhu.sealing.reseal import evidence_files
 
