@@ -36,6 +36,7 @@ from huzhu.db import unit_of_work
 from huzhu.identity import make_resident_id
 from huzhu.members import service as members
 from huzhu.notices.models import Case
+from huzhu.sealing.keyring import keyring_of
 
 REPO = Path(__file__).resolve().parents[1]
 PLAN = "comprehensive-accident"
@@ -59,7 +60,8 @@ def fill_members(platform, count: int) -> None:  # noqa: ANN001
     with unit_of_work(platform.factory) as s:
         base = s.scalar(text("SELECT COALESCE(MAX(id), 0) FROM ledger_accounts"))
         member_base = s.scalar(text("SELECT COALESCE(MAX(id), 0) FROM members"))
-        params = {"count": count, "base": base, "mbase": member_base}
+        # Names are sealed at rest (huzhu.sealing): one sealed constant serves every synthetic member.
+        params = {"count": count, "base": base, "mbase": member_base, "name": keyring_of(s).seal("bench")}
         s.execute(text(f"""{series}
             INSERT INTO ledger_accounts (id, code, kind, debits_must_not_exceed_credits, debits_posted,
                                          credits_posted, debits_pending, credits_pending, created_at)
@@ -68,7 +70,7 @@ def fill_members(platform, count: int) -> None:  # noqa: ANN001
         s.execute(text(f"""{series}
             INSERT INTO members (id, account_id, relationship, name, id_number_digest, id_number_sealed,
                                  id_number_masked, birth_date, gender, region_code, ledger_account_id, created_at)
-            SELECT :mbase + n, NULL, 'self', 'bench', 'B' || {pad}, 'synthetic', 'synthetic', {birth}, 'F', '110101',
+            SELECT :mbase + n, NULL, 'self', :name, 'B' || {pad}, 'synthetic', 'synthetic', {birth}, 'F', '110101',
                    :base + n,
                    {created} FROM {source}"""), params)
         s.execute(text(f"""

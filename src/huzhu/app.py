@@ -52,6 +52,7 @@ from huzhu.plans.loader import load_plans
 from huzhu.plans.schemas import Plan
 from huzhu.platform import Platform
 from huzhu.sandbox.clock import SandboxDbClock
+from huzhu.sealing.keyring import attach_keyring, load_keyring
 from huzhu.transparency.keys import load_log_signer
 from huzhu.transparency.log import SIGNER_INFO_KEY as LOG_SIGNER_INFO_KEY
 from huzhu.transparency.log import install_commit_signing, sign_checkpoint
@@ -79,6 +80,7 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
     if migrate:
         ensure_database(settings.database_url)
     engine = make_engine(settings.database_url)
+    attach_keyring(engine, load_keyring(settings))
     if migrate:
         upgrade(engine, id_number_key=settings.id_number_key.get_secret_value(), data_dir=settings.data_dir)
     log_signer = load_log_signer(settings.data_dir, settings.log_origin, settings.log_signing_key.get_secret_value()

@@ -114,6 +114,9 @@ def db_rekey_id_numbers() -> None:
     platform = _platform()
     if new_key == platform.settings.id_number_key.get_secret_value():
         _fail("the new key is the current key")
+    if platform.settings.seal_key is None:  # sealed personal data and phone digests hang on the old key
+        _fail("set HUZHU_SEAL_KEY to the current HUZHU_ID_NUMBER_KEY first (and keep it set afterwards): "
+              "the sealed personal data and the phone digests are keyed from it (docs/backup-and-sealing.md)")
     with platform.factory() as session:
         total = session.scalar(select(func.count()).select_from(Member)) or 0
     try:
@@ -398,6 +401,10 @@ def serve(
 
 
 register_log_commands(app, _platform)
+
+from huzhu.backup_cli import register as _register_keys_and_backups  # noqa: E402
+
+_register_keys_and_backups(app, sys.modules[__name__])
 
 if __name__ == "__main__":
     app()

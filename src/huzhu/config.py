@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     # Seals resident ID numbers at rest and keys their digests (identity/sealing.py). Changing it
     # makes the stored numbers unreadable: keep it with the database's backups, apart from them.
     id_number_key: SecretStr = SecretStr(DEFAULT_ID_NUMBER_KEY)
+    # The sealing keyring (huzhu/sealing/keyring.py): later keys added by `huzhu keys rotate`. Its
+    # first key is derived from id_number_key. Default <data_dir>/keyring.json; never in a backup.
+    keyring_file: Path | None = None
+    # The root of the keyring's first key (k0) and of the lookup digests (phones). Unset, it is
+    # id_number_key; set it to that value before `huzhu db rekey-id-numbers`, so rekeying the ID
+    # numbers leaves the sealed personal data and the phone digests as they are.
+    seal_key: SecretStr | None = None
     # Request bodies are capped at the edge as they stream in (http/limits.py): JSON and plain
     # forms at max_body_bytes; uploads at max_upload_bytes per file (one per API request, up to
     # max_upload_files per web form) plus max_body_bytes for the other fields.
@@ -57,7 +64,9 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'huzhu.sqlite').as_posix()}"
         if self.mode == "production":
             for name, secret, default in (("HUZHU_SECRET_KEY", self.secret_key, DEFAULT_SECRET),
-                                          ("HUZHU_ID_NUMBER_KEY", self.id_number_key, DEFAULT_ID_NUMBER_KEY)):
+                                          ("HUZHU_ID_NUMBER_KEY", self.id_number_key, DEFAULT_ID_NUMBER_KEY),
+                                          ("HUZHU_SEAL_KEY", self.seal_key or self.id_number_key,
+                                           DEFAULT_ID_NUMBER_KEY)):
                 value = secret.get_secret_value()
                 if value == default or len(value) < 32:
                     raise ValueError(f"{name} must be set to a random value of at least 32 characters in "
@@ -71,6 +80,14 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.cookie_secure if self.cookie_secure is not None else self.mode == "production"
+
+    @property
+    def seal_root(self) -> str:
+        return (self.seal_key or self.id_number_key).get_secret_value()
+
+    @property
+    def resolved_keyring_file(self) -> Path:
+        return self.keyring_file if self.keyring_file is not None else self.data_dir / "keyring.json"
 
     @property
     def resolved_plans_dir(self) -> Path:

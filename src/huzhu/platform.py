@@ -17,6 +17,7 @@ from huzhu.custody.service import Custodian
 from huzhu.db import unit_of_work
 from huzhu.memo import Memo
 from huzhu.plans.schemas import Plan
+from huzhu.sealing.keyring import keyring_for_dialect
 
 T = TypeVar("T")
 
@@ -52,4 +53,5 @@ class Platform:
     @property
     def evidence(self) -> EvidenceStore:
         """The evidence documents, under the data directory (limits read from the settings each time)."""
-        return EvidenceStore(self.settings.data_dir / "evidence", max_bytes=self.settings.max_upload_bytes)
+        return EvidenceStore(self.settings.data_dir / "evidence", max_bytes=self.settings.max_upload_bytes,
+                             keyring=keyring_for_dialect(self.engine.dialect))

@@ -158,13 +158,13 @@ def test_a_failing_statement_logs_no_bound_parameter(live_platform: Platform, ca
     phone, name, secret_hash = "13912345678", "王秘密", hash_password("secret-pass-123")
     digest = "d" * 64
     values = {"phone": phone, "name": name, "hash": secret_hash, "digest": digest}
-    insert = text("INSERT INTO accounts (phone, display_name, password_hash, role, is_active, created_at) "
-                  "VALUES (:phone, :name, :hash, 'member', true, CURRENT_TIMESTAMP)")
+    insert = text("INSERT INTO accounts (phone, phone_digest, display_name, password_hash, role, is_active,"
+                  " created_at) VALUES (:phone, :digest, :name, :hash, 'member', true, CURRENT_TIMESTAMP)")
 
     def duplicate(session: SessionDep) -> dict[str, str]:
         session.execute(insert, values)
         session.flush()
-        session.execute(insert, values)  # unique phone: PostgreSQL's DETAIL names the value
+        session.execute(insert, values)  # unique phone digest: PostgreSQL's DETAIL names the value
         return {}
 
     def broken(session: SessionDep) -> dict[str, str]:

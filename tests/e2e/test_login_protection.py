@@ -17,7 +17,7 @@ from sqlalchemy import select
 from e2e.helpers import MEMBER_PASSWORD, LiveServer
 from huzhu.accounts import challenge
 from huzhu.accounts.models import LoginThrottle
-from huzhu.accounts.service import address_wait
+from huzhu.accounts.service import _login_key, address_wait
 from huzhu.clock import FixedClock
 
 pytestmark = pytest.mark.e2e
@@ -107,7 +107,8 @@ def test_the_counts_age_out_and_the_work_is_capped(live: LiveServer, wall: Fixed
     _token, bits = challenge_of(attempt(live, OWNER, MEMBER_PASSWORD))
     assert bits == challenge.BASE_BITS + 2
     with live.platform.factory() as s:
-        row = s.scalar(select(LoginThrottle).where(LoginThrottle.key == f"login:{LOGIN}"))
+        row = s.scalar(select(LoginThrottle).where(LoginThrottle.key == _login_key(s, LOGIN)))
+        assert s.scalar(select(LoginThrottle).where(LoginThrottle.key.contains(LOGIN))) is None  # no phone in clear
         assert row is not None and row.failures == 7 and row.next_attempt_at is None  # a login never waits
     wall.advance(timedelta(hours=25))  # a day without failures: forgotten
     assert attempt(live, OWNER, MEMBER_PASSWORD).status_code == 200

@@ -27,14 +27,16 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from e2e.helpers import CSRF_IN_PAGE, free_port
-from huzhu.accounts.models import Account
+from huzhu.accounts.service import find_account_by_login
 from huzhu.apportionment.models import ApportionmentRun
 from huzhu.claims.models import Claim, Evidence, EvidenceKind
+from huzhu.config import DEFAULT_ID_NUMBER_KEY
 from huzhu.db import normalise_url
 from huzhu.exports import DATASETS
 from huzhu.ledger.models import Entry, Transfer
 from huzhu.members.models import Enrollment, Member
 from huzhu.notices.models import Case
+from huzhu.sealing.keyring import Keyring, attach_keyring
 from huzhu.web import router
 
 pytestmark = pytest.mark.e2e
@@ -166,10 +168,11 @@ def samples(demo: Demo, role: str) -> dict[str, list[str]]:
     """Values for each path parameter, as seen by ``role``: a member gets their own members,
     enrollments and claims; staff get every claim and piece of evidence."""
     engine = create_engine(normalise_url(demo.database_url))
+    attach_keyring(engine, Keyring(root_secret=DEFAULT_ID_NUMBER_KEY))  # the sandbox demo's sealing key
     try:
         with Session(engine) as s:
             login = LOGINS.get(role)
-            account = s.scalar(select(Account).where((Account.phone == login) | (Account.email == login)))
+            account = find_account_by_login(s, login) if login else None  # phones are sealed: by digest
             own_members = list(s.scalars(select(Member).where(Member.account_id == account.id))) if account else []
             member_ids = [m.id for m in own_members] or [m for m in s.scalars(select(Member.id).limit(1))]
             claims = (list(s.scalars(select(Claim.id).join(Member, Member.id == Claim.member_id)

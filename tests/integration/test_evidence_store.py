@@ -57,8 +57,9 @@ def test_documents_are_kept_once_by_content_with_private_files_and_relative_path
         assert [r.storage_path for r in rows] == [f"{digest[:2]}/{digest}"] * 2
         assert rows[0].filename == "a.pdf" and rows[0].content_type == "application/pdf"
         evidence, path = open_evidence(s, store, actor=accounts.account_or_raise(s, account_id), evidence_id=ids[0])
+        assert store.read_bytes(evidence) == PDF  # opened for a reader ...
     assert path == platform.settings.data_dir / "evidence" / digest[:2] / digest
-    assert path.read_bytes() == PDF
+    assert path.read_bytes()[:4] == b"HZF1" and b"%PDF" not in path.read_bytes()  # ... sealed on disk
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert sorted(p.name for p in (platform.settings.data_dir / "evidence").rglob("*") if p.is_file()) == [digest]
 
@@ -115,8 +116,8 @@ def test_who_may_add_and_read_documents(platform: Platform, clock: FixedClock) -
         evidence_id = evidence.id
     with platform.factory() as s:
         for reader in (account_id, staff.investigator_id, staff.reviewer_id, staff.admin_id):
-            assert open_evidence(s, store, actor=accounts.account_or_raise(s, reader), evidence_id=evidence_id)[
-                1].read_bytes() == PDF
+            assert store.read_bytes(open_evidence(s, store, actor=accounts.account_or_raise(s, reader),
+                                                  evidence_id=evidence_id)[0]) == PDF
         with pytest.raises(NotFound):
             open_evidence(s, store, actor=accounts.account_or_raise(s, stranger.account_id), evidence_id=evidence_id)
         with pytest.raises(NotFound):  # the right document asked for under another claim
@@ -155,7 +156,8 @@ def test_the_migration_moves_documents_the_web_form_stored_under_the_working_dir
         by_name = {e.filename: e for e in s.scalars(select(Evidence))}
         for name, (data, path) in legacy.items():
             evidence, stored = open_evidence(s, platform.evidence, actor=owner, evidence_id=by_name[name].id)
-            assert stored.read_bytes() == data and stored.is_relative_to(platform.settings.data_dir)
+            assert platform.evidence.read_bytes(evidence) == data and stored.is_relative_to(platform.settings.data_dir)
+            assert stored.read_bytes()[:4] == b"HZF1"  # the migration sealed the moved file
             assert not (tmp_path / path).exists()
         assert by_name["gone"].storage_path == "data/evidence/HZC00000001/gone.pdf"  # left as it was, never guessed
         with pytest.raises(NotFound, match="missing"):

@@ -141,7 +141,9 @@ def test_rekey_reseals_every_number_under_the_new_key(platform: Platform, clock:
     after = _sealed_columns(platform)
     assert all(b[1] != a[1] and b[2] != a[2] for b, a in zip(before, after, strict=True))
 
-    rotated = build_platform(settings.model_copy(update={"id_number_key": SecretStr(NEW_KEY)}), clock=clock)
+    # The sealed personal data keeps its own root (HUZHU_SEAL_KEY, the old ID key here).
+    rotated = build_platform(settings.model_copy(update={"id_number_key": SecretStr(NEW_KEY),
+                                                         "seal_key": settings.id_number_key}), clock=clock)
     try:
         with rotated.factory() as s:
             assert {i: s.get(Member, i).id_number for i in numbers} == numbers  # type: ignore[union-attr]
@@ -172,16 +174,21 @@ def test_rekey_from_the_command_line(platform: Platform, clock: FixedClock, data
     from typer.testing import CliRunner
 
     from huzhu.cli import app
-    from huzhu.config import get_settings
+    from huzhu.config import DEFAULT_ID_NUMBER_KEY, get_settings
 
     join_member(platform, clock)
     env = {"HUZHU_MODE": "sandbox", "HUZHU_DATABASE_URL": database_url, "HUZHU_NEW_ID_NUMBER_KEY": ""}
     get_settings.cache_clear()
     try:
         refused = CliRunner().invoke(app, ["db", "rekey-id-numbers"], env=env)
-        done = CliRunner().invoke(app, ["db", "rekey-id-numbers"], env={**env, "HUZHU_NEW_ID_NUMBER_KEY": NEW_KEY})
+        unpinned = CliRunner().invoke(app, ["db", "rekey-id-numbers"], env={**env, "HUZHU_NEW_ID_NUMBER_KEY": NEW_KEY})
+        get_settings.cache_clear()
+        done = CliRunner().invoke(app, ["db", "rekey-id-numbers"], env={
+            **env, "HUZHU_NEW_ID_NUMBER_KEY": NEW_KEY, "HUZHU_SEAL_KEY": DEFAULT_ID_NUMBER_KEY})
     finally:
         get_settings.cache_clear()
     assert refused.exit_code == 1 and "HUZHU_NEW_ID_NUMBER_KEY" in refused.output
+    # The sealed personal data hangs on the old key unless HUZHU_SEAL_KEY keeps it.
+    assert unpinned.exit_code == 1 and "HUZHU_SEAL_KEY" in unpinned.output
     assert done.exit_code == 0, done.output
     assert "resealed 1 ID numbers" in done.output

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, event, inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from huzhu.db import Base, BigId, EnumString, UtcDateTime, one_of
+from huzhu.sealing.keyring import Keyring, keyring_for_dialect
+from huzhu.sealing.types import SealedText
 
 
 class Role(StrEnum):
@@ -30,9 +33,12 @@ class Account(Base):
     __tablename__ = "accounts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # The phone and the name are sealed at rest (huzhu.sealing); a keyed digest of the phone, set
+    # on every write (below), finds the account at login and keeps phones unique.
+    phone: Mapped[str | None] = mapped_column(SealedText())
+    phone_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
-    display_name: Mapped[str] = mapped_column(String(100))
+    display_name: Mapped[str] = mapped_column(SealedText())
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(EnumString(Role, 16), default=Role.MEMBER)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -42,6 +48,21 @@ class Account(Base):
         CheckConstraint("phone IS NOT NULL OR email IS NOT NULL", name="has_login"),
         CheckConstraint(one_of("role", Role), name="role_known"),
     )
+
+
+def phone_digest(keyring: Keyring, phone: str | None) -> str | None:
+    return keyring.digest("phone", phone) if phone is not None else None
+
+
+@event.listens_for(Account, "before_insert")
+def _digest_new_phone(_mapper: Mapper[Account], connection: Connection, account: Account) -> None:
+    account.phone_digest = phone_digest(keyring_for_dialect(connection.dialect), account.phone)
+
+
+@event.listens_for(Account, "before_update")
+def _digest_changed_phone(_mapper: Mapper[Account], connection: Connection, account: Account) -> None:
+    if inspect(account).attrs.phone.history.has_changes():
+        account.phone_digest = phone_digest(keyring_for_dialect(connection.dialect), account.phone)
 
 
 class LoginThrottle(Base):

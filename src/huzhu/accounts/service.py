@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 
 from huzhu.accounts import challenge
 from huzhu.accounts.errors import AccountError
-from huzhu.accounts.models import Account, LoginChallengeUse, LoginThrottle, Role
+from huzhu.accounts.models import Account, LoginChallengeUse, LoginThrottle, Role, phone_digest
 from huzhu.accounts.passwords import hash_password, rehash_if_outdated, verify_password
 from huzhu.db import affected_rows
 from huzhu.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from huzhu.messages import OneOf
+from huzhu.sealing.keyring import keyring_of
 
 PHONE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
 EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]{2,}$")
@@ -48,8 +49,9 @@ def find_account_by_login(session: Session, login: str) -> Account | None:
         phone, email = normalise_login(login)
     except InvalidInput:
         return None
-    column = Account.phone if phone else Account.email
-    return session.scalar(select(Account).where(column == (phone or email)))
+    if phone:  # sealed at rest: found by its keyed digest
+        return session.scalar(select(Account).where(Account.phone_digest == phone_digest(keyring_of(session), phone)))
+    return session.scalar(select(Account).where(Account.email == email))
 
 
 def register_account(
@@ -144,8 +146,9 @@ class LoginAttempt:
     challenge_id: str | None
 
 
-def _login_key(login: str) -> str:
-    return f"login:{(login or '').strip().lower()[:280]}"
+def _login_key(session: Session, login: str) -> str:
+    """The per-login counter's key: a keyed digest, so the table holds no phone or e-mail in clear."""
+    return f"login:{keyring_of(session).digest('login', (login or '').strip().lower()[:280])}"
 
 
 def _fresh(row: LoginThrottle | None, now: datetime, forget_after: timedelta) -> int:
@@ -164,7 +167,7 @@ def begin_login(session: Session, *, login: str, client_ip: str | None, now: dat
         row = session.get(LoginThrottle, address_key)
         if row is not None and row.next_attempt_at is not None and row.next_attempt_at > now:
             raise TooManyAttempts(retry_after=max(1, math.ceil((row.next_attempt_at - now).total_seconds())))
-    login_key = _login_key(login)
+    login_key = _login_key(session, login)
     bits = challenge.required_bits(_fresh(session.get(LoginThrottle, login_key), now, LOGIN_FORGET_AFTER))
     challenge_id = None
     if bits:

@@ -4,6 +4,8 @@ A document is checked while it streams in (size limit, and its first bytes must 
 PNG signature: the declared content type is not trusted), then kept **content-addressed** at
 ``<data dir>/evidence/<first two hex>/<sha256>`` with mode 0600. The row records that path relative
 to the evidence folder, so a copy of the data directory restored elsewhere still finds every file.
+Files are **sealed** as they stream in (``huzhu.sealing.files``: AES-256-GCM in chunks, under the
+keyring's current key) and opened as they stream out: no document is ever on disk in clear.
 
 Who may add a document, and when, and who may read one, is decided here too.
 """
@@ -14,6 +16,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +30,8 @@ from huzhu.claims.models import Claim, ClaimStatus, Evidence, EvidenceKind
 from huzhu.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound
 from huzhu.members.models import Member
 from huzhu.messages import OneOf
+from huzhu.sealing.files import SealingWriter, open_chunks
+from huzhu.sealing.keyring import Keyring
 
 FILE_MODE = 0o600
 CHUNK = 1024 * 1024
@@ -70,9 +75,10 @@ def safe_filename(name: str | None) -> str:
 
 
 class EvidenceStore:
-    def __init__(self, root: Path, *, max_bytes: int) -> None:
+    def __init__(self, root: Path, *, max_bytes: int, keyring: Keyring) -> None:
         self.root = root
         self.max_bytes = max_bytes
+        self.keyring = keyring
 
     def stage(self, stream: BinaryIO, filename: str | None) -> StagedFile:
         """Stream an upload into a staging file, checking its size and kind as it arrives.
@@ -84,6 +90,7 @@ class EvidenceStore:
         staged = Path(handle.name)
         try:
             with handle:
+                sealing = SealingWriter(handle, self.keyring)  # type: ignore[arg-type]
                 while chunk := stream.read(CHUNK):
                     size += len(chunk)
                     if size > self.max_bytes:
@@ -92,7 +99,8 @@ class EvidenceStore:
                     if len(head) < 16:
                         head += chunk[: 16 - len(head)]
                     digest.update(chunk)
-                    handle.write(chunk)
+                    sealing.write(chunk)
+                sealing.close()
             if size == 0:
                 raise InvalidInput(EvidenceError.EMPTY, name=name)
             content_type = next((kind for kind, sig in SIGNATURES.items() if head.startswith(sig)), None)
@@ -132,6 +140,21 @@ class EvidenceStore:
         if not path.is_file():
             raise NotFound(EvidenceError.MISSING)
         return path
+
+    def chunks(self, evidence: Evidence) -> Iterator[bytes]:
+        """The document in clear, streamed chunk by chunk from its sealed file. The first chunk is
+        opened before this returns, so a key that cannot open the file fails before any response starts."""
+        stream = open_chunks(self.path_of(evidence), self.keyring)
+        first = next(stream)
+
+        def rest() -> Iterator[bytes]:
+            yield first
+            yield from stream
+
+        return rest()
+
+    def read_bytes(self, evidence: Evidence) -> bytes:
+        return b"".join(self.chunks(evidence))
 
 
 # ---------------------------------------------------------------- who may add and read

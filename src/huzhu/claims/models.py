@@ -10,6 +10,7 @@ from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Inde
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huzhu.db import Base, BigId, EnumString, UtcDateTime, one_of
+from huzhu.sealing.types import SealedText
 
 
 class ClaimStatus(StrEnum):
@@ -61,11 +62,11 @@ class Claim(Base):
     status: Mapped[ClaimStatus] = mapped_column(EnumString(ClaimStatus, 16), default=ClaimStatus.SUBMITTED)
     incident_date: Mapped[date] = mapped_column(Date)
     incident_place: Mapped[str] = mapped_column(String(200), default="")
-    description: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(SealedText(), default="")  # sealed at rest, as are the payee's
     # Facts the rules need, as claimed; the investigation report may correct them.
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    beneficiary_name: Mapped[str] = mapped_column(String(100))
-    beneficiary_account: Mapped[str] = mapped_column(String(40))
+    beneficiary_name: Mapped[str] = mapped_column(SealedText())
+    beneficiary_account: Mapped[str] = mapped_column(SealedText())
     filed_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     investigator_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     reviewer_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
@@ -101,7 +102,7 @@ class Evidence(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
     kind: Mapped[EvidenceKind] = mapped_column(EnumString(EvidenceKind, 24))
-    filename: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(SealedText())  # a file name often names the patient
     content_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
@@ -151,8 +152,8 @@ class PayeeChange(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
     status: Mapped[PayeeChangeStatus] = mapped_column(EnumString(PayeeChangeStatus, 16))
-    beneficiary_name: Mapped[str] = mapped_column(String(100))
-    beneficiary_account: Mapped[str] = mapped_column(String(40))
+    beneficiary_name: Mapped[str] = mapped_column(SealedText())
+    beneficiary_account: Mapped[str] = mapped_column(SealedText())
     reason: Mapped[str] = mapped_column(Text)
     proposed_by_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     proposed_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -160,8 +161,8 @@ class PayeeChange(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     decision_note: Mapped[str | None] = mapped_column(Text)
     # The payee the approved change replaced (kept: who was to be paid before).
-    previous_name: Mapped[str | None] = mapped_column(String(100))
-    previous_account: Mapped[str | None] = mapped_column(String(40))
+    previous_name: Mapped[str | None] = mapped_column(SealedText())
+    previous_account: Mapped[str | None] = mapped_column(SealedText())
 
     __table_args__ = (
         CheckConstraint(one_of("status", PayeeChangeStatus), name="status_known"),

@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huzhu.db import Base, BigId, UtcDateTime
+from huzhu.sealing.types import SealedText
 
 
 class CustodyInstruction(Base):
@@ -25,12 +26,13 @@ class CustodyInstruction(Base):
     kind: Mapped[str] = mapped_column(String(12))  # payout, refund
     pending_transfer_id: Mapped[int] = mapped_column(ForeignKey("ledger_transfers.id"), unique=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    creditor_name: Mapped[str] = mapped_column(String(100))
-    creditor_account: Mapped[str] = mapped_column(String(40))
+    # The payee, and the pain.001 that names them, sealed at rest (huzhu.sealing).
+    creditor_name: Mapped[str] = mapped_column(SealedText())
+    creditor_account: Mapped[str] = mapped_column(SealedText())
     remittance_info: Mapped[str] = mapped_column(String(140))
     case_id: Mapped[int | None] = mapped_column(BigInteger)
     member_id: Mapped[int | None] = mapped_column(BigInteger)
-    message_xml: Mapped[str] = mapped_column(Text)  # the pain.001 sent
+    message_xml: Mapped[str] = mapped_column(SealedText())  # the pain.001 sent
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huzhu.db import Base, BigId, UtcDateTime
+from huzhu.sealing.types import SealedText
 
 
 class IdempotencyRecord(Base):
@@ -22,7 +23,7 @@ class IdempotencyRecord(Base):
     path: Mapped[str] = mapped_column(String(300))
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
-    response_body: Mapped[str] = mapped_column(Text)
+    response_body: Mapped[str] = mapped_column(SealedText())  # may name a payee: sealed at rest
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (UniqueConstraint("account_id", "key"),)

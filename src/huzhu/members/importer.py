@@ -39,6 +39,7 @@ from huzhu.money import parse_yuan
 from huzhu.plans.errors import PlanError
 from huzhu.plans.rules import check_eligibility
 from huzhu.plans.schemas import Plan
+from huzhu.sealing.keyring import keyring_of
 
 COLUMNS = ["name", "id_number", "plans", "joined_on", "balance"]
 CHUNK = 20_000
@@ -184,8 +185,9 @@ def _write_chunk(session: Session, chunk: list[_Row], sealed: list[dict[str, str
     # The members' balance accounts, opened already credited with their opening balance.
     first_account = opening.open_credited_accounts([r.balance_fen for r in chunk], kind=MEMBER_BALANCE).start
     first_member = _reserve_ids(session, "members", n)
+    keyring = keyring_of(session)  # raw rows bypass the column type: names are sealed here
     bulk_insert(session, "members", MEMBER_COLUMNS, (
-        (first_member + i, "self", r.name, s["id_number_digest"], s["id_number_sealed"], s["id_number_masked"],
+        (first_member + i, "self", keyring.seal(r.name), s["id_number_digest"], s["id_number_sealed"], s["id_number_masked"],
          r.birth_date, r.gender, r.region_code, first_account + i, now)
         for i, (r, s) in enumerate(zip(chunk, sealed, strict=True))))
     pairs = [(i, r, code) for i, r in enumerate(chunk) for code in r.plans]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, object_session
 
 from huzhu.db import Base, BigId, EnumString, UtcDateTime, one_of
 from huzhu.members.sealing import id_number_vault
+from huzhu.sealing.types import SealedText
 
 
 class Relationship(StrEnum):
@@ -57,7 +58,7 @@ class Member(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     relationship: Mapped[Relationship] = mapped_column(EnumString(Relationship, 8), default=Relationship.SELF)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(SealedText())  # sealed at rest (huzhu.sealing)
     # The resident ID number is never stored in clear (identity/sealing.py): a keyed digest for
     # uniqueness, the number sealed with AES-GCM, and the masked form for display.
     id_number_digest: Mapped[str] = mapped_column(String(64), unique=True)

@@ -339,7 +339,7 @@ def consistency(session: Session, first: int, second: int | None = None) -> dict
     if not 0 < second <= view.tree_size:
         raise InvalidInput(f"to must be between 1 and {view.tree_size}, the latest checkpoint's size", to=second)
     if not 0 < first <= second:
-        raise InvalidInput(f"from must be between 1 and to ({second})", **{"from": first})
+        raise InvalidInput(f"from must be between 1 and to ({second})", **{"from": first})  # type: ignore[call-overload]
     signed_first, first_root = _signed_view(session, view, first)
     signed_second, second_root = _signed_view(session, view, second)
     ranges = (consistency_ranges(first, second) + ([] if first_root else [(0, first)])
@@ -405,13 +405,13 @@ def verify_log(session: Session, verifier: Verifier | None) -> list[str]:
         return target
 
     check_roots()
-    for row in records:
-        if row.leaf_index != acc.size:
-            problems.append(f"public record {acc.size} is missing (the next one is {row.leaf_index})")
+    for record in records:
+        if record.leaf_index != acc.size:
+            problems.append(f"public record {acc.size} is missing (the next one is {record.leaf_index})")
             break
-        leaf = leaf_hash(row.payload.encode("utf-8"))
-        if leaf.hex() != row.leaf_hash:
-            problems.append(f"public record {row.leaf_index}: content does not match its hash")
+        leaf = leaf_hash(record.payload.encode("utf-8"))
+        if leaf.hex() != record.leaf_hash:
+            problems.append(f"public record {record.leaf_index}: content does not match its hash")
         acc.add(leaf)
         check_roots()
     if target is not None:

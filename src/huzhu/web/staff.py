@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response, StreamingResponse
 
 from huzhu.accounts.models import STAFF_ROLES, Account, Role
 from huzhu.audit import service as audit
@@ -168,11 +168,12 @@ def evidence_file(request: Request, evidence_id: int) -> Response:
             actor = s.get(Account, account.id)
             if actor is None:  # the account was removed after this page's session began
                 raise PageNotFound()
-            evidence, path = open_evidence(s, ctx.platform.evidence, actor=actor, evidence_id=evidence_id)
+            evidence, _ = open_evidence(s, ctx.platform.evidence, actor=actor, evidence_id=evidence_id)
     except NotFound:
         raise PageNotFound() from None
     record_staff_read(request, account, ReadSubject.EVIDENCE, [evidence.id], channel=Channel.WEB)
-    response = FileResponse(path, media_type=evidence.content_type, headers={"Content-Disposition": "inline"})
+    response = StreamingResponse(ctx.platform.evidence.chunks(evidence), media_type=evidence.content_type,
+                                 headers={"Content-Disposition": "inline", "Content-Length": str(evidence.size_bytes)})
     return finish(ctx, response)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 
 from huzhu.accounts.models import STAFF_ROLES, Account, Role
@@ -126,18 +126,30 @@ def list_evidence(claim_id: ClaimId, request: Request, session: SessionDep, acco
     return Page(items=[_evidence_read(e) for e in rows], next_cursor=cursor)
 
 
-@router.get("/{claim_id}/evidence/{evidence_id}/content", response_class=FileResponse,
+def content_disposition(filename: str) -> str:
+    """``attachment`` with the name as RFC 6266/5987 has it (what ``FileResponse`` would send)."""
+    from urllib.parse import quote
+
+    quoted = quote(filename)
+    if quoted != filename:
+        return f"attachment; filename*=utf-8''{quoted}"
+    return f'attachment; filename="{filename}"'
+
+
+@router.get("/{claim_id}/evidence/{evidence_id}/content", response_class=StreamingResponse,
             responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}},
                              "description": "the document"}},
             summary="Download a document (the claim's account, its assigned investigator, reviewers, admins)")
 def download_evidence(claim_id: ClaimId, evidence_id: ClaimId, request: Request, session: SessionDep,
-                      account: CurrentAccount, platform: PlatformDep) -> FileResponse:
+                      account: CurrentAccount, platform: PlatformDep) -> StreamingResponse:
     claim = claims.claim_for_reading(session, actor=account, claim_id=claim_id)
-    evidence, path = evidence_rules.open_evidence(session, platform.evidence, actor=account,
-                                                  evidence_id=evidence_id, claim_id=claim.id)
+    evidence, _ = evidence_rules.open_evidence(session, platform.evidence, actor=account,
+                                               evidence_id=evidence_id, claim_id=claim.id)
     record_staff_read(request, account, ReadSubject.EVIDENCE, [evidence.id])
-    return FileResponse(path, media_type=evidence.content_type, filename=evidence.filename,
-                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+    chunks = platform.evidence.chunks(evidence)  # sealed at rest: streamed back opened
+    return StreamingResponse(chunks, media_type=evidence.content_type, headers={
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
+        "Content-Disposition": content_disposition(evidence.filename), "Content-Length": str(evidence.size_bytes)})
 
 
 # ---------------------------------------------------------------- investigation and review
