@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from huzhu.errors import DomainError
+from huzhu.log_cli import ask_log_witnesses
 from huzhu.log_cli import register as register_log_commands
 
 app = typer.Typer(help="huzhu (互助): a transparent, zero-profit mutual-aid platform.", no_args_is_help=True)
@@ -239,6 +240,8 @@ def jobs_run(
         console.print(f"as of {moment.isoformat()}: run {report.run_no or '—'}; shared {report.cases_shared or 'none'}; "
                       f"paid {report.cases_paid or 'none'}; reconciliation "
                       f"{'matched' if matched else 'n/a' if matched is None else 'MISMATCH'}")
+        for refusal in ask_log_witnesses(platform):  # the new checkpoint to the witnesses (docs/public-log.md)
+            err.print(f"[red]witness refused[/red] {refusal}")
         if not every:
             return
         try:

@@ -37,26 +37,31 @@ def log_key() -> None:
     console.print(_signer(_platform()).verifier.vkey, soft_wrap=True, highlight=False)
 
 
+def ask_log_witnesses(platform) -> list[str]:  # noqa: ANN001
+    """Send the latest checkpoint to HUZHU_LOG_WITNESSES; returns the refusals."""
+    from huzhu.clock import SystemClock
+    from huzhu.transparency.publish import collect_cosignatures, parse_witnesses
+
+    if not platform.settings.log_witnesses:
+        return []
+    witnesses = parse_witnesses(platform.settings.log_witnesses, platform.settings.log_witness_tls)
+    return collect_cosignatures(platform.factory, platform.read_factory, witnesses, now=SystemClock().now)
+
+
 @log_app.command("checkpoint")
 def log_checkpoint(
     witnesses: bool = typer.Option(True, "--witnesses/--no-witnesses",
                                    help="ask the witnesses of HUZHU_LOG_WITNESSES to cosign the latest checkpoint"),
 ) -> None:
     """Sign a checkpoint over any records not yet in one, then collect witness cosignatures."""
-    from huzhu.clock import SystemClock
     from huzhu.db import unit_of_work
     from huzhu.transparency.log import current_view, sign_checkpoint
-    from huzhu.transparency.publish import collect_cosignatures, parse_witnesses
 
     platform = _platform()
     signer = _signer(platform)
     with unit_of_work(platform.factory) as session:
         sign_checkpoint(session, signer, now=platform.clock.now())
-    failures: list[str] = []
-    if witnesses and platform.settings.log_witnesses:
-        failures = collect_cosignatures(platform.factory, platform.read_factory,
-                                        parse_witnesses(platform.settings.log_witnesses,
-                                                        platform.settings.log_witness_tls), now=SystemClock().now)
+    failures = ask_log_witnesses(platform) if witnesses else []
     with platform.read_factory() as session:
         view = current_view(session)
     console.print(view.checkpoint if view else "no checkpoint", soft_wrap=True, highlight=False)

@@ -177,3 +177,45 @@ def test_the_commands_publish_print_the_key_and_sign(platform: Platform, clock: 
     assert skey not in key.output + signed.output + published.output  # the private key is never printed
     replayed = verify("replay", str(tmp_path / "site"), "--log-key", vkey)
     assert replayed.returncode == 0, replayed.stdout
+
+
+def test_log_checkpoint_and_jobs_run_ask_the_witnesses(platform: Platform, clock: FixedClock, tmp_path: Path,
+                                                      database_url: str) -> None:
+    import json as _json
+    from http.server import ThreadingHTTPServer
+
+    from typer.testing import CliRunner
+
+    from huzhu.cli import app
+    from huzhu.config import get_settings
+    from huzhu.transparency.log import current_view
+    from huzhu.witness_server import handler_for, load_or_make_cosigner, make_witness
+
+    with platform.factory() as session:
+        log_vkey = session.info[SIGNER_INFO_KEY].verifier.vkey
+    cosigner = load_or_make_cosigner(tmp_path / "w.key", "auditor.example/w1")
+    server = ThreadingHTTPServer(("127.0.0.1", PORT + 20),
+                                 handler_for(make_witness(cosigner, [log_vkey], tmp_path / "w.json")))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    env = {"HUZHU_DATABASE_URL": database_url, "HUZHU_MODE": "sandbox",
+           "HUZHU_DATA_DIR": str(platform.settings.data_dir),
+           "HUZHU_LOG_WITNESSES": _json.dumps([f"{cosigner.verifier.vkey} http://127.0.0.1:{PORT + 20}"])}
+    get_settings.cache_clear()
+    try:
+        _append(platform, clock, 4)
+        signed = CliRunner().invoke(app, ["log", "checkpoint"], env=env)
+        assert signed.exit_code == 0, signed.output
+        assert "— auditor.example/w1 " in signed.output
+        _append(platform, clock, 7, start=4)
+        ran = CliRunner().invoke(app, ["jobs", "run"], env=env)
+        assert ran.exit_code == 0, ran.output
+    finally:
+        get_settings.cache_clear()
+        server.shutdown()
+        server.server_close()
+    with platform.read_factory() as session:
+        view = current_view(session)
+    assert "— auditor.example/w1 " in view.checkpoint  # the newest checkpoint, cosigned by jobs run
+    state = _json.loads((tmp_path / "w.json").read_text())
+    assert state["logs"]["huzhu.example/log"]["size"] == view.tree_size

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, func, select, tuple_
+from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from huzhu.errors import Conflict, InvalidInput, NotFound
@@ -287,7 +287,9 @@ class _PrefetchedTiles:
         self.tiles: dict[tuple[int, int], bytes] = {}
         if wanted:
             rows = session.execute(select(LogTile.level, LogTile.tile_index, LogTile.hashes)
-                                   .where(tuple_(LogTile.level, LogTile.tile_index).in_(sorted(wanted))))
+                                   # OR of key lookups: SQLite scans the table for a row-value IN list
+                                   .where(or_(*(and_(LogTile.level == level, LogTile.tile_index == index)
+                                                for level, index in sorted(wanted)))))
             self.tiles = {(row.level, row.tile_index): bytes(row.hashes) for row in rows}
 
     @property
