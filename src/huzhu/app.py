@@ -46,6 +46,7 @@ from huzhu.members.sealing import VAULT_INFO_KEY
 from huzhu.migrate import upgrade
 from huzhu.plans.loader import load_plans
 from huzhu.platform import Platform
+from huzhu.provable.store import provable_info
 from huzhu.sandbox.clock import SandboxDbClock
 from huzhu.web import STATIC as WEB_STATIC
 from huzhu.web import error_page as web_error_page
@@ -60,6 +61,7 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
     if migrate:
         upgrade(engine, id_number_key=settings.id_number_key.get_secret_value(), data_dir=settings.data_dir)
     info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key.get_secret_value()), SHARD_IDS_INFO_KEY: {}}
+    info.update(provable_info(settings))
     factory = make_session_factory(engine, info=info)
     read_factory = make_session_factory(engine, read_only=True, info=info)
     plans = load_plans(settings.resolved_plans_dir)

@@ -8,6 +8,7 @@ short key once printed the settings, key included.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     idempotency_retention_days: int = Field(default=30, ge=1, le=3650)
     # Cookies marked Secure (sent over HTTPS only): on in production unless set.
     cookie_secure: bool | None = None
+    # From this business date on, runs hand out leftover fen by keyed pseudonym (rule 2, every fen
+    # provable); earlier runs keep rule 1. Unset: the date published with rule 2 (huzhu_verify.leftover).
+    leftover_rule_v2_from: date | None = None
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> Settings:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from huzhu_verify import runbundle
 from huzhu_verify._util import b64decode_strict, b64encode
 from huzhu_verify.checkpoint import Checkpoint, open_checkpoint
 from huzhu_verify.errors import HistoryError, MalformedError, VerificationError
@@ -315,6 +316,8 @@ COMMANDS: list[Command] = [
     Command("replay", "recompute every leaf hash, tile and the root from the entries", _add_source_arguments,
             run_replay),
     Command("monitor", "check a new checkpoint against the last one remembered", _args_monitor, run_monitor),
+    Command("run", "recompute a whole apportionment run from its static bundle, fen by fen",
+            runbundle.add_arguments, runbundle.run_command),
 ]
 
 
