@@ -186,3 +186,43 @@ def test_the_bundle_lets_huzhu_verify_recompute_the_run_offline(v2_platform: Pla
         assert main(["run", report.run_no, "--bundle", str(bundle)], out=fh) == 1
     text = out.read_text()
     assert "FAIL" in text and f"line {a + 1}" in text
+
+
+def test_the_api_publishes_run_inputs_and_gives_proofs_only_to_the_member(v2_platform: Platform, clock: FixedClock,
+                                                                        tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from huzhu.app import create_app
+
+    from .helpers import PASSWORD
+
+    me = join_member(v2_platform, clock, name="会员乙", plans=(DRIVING,), phone="13911112222")
+    other = join_member(v2_platform, clock, name="会员丙", plans=(DRIVING,), phone="13911113333")
+    report, case_id = _share_run(v2_platform, clock, tmp_path, "37.37")
+    with v2_platform.factory() as s:
+        case_no = s.get(Case, case_id).case_no
+    with TestClient(create_app(v2_platform)) as client:
+        index = client.get(f"/api/v1/runs/{report.run_no}/inputs")
+        assert index.status_code == 200, index.text
+        case = index.json()["cases"][0]
+        assert case["rule"] == 2 and case["root"]["count"] == 26 and index.json()["leftover_rules"][0]["version"] == 2
+        run_file = client.get(case["inputs_url"])
+        assert run_file.status_code == 200 and run_file.headers["content-type"].startswith("text/tab-separated-values")
+        lines = run_file.text.splitlines(keepends=True)
+        assert recompute(lines, expected_root=SumRoot.from_json(case["root"])).ok
+        assert "会员" not in run_file.text and "13911112222" not in run_file.text
+        check = client.get("/api/v1/liabilities").json()
+        assert check["difference"] == "0.00" and check["attested"] is False
+
+        token = client.post("/api/v1/auth/token", data={"username": "13911112222", "password": PASSWORD}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        mine = client.get(f"/api/v1/members/{me.member_id}/proofs/balance", headers=headers)
+        assert mine.status_code == 200 and verify_balance_document(mine.json()).ok
+        share = client.get(f"/api/v1/members/{me.member_id}/proofs/shares/{case_no}", headers=headers)
+        assert share.status_code == 200 and share.json()["root"] == case["root"]
+        assert verify_share_document(share.json()).ok
+        # Another member's proofs (and secret) are refused.
+        assert client.get(f"/api/v1/members/{other.member_id}/proofs/balance", headers=headers).status_code in (403, 404)
+        assert client.get(f"/api/v1/members/{other.member_id}/proofs/shares/{case_no}",
+                          headers=headers).status_code in (403, 404)
+        assert client.get(f"/api/v1/members/{me.member_id}/proofs/balance").status_code == 401
