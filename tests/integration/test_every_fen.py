@@ -31,7 +31,7 @@ from huzhu_verify.leftover import RULE_V2
 from huzhu_verify.liabilities import verify_balance_document
 from huzhu_verify.pseudonyms import TreeDerivation
 from huzhu_verify.runcheck import recompute, verify_share_document
-from huzhu_verify.sumtree import SumRoot
+from huzhu_verify.sumtree import SumRoot, format_yuan, parse_yuan
 
 from .helpers import (
     DRIVING,
@@ -103,7 +103,7 @@ def test_a_rule_2_run_is_recomputed_from_published_data_fen_for_fen(v2_platform:
         derive = TreeDerivation(case.case_no)
         by_pseudonym = {derive.pseudonym(m.verify_secret).hex(): m.id for m in s.scalars(select(Member))}
         lines = inputs.read_text(encoding="utf-8").splitlines()[1:]
-        from_file = {by_pseudonym[line.split("\t")[0]]: round(float(line.split("\t")[2]) * 100) for line in lines}
+        from_file = {by_pseudonym[line.split("\t")[0]]: parse_yuan(line.split("\t")[2]) for line in lines}
         assert {m: v for m, v in from_file.items() if v} == ledger
         # Every paying member's own leaf proves against the published root; a non-sharer has none.
         for member_id in ledger:
@@ -113,7 +113,7 @@ def test_a_rule_2_run_is_recomputed_from_published_data_fen_for_fen(v2_platform:
             result = verify_share_document(doc)
             assert result.ok, result.message
             # A member charged one fen more than the tree holds for them fails their check.
-            doc["amount"] = f"{(ledger[member_id] + 1) / 100:.2f}"
+            doc["amount"] = format_yuan(ledger[member_id] + 1)
             assert verify_share_document(doc).reason in {"root_mismatch", "sum_mismatch", "amount_out_of_range"}
         assert check_ledger(s) == [] and verify_chain(s) == []
 
@@ -141,7 +141,7 @@ def test_the_liabilities_tree_sums_every_balance_and_pool_and_publishes_the_diff
         # The bank attests less cash than the liabilities: the shortfall is published with its sign.
         liabilities = tree.total_fen
         append_record(s, kind="custody_attestation", subject="2015-03-13", payload={
-            "business_date": "2015-03-13", "closing_balance": f"{(liabilities - 1234) / 100:.2f}",
+            "business_date": "2015-03-13", "closing_balance": format_yuan(liabilities - 1234),
             "statement_sha256": "ab" * 32, "note": "signed note", "bank_key": "bank+key"}, now=clock.now())
         s.commit()
         check = provable.liabilities_check(s)
@@ -178,8 +178,8 @@ def test_the_bundle_lets_huzhu_verify_recompute_the_run_offline(v2_platform: Pla
     paying = [i for i, line in enumerate(lines[1:], start=1) if line.split("\t")[3].strip() != "-"]
     a, b = paying[0], paying[1]
     fa, fb = lines[a].split("\t"), lines[b].split("\t")
-    fa[2] = f"{float(fa[2]) + 0.01:.2f}"
-    fb[2] = f"{float(fb[2]) - 0.01:.2f}"
+    fa[2] = format_yuan(parse_yuan(fa[2]) + 1)
+    fb[2] = format_yuan(parse_yuan(fb[2]) - 1)
     lines[a], lines[b] = "\t".join(fa), "\t".join(fb)
     files[0].write_text("".join(lines), encoding="utf-8")
     with out.open("w") as fh:
