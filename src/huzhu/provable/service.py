@@ -71,13 +71,17 @@ def rule_payload(rule: LeftoverRule, effective_from: date) -> dict[str, Any]:
 
 
 def publish_rule(session: Session, *, now: datetime) -> date:
-    """Append rule 2 with its effective date to the log once (before its first use); returns the date."""
+    """Append rule 2 with its effective date to the log once (before its first use); returns the date.
+    Once published, the record's date binds: a later change of the setting does not move it."""
+    import json
+
+    published = session.scalar(select(PublicRecord.payload).where(
+        PublicRecord.kind == RULE_RECORD, PublicRecord.subject == "leftover-rule-v2").order_by(PublicRecord.leaf_index))
+    if published is not None:
+        return date.fromisoformat(json.loads(published)["effective_from"])
     effective = rule_v2_from(session)
-    published = session.scalar(select(func.count()).select_from(PublicRecord).where(
-        PublicRecord.kind == RULE_RECORD, PublicRecord.subject == "leftover-rule-v2"))
-    if not published:
-        append_record(session, kind=RULE_RECORD, subject="leftover-rule-v2", payload=rule_payload(RULE_V2, effective),
-                      now=now)
+    append_record(session, kind=RULE_RECORD, subject="leftover-rule-v2", payload=rule_payload(RULE_V2, effective),
+                  now=now)
     return effective
 
 
