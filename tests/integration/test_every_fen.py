@@ -226,3 +226,33 @@ def test_the_api_publishes_run_inputs_and_gives_proofs_only_to_the_member(v2_pla
         assert client.get(f"/api/v1/members/{other.member_id}/proofs/shares/{case_no}",
                           headers=headers).status_code in (403, 404)
         assert client.get(f"/api/v1/members/{me.member_id}/proofs/balance").status_code == 401
+
+
+def test_migration_0011_backfills_a_distinct_secret_for_every_existing_member(platform: Platform,
+                                                                              clock: FixedClock,
+                                                                              tmp_path: Path) -> None:
+    from sqlalchemy import inspect, text
+
+    from huzhu.migrate import downgrade, upgrade
+
+    import_pool(platform, clock, tmp_path / "pool.csv", ["9.00"] * 12)
+    key = platform.settings.id_number_key.get_secret_value()
+    downgrade(platform.engine, "0009", id_number_key=key, data_dir=platform.settings.data_dir)
+    assert "verify_secret" not in {c["name"] for c in inspect(platform.engine).get_columns("members")}
+    upgrade(platform.engine, id_number_key=key, data_dir=platform.settings.data_dir)
+    with platform.factory() as s:
+        secrets = [bytes(b) for b in s.scalars(text("SELECT verify_secret FROM members"))]
+        assert len(secrets) == 12 and all(len(b) == 32 for b in secrets) and len(set(secrets)) == 12
+        assert s.scalar(text("SELECT MIN(rule_version) FROM run_cases")) is None
+
+
+def test_the_published_effective_date_binds_later_runs(v2_platform: Platform, clock: FixedClock) -> None:
+    from huzhu.provable.store import RULE_V2_FROM_KEY
+
+    with v2_platform.factory() as s:
+        assert provable.rule_for_run(s, now=clock.now()).version == 2
+        s.commit()
+    with v2_platform.factory() as s:
+        s.info[RULE_V2_FROM_KEY] = date(2030, 1, 1)  # a later change of the setting does not move the rule back
+        assert provable.rule_for_run(s, now=clock.now()).version == 2
+        assert len(_records(s, "leftover_rule")) == 1
