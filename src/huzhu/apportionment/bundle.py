@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from huzhu.apportionment.errors import ApportionmentError
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.errors import NotFound
 from huzhu.money import format_yuan
@@ -47,7 +48,7 @@ def run_inputs(session: Session, run_id: int) -> list[dict[str, Any]]:
 def export_run_bundle(session: Session, run_no: str, out: Path) -> dict[str, object]:
     run = session.scalar(select(ApportionmentRun).where(ApportionmentRun.run_no == run_no))
     if run is None:
-        raise NotFound(f"run {run_no} does not exist")
+        raise NotFound(ApportionmentError.NO_SUCH_RUN, run=run_no)
     out.mkdir(parents=True, exist_ok=True)
     cases = session.execute(select(Case.case_no, RunCase.rule_version).join(RunCase, RunCase.case_id == Case.id)
                             .where(RunCase.run_id == run.id).order_by(Case.case_no)).all()

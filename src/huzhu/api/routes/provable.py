@@ -22,6 +22,7 @@ from huzhu.members import service as members
 from huzhu.members.errors import MemberError
 from huzhu.notices.service import case_by_no
 from huzhu.provable import service as provable
+from huzhu.provable.errors import ProvableError
 from huzhu.transparency.models import PublicRecord
 
 router = APIRouter(tags=["public"])
@@ -56,10 +57,10 @@ def get_case_inputs(run_no: RunNo, case_no: CaseNo, session: SessionDep) -> File
     run = _run(session, run_no)
     case = case_by_no(session, case_no)
     if session.scalar(select(RunCase.id).where(RunCase.run_id == run.id, RunCase.case_id == case.id)) is None:
-        raise NotFound(f"case {case_no} was not shared in run {run_no}")
+        raise NotFound(ProvableError.NOT_SHARED_IN_RUN, case=case_no, run=run_no)
     path = provable.inputs_path(session, case_no)
     if path is None:
-        raise NotFound(f"case {case_no} was shared under rule 1: no run file was published")
+        raise NotFound(ProvableError.NO_RUN_FILE, case=case_no)
     return FileResponse(path, media_type="text/tab-separated-values; charset=utf-8",
                         filename=f"{run_no}-{case_no}-inputs.tsv")
 
@@ -69,7 +70,7 @@ def get_case_inputs(run_no: RunNo, case_no: CaseNo, session: SessionDep) -> File
 def get_liabilities(session: SessionDep) -> dict[str, Any]:
     check = provable.liabilities_check(session)
     if check is None:
-        raise NotFound("no liabilities tree has been published yet")
+        raise NotFound(ProvableError.NO_LIABILITIES)
     return check
 
 
@@ -98,5 +99,5 @@ def my_balance_proof(member_id: MemberId, session: SessionDep, account: CurrentA
     member = _own_member(session, account, member_id)
     doc = provable.member_balance_document(session, member=member)
     if doc is None:
-        raise NotFound("no liabilities tree holds this member yet")
+        raise NotFound(ProvableError.NO_BALANCE_LEAF, member=member.id)
     return doc
