@@ -15,8 +15,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -38,7 +40,7 @@ from huzhu.transparency.service import append_record
 from huzhu_verify.leftover import RULE_V1, RULE_V2, LeftoverRule
 from huzhu_verify.liabilities import liabilities_match, liabilities_tree_id
 from huzhu_verify.pseudonyms import LEAF_DOMAINS, TreeDerivation, format_secret, pool_secret
-from huzhu_verify.runcheck import SharerRow, file_digest, level_file_from_run, write_run_file
+from huzhu_verify.runcheck import RunHeader, file_digest
 from huzhu_verify.sumtree import LevelFile, SumRoot, write_level_file
 
 RULE_RECORD = "leftover_rule"
@@ -99,31 +101,54 @@ def publish_case_tree(session: Session, *, run_no: str, run_case_id: int, case_n
     """Write the run file, the level and keys files of the case's share tree, and log the root.
 
     ``rows`` selects ``(pseudonym, capacity, share, secret)`` of every sharer in ascending pseudonym
-    order (the sharing pool of the run's transaction)."""
+    order (the sharing pool of the run's transaction). One pass: each row becomes a run-file line
+    (to a side file), a key and a leaf of the level file; then the header (which holds the root) is
+    written and the lines appended. Same bytes as ``runcheck.write_run_file`` + ``level_file_from_run``
+    (the tests recompute every file with ``runcheck.recompute``)."""
     paths = tree_paths(session, "share", case_no)
-    derive = TreeDerivation(case_no)
+    body = paths["inputs"].with_name(paths["inputs"].name + ".rows")
     keys = KeysWriter(paths["keys"])
+    sha256 = hashlib.sha256
     domain = b"\x00" + LEAF_DOMAINS["share"]
-    sha256 = __import__("hashlib").sha256
+    salt_prefix = f"huzhu/salt/v1|{case_no}|".encode("ascii")
+    yuan = [format_yuan(fen) for fen in range(cap + 2)]  # every capacity and share is ≤ cap + 1 leftover fen
+    counts = {"sharers": 0, "total": 0}
 
-    def sharer_rows() -> Iterator[SharerRow]:
-        for pseudonym, capacity, share, secret in session.execute(rows).yield_per(20000):
-            p = bytes(pseudonym)
-            leaf = None
-            if share > 0:
-                salt = derive.salt(bytes(secret))
-                leaf = sha256(domain + salt + p + int(share).to_bytes(8, "big")).digest()
-                keys.add(p)
-            yield SharerRow(key=p, capacity=int(capacity), share=int(share), leaf_hash=leaf)
+    def leaves() -> Iterator[tuple[bytes, int]]:
+        with open(body, "w", encoding="ascii", newline="") as out:
+            lines: list[str] = []
+            for pseudonym, capacity, share, secret in session.execute(rows).yield_per(20000):
+                p = bytes(pseudonym)
+                counts["sharers"] += 1
+                if share > 0:
+                    leaf = sha256(domain + sha256(salt_prefix + bytes(secret)).digest() + p
+                                  + share.to_bytes(8, "big")).digest()
+                    keys.add(p)
+                    counts["total"] += share
+                    lines.append(f"{p.hex()}\t{yuan[capacity]}\t{yuan[share]}\t{leaf.hex()}\n")
+                    yield leaf, share
+                else:
+                    lines.append(f"{p.hex()}\t{yuan[capacity]}\t0.00\t-\n")
+                if len(lines) >= 20000:
+                    out.write("".join(lines))
+                    lines.clear()
+            out.write("".join(lines))
 
     try:
-        header = write_run_file(paths["inputs"], case_no=case_no, plan=plan, rule=2, benefit=benefit, cap=cap,
-                                allocation=allocation, rows=sharer_rows())
+        root = write_level_file(paths["levels"], "share", case_no, allocation.paying_members, leaves())
+        if root.sum != allocation.collected:
+            raise RuntimeError(f"case {case_no}: the shares add up to {root.sum} fen, the run collected "
+                               f"{allocation.collected}")
+        header = RunHeader(case_no=case_no, plan=plan, rule=2, benefit=benefit, cap=cap, sharers=counts["sharers"],
+                           level=allocation.level, leftover=allocation.leftover,
+                           limited_by_balance=allocation.limited_by_balance, paying=allocation.paying_members,
+                           collected=allocation.collected, shortfall=allocation.shortfall, root=root)
+        with open(paths["inputs"], "w", encoding="utf-8", newline="") as out, open(body, encoding="ascii") as lines_in:
+            out.write(header.to_line())
+            shutil.copyfileobj(lines_in, out, 1 << 20)
     finally:
         keys.close()
-    root = level_file_from_run(paths["inputs"], paths["levels"])
-    if root != header.root:  # pragma: no cover - the same leaves twice
-        raise RuntimeError(f"case {case_no}: the level file's root differs from the run file's")
+        body.unlink(missing_ok=True)
     digest = file_digest(paths["inputs"]).hex()
     session.add(SumTree(kind="share", tree_id=case_no, run_case_id=run_case_id, business_date=business_date(now),
                         root_hash=root.digest.hex(), leaf_count=root.count, total_fen=root.sum, inputs_sha256=digest,
@@ -210,7 +235,7 @@ def build_liabilities(session: Session, *, now: datetime, day: date | None = Non
 
     paths = tree_paths(session, "liabilities", tree_id)
     keys = KeysWriter(paths["keys"])
-    sha256 = __import__("hashlib").sha256
+    sha256 = hashlib.sha256
     domains = {k: b"\x00" + v for k, v in LEAF_DOMAINS.items()}
     salt_prefix = f"huzhu/salt/v1|{tree_id}|".encode("ascii")
 
