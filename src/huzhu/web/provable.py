@@ -19,9 +19,9 @@ from huzhu.money import format_yuan
 from huzhu.notices.models import Case
 from huzhu.provable import service as provable
 from huzhu.provable.models import SumTree
-from huzhu.web.core import PageNotFound, page_ctx, render, require
+from huzhu.web.core import PageNotFound, WebRoute, page_ctx, render, require
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
 def _checked_shares(s: Any, member: Member, limit: int = 10) -> list[dict[str, Any]]:
