@@ -211,6 +211,8 @@ def test_the_api_publishes_run_inputs_and_gives_proofs_only_to_the_member(v2_pla
         lines = run_file.text.splitlines(keepends=True)
         assert recompute(lines, expected_root=SumRoot.from_json(case["root"])).ok
         assert "会员" not in run_file.text and "13911112222" not in run_file.text
+        assert client.get(f"/api/v1/runs/{report.run_no}").json()["leftover_rule"] == RULE_V2.text_en
+        assert "假名" in client.get(f"/runs/{report.run_no}", headers={"Accept-Language": "zh-CN"}).text
         check = client.get("/api/v1/liabilities").json()
         assert check["difference"] == "0.00" and check["attested"] is False
 

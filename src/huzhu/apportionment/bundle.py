@@ -14,11 +14,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from huzhu.apportionment.errors import ApportionmentError
 from huzhu.apportionment.models import ApportionmentRun, RunCase
+from huzhu.apportionment.shares import published_rule
 from huzhu.errors import NotFound
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case
@@ -26,6 +27,7 @@ from huzhu.provable.models import SumTree
 from huzhu.provable.service import RULE_RECORD, RUN_ROOT_RECORD, root_json
 from huzhu.provable.store import tree_paths
 from huzhu.transparency.models import PublicRecord
+from huzhu_verify.leftover import RULE_V2
 
 FORMAT = "huzhu-run-bundle/1"
 
@@ -69,3 +71,15 @@ def export_run_bundle(session: Session, run_no: str, out: Path) -> dict[str, obj
                              "payload": r.payload} for r in records]}
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return manifest
+
+
+def run_rule_version(session: Session, run_id: int) -> int:
+    """The leftover-fen rule a run used (every case of a run is shared under the same rule)."""
+    return session.scalar(select(func.max(RunCase.rule_version)).where(RunCase.run_id == run_id)) or 1
+
+
+def run_rule_text(session: Session, run_id: int, *, chinese: bool = False) -> str:
+    """The published text of the run's rule: rule 1's (translated by the page) or rule 2's own."""
+    if run_rule_version(session, run_id) == 2:
+        return RULE_V2.text_zh if chinese else RULE_V2.text_en
+    return published_rule()
