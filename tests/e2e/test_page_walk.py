@@ -66,6 +66,7 @@ ACCESS: dict[str, tuple[tuple[str, ...], int]] = {
     "/runs": (EVERYONE, 200),
     "/runs/{run_no}": (EVERYONE, 200),
     "/report": (EVERYONE, 200),
+    "/liabilities": (EVERYONE, 200),
     "/open-data": (EVERYONE, 200),
     "/open-data/{name}": (EVERYONE, 200),
     "/register": (EVERYONE, 200),

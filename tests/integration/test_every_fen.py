@@ -215,6 +215,8 @@ def test_the_api_publishes_run_inputs_and_gives_proofs_only_to_the_member(v2_pla
         assert "假名" in client.get(f"/runs/{report.run_no}", headers={"Accept-Language": "zh-CN"}).text
         check = client.get("/api/v1/liabilities").json()
         assert check["difference"] == "0.00" and check["attested"] is False
+        page = client.get("/liabilities", headers={"Accept-Language": "zh-CN"}).text
+        assert "资金与负债相等" in page and "未经银行证明" in page and check["root"]["hash"] in page
 
         token = client.post("/api/v1/auth/token", data={"username": "13911112222", "password": PASSWORD}).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}

@@ -204,6 +204,7 @@ def cash_comparison(session: Session, liabilities: int) -> dict[str, Any]:
         cash, source = custody_cash(session), "platform_ledger_not_attested"
     check = liabilities_match(liabilities, max(cash, 0))
     return {"liabilities": format_yuan(liabilities), "cash": format_yuan(cash), "cash_source": source,
+            "liabilities_fen": liabilities, "cash_fen": cash, "difference_fen": cash - liabilities,
             "attested": attestation is not None, "difference": format_yuan(cash - liabilities),
             "matches": check.matches and cash >= 0, "message": check.message,
             "attestation": None if attestation is None else {

@@ -35,6 +35,15 @@ def _checked_shares(s: Any, member: Member, limit: int = 10) -> list[dict[str, A
     return [{"case_no": c, "run_no": r, "amount": format_yuan(int(a))} for c, r, a in rows]
 
 
+@router.get("/liabilities")
+def liabilities_page(request: Request) -> Response:
+    """Public: the latest liabilities tree's sum against the custodian's cash, the difference shown."""
+    ctx = page_ctx(request)
+    with ctx.platform.read_factory() as s:
+        check = provable.liabilities_check(s)
+    return render(ctx, "public/liabilities.html", check=check)
+
+
 @router.get("/me/members/{member_id:int}/verify")
 def verify_page(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
