@@ -293,10 +293,9 @@ def root_json(tree: SumTree) -> dict[str, Any]:
     return _root_of(tree).to_json()
 
 
-def _secret(member: Member) -> bytes:
-    if member.verify_secret is None:
-        raise LookupError("the member has no verification secret yet")
-    return bytes(member.verify_secret)
+def _secret(member: Member) -> bytes | None:
+    """None for a member written in bulk since the last tree: they get theirs before the next one."""
+    return None if member.verify_secret is None else bytes(member.verify_secret)
 
 
 def _proof_from_files(session: Session, tree: Any, pseudonym: bytes) -> tuple[int, int, dict[str, Any]] | None:
@@ -330,6 +329,8 @@ def member_share_document(session: Session, *, member: Member, case: Case, run_c
     if tree is None or run_case.transfer_id is None:
         return None
     secret = _secret(member)
+    if secret is None:
+        return None
     charged = session.execute(_CHARGED_SQL, {"account": member.ledger_account_id,
                                              "transfer": run_case.transfer_id}).scalar() or 0
     found = _proof_from_files(session, tree, TreeDerivation(case.case_no).pseudonym(secret))
@@ -347,6 +348,8 @@ def member_balance_document(session: Session, *, member: Member) -> dict[str, An
     if tree is None or tree.business_date is None:
         return None
     secret = _secret(member)
+    if secret is None:
+        return None
     found = _proof_from_files(session, tree, TreeDerivation(tree.tree_id).pseudonym(secret))
     if found is None:
         return None
