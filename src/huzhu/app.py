@@ -51,6 +51,7 @@ from huzhu.migrate import upgrade
 from huzhu.plans.loader import load_plans
 from huzhu.plans.schemas import Plan
 from huzhu.platform import Platform
+from huzhu.provable.store import provable_info
 from huzhu.sandbox.clock import SandboxDbClock
 from huzhu.sealing.keyring import attach_keyring, load_keyring
 from huzhu.transparency.keys import load_log_signer
@@ -88,6 +89,7 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
     install_commit_signing()
     info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key.get_secret_value()), SHARD_IDS_INFO_KEY: {},
             LOG_SIGNER_INFO_KEY: log_signer}
+    info.update(provable_info(settings))
     factory = make_session_factory(engine, info=info)
     read_factory = make_session_factory(engine, read_only=True, info=info)
     plans = load_plans(settings.resolved_plans_dir)

@@ -239,7 +239,8 @@ def jobs_run(
         matched = report.reconciliation_matched
         console.print(f"as of {moment.isoformat()}: run {report.run_no or '—'}; shared {report.cases_shared or 'none'}; "
                       f"paid {report.cases_paid or 'none'}; reconciliation "
-                      f"{'matched' if matched else 'n/a' if matched is None else 'MISMATCH'}")
+                      f"{'matched' if matched else 'n/a' if matched is None else 'MISMATCH'}; liabilities tree "
+                      f"{report.liabilities_published or 'already published today'}")
         for refusal in ask_log_witnesses(platform):  # the new checkpoint to the witnesses (docs/public-log.md)
             err.print(f"[red]witness refused[/red] {refusal}")
         if not every:
@@ -248,6 +249,18 @@ def jobs_run(
             time.sleep(every)
         except KeyboardInterrupt:
             return
+
+
+@jobs_app.command("run-bundle")
+def jobs_run_bundle(run_no: str = typer.Argument(..., help="the run, e.g. R000002"),
+                    out: Path = typer.Option(..., "--out", help="directory to write the bundle to")) -> None:
+    """Export a run's public data as a static bundle (checked offline by `huzhu-verify run R --bundle DIR`)."""
+    from huzhu.apportionment.bundle import export_run_bundle
+
+    platform = _platform()
+    with platform.factory() as session:
+        manifest = export_run_bundle(session, run_no, out)
+    console.print(f"run {run_no}: {len(manifest['files'])} run file(s), {len(manifest['records'])} log records → {out}")
 
 
 @ledger_app.command("check")

@@ -8,6 +8,7 @@ short key once printed the settings, key included.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -57,6 +58,9 @@ class Settings(BaseSettings):
     log_signing_key: SecretStr | None = None
     log_witnesses: list[str] = Field(default_factory=list)
     log_witness_tls: str = ""  # "<CA file> <client cert> <client key>" for https witnesses (the bank's mTLS)
+    # From this business date on, runs hand out leftover fen by keyed pseudonym (rule 2, every fen
+    # provable); earlier runs keep rule 1. Unset: the date published with rule 2 (huzhu_verify.leftover).
+    leftover_rule_v2_from: date | None = None
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> Settings:

@@ -39,6 +39,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from huzhu.errors import DomainError, ErrorCode
+from huzhu_verify.pseudonyms import register_sqlite_functions
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -164,6 +165,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             cur.execute("PRAGMA temp_store=MEMORY")
             cur.execute("PRAGMA cache_size=-65536")  # 64 MiB per connection at most
             cur.close()
+            register_sqlite_functions(dbapi_conn)  # huzhu_pseudonym / huzhu_salt / huzhu_leaf (sum trees)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # noqa: ANN001

@@ -297,8 +297,9 @@ def print_public_view(platform: Platform, story: Story, console: Console) -> Non
         console.print(runs)
         console.print(
             "  每人分摊：每位参与分摊的会员付同样的金额，每起事件最多 3.00 元（equal share, at most the cap）。\n"
-            "  多付1分：金额不能按分整除时，剩下的几分钱按公布的规则由这么多位会员各多付 1 分——从由事件编号\n"
-            "  计算出的起点会员号开始，按会员号依次轮转（leftover fen, one each, by the published rule）。\n"
+            "  多付1分：金额不能按分整除时，剩下的几分钱按公布的规则由这么多位会员各多付 1 分——按会员在本事件中\n"
+            "  的假名（公开在运行文件里）从由事件编号算出的起点依次轮转，任何人都能复算（leftover fen, one each,\n"
+            "  by the published rule 2: ordered by pseudonym, recomputable by anyone）。\n"
             "  余额不足：这么多位会员的余额低于人均份额，付出了全部余额，差额由其他会员在上限内分担\n"
             "  （members whose balance was below the share paid what they had）。\n"
             "  缺口：会员余额合计仍不足以筹满时，按筹集到的金额支付，并公布缺口（shortfall, published）。"
@@ -328,6 +329,9 @@ def print_public_view(platform: Platform, story: Story, console: Console) -> Non
 
 def run_demo(settings: Settings, *, members: int, console: Console) -> Story:
     clock = FixedClock(at("2015-03-01"))
+    if settings.leftover_rule_v2_from is None:
+        # The demo's runs use leftover rule 2 (every fen provable) from the story's first day.
+        settings = settings.model_copy(update={"leftover_rule_v2_from": clock.now().date()})
     platform = build_platform(settings, clock=clock)
     with platform.factory() as session:
         has_members = session.scalar(select(Member.id).limit(1)) is not None

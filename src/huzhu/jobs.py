@@ -18,6 +18,7 @@ from huzhu.custody.service import Custodian, reconcile
 from huzhu.db import unit_of_work
 from huzhu.notices.models import Case
 from huzhu.plans.schemas import Plan
+from huzhu.provable.service import build_liabilities
 
 
 @dataclass
@@ -27,6 +28,7 @@ class JobReport:
     cases_paid: list[str] = field(default_factory=list)
     roots_published: int = 0
     reconciliation_matched: bool | None = None
+    liabilities_published: str | None = None  # the tree id of the day's liabilities tree, when built now
 
 
 JOBS_LOCK = 7_000_2016  # any constant; names the PostgreSQL advisory lock of the job
@@ -69,4 +71,10 @@ def run_jobs(
             # The statement closes a second after now so that what was booked at ``now`` is on it.
             end = now + timedelta(seconds=1)
             report.reconciliation_matched = reconcile(session, custodian, start=start, end=end, now=now).matched
+    if progress:
+        progress("publishing the liabilities tree")
+    with unit_of_work(factory) as session:
+        one_job_at_a_time(session)
+        tree = build_liabilities(session, now=now)
+        report.liabilities_published = tree.tree_id if tree is not None else None
     return report

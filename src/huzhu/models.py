@@ -12,6 +12,7 @@ from huzhu.ledger.models import Entry, LedgerAccount, Transfer
 from huzhu.members.models import Enrollment, EnrollmentEvent, Member
 from huzhu.notices.models import Case, Objection
 from huzhu.numbering import NumberSequence
+from huzhu.provable.models import SumTree
 from huzhu.sandbox.models import SandboxClock
 from huzhu.transparency.models import LogCheckpoint, LogCosignature, LogTile, PublicRecord
 
@@ -48,6 +49,7 @@ __all__ = [
     "RefreshToken",
     "ReviewDecision",
     "RunCase",
+    "SumTree",
     "SandboxClock",
     "Transfer",
 ]

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from huzhu_verify import runbundle
 from huzhu_verify._util import b64decode_strict, b64encode
 from huzhu_verify.checkpoint import Checkpoint, open_checkpoint
 from huzhu_verify.errors import HistoryError, MalformedError, VerificationError
@@ -341,6 +342,8 @@ COMMANDS: list[Command] = [
             run_replay),
     Command("receipt", "check that the log kept a receipt's promise of inclusion", _args_receipt, run_receipt),
     Command("monitor", "check a new checkpoint against the last one remembered", _args_monitor, run_monitor),
+    Command("run", "recompute a whole apportionment run from its static bundle, fen by fen",
+            runbundle.add_arguments, runbundle.run_command),
 ]
 
 

@@ -26,6 +26,7 @@ leaves, nodes and roots apart. Every string is ASCII; ``‖`` is byte concatenat
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets as _random
@@ -200,11 +201,13 @@ def register_sqlite_functions(conn: sqlite3.Connection) -> None:
     ``huzhu_leaf(kind, salt, pseudonym, amount)`` (all returning BLOBs) on a SQLite connection.
     With SQLAlchemy, call it from a ``connect`` event on the DB-API connection."""
 
+    derivation = functools.lru_cache(maxsize=64)(TreeDerivation)  # one per tree, not one per row
+
     def _pseudonym(secret: bytes, tree_id: str) -> bytes:
-        return pseudonym(bytes(secret), tree_id)
+        return derivation(tree_id).pseudonym(bytes(secret))
 
     def _salt(secret: bytes, tree_id: str) -> bytes:
-        return salt(bytes(secret), tree_id)
+        return derivation(tree_id).salt(bytes(secret))
 
     def _leaf(kind: str, salt_: bytes, pseudonym_: bytes, amount: int) -> bytes:
         return leaf_hash(kind, bytes(salt_), bytes(pseudonym_), amount)

@@ -68,6 +68,7 @@ ACCESS: dict[str, tuple[tuple[str, ...], int]] = {
     "/runs": (EVERYONE, 200),
     "/runs/{run_no}": (EVERYONE, 200),
     "/report": (EVERYONE, 200),
+    "/liabilities": (EVERYONE, 200),
     "/open-data": (EVERYONE, 200),
     "/open-data/{name}": (EVERYONE, 200),
     "/register": (EVERYONE, 200),
@@ -82,6 +83,9 @@ ACCESS: dict[str, tuple[tuple[str, ...], int]] = {
     "/me/members/{member_id:int}/withdraw": (MEMBERS, 200),
     "/me/members/{member_id:int}/leave/{enrollment_id:int}": (MEMBERS, 200),
     "/me/members/{member_id:int}/proof/{case_no}": (MEMBERS, 200),
+    "/me/members/{member_id:int}/verify": (MEMBERS, 200),
+    "/me/members/{member_id:int}/verify/balance.json": (MEMBERS, 200),
+    "/me/members/{member_id:int}/verify/shares/{case_no}.json": (MEMBERS, 200),
     "/me/claims/new": (MEMBERS, 200),
     "/me/claims/{claim_id:int}": (MEMBERS, 200),
     "/me/claims/{claim_id:int}/receipt.pdf": (MEMBERS, 200),  # both demo claims are paid
@@ -209,7 +213,8 @@ def addresses(path: str, values: dict[str, list[str]]) -> list[str]:
         return [path]
     key = {("code",): "lang_code" if path.startswith("/lang") else "code"}.get(tuple(names))
     if names == ["member_id", "case_no"]:
-        return [f"/me/members/{proof}" for proof in values["proof"]]
+        pairs = [proof.split("/proof/") for proof in values["proof"]]
+        return [path.replace("{member_id:int}", member_id).replace("{case_no}", case_no) for member_id, case_no in pairs]
     if names == ["member_id", "enrollment_id"]:
         return [f"/me/members/{values['member_id'][0]}/leave/{e}" for e in values["enrollment_id"][:2]]
     if len(names) == 1:

@@ -90,8 +90,8 @@ def test_a_new_subcommand_plugs_into_the_registry(monkeypatch: pytest.MonkeyPatc
         with report.check("leaves"):
             raise VerificationError("leaf 3 is negative")
 
-    monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, cli.Command("run", "check a run", add_arguments, run)])
-    code, text = _run("run", "bundle-dir")
+    monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, cli.Command("example", "check an example", add_arguments, run)])
+    code, text = _run("example", "bundle-dir")
     assert seen == ["bundle-dir"] and code == 1
     assert "PASS  sum tree: collected = sum of shares" in text and "FAIL  leaves: leaf 3 is negative" in text
 

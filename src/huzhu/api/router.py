@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from huzhu.api import auth
-from huzhu.api.routes import claims, complaints, log, members, public, staff
+from huzhu.api.routes import claims, complaints, log, members, provable, public, staff
 from huzhu.config import Settings
 
 
@@ -14,6 +14,8 @@ def build_api_router(settings: Settings) -> APIRouter:
     router.include_router(auth.router)
     router.include_router(public.router)
     router.include_router(log.router)
+    router.include_router(provable.router)
+    router.include_router(provable.member_router)
     router.include_router(members.router)
     router.include_router(claims.router)
     router.include_router(complaints.router)

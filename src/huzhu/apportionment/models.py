@@ -47,3 +47,5 @@ class RunCase(Base):
     transfer_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transfers.id"))
     # RFC 6962 root over the (member, share) leaves, published by the step after the run.
     shares_root: Mapped[str | None] = mapped_column(String(64))
+    # The leftover-fen rule the case was shared under (huzhu_verify.leftover.RULES): 1 by member number, 2 by pseudonym.
+    rule_version: Mapped[int] = mapped_column(Integer, server_default="1")

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from sqlalchemy import (
     BigInteger,
     BindParameter,
     ColumnElement,
+    LargeBinary,
     Select,
     and_,
     column,
@@ -48,21 +49,24 @@ from huzhu.notices.models import Case, CaseStatus
 from huzhu.notices.service import due_cases
 from huzhu.numbering import next_number
 from huzhu.plans.schemas import Plan
+from huzhu.provable.service import ensure_member_secrets, publish_case_tree, rule_for_run
 from huzhu.transparency.merkle import StreamingRoot, inclusion_proof, leaf_hash, root_from_leaf_hashes
 from huzhu.transparency.service import append_record
+from huzhu_verify.leftover import RULE_V2, pivot_point
 
 Progress = Callable[[str], None]
 
 # The sharing members of the case being shared (a temporary table, one transaction long).
 SHARE_POOL = table("share_pool", column("member_id", BigInteger), column("account_id", BigInteger),
-                   column("capacity", BigInteger))
+                   column("capacity", BigInteger), column("pseudonym", LargeBinary), column("secret", LargeBinary))
 
 
 def _prepare_pool_table(session: Session) -> None:
     if is_sqlite(session):
         session.execute(text(
             "CREATE TEMP TABLE IF NOT EXISTS share_pool "
-            "(member_id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, capacity INTEGER NOT NULL)"
+            "(member_id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, capacity INTEGER NOT NULL, "
+            "pseudonym BLOB, secret BLOB)"
         ))
     else:
         # Hash joins over a million rows stay in memory instead of spilling to disk.
@@ -71,71 +75,102 @@ def _prepare_pool_table(session: Session) -> None:
         # leftover-fen lookups (a handful of rows) read it in member order.
         session.execute(text(
             "CREATE TEMP TABLE IF NOT EXISTS share_pool "
-            "(member_id BIGINT NOT NULL, account_id BIGINT NOT NULL, capacity BIGINT NOT NULL) ON COMMIT DROP"
+            "(member_id BIGINT NOT NULL, account_id BIGINT NOT NULL, capacity BIGINT NOT NULL, "
+            "pseudonym BYTEA, secret BYTEA) ON COMMIT DROP"
         ))
     session.execute(text("DELETE FROM share_pool"))
 
 
-def _fill_pool(session: Session, *, case: Case, plan: Plan, claimant_id: int, now: datetime) -> None:
-    """Sharing members: the plan's active enrollments sharing by today, except the claimant."""
+def _fill_pool(session: Session, *, case: Case, plan: Plan, claimant_id: int, now: datetime, rule: int) -> None:
+    """Sharing members: the plan's active enrollments sharing by today, except the claimant. Under
+    rule 2 each also gets their pseudonym for the case (the key that orders the leftover fen) and
+    their secret (for the salted leaf of the share tree)."""
+    if rule == 2:
+        keyed = ("huzhu_pseudonym(m.verify_secret, :case_no)" if is_sqlite(session) else
+                 "sha256(convert_to('huzhu/pseudonym/v1|' || CAST(:case_no AS text) || '|', 'UTF8') || m.verify_secret)")
+        columns, join = f", {keyed}, m.verify_secret", " JOIN members m ON m.id = e.member_id"
+    else:
+        columns, join = ", NULL, NULL", ""
     session.execute(
         text(
-            """
-            INSERT INTO share_pool (member_id, account_id, capacity)
+            f"""
+            INSERT INTO share_pool (member_id, account_id, capacity, pseudonym, secret)
             SELECT e.member_id, e.ledger_account_id,
                    CASE WHEN a.credits_posted - a.debits_posted - a.debits_pending >= :cap THEN :cap
                         WHEN a.credits_posted - a.debits_posted - a.debits_pending <= 0 THEN 0
-                        ELSE a.credits_posted - a.debits_posted - a.debits_pending END
+                        ELSE a.credits_posted - a.debits_posted - a.debits_pending END{columns}
             FROM enrollments e
-            JOIN ledger_accounts a ON a.id = e.ledger_account_id
+            JOIN ledger_accounts a ON a.id = e.ledger_account_id{join}
             WHERE e.plan_code = :plan AND e.status = 'active' AND e.shares_from <= :today
               AND e.member_id <> :claimant
             """
         ),
-        {"cap": plan.cap_per_case_fen, "plan": plan.code, "today": business_date(now), "claimant": claimant_id},
+        {"cap": plan.cap_per_case_fen, "plan": plan.code, "today": business_date(now), "claimant": claimant_id,
+         **({"case_no": case.case_no} if rule == 2 else {})},
     )
     if not is_sqlite(session):
         session.execute(text("ANALYZE share_pool"))
 
 
-def _leftover_condition(session: Session, allocation: Allocation, pivot: int) -> ColumnElement[bool] | None:
-    """Which members pay one leftover fen (see ``shares`` for the published rule); None when no one."""
+def _leftover_condition(session: Session, allocation: Allocation, pivot: int | bytes,
+                        key: str = "member_id") -> ColumnElement[bool] | None:
+    """Which members pay one leftover fen: those able to, in ascending ``key`` (rule 1: member number;
+    rule 2: pseudonym) from the pivot, wrapping around; None when no one."""
     if allocation.leftover == 0:
         return None
     level, leftover = allocation.level, allocation.leftover
     after_pivot = session.scalar(
-        text("SELECT COUNT(*) FROM share_pool WHERE capacity > :level AND member_id >= :pivot"),
+        text(f"SELECT COUNT(*) FROM share_pool WHERE capacity > :level AND {key} >= :pivot"),
         {"level": level, "pivot": pivot},
     )
     able = SHARE_POOL.c.capacity > _fen(level)
-    member = SHARE_POOL.c.member_id
+    member = SHARE_POOL.c[key]
+    bound: Callable[[Any], BindParameter[Any]] = _fen if key == "member_id" else _bytes
     if leftover <= after_pivot:
         last = session.scalar(
-            text("SELECT member_id FROM share_pool WHERE capacity > :level AND member_id >= :pivot "
-                 "ORDER BY member_id LIMIT 1 OFFSET :skip"),
+            text(f"SELECT {key} FROM share_pool WHERE capacity > :level AND {key} >= :pivot "
+                 f"ORDER BY {key} LIMIT 1 OFFSET :skip"),
             {"level": level, "pivot": pivot, "skip": leftover - 1},
         )
-        return and_(able, member >= _fen(pivot), member <= _fen(last))
+        return and_(able, member >= bound(pivot), member <= bound(last))
     last = session.scalar(
-        text("SELECT member_id FROM share_pool WHERE capacity > :level AND member_id < :pivot "
-             "ORDER BY member_id LIMIT 1 OFFSET :skip"),
+        text(f"SELECT {key} FROM share_pool WHERE capacity > :level AND {key} < :pivot "
+             f"ORDER BY {key} LIMIT 1 OFFSET :skip"),
         {"level": level, "pivot": pivot, "skip": leftover - after_pivot - 1},
     )
-    return and_(able, or_(member >= _fen(pivot), member <= _fen(last)))
+    return and_(able, or_(member >= bound(pivot), member <= bound(last)))
 
 
 def _fen(value: int) -> BindParameter[int]:
     return literal(value, BigInteger)
 
 
-def _share_legs(allocation: Allocation, leftover: ColumnElement[bool] | None) -> Select[tuple[int, int]]:
-    """Each sharing member's debit leg: the equal share (never more than their capacity), plus one
-    leftover fen for the members ``leftover`` picks; members paying nothing have no leg."""
+def _bytes(value: bytes) -> BindParameter[bytes]:
+    return literal(bytes(value), LargeBinary)
+
+
+def _share_amount(allocation: Allocation, leftover: ColumnElement[bool] | None) -> ColumnElement[int]:
+    """Each sharing member's share: the equal share (never more than their capacity), plus one
+    leftover fen for the members ``leftover`` picks."""
     capacity = SHARE_POOL.c.capacity
     share: ColumnElement[int] = sql_case((capacity < _fen(allocation.level), capacity), else_=_fen(allocation.level))
     if leftover is not None:
         share = share + sql_case((leftover, 1), else_=0)
+    return share
+
+
+def _share_legs(allocation: Allocation, leftover: ColumnElement[bool] | None) -> Select[tuple[int, int]]:
+    """Each sharing member's debit leg; members paying nothing have no leg."""
+    share = _share_amount(allocation, leftover)
     return select(SHARE_POOL.c.account_id, share.label("amount")).where(share > 0)
+
+
+def sharer_rows(allocation: Allocation, leftover: ColumnElement[bool] | None) -> Select[tuple[bytes, int, int, bytes]]:
+    """Every sharer (paying or not) as ``(pseudonym, capacity, share, secret)`` in pseudonym order: the
+    run file's lines and the share tree's leaves (rule 2)."""
+    share = _share_amount(allocation, leftover)
+    return select(SHARE_POOL.c.pseudonym, SHARE_POOL.c.capacity, share.label("share"),
+                  SHARE_POOL.c.secret).order_by(SHARE_POOL.c.pseudonym)
 
 
 def _post_shares(session: Session, *, run: ApportionmentRun, case: Case, allocation: Allocation,
@@ -153,17 +188,22 @@ def _post_shares(session: Session, *, run: ApportionmentRun, case: Case, allocat
     return shares.finish(entries=entries, amount=collected).id
 
 
-def share_case(session: Session, *, run: ApportionmentRun, case: Case, plan: Plan, now: datetime) -> RunCase:
+def share_case(session: Session, *, run: ApportionmentRun, case: Case, plan: Plan, now: datetime,
+               rule: int = 1) -> RunCase:
     claim = session.get(Claim, case.claim_id)
     assert claim is not None
     _prepare_pool_table(session)
-    _fill_pool(session, case=case, plan=plan, claimant_id=claim.member_id, now=now)
+    _fill_pool(session, case=case, plan=plan, claimant_id=claim.member_id, now=now, rule=rule)
     histogram = {int(c): int(n) for c, n in session.execute(
         text("SELECT capacity, COUNT(*) FROM share_pool GROUP BY capacity"))}
     allocation = allocate_level(histogram or {0: 0}, case.amount_fen)
-    highest = session.scalar(text("SELECT COALESCE(MAX(member_id), 0) FROM share_pool")) or 0
-    pivot = leftover_pivot(case.case_no, int(highest))
-    leftover = _leftover_condition(session, allocation, pivot)
+    if rule == 2:
+        pivot = 0  # rule 2's pivot is a point among the pseudonyms, published in the case's record
+        leftover = _leftover_condition(session, allocation, pivot_point(case.case_no), key="pseudonym")
+    else:
+        highest = session.scalar(text("SELECT COALESCE(MAX(member_id), 0) FROM share_pool")) or 0
+        pivot = leftover_pivot(case.case_no, int(highest))
+        leftover = _leftover_condition(session, allocation, pivot)
     transfer_id = None
     if allocation.collected > 0:
         transfer_id = _post_shares(session, run=run, case=case, allocation=allocation, leftover=leftover, now=now)
@@ -178,9 +218,14 @@ def share_case(session: Session, *, run: ApportionmentRun, case: Case, plan: Pla
         level_fen=allocation.level, leftover_fen=allocation.leftover,
         members_limited_by_balance=allocation.limited_by_balance, collected_fen=allocation.collected,
         shortfall_fen=allocation.shortfall, leftover_pivot_member_id=pivot, transfer_id=transfer_id,
+        rule_version=rule,
     )
     session.add(run_case)
     session.flush()
+    if rule == 2:
+        publish_case_tree(session, run_no=run.run_no, run_case_id=run_case.id, case_no=case.case_no, plan=plan.code,
+                          benefit=case.amount_fen, cap=plan.cap_per_case_fen, allocation=allocation,
+                          rows=sharer_rows(allocation, leftover), now=now)
     append_record(session, kind="case_shared", subject=case.case_no, payload=run_case_payload(run, case, run_case),
                   now=now)
     return run_case
@@ -199,8 +244,11 @@ def run_case_payload(run: ApportionmentRun, case: Case, rc: RunCase) -> dict[str
         "members_limited_by_balance": rc.members_limited_by_balance,
         "collected": format_yuan(rc.collected_fen),
         "shortfall": format_yuan(rc.shortfall_fen),
-        "leftover_rule": published_rule(),
-        "leftover_pivot_member": rc.leftover_pivot_member_id,
+        **({"leftover_rule": published_rule(), "leftover_pivot_member": rc.leftover_pivot_member_id}
+           if rc.rule_version == 1 else
+           {"leftover_rule": RULE_V2.text_en, "leftover_rule_version": 2,
+            "leftover_pivot": pivot_point(case.case_no).hex(),
+            "inputs_url": f"/api/v1/runs/{run.run_no}/cases/{case.case_no}/inputs"}),
     }
 
 
@@ -220,11 +268,14 @@ def apportion_due_cases(
     session.add(run)
     session.flush()
     run.run_no = f"R{next_number(session, 'run'):06d}"
+    rule = rule_for_run(session, now=now).version
+    if rule == 2:
+        ensure_member_secrets(session)
     results = []
     for case in cases:
         if progress:
             progress(f"sharing case {case.case_no}")
-        results.append(share_case(session, run=run, case=case, plan=plans[case.plan_code], now=now))
+        results.append(share_case(session, run=run, case=case, plan=plans[case.plan_code], now=now, rule=rule))
     if len(results) == 1:
         run.sharing_members = results[0].paying_members
     else:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     text,
 )
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, object_session
 from huzhu.db import Base, BigId, EnumString, UtcDateTime, one_of
 from huzhu.members.sealing import id_number_vault
 from huzhu.sealing.types import SealedText
+from huzhu_verify.pseudonyms import new_member_secret
 
 
 class Relationship(StrEnum):
@@ -69,6 +71,9 @@ class Member(Base):
     region_code: Mapped[str] = mapped_column(String(6))
     ledger_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Keys the member's pseudonyms and salts in the published sum trees (huzhu.provable); shown only
+    # to the member. Rows written in bulk get theirs before the next tree (provable.secrets).
+    verify_secret: Mapped[bytes | None] = mapped_column(LargeBinary(32), default=new_member_secret)
 
     @property
     def id_number(self) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from huzhu.apportionment.bundle import run_rule_version
 from huzhu.apportionment.forecast import expected_share
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.apportionment.shares import published_rule
@@ -30,6 +31,7 @@ from huzhu.web.charts import bar_chart, line_chart
 from huzhu.web.core import Ctx, PageNotFound, WebRoute, finish, page_ctx, redirect, render
 from huzhu.web.i18n import LANG_COOKIE, fmt_date, money, normalise
 from huzhu.web.words import label
+from huzhu_verify.leftover import RULE_V2
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -249,8 +251,10 @@ def run_page(request: Request, run_no: str) -> Response:
         rows = [(rc, case_view(ctx, case)) for rc, case in s.execute(
             select(RunCase, Case).join(Case, Case.id == RunCase.case_id).where(RunCase.run_id == run.id)
             .order_by(RunCase.id))]
+        rule_version = run_rule_version(s, run.id)
     # The rule as published (English, in every run's public record), shown in the page's language.
-    return render(ctx, "public/run.html", run=run, rows=rows, leftover_rule=ctx._(published_rule()))
+    rule = ctx._(published_rule()) if rule_version == 1 else (RULE_V2.text_zh if ctx.is_zh else RULE_V2.text_en)
+    return render(ctx, "public/run.html", run=run, rows=rows, leftover_rule=rule)
 
 
 # ---------------------------------------------------------------- operating report and charts

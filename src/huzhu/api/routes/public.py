@@ -14,10 +14,10 @@ from huzhu.api import schemas as s
 from huzhu.api import views
 from huzhu.api.pagination import Page, PageDep, decode_cursor, encode_cursor, page_of
 from huzhu.api.schemas import MAX_ID
+from huzhu.apportionment.bundle import run_rule_text
 from huzhu.apportionment.errors import ApportionmentError
 from huzhu.apportionment.forecast import expected_share
 from huzhu.apportionment.models import ApportionmentRun, RunCase
-from huzhu.apportionment.shares import published_rule
 from huzhu.custody.models import CustodyInstruction, Reconciliation
 from huzhu.errors import NotFound
 from huzhu.exports import export
@@ -121,7 +121,7 @@ def get_run(run_no: Annotated[str, Path(max_length=24, pattern=r"^[A-Za-z0-9_-]+
         raise NotFound(ApportionmentError.NO_SUCH_RUN, run=run_no)
     cases = session.execute(select(RunCase, Case.case_no).join(Case, Case.id == RunCase.case_id)
                             .where(RunCase.run_id == run.id).order_by(RunCase.id)).all()
-    return s.RunDetailPublic(**views.run_public(run).model_dump(), leftover_rule=published_rule(),
+    return s.RunDetailPublic(**views.run_public(run).model_dump(), leftover_rule=run_rule_text(session, run.id),
                              cases=[views.run_case_public(rc, no) for rc, no in cases])
 
 

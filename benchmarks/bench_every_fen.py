@@ -1,0 +1,130 @@
+"""Every fen provable, from the database: a rule-2 run over N members (default 1,000,000) with its run
+file and Merkle-sum share tree, the day's liabilities tree over every balance and pool, and member
+proofs served from the database and the stored tree levels, on SQLite and/or PostgreSQL.
+
+Targets (issue 10, this 2-core machine): share tree of 1M members ≤ 10 s, liabilities tree of 1M
+balances ≤ 10 s, one proof ≤ 10 ms.
+
+    .venv/bin/python benchmarks/bench_every_fen.py --members 1000000 --sqlite \
+        --postgres postgresql://postgres@127.0.0.1:5432/postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_apportionment import approved_case, at, fill_members, postgres_database  # noqa: E402
+
+from huzhu.app import build_platform  # noqa: E402
+from huzhu.apportionment import service as engine  # noqa: E402
+from huzhu.apportionment.models import RunCase  # noqa: E402
+from huzhu.clock import FixedClock  # noqa: E402
+from huzhu.config import Settings  # noqa: E402
+from huzhu.db import unit_of_work  # noqa: E402
+from huzhu.members.models import Member  # noqa: E402
+from huzhu.notices.models import Case  # noqa: E402
+from huzhu.provable import service as provable  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def bench(url: str, count: int, label: str) -> dict[str, object]:
+    tmp = Path(tempfile.mkdtemp())
+    clock = FixedClock(at("2015-06-01"))
+    settings = Settings(mode="sandbox", database_url=url, data_dir=tmp, plans_dir=REPO / "plans",
+                        leftover_rule_v2_from=date(2015, 1, 1))
+    platform = build_platform(settings, clock=clock)
+    fill_members(platform, count)
+    case_id = approved_case(platform, clock)
+    t0 = time.perf_counter()
+    with unit_of_work(platform.factory) as s:
+        provable.ensure_member_secrets(s)  # the members were written in bulk: their secrets, set-based
+    secrets_s = time.perf_counter() - t0
+    clock.set(at("2016-02-18"))
+    tree_s = 0.0
+    publish = engine.publish_case_tree
+
+    def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        nonlocal tree_s
+        started = time.perf_counter()
+        try:
+            return publish(*args, **kwargs)
+        finally:
+            tree_s += time.perf_counter() - started
+
+    engine.publish_case_tree = timed
+    started = time.perf_counter()
+    with unit_of_work(platform.factory) as s:
+        run = engine.apportion_due_cases(s, plans=platform.plans, now=clock.now())
+        assert run is not None
+    run_s = time.perf_counter() - started
+    engine.publish_case_tree = publish
+    started = time.perf_counter()
+    with unit_of_work(platform.factory) as s:
+        tree = provable.build_liabilities(s, now=clock.now())
+        assert tree is not None
+        liabilities = (tree.leaf_count, tree.total_fen)
+    liabilities_s = time.perf_counter() - started
+    share_ms, balance_ms = [], []
+    with platform.factory() as s:
+        case = s.get(Case, case_id)
+        rc = s.scalar(select(RunCase).where(RunCase.case_id == case_id))
+        top = s.scalar(select(Member.id).order_by(Member.id.desc()).limit(1))
+        for member_id in random.Random(7).sample(range(1, top + 1), 200):
+            started = time.perf_counter()
+            member = s.get(Member, member_id)
+            doc = provable.member_share_document(s, member=member, case=case, run_case=rc)
+            share_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            bal = provable.member_balance_document(s, member=member)
+            balance_ms.append((time.perf_counter() - started) * 1000)
+            assert bal is not None and (doc is not None or member.id == case.claim_id)
+            s.expunge_all()
+    platform.engine.dispose()
+    return {"db": label, "members": count, "secrets_s": secrets_s, "run_s": run_s, "tree_s": tree_s,
+            "leaves": rc.paying_members, "liabilities_s": liabilities_s, "liab_leaves": liabilities[0],
+            "share_ms": statistics.median(share_ms), "share_p99": sorted(share_ms)[197],
+            "balance_ms": statistics.median(balance_ms), "balance_p99": sorted(balance_ms)[197]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--sqlite", action="store_true", help="run on SQLite")
+    parser.add_argument("--postgres", default="", help="admin URL; a fresh database is created and dropped")
+    args = parser.parse_args()
+    results = []
+    if args.sqlite:
+        results.append(bench(f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite", args.members, "SQLite"))
+    if args.postgres:
+        url, drop = postgres_database(args.postgres)
+        try:
+            results.append(bench(url, args.members, "PostgreSQL"))
+        finally:
+            drop()
+    table = Table(title=f"every fen provable, {args.members:,} members")
+    for name in ("database", "secrets backfill", "run incl. tree", "share tree + run file", "leaves",
+                 "liabilities tree", "liab. leaves", "share proof p50/p99", "balance proof p50/p99"):
+        table.add_column(name, justify="right")
+    for r in results:
+        table.add_row(r["db"], f"{r['secrets_s']:.1f} s", f"{r['run_s']:.1f} s", f"{r['tree_s']:.1f} s",
+                      f"{r['leaves']:,}", f"{r['liabilities_s']:.1f} s", f"{r['liab_leaves']:,}",
+                      f"{r['share_ms']:.2f} / {r['share_p99']:.2f} ms", f"{r['balance_ms']:.2f} / {r['balance_p99']:.2f} ms")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,366 @@
+"""Publishing what it takes to recompute every fen, and the members' proofs.
+
+* **Rule 2** (leftover fen by keyed pseudonym, ``huzhu_verify.leftover.RULE_V2``) is published in the
+  log (kind ``leftover_rule``) with its effective date before the first run that uses it; each
+  shared case records the rule version it was shared under (``RunCase.rule_version``).
+* **Per case** (rule 2): the run file (water-filling inputs under pseudonyms, ``runcheck``), the share
+  tree over (salted leaf, share), root sum = collected and leaf count = paying sharers, and a
+  ``run_sum_root`` record holding the root and the run file's SHA-256. Built inside the run's
+  transaction from the sharing pool, streamed from one ordered query.
+* **Per day**: the liabilities tree over every member balance and every undisbursed case pool,
+  and a ``liabilities_root`` record comparing its sum with the custodian's attested cash (or, until
+  the bank attests, the platform's own custody cash account, said to be unattested), difference
+  published with its sign.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Select, func, select, text
+from sqlalchemy.orm import Session
+
+from huzhu.clock import business_date
+from huzhu.db import is_sqlite
+from huzhu.ledger.models import CASE_POOL, CUSTODY_CASH, LedgerAccount
+from huzhu.members.models import Member
+from huzhu.money import format_yuan
+from huzhu.notices.models import Case
+from huzhu.provable.models import SumTree
+from huzhu.provable.store import RULE_V2_FROM_KEY, KeysWriter, find_leaf_index, tree_paths
+from huzhu.transparency.models import PublicRecord
+from huzhu.transparency.service import append_record
+from huzhu_verify.leftover import RULE_V1, RULE_V2, LeftoverRule
+from huzhu_verify.liabilities import liabilities_match, liabilities_tree_id
+from huzhu_verify.pseudonyms import LEAF_DOMAINS, TreeDerivation, format_secret, pool_secret
+from huzhu_verify.runcheck import RunHeader, file_digest
+from huzhu_verify.sumtree import LevelFile, SumRoot, write_level_file
+
+RULE_RECORD = "leftover_rule"
+RUN_ROOT_RECORD = "run_sum_root"
+LIABILITIES_RECORD = "liabilities_root"
+ATTESTATION_RECORD = "custody_attestation"
+
+POSTGRES_NEW_SECRET = "sha256(convert_to(gen_random_uuid()::text || id::text || gen_random_uuid()::text, 'UTF8'))"
+
+
+# ---------------------------------------------------------------- member secrets and the rule
+
+
+def ensure_member_secrets(session: Session) -> None:
+    """Members written in bulk (the importer) get their secret here, set-based, before a tree needs it."""
+    expression = "randomblob(32)" if is_sqlite(session) else POSTGRES_NEW_SECRET
+    session.execute(text(f"UPDATE members SET verify_secret = {expression} WHERE verify_secret IS NULL"))
+
+
+def rule_v2_from(session: Session) -> date:
+    configured = session.info.get(RULE_V2_FROM_KEY)
+    return configured if isinstance(configured, date) else RULE_V2.effective_from
+
+
+def rule_payload(rule: LeftoverRule, effective_from: date) -> dict[str, Any]:
+    return {"version": rule.version, "effective_from": effective_from.isoformat(), "order_by": rule.key,
+            "rule_zh": rule.text_zh, "rule_en": rule.text_en,
+            "pivot": "SHA-256(\"huzhu/pivot/v2|\" + case number)" if rule.version == 2 else
+                     "int(SHA-256(case number)) mod (highest sharing member number) + 1"}
+
+
+def publish_rule(session: Session, *, now: datetime) -> date:
+    """Append rule 2 with its effective date to the log once (before its first use); returns the date.
+    Once published, the record's date binds: a later change of the setting does not move it."""
+    import json
+
+    published = session.scalar(select(PublicRecord.payload).where(
+        PublicRecord.kind == RULE_RECORD, PublicRecord.subject == "leftover-rule-v2").order_by(PublicRecord.leaf_index))
+    if published is not None:
+        return date.fromisoformat(json.loads(published)["effective_from"])
+    effective = rule_v2_from(session)
+    append_record(session, kind=RULE_RECORD, subject="leftover-rule-v2", payload=rule_payload(RULE_V2, effective),
+                  now=now)
+    return effective
+
+
+def rule_for_run(session: Session, *, now: datetime) -> LeftoverRule:
+    """The rule a run at ``now`` uses: 2 from its published effective date on, 1 before."""
+    effective = publish_rule(session, now=now)
+    return RULE_V2 if business_date(now) >= effective else RULE_V1
+
+
+# ---------------------------------------------------------------- one case's run file and share tree
+
+
+def publish_case_tree(session: Session, *, run_no: str, run_case_id: int, case_no: str, plan: str, benefit: int,
+                      cap: int, allocation: Any, rows: Select[Any], now: datetime) -> SumRoot:
+    """Write the run file, the level and keys files of the case's share tree, and log the root.
+
+    ``rows`` selects ``(pseudonym, capacity, share, secret)`` of every sharer in ascending pseudonym
+    order (the sharing pool of the run's transaction). One pass: each row becomes a run-file line
+    (to a side file), a key and a leaf of the level file; then the header (which holds the root) is
+    written and the lines appended. Same bytes as ``runcheck.write_run_file`` + ``level_file_from_run``
+    (the tests recompute every file with ``runcheck.recompute``)."""
+    paths = tree_paths(session, "share", case_no)
+    body = paths["inputs"].with_name(paths["inputs"].name + ".rows")
+    keys = KeysWriter(paths["keys"])
+    sha256 = hashlib.sha256
+    domain = b"\x00" + LEAF_DOMAINS["share"]
+    salt_prefix = f"huzhu/salt/v1|{case_no}|".encode("ascii")
+    yuan = [format_yuan(fen) for fen in range(cap + 2)]  # every capacity and share is ≤ cap + 1 leftover fen
+    counts = {"sharers": 0, "total": 0}
+
+    def leaves() -> Iterator[tuple[bytes, int]]:
+        with open(body, "w", encoding="ascii", newline="") as out:
+            lines: list[str] = []
+            for pseudonym, capacity, share, secret in session.execute(rows).yield_per(20000):
+                p = bytes(pseudonym)
+                counts["sharers"] += 1
+                if share > 0:
+                    leaf = sha256(domain + sha256(salt_prefix + bytes(secret)).digest() + p
+                                  + share.to_bytes(8, "big")).digest()
+                    keys.add(p)
+                    counts["total"] += share
+                    lines.append(f"{p.hex()}\t{yuan[capacity]}\t{yuan[share]}\t{leaf.hex()}\n")
+                    yield leaf, share
+                else:
+                    lines.append(f"{p.hex()}\t{yuan[capacity]}\t0.00\t-\n")
+                if len(lines) >= 20000:
+                    out.write("".join(lines))
+                    lines.clear()
+            out.write("".join(lines))
+
+    try:
+        root = write_level_file(paths["levels"], "share", case_no, allocation.paying_members, leaves())
+        if root.sum != allocation.collected:
+            raise RuntimeError(f"case {case_no}: the shares add up to {root.sum} fen, the run collected "
+                               f"{allocation.collected}")
+        header = RunHeader(case_no=case_no, plan=plan, rule=2, benefit=benefit, cap=cap, sharers=counts["sharers"],
+                           level=allocation.level, leftover=allocation.leftover,
+                           limited_by_balance=allocation.limited_by_balance, paying=allocation.paying_members,
+                           collected=allocation.collected, shortfall=allocation.shortfall, root=root)
+        with open(paths["inputs"], "w", encoding="utf-8", newline="") as out, open(body, encoding="ascii") as lines_in:
+            out.write(header.to_line())
+            shutil.copyfileobj(lines_in, out, 1 << 20)
+    finally:
+        keys.close()
+        body.unlink(missing_ok=True)
+    digest = file_digest(paths["inputs"]).hex()
+    session.add(SumTree(kind="share", tree_id=case_no, run_case_id=run_case_id, business_date=business_date(now),
+                        root_hash=root.digest.hex(), leaf_count=root.count, total_fen=root.sum, inputs_sha256=digest,
+                        members_count=header.sharers, pools_count=0, created_at=now))
+    append_record(session, kind=RUN_ROOT_RECORD, subject=case_no, payload={
+        "run_no": run_no, "case_no": case_no, "rule": 2, "root": root.to_json(), "sum": format_yuan(root.sum),
+        "leaf_count": root.count, "sharers": header.sharers, "collected": format_yuan(allocation.collected),
+        "inputs_sha256": digest, "inputs_url": f"/api/v1/runs/{run_no}/cases/{case_no}/inputs",
+    }, now=now)
+    return root
+
+
+# ---------------------------------------------------------------- the daily liabilities tree
+
+
+def _pseudonym_sql(session: Session) -> str:
+    if is_sqlite(session):
+        return "huzhu_pseudonym(m.verify_secret, :tree)"
+    return "sha256(convert_to('huzhu/pseudonym/v1|' || CAST(:tree AS text) || '|', 'UTF8') || m.verify_secret)"
+
+
+def custody_cash(session: Session) -> int:
+    return int(session.scalar(select(func.coalesce(func.sum(LedgerAccount.debits_posted - LedgerAccount.credits_posted), 0))
+                              .where(LedgerAccount.kind == CUSTODY_CASH)) or 0)
+
+
+def latest_attestation(session: Session) -> dict[str, Any] | None:
+    """The latest custodian attestation in the log (another service appends them), parsed."""
+    import json
+
+    record = session.scalar(select(PublicRecord).where(PublicRecord.kind == ATTESTATION_RECORD)
+                            .order_by(PublicRecord.leaf_index.desc()).limit(1))
+    if record is None:
+        return None
+    payload = json.loads(record.payload)
+    try:
+        fen = Decimal(str(payload["closing_balance"])) * 100
+    except (KeyError, InvalidOperation):
+        return None
+    if fen != fen.to_integral_value() or fen < 0:
+        return None
+    return {"record_id": record.id, "leaf_index": record.leaf_index, "business_date": payload.get("business_date"),
+            "cash_fen": int(fen), "statement_sha256": payload.get("statement_sha256"), "note": payload.get("note"),
+            "bank_key": payload.get("bank_key")}
+
+
+def cash_comparison(session: Session, liabilities: int) -> dict[str, Any]:
+    """Liabilities against the bank's attested cash, or (not attested) the platform's custody account."""
+    attestation = latest_attestation(session)
+    if attestation is not None:
+        cash, source = attestation["cash_fen"], "custodian_attestation"
+    else:
+        cash, source = custody_cash(session), "platform_ledger_not_attested"
+    check = liabilities_match(liabilities, max(cash, 0))
+    return {"liabilities": format_yuan(liabilities), "cash": format_yuan(cash), "cash_source": source,
+            "liabilities_fen": liabilities, "cash_fen": cash, "difference_fen": cash - liabilities,
+            "attested": attestation is not None, "difference": format_yuan(cash - liabilities),
+            "matches": check.matches and cash >= 0, "message": check.message,
+            "attestation": None if attestation is None else {
+                k: attestation[k] for k in ("record_id", "leaf_index", "business_date", "statement_sha256")}}
+
+
+def build_liabilities(session: Session, *, now: datetime, day: date | None = None) -> SumTree | None:
+    """Build and publish ``day``'s liabilities tree (once per day); None when already published."""
+    day = day or business_date(now)
+    tree_id = liabilities_tree_id(day)
+    if session.scalar(select(SumTree.id).where(SumTree.kind == "liabilities", SumTree.tree_id == tree_id)):
+        return None
+    ensure_member_secrets(session)
+    pools = session.execute(text(
+        "SELECT c.case_no, a.credits_posted - a.debits_posted FROM cases c JOIN ledger_accounts a "
+        "ON a.id = c.ledger_account_id WHERE a.kind = :pool AND a.credits_posted - a.debits_posted <> 0"),
+        {"pool": CASE_POOL}).all()
+    derive = TreeDerivation(tree_id)
+    pool_leaves = sorted((derive.pseudonym(pool_secret(no)), "pool", pool_secret(no), int(amount))
+                         for no, amount in pools)
+    members = session.scalar(select(func.count()).select_from(Member)) or 0
+    member_rows = session.execute(text(
+        f"SELECT {_pseudonym_sql(session)} AS p, m.verify_secret, a.credits_posted - a.debits_posted "
+        "FROM members m JOIN ledger_accounts a ON a.id = m.ledger_account_id ORDER BY p"), {"tree": tree_id})
+
+    def member_leaves() -> Iterator[tuple[bytes, str, bytes, int]]:
+        for p, secret, amount in member_rows.yield_per(20000):
+            yield bytes(p), "balance", bytes(secret), int(amount)
+
+    paths = tree_paths(session, "liabilities", tree_id)
+    keys = KeysWriter(paths["keys"])
+    sha256 = hashlib.sha256
+    domains = {k: b"\x00" + v for k, v in LEAF_DOMAINS.items()}
+    salt_prefix = f"huzhu/salt/v1|{tree_id}|".encode("ascii")
+
+    def leaves() -> Iterator[tuple[bytes, int]]:
+        for p, kind, secret, amount in heapq.merge(member_leaves(), pool_leaves):
+            keys.add(p)
+            salt = sha256(salt_prefix + secret).digest()
+            yield sha256(domains[kind] + salt + p + amount.to_bytes(8, "big")).digest(), amount
+
+    try:
+        root = write_level_file(paths["levels"], "liabilities", tree_id, members + len(pool_leaves), leaves())
+    finally:
+        keys.close()
+    tree = SumTree(kind="liabilities", tree_id=tree_id, run_case_id=None, business_date=day,
+                   root_hash=root.digest.hex(), leaf_count=root.count, total_fen=root.sum, inputs_sha256=None,
+                   members_count=members, pools_count=len(pool_leaves), created_at=now)
+    session.add(tree)
+    session.flush()
+    append_record(session, kind=LIABILITIES_RECORD, subject=tree_id, payload={
+        "business_date": day.isoformat(), "root": root.to_json(), "sum": format_yuan(root.sum),
+        "leaf_count": root.count, "member_balances": members, "case_pools": len(pool_leaves),
+        "pools": {no: format_yuan(int(amount)) for no, amount in sorted(pools)},
+        "check": cash_comparison(session, root.sum),
+    }, now=now)
+    return tree
+
+
+def latest_liabilities(session: Session) -> SumTree | None:
+    return session.scalar(select(SumTree).where(SumTree.kind == "liabilities")
+                          .order_by(SumTree.business_date.desc(), SumTree.id.desc()).limit(1))
+
+
+def liabilities_check(session: Session) -> dict[str, Any] | None:
+    """The public check: the latest published liabilities against the cash, as of now."""
+    tree = latest_liabilities(session)
+    if tree is None:
+        return None
+    root = SumRoot(kind="liabilities", tree_id=tree.tree_id, count=tree.leaf_count, sum=tree.total_fen,
+                   digest=bytes.fromhex(tree.root_hash))
+    assert tree.business_date is not None
+    return {"business_date": tree.business_date.isoformat(), "root": root.to_json(),
+            "member_balances": tree.members_count, "case_pools": tree.pools_count, **cash_comparison(session, tree.total_fen)}
+
+
+# ---------------------------------------------------------------- the member's proofs
+
+
+def _root_of(tree: Any) -> SumRoot:
+    return SumRoot(kind=tree.kind, tree_id=tree.tree_id, count=tree.leaf_count, sum=tree.total_fen,
+                   digest=bytes.fromhex(tree.root_hash))
+
+
+def root_json(tree: SumTree) -> dict[str, Any]:
+    return _root_of(tree).to_json()
+
+
+def _secret(member: Member) -> bytes | None:
+    """None for a member written in bulk since the last tree: they get theirs before the next one."""
+    return None if member.verify_secret is None else bytes(member.verify_secret)
+
+
+def _proof_from_files(session: Session, tree: Any, pseudonym: bytes) -> tuple[int, int, dict[str, Any]] | None:
+    paths = tree_paths(session, tree.kind, tree.tree_id)
+    index = find_leaf_index(paths["keys"], pseudonym)
+    if index is None:
+        return None
+    with LevelFile(paths["levels"]) as levels:
+        if levels.root.digest.hex() != tree.root_hash:
+            raise RuntimeError(f"the stored levels of {tree.tree_id} do not lead to the published root")
+        leaf_hash, amount = levels.leaf(index)
+        proof = levels.proof(index)
+    return index, amount, {"proof": proof.to_json(), "leaf_hash": leaf_hash.hex()}
+
+
+_TREE_SQL = text("SELECT id, kind, tree_id, root_hash, leaf_count, total_fen, business_date FROM sum_trees "
+                 "WHERE kind = :kind AND tree_id = :tree")
+_CHARGED_SQL = text("SELECT COALESCE(SUM(amount), 0) FROM ledger_entries "
+                    "WHERE account_id = :account AND transfer_id = :transfer AND direction = 1")
+
+
+def share_tree(session: Session, case: Case) -> SumTree | None:
+    return session.scalar(select(SumTree).where(SumTree.kind == "share", SumTree.tree_id == case.case_no))
+
+
+def member_share_document(session: Session, *, member: Member, case: Case, run_case: Any) -> dict[str, Any] | None:
+    """What the member's browser checks: their secret, what the ledger charged them, the proof and the
+    published root (``sumproof.js`` ``verifyShare``). None when the case has no share tree (rule 1)
+    or the member paid nothing for it. Plain SQL on the hot path (a proof is a few milliseconds)."""
+    tree = session.execute(_TREE_SQL, {"kind": "share", "tree": case.case_no}).first()
+    if tree is None or run_case.transfer_id is None:
+        return None
+    secret = _secret(member)
+    if secret is None:
+        return None
+    charged = session.execute(_CHARGED_SQL, {"account": member.ledger_account_id,
+                                             "transfer": run_case.transfer_id}).scalar() or 0
+    found = _proof_from_files(session, tree, TreeDerivation(case.case_no).pseudonym(secret))
+    if found is None:
+        return None
+    index, amount, proof = found
+    return {"case_no": case.case_no, "secret": format_secret(secret), "amount": format_yuan(int(charged)),
+            "cap": format_yuan(run_case.cap_fen), "leaf_index": index, "published_leaf_amount": format_yuan(amount),
+            "root": _root_of(tree).to_json(), **proof}
+
+
+def member_balance_document(session: Session, *, member: Member) -> dict[str, Any] | None:
+    """The member's balance leaf in the latest liabilities tree (``sumproof.js`` ``verifyBalance``)."""
+    tree = latest_liabilities(session)
+    if tree is None or tree.business_date is None:
+        return None
+    secret = _secret(member)
+    if secret is None:
+        return None
+    found = _proof_from_files(session, tree, TreeDerivation(tree.tree_id).pseudonym(secret))
+    if found is None:
+        return None
+    index, amount, proof = found
+    return {"day": tree.business_date.isoformat(), "secret": format_secret(secret), "amount": format_yuan(amount),
+            "leaf_index": index, "root": _root_of(tree).to_json(), **proof}
+
+
+# ---------------------------------------------------------------- public run data
+
+
+def inputs_path(session: Session, case_no: str) -> os.PathLike[str] | None:
+    path = tree_paths(session, "share", case_no)["inputs"]
+    return path if path.exists() else None
