@@ -5,6 +5,7 @@ A backup is a directory:
 * ``database.sqlite`` (SQLite's online backup API: a consistent copy while the server writes) or
   ``database.pgdump`` (``pg_dump`` custom format);
 * ``evidence/<xx>/<sha256>``: the evidence files as stored (sealed);
+* ``provable/<kind>/…``: the published sum trees and run files the proofs are read from;
 * ``manifest.json``: the SHA-256 of every part, the Alembic revision, the key ids (and their
   public fingerprints) the sealed data needs, a canary value sealed under the current key, and the
   public log's head (tree size and root); authenticated with an HMAC under a key derived from the
@@ -37,6 +38,11 @@ from huzhu.sealing.keyring import SealError, keyring_for_dialect, mac
 
 FORMAT = "huzhu-backup-1"
 CANARY = "huzhu backup canary"
+# The data directory's folders a backup carries besides the database: sealed evidence files and
+# the published sum trees (huzhu.provable.store).
+PROVABLE = "provable"
+FILE_FOLDERS = ("evidence", PROVABLE)
+FILE_PREFIXES = tuple(f"{folder}/" for folder in FILE_FOLDERS)
 MANIFEST = "manifest.json"
 
 
@@ -123,6 +129,14 @@ def backup(platform, dest: Path, *, now: datetime | None = None) -> dict:  # noq
     parts = {database.name: sha256_file(database)}
     for path in evidence_files(evidence_root):
         relative = f"evidence/{path.parent.name}/{path.name}"
+        (dest / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest / relative)
+        parts[relative] = sha256_file(dest / relative)
+    # The published sum trees (levels, keys, run files): the proofs members and auditors ask for are
+    # read from them, and the log holds their roots, so a restore without them could prove nothing.
+    provable_root = platform.settings.data_dir / PROVABLE
+    for path in sorted(p for p in provable_root.rglob("*") if p.is_file()):
+        relative = path.relative_to(platform.settings.data_dir).as_posix()
         (dest / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, dest / relative)
         parts[relative] = sha256_file(dest / relative)
@@ -228,12 +242,12 @@ def restore(settings, src: Path, *, force: bool = False) -> RestoreReport:  # no
                 raise BackupError(f"pg_restore failed: {done.stderr.strip()[-500:]}")
     finally:
         engine.dispose()
-    evidence_root = settings.data_dir / "evidence"
-    if evidence_root.exists() and any(evidence_root.iterdir()):
-        aside = evidence_root.with_name(f"evidence.before-restore-{os.getpid()}")
-        evidence_root.rename(aside)
+    for folder in FILE_FOLDERS:
+        root = settings.data_dir / folder
+        if root.exists() and any(root.iterdir()):
+            root.rename(root.with_name(f"{folder}.before-restore-{os.getpid()}"))
     for relative in manifest["parts"]:
-        if relative.startswith("evidence/"):
+        if relative.startswith(FILE_PREFIXES):
             target = settings.data_dir / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as handle:
@@ -263,8 +277,8 @@ def verify_restored(platform, manifest: dict) -> list[str]:  # noqa: ANN001
     if revision != manifest["alembic_revision"]:
         problems.append(f"schema revision {revision} differs from the backup's {manifest['alembic_revision']}")
     for relative, digest in manifest["parts"].items():
-        if relative.startswith("evidence/"):
+        if relative.startswith(FILE_PREFIXES):
             path = platform.settings.data_dir / relative
             if not path.is_file() or sha256_file(path) != digest:
-                problems.append(f"evidence file {relative} was not restored intact")
+                problems.append(f"file {relative} was not restored intact")
     return problems

@@ -161,6 +161,31 @@ def _wipe(settings: Settings) -> None:
     else:
         reset_database(settings.database_url)
     shutil.rmtree(settings.data_dir / "evidence")
+    shutil.rmtree(settings.data_dir / "provable", ignore_errors=True)
+
+
+def test_the_published_sum_trees_travel_with_the_backup(platform: Platform, clock: FixedClock,
+                                                        settings: Settings, tmp_path: Path) -> None:
+    clock.set(at("2016-01-01"))
+    _story(platform, clock)
+    level_file = settings.data_dir / "provable" / "shares" / "HZ000001.levels"  # as a run writes it
+    level_file.parent.mkdir(parents=True)
+    level_file.write_bytes(bytes(range(200)))
+    dest = tmp_path / "backup"
+    manifest = backup(platform, dest)
+    assert "provable/shares/HZ000001.levels" in manifest["parts"]
+    platform.engine.dispose()
+
+    tampered = tmp_path / "tampered"
+    shutil.copytree(dest, tampered)
+    (tampered / "provable/shares/HZ000001.levels").write_bytes(bytes(range(1, 201)))
+    with pytest.raises(BackupError, match="altered"):
+        restore(settings, tampered, force=True)
+
+    _wipe(settings)
+    assert not level_file.exists()
+    assert restore(settings, dest).problems == []
+    assert level_file.read_bytes() == bytes(range(200))
 
 
 def test_backup_wipe_restore_and_refusals(platform: Platform, clock: FixedClock, settings: Settings,
