@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     idempotency_retention_days: int = Field(default=30, ge=1, le=3650)
     # Cookies marked Secure (sent over HTTPS only): on in production unless set.
     cookie_secure: bool | None = None
+    # The custodian bank (docs/custodian.md): "" the legacy simulation, "local" the sandbox bank in
+    # this process (its own database), or the bank's https:// URL over mutual TLS.
+    custody_bank: str = ""
+    custody_bank_database_url: str = ""
+    custody_bank_certs: Path | None = None
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> Settings:

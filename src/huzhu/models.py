@@ -6,7 +6,13 @@ from huzhu.audit.models import PersonalDataRead
 from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport, PayeeChange, ReviewDecision
 from huzhu.complaints.models import Complaint
 from huzhu.custody.bank_models import (  # noqa: F401  (the bank integration's tables)
-    BankCursor, BankEntry, CustodyException, MemberReference, OutgoingPayment, StatementImport, StatementLine,
+    BankCursor,
+    BankEntry,
+    CustodyException,
+    MemberReference,
+    OutgoingPayment,
+    StatementImport,
+    StatementLine,
 )
 from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconciliation
 from huzhu.db import Base

@@ -58,7 +58,8 @@ class BankEntry(Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     end_to_end_id: Mapped[str] = mapped_column(String(35))
     reference: Mapped[str] = mapped_column(String(35), default="")
-    value_date: Mapped[date] = mapped_column(Date)
+    value_date: Mapped[date] = mapped_column(Date)  # as the camt.054 states it
+    booking_date: Mapped[date] = mapped_column(Date)  # the business day of booked_at (as on the camt.053)
     booked_at: Mapped[datetime] = mapped_column(UtcDateTime)
     transfer_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transfers.id"))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -179,10 +179,17 @@ def join_plan(
         # A replayed deposit would enrol without paying (another plan, or a re-join after leaving).
         raise IdempotencyConflict(MemberError.DEPOSIT_KEY_USED, key=repr(idempotency_key))
     account = balance_of(session, member)
-    deposit(
-        session, custodian, account=account, amount_fen=plan.deposit_fen, idempotency_key=idempotency_key,
-        now=now, member_id=member.id, memo=f"deposit to join {plan.code}", key_is_new=True,
-    )
+    if getattr(custodian, "deposits_by_bank_transfer", False):
+        # With a custodian bank the deposit is already on the balance: paid by bank transfer quoting
+        # the member's reference and booked from the bank's notification (huzhu.banking.sync).
+        if account.available < plan.deposit_fen:
+            raise InsufficientFunds(MemberError.OVER_BALANCE, available=format_yuan(account.available),
+                                    amount=format_yuan(plan.deposit_fen))
+    else:
+        deposit(
+            session, custodian, account=account, amount_fen=plan.deposit_fen, idempotency_key=idempotency_key,
+            now=now, member_id=member.id, memo=f"deposit to join {plan.code}", key_is_new=True,
+        )
     enrollment = Enrollment(
         member_id=member.id, ledger_account_id=member.ledger_account_id, plan_code=plan.code, status=EnrollmentStatus.ACTIVE,
         joined_at=now, joined_on=today,

@@ -65,6 +65,7 @@ def upgrade() -> None:
     sa.Column('end_to_end_id', sa.String(length=35), nullable=False),
     sa.Column('reference', sa.String(length=35), nullable=False),
     sa.Column('value_date', sa.Date(), nullable=False),
+    sa.Column('booking_date', sa.Date(), nullable=False),
     sa.Column('booked_at', huzhu.db.UtcDateTime(timezone=True), nullable=False),
     sa.Column('transfer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('received_at', huzhu.db.UtcDateTime(timezone=True), nullable=False),
