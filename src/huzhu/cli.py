@@ -34,6 +34,10 @@ for sub, name in ((users_app, "users"), (members_app, "members"), (jobs_app, "jo
                   (clock_app, "clock"), (plans_app, "plans"), (db_app, "db"), (maintenance_app, "maintenance")):
     app.add_typer(sub, name=name)
 
+from huzhu.custodian_cli import custodian_app  # noqa: E402  (huzhu custodian …)
+
+app.add_typer(custodian_app, name="custodian")
+
 # Wide enough for the demo's tables when the output is not a terminal (CI logs, pipes).
 console = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
@@ -222,6 +226,10 @@ def jobs_run(
         _fail("--every runs on the clock; it cannot be combined with --now")
     while True:
         moment = _parse_now(now, platform)
+        if platform.bank is not None:
+            from huzhu.custodian_cli import run_sync
+
+            run_sync(platform)  # what the bank said since the last run (payments booked, deposits)
         with _progress() as progress:
             task = progress.add_task("jobs", total=None)
             report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian, now=moment,
@@ -230,6 +238,8 @@ def jobs_run(
         console.print(f"as of {moment.isoformat()}: run {report.run_no or '—'}; shared {report.cases_shared or 'none'}; "
                       f"paid {report.cases_paid or 'none'}; reconciliation "
                       f"{'matched' if matched else 'n/a' if matched is None else 'MISMATCH'}")
+        if platform.bank is not None:
+            run_sync(platform)  # the payments this run instructed go out
         if not every:
             return
         try:
