@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from huzhu.web import member, public, staff
+from huzhu.web import custody, member, public, staff
 from huzhu.web.core import html_error_page as error_page
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -18,5 +18,6 @@ router = APIRouter(include_in_schema=False)
 router.include_router(public.router)
 router.include_router(member.router)
 router.include_router(staff.router)
+router.include_router(custody.router)
 
 __all__ = ["STATIC", "error_page", "router"]
