@@ -147,7 +147,10 @@ def _decide(request: Request, exception_id: int, act: str) -> Response:
             else:
                 queue.turn_down(s, exception_id=exception_id, actor=actor, now=ctx.now)
     except DomainError as exc:
-        return queue_page(ctx, status_code=exc.status_code, error=domain_message(ctx, exc))
+        # HTMX swaps only 2xx answers: the refusal is shown in the swapped queue, and stated as a 4xx
+        # to a plain form post.
+        htmx = request.headers.get("hx-request") == "true"
+        return queue_page(ctx, status_code=200 if htmx else exc.status_code, error=domain_message(ctx, exc))
     return redirect(ctx, "/staff/custody")
 
 
