@@ -34,9 +34,10 @@ for sub, name in ((users_app, "users"), (members_app, "members"), (jobs_app, "jo
                   (clock_app, "clock"), (plans_app, "plans"), (db_app, "db"), (maintenance_app, "maintenance")):
     app.add_typer(sub, name=name)
 
-from huzhu.custodian_cli import custodian_app  # noqa: E402  (huzhu custodian …)
+from huzhu.custodian_cli import custodian_app, wind_down  # noqa: E402  (huzhu custodian …, huzhu wind-down)
 
 app.add_typer(custodian_app, name="custodian")
+app.command("wind-down")(wind_down)
 
 # Wide enough for the demo's tables when the output is not a terminal (CI logs, pipes).
 console = Console(width=None if sys.stdout.isatty() else 140)

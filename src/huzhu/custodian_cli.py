@@ -122,3 +122,30 @@ def exceptions(all_: bool = typer.Option(False, "--all", help="resolved ones too
             table.add_row(str(row.id), row.kind, row.subject, format_yuan(row.amount_fen), row.status,
                           f"{row.resolution or ''} {row.resolution_target or ''}".strip(), row.raised_at.isoformat())
     console.print(table)
+
+
+def wind_down(
+    plan: str = typer.Argument(None, help="the plan to wind down (or --all)"),
+    all_plans: bool = typer.Option(False, "--all", help="wind down every plan"),
+    claims_days: int = typer.Option(30, "--claims-days", min=0, max=3650,
+                                    help="how long the claims window stays open (published)"),
+) -> None:
+    """Wind a plan down: no new joins, the claims window, open cases settled, every balance refunded
+    through the bank, the final statement published. Run it again (daily) to do what is due next."""
+    from huzhu.banking.winddown import ALL, advance
+    from huzhu.errors import DomainError
+
+    if bool(plan) == all_plans:
+        err.print("[red]error:[/red] name one plan, or --all")
+        raise typer.Exit(2)
+    platform = _platform_with_bank()
+    try:
+        report = advance(platform.factory, scope=ALL if all_plans else plan, claims_days=claims_days,
+                         plans=platform.plans, custodian=platform.custodian, connector=platform.bank.connector,
+                         now=platform.clock.now())
+    except DomainError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"wind-down of {report.scope}: {report.state}; claims window until {report.claims_close_on}; "
+                  f"{report.refunds} refunds instructed this run"
+                  + (f"; waiting for {report.waiting_for}" if report.waiting_for else ""))

@@ -9,10 +9,12 @@ from huzhu.custody.bank_models import (  # noqa: F401  (the bank integration's t
     BankCursor,
     BankEntry,
     CustodyException,
+    MemberNotice,
     MemberReference,
     OutgoingPayment,
     StatementImport,
     StatementLine,
+    WindDown,
 )
 from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconciliation
 from huzhu.db import Base

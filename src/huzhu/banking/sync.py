@@ -275,7 +275,8 @@ def _apply_entry(session: Session, seq: int, entry: NotificationEntry, *, plans:
         return  # the same booking notified again: booked once
     row = BankEntry(bank_reference=entry.bank_reference, notification_seq=seq, direction=entry.direction,
                     kind="unknown", amount_fen=entry.amount_fen, end_to_end_id=entry.end_to_end_id,
-                    reference=entry.creditor_reference or entry.virtual_account, value_date=entry.value_date,
+                    reference=entry.creditor_reference or entry.virtual_account,
+                    counterparty_account=entry.counterparty_account[:34], value_date=entry.value_date,
                     booking_date=business_date(entry.booked_at), booked_at=entry.booked_at, received_at=now)
     session.add(row)
     if entry.direction == "DBIT":

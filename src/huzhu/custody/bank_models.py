@@ -58,6 +58,7 @@ class BankEntry(Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     end_to_end_id: Mapped[str] = mapped_column(String(35))
     reference: Mapped[str] = mapped_column(String(35), default="")
+    counterparty_account: Mapped[str] = mapped_column(String(34), default="")  # the payer (credits), payee (debits)
     value_date: Mapped[date] = mapped_column(Date)  # as the camt.054 states it
     booking_date: Mapped[date] = mapped_column(Date)  # the business day of booked_at (as on the camt.053)
     booked_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -148,4 +149,47 @@ class CustodyException(Base):
                         name="four_eyes"),
         CheckConstraint("status <> 'resolved' OR approved_by_account_id IS NOT NULL", name="approved_when_resolved"),
         Index("ix_custody_exceptions_status", "status", "id"),
+    )
+
+
+WIND_DOWN_STATES = ("claims_open", "settling", "refunding", "closed")
+
+
+class WindDown(Base):
+    """A plan (or every plan, scope ``*``) being wound down: no new joins from ``announced_at``, claims
+    until ``claims_close_on``, then open cases settled, every balance refunded through the bank, and
+    the final statement published."""
+
+    __tablename__ = "custody_wind_downs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(40), unique=True)
+    claims_days: Mapped[int] = mapped_column(BigInteger)
+    announced_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    claims_close_on: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(12), default="claims_open")
+    refunds_instructed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    final_statement_sha256: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        CheckConstraint("state IN ('claims_open', 'settling', 'refunding', 'closed')", name="state_known"),
+    )
+
+
+class MemberNotice(Base):
+    """What the platform told a member (the wind-down's steps), shown on the member's bank page."""
+
+    __tablename__ = "custody_member_notices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    wind_down_id: Mapped[int] = mapped_column(ForeignKey("custody_wind_downs.id"))
+    step: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("member_id", "wind_down_id", "step", name="told_once"),
+        Index("ix_custody_member_notices_member", "member_id", "id"),
     )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from huzhu.accounts.models import Account, Role
 from huzhu.clock import business_date, start_of_business_day
+from huzhu.custody.bank_models import WindDown
 from huzhu.custody.service import Custodian, deposit, instruct_payment, settle_instruction
 from huzhu.db import UtcDateTime, is_sqlite
 from huzhu.errors import (
@@ -171,6 +172,8 @@ def join_plan(
     )
     if live is not None:
         raise Conflict(MemberError.ALREADY_JOINED, member=member.id, plan=plan.title)
+    if session.scalar(select(WindDown.id).where(WindDown.scope.in_((plan.code, "*")))) is not None:
+        raise Conflict(f"{plan.title} is being wound down: it takes no new members")
     problems = check_eligibility(plan, birth_date=member.birth_date, on=today, health_answers=health_answers)
     if problems:
         raise NotEligible(MemberError.NOT_ELIGIBLE, plan=plan.title, reasons=[p.reason for p in problems],

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from huzhu.accounts.models import Account, Role
 from huzhu.banking import exceptions as queue
 from huzhu.banking.sync import open_references, pull_notifications, reference_of
+from huzhu.banking.winddown import notices_of
 from huzhu.custody.bank_client import BankError
 from huzhu.errors import DomainError, InvalidInput
 from huzhu.members import service as members
@@ -56,6 +57,7 @@ def bank_page(ctx: Ctx, account: Account, member_id: int, *, status_code: int = 
         ref = reference_of(s, member.id)
         balance = members.balance_of(s, member).available
         name = member.name
+        told = [{"at": n.created_at, "text": n.text} for n in notices_of(s, member.id)]
     if bank is not None and (ref is None or ref.virtual_account is None):
         try:
             open_references(ctx.platform.factory, bank.connector, now=ctx.now)
@@ -64,7 +66,7 @@ def bank_page(ctx: Ctx, account: Account, member_id: int, *, status_code: int = 
         with ctx.platform.read_factory() as s:
             ref = reference_of(s, member_id)
     return render(ctx, "member/bank.html", status_code=status_code, member_id=member_id, name=name, ref=ref,
-                  balance=balance, bank_configured=bank is not None,
+                  balance=balance, bank_configured=bank is not None, notices=told,
                   can_pay_as_bank=bank is not None and bank.sandbox is not None and ctx.platform.settings.sandbox,
                   pool_account=getattr(ctx.platform.custodian, "account_number", ""), error=error, done=done,
                   key=uuid.uuid4().hex)

@@ -64,6 +64,7 @@ def upgrade() -> None:
     sa.Column('amount_fen', sa.BigInteger(), nullable=False),
     sa.Column('end_to_end_id', sa.String(length=35), nullable=False),
     sa.Column('reference', sa.String(length=35), nullable=False),
+    sa.Column('counterparty_account', sa.String(length=34), nullable=False),
     sa.Column('value_date', sa.Date(), nullable=False),
     sa.Column('booking_date', sa.Date(), nullable=False),
     sa.Column('booked_at', huzhu.db.UtcDateTime(timezone=True), nullable=False),
@@ -135,9 +136,42 @@ def upgrade() -> None:
     sa.UniqueConstraint('reference', name=op.f('uq_custody_member_references_reference')),
     sa.UniqueConstraint('virtual_account', name=op.f('uq_custody_member_references_virtual_account'))
     )
+    op.create_table('custody_wind_downs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('scope', sa.String(length=40), nullable=False),
+    sa.Column('claims_days', sa.BigInteger(), nullable=False),
+    sa.Column('announced_at', huzhu.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('claims_close_on', sa.Date(), nullable=False),
+    sa.Column('state', sa.String(length=12), nullable=False),
+    sa.Column('refunds_instructed_at', huzhu.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', huzhu.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('final_statement_sha256', sa.String(length=64), nullable=True),
+    sa.CheckConstraint("state IN ('claims_open', 'settling', 'refunding', 'closed')", name=op.f('ck_custody_wind_downs_state_known')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_custody_wind_downs')),
+    sa.UniqueConstraint('scope', name=op.f('uq_custody_wind_downs_scope'))
+    )
+    op.create_table('custody_member_notices',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('wind_down_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('step', sa.String(length=24), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('created_at', huzhu.db.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_custody_member_notices_member_id_members')),
+    sa.ForeignKeyConstraint(['wind_down_id'], ['custody_wind_downs.id'], name=op.f('fk_custody_member_notices_wind_down_id_custody_wind_downs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_custody_member_notices')),
+    sa.UniqueConstraint('member_id', 'wind_down_id', 'step', name='told_once')
+    )
+    with op.batch_alter_table('custody_member_notices', schema=None) as batch_op:
+        batch_op.create_index('ix_custody_member_notices_member', ['member_id', 'id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('custody_member_notices', schema=None) as batch_op:
+        batch_op.drop_index('ix_custody_member_notices_member')
+
+    op.drop_table('custody_member_notices')
+    op.drop_table('custody_wind_downs')
     op.drop_table('custody_member_references')
     with op.batch_alter_table('custody_outgoing_payments', schema=None) as batch_op:
         batch_op.drop_index('ix_custody_outgoing_payments_status')
