@@ -23,10 +23,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
+from pathlib import Path
 
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from huzhu.banking.statement_lines import NotSimple, Totals, statement_lines
 from huzhu.clock import business_date
 from huzhu.custody.bank_client import (
     BankConnector,
@@ -361,15 +363,30 @@ def pull_notifications(factory: sessionmaker[Session], connector: BankConnector,
 # --- statements ---------------------------------------------------------------------------------
 
 
-def _line_rows(seq: int, xml: bytes) -> tuple[Iterator[tuple[object, ...]], Camt053Reader]:
-    reader = Camt053Reader(io.BytesIO(xml))
+def _line_rows(seq: int, reader: Camt053Reader) -> Iterator[tuple[object, ...]]:
+    for n, entry in enumerate(reader, start=1):
+        yield (seq, n, entry.bank_reference or entry.end_to_end_id, entry.end_to_end_id, entry.direction,
+               entry.amount_fen, business_date(entry.booked_at), 0)
 
-    def rows() -> Iterator[tuple[object, ...]]:
-        for n, entry in enumerate(reader, start=1):
-            yield (seq, n, entry.bank_reference or entry.end_to_end_id, entry.end_to_end_id, entry.direction,
-                   entry.amount_fen, business_date(entry.booked_at), 0)
 
-    return rows(), reader
+def _store_lines(session: Session, seq: int, xml: bytes | Path) -> tuple[str, int, int]:
+    """Stream the statement's lines into ``custody_statement_lines`` (fast reader, or the full one);
+    returns the statement's own id, opening and closing balances."""
+    totals = Totals()
+    try:
+        rows: Iterator[tuple[object, ...]] = ((seq, *line, 0) for line in statement_lines(xml, totals))
+        while chunk := list(islice(rows, LINE_CHUNK)):
+            bulk_insert(session, "custody_statement_lines", LINE_COLUMNS, chunk)
+        assert totals.opening_fen is not None and totals.closing_fen is not None
+        return totals.statement_id, totals.opening_fen, totals.closing_fen
+    except NotSimple:
+        session.execute(text("DELETE FROM custody_statement_lines WHERE statement_seq = :seq"), {"seq": seq})
+        reader = Camt053Reader(xml if isinstance(xml, Path) else io.BytesIO(xml))
+        rows = _line_rows(seq, reader)
+        while chunk := list(islice(rows, LINE_CHUNK)):
+            bulk_insert(session, "custody_statement_lines", LINE_COLUMNS, chunk)
+        assert reader.summary is not None
+        return reader.summary.statement_id, reader.summary.opening_balance_fen, reader.summary.closing_balance_fen
 
 
 LINE_COLUMNS = ("statement_seq", "line_no", "bank_reference", "end_to_end_id", "direction", "amount_fen",
@@ -411,14 +428,26 @@ class StatementResult:
     duplicate: bool = False
 
 
-def reconcile_statement(session: Session, *, info: StatementInfo, xml: bytes, now: datetime) -> StatementResult:
-    """Store the statement's lines and match each one to the ledger in SQL; raise the rest as exceptions."""
-    digest = hashlib.sha256(xml).hexdigest()
-    rows, reader = _line_rows(info.seq, xml)
-    while chunk := list(islice(rows, LINE_CHUNK)):
-        bulk_insert(session, "custody_statement_lines", LINE_COLUMNS, chunk)
-    summary = reader.summary
-    assert summary is not None
+def _sha256(xml: bytes | Path) -> str:
+    if isinstance(xml, bytes):
+        return hashlib.sha256(xml).hexdigest()
+    digest = hashlib.sha256()
+    with xml.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def reconcile_statement(session: Session, *, info: StatementInfo, xml: bytes | Path, now: datetime) -> StatementResult:
+    """Store the statement's lines (streamed: a file of any size) and match each one to the ledger in
+    SQL; raise the rest as exceptions."""
+    digest = _sha256(xml)
+    statement_id, opening, closing = _store_lines(session, info.seq, xml)
+    if (statement_id, opening, closing) != (info.statement_id, info.opening_balance_fen, info.closing_balance_fen):
+        raise_exception(session, kind="amount_mismatch", subject=f"statement {info.seq}",
+                        detail=f"the bank lists statement {info.seq} as {info.statement_id} "
+                               f"{info.opening_balance_fen}→{info.closing_balance_fen} fen, its camt.053 says "
+                               f"{statement_id} {opening}→{closing}", now=now)
     session.execute(text(MATCH_SQL), {"seq": info.seq})
     session.execute(text(RAISE_UNMATCHED_SQL).bindparams(bindparam("now", value=now, type_=UtcDateTime())),
                     {"seq": info.seq})
@@ -427,22 +456,22 @@ def reconcile_statement(session: Session, *, info: StatementInfo, xml: bytes, no
         {"seq": info.seq}).one()
     lines, matched = int(lines), int(matched)
     ledger = custody_cash_balance(session)
-    session.add(StatementImport(seq=info.seq, statement_id=summary.statement_id, business_date=info.business_date,
-                                sha256=digest, opening_fen=summary.opening_balance_fen,
-                                closing_fen=summary.closing_balance_fen, lines=lines, matched_lines=matched,
+    session.add(StatementImport(seq=info.seq, statement_id=statement_id, business_date=info.business_date,
+                                sha256=digest, opening_fen=opening,
+                                closing_fen=closing, lines=lines, matched_lines=matched,
                                 unmatched_lines=lines - matched, ledger_custody_fen=ledger, reconciled_at=now))
-    session.add(Reconciliation(statement_id=summary.statement_id[:35], performed_at=now,
-                               bank_closing_fen=summary.closing_balance_fen, ledger_custody_fen=ledger,
+    session.add(Reconciliation(statement_id=statement_id[:35], performed_at=now,
+                               bank_closing_fen=closing, ledger_custody_fen=ledger,
                                statement_entries=lines, unmatched_entries=lines - matched,
-                               matched=lines == matched and ledger == summary.closing_balance_fen,
+                               matched=lines == matched and ledger == closing,
                                detail=f"camt.053 {info.seq} sha256 {digest}"))
-    append_record(session, kind="custody_reconciliation", subject=summary.statement_id, payload={
+    append_record(session, kind="custody_reconciliation", subject=statement_id, payload={
         "statement_seq": info.seq, "business_date": info.business_date.isoformat(), "statement_sha256": digest,
-        "opening_balance": _signed(summary.opening_balance_fen),
-        "closing_balance": _signed(summary.closing_balance_fen), "ledger_custody": _signed(ledger),
+        "opening_balance": _signed(opening),
+        "closing_balance": _signed(closing), "ledger_custody": _signed(ledger),
         "lines": lines, "matched": matched, "unmatched": lines - matched}, now=now)
     session.flush()
-    return StatementResult(info.seq, summary.statement_id, lines, matched, lines - matched, digest)
+    return StatementResult(info.seq, statement_id, lines, matched, lines - matched, digest)
 
 
 def _signed(fen: int) -> str:
