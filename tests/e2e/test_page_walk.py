@@ -78,6 +78,7 @@ ACCESS: dict[str, tuple[tuple[str, ...], int]] = {
     "/me/members/{member_id:int}/join": (MEMBERS, 200),
     "/me/members/{member_id:int}/top-up": (MEMBERS, 200),
     "/me/members/{member_id:int}/withdraw": (MEMBERS, 200),
+    "/me/members/{member_id:int}/bank": (MEMBERS, 200),
     "/me/members/{member_id:int}/leave/{enrollment_id:int}": (MEMBERS, 200),
     "/me/members/{member_id:int}/proof/{case_no}": (MEMBERS, 200),
     "/me/claims/new": (MEMBERS, 200),
@@ -87,6 +88,7 @@ ACCESS: dict[str, tuple[tuple[str, ...], int]] = {
     "/cases/{case_no}/object": (MEMBERS, 200),
     "/staff": (STAFF, 303),  # to each role's desk; the auditor's desk is this page (AUDITOR_DESK)
     "/staff/complaints": (("admin", "auditor"), 200),
+    "/staff/custody": (("reviewer", "reviewer2", "admin", "auditor"), 200),
     "/staff/investigations": (("investigator",), 200),
     "/staff/claims/{claim_id:int}/report": (("investigator",), 200),
     "/staff/evidence/{evidence_id:int}": (("investigator", *REVIEWERS, "admin"), 200),
