@@ -19,9 +19,9 @@ than two decimals) makes it stop with :class:`NotSimple`: the caller then reads 
 from __future__ import annotations
 
 import io
-import multiprocessing
+import subprocess
+import sys
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -100,11 +100,12 @@ def statement_lines(source: bytes | Path, totals: Totals, *, currency: str = "CN
                     ) -> Iterator[tuple[int, str, str, str, int, date]]:
     """(line number, bank reference, EndToEndId, direction, amount in fen, booking date) per entry,
     validated by the schema as it streams; ``totals`` is filled in, the balance checked at the end."""
-    apart = None
+    apart: subprocess.Popen[bytes] | None = None
     if isinstance(source, Path) and source.stat().st_size > VALIDATE_APART_BYTES:
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        apart = pool.submit(validate_file, str(source))
-        pool.shutdown(wait=False)
+        # A fresh interpreter (not fork: the caller may hold database connections and threads; not
+        # multiprocessing's spawn: it would re-import the caller's __main__).
+        apart = subprocess.Popen([sys.executable, "-m", "huzhu.banking.statement_lines", str(source)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     handle = io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
     events = etree.iterparse(handle, events=("end",), tag=(NTRY, BAL, STMT_ID),
                              schema=None if apart is not None else _schema(CAMT053),
@@ -151,9 +152,20 @@ def statement_lines(source: bytes | Path, totals: Totals, *, currency: str = "CN
     finally:
         if not isinstance(source, bytes):
             handle.close()
-    if apart is not None and (error := apart.result()):
-        raise InvalidInput(f"{CAMT053}: the message does not conform to the schema: {error}")
+        if apart is not None and apart.poll() is None and sys.exc_info()[0] is not None:
+            apart.kill()
+    if apart is not None:
+        out, err = apart.communicate()
+        if apart.returncode != 0:
+            error = out.decode(errors="replace").strip() or err.decode(errors="replace").strip()[-500:]
+            raise InvalidInput(f"{CAMT053}: the message does not conform to the schema: {error}")
     if totals.opening_fen is None or totals.closing_fen is None:
         raise InvalidInput("camt.053: the statement lacks its opening or closing balance")
     if totals.opening_fen + totals.credits_fen - totals.debits_fen != totals.closing_fen:
         raise InvalidInput(f"camt.053: opening {totals.opening_fen} + credits − debits ≠ closing {totals.closing_fen}")
+
+
+if __name__ == "__main__":  # the validating worker: exit 1 and print the first error when invalid
+    problem = validate_file(sys.argv[1])
+    print(problem)
+    sys.exit(1 if problem else 0)
