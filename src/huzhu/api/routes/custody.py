@@ -15,6 +15,7 @@ from huzhu.banking.sync import reference_of
 from huzhu.custody.bank_models import CustodyException
 from huzhu.errors import Conflict
 from huzhu.http.deps import CurrentAccount, NowDep, PlatformDep, SessionDep, require_role
+from huzhu.http.text import FreeText, Line, RequestBody
 from huzhu.members import service as members
 from huzhu.money import format_yuan
 
@@ -47,14 +48,14 @@ class CustodyExceptionRead(BaseModel):
     allowed_resolutions: list[str]
 
 
-class ProposalIn(BaseModel):
+class ProposalIn(RequestBody):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"resolution": "book_to_member", "target": "123", "note": "the member quoted an old reference"}]})
 
     resolution: Literal["book_to_member", "reinstruct", "acknowledge"]
-    target: str = Field(default="", max_length=80, description="member number (book_to_member) or corrected "
-                                                               "bank account (reinstruct)")
-    note: str = Field(default="", max_length=2000)
+    target: Line = Field(default="", max_length=80, description="member number (book_to_member) or corrected "
+                                                                "bank account (reinstruct)")
+    note: FreeText = Field(default="", max_length=2000)
 
 
 def exception_read(row: CustodyException) -> CustodyExceptionRead:
