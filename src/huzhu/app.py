@@ -25,6 +25,8 @@ from starlette.responses import HTMLResponse, JSONResponse
 from huzhu import __version__
 from huzhu.api.router import build_api_router
 from huzhu.api.routes.log import files_router as log_files_router
+from huzhu.banking.custodian import BankCustodian
+from huzhu.banking.link import bank_link_from_settings
 from huzhu.clock import Clock, SystemClock
 from huzhu.config import Settings, get_settings
 from huzhu.custody.service import SimulatedCustodian
@@ -100,8 +102,9 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
         catch_up_checkpoint(factory, log_signer, plans)
     if clock is None:
         clock = SandboxDbClock(factory, read_factory) if settings.sandbox else SystemClock()
+    bank = bank_link_from_settings(settings, clock=clock)
     return Platform(settings=settings, engine=engine, factory=factory, read_factory=read_factory, plans=plans,
-                    custodian=SimulatedCustodian(), clock=clock)
+                    custodian=BankCustodian() if bank else SimulatedCustodian(), bank=bank, clock=clock)
 
 
 log = logging.getLogger("huzhu.api")

@@ -37,6 +37,11 @@ for sub, name in ((users_app, "users"), (members_app, "members"), (jobs_app, "jo
                   (clock_app, "clock"), (plans_app, "plans"), (db_app, "db"), (maintenance_app, "maintenance")):
     app.add_typer(sub, name=name)
 
+from huzhu.custodian_cli import custodian_app, wind_down  # noqa: E402  (huzhu custodian …, huzhu wind-down)
+
+app.add_typer(custodian_app, name="custodian")
+app.command("wind-down")(wind_down)
+
 # Wide enough for the demo's tables when the output is not a terminal (CI logs, pipes).
 console = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
@@ -228,6 +233,10 @@ def jobs_run(
         _fail("--every runs on the clock; it cannot be combined with --now")
     while True:
         moment = _parse_now(now, platform)
+        if platform.bank is not None:
+            from huzhu.custodian_cli import run_sync
+
+            run_sync(platform)  # what the bank said since the last run (payments booked, deposits)
         with _progress() as progress:
             task = progress.add_task("jobs", total=None)
 
@@ -243,6 +252,8 @@ def jobs_run(
                       f"{report.liabilities_published or 'already published today'}")
         for refusal in ask_log_witnesses(platform):  # the new checkpoint to the witnesses (docs/public-log.md)
             err.print(f"[red]witness refused[/red] {refusal}")
+        if platform.bank is not None:
+            run_sync(platform)  # the payments this run instructed go out
         if not every:
             return
         try:

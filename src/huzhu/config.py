@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # From this business date on, runs hand out leftover fen by keyed pseudonym (rule 2, every fen
     # provable); earlier runs keep rule 1. Unset: the date published with rule 2 (huzhu_verify.leftover).
     leftover_rule_v2_from: date | None = None
+    # The custodian bank (docs/custodian.md): "" the legacy simulation, "local" the sandbox bank in
+    # this process (its own database), or the bank's https:// URL over mutual TLS.
+    custody_bank: str = ""
+    custody_bank_database_url: str = ""
+    custody_bank_certs: Path | None = None
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> Settings:

@@ -63,6 +63,8 @@ def run_jobs(
     with unit_of_work(factory) as session:
         one_job_at_a_time(session)
         report.roots_published = publish_share_roots(session, now=now)
+    if getattr(custodian, "statements_from_bank", False):
+        return report  # the bank's own camt.053 statements are reconciled by huzhu.banking.sync
     with unit_of_work(factory) as session:
         one_job_at_a_time(session)
         last = session.scalar(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(1))

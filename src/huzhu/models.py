@@ -5,6 +5,17 @@ from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.audit.models import PersonalDataRead
 from huzhu.claims.models import Claim, ClaimEvent, Evidence, InvestigationReport, PayeeChange, ReviewDecision
 from huzhu.complaints.models import Complaint
+from huzhu.custody.bank_models import (  # noqa: F401  (the bank integration's tables)
+    BankCursor,
+    BankEntry,
+    CustodyException,
+    MemberNotice,
+    MemberReference,
+    OutgoingPayment,
+    StatementImport,
+    StatementLine,
+    WindDown,
+)
 from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconciliation
 from huzhu.db import Base
 from huzhu.http.models import IdempotencyRecord

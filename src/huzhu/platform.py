@@ -10,6 +10,7 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from huzhu.banking.link import BankLink
 from huzhu.claims.evidence import EvidenceStore
 from huzhu.clock import Clock, SystemClock
 from huzhu.config import Settings
@@ -30,6 +31,7 @@ class Platform:
     read_factory: sessionmaker[Session]  # for requests that only read: never waits for a writer on SQLite
     plans: dict[str, Plan]
     custodian: Custodian
+    bank: BankLink | None  # the custodian bank service, when configured (huzhu.banking.link)
     clock: Clock  # business time: the sandbox clock in sandbox mode
     # Real time for security (token expiry, login lockouts): moving the sandbox clock by days must
     # neither log everyone out nor lift a lockout.

@@ -81,6 +81,7 @@ ACCESS: dict[str, tuple[tuple[str, ...], int]] = {
     "/me/members/{member_id:int}/join": (MEMBERS, 200),
     "/me/members/{member_id:int}/top-up": (MEMBERS, 200),
     "/me/members/{member_id:int}/withdraw": (MEMBERS, 200),
+    "/me/members/{member_id:int}/bank": (MEMBERS, 200),
     "/me/members/{member_id:int}/leave/{enrollment_id:int}": (MEMBERS, 200),
     "/me/members/{member_id:int}/proof/{case_no}": (MEMBERS, 200),
     "/me/members/{member_id:int}/verify": (MEMBERS, 200),
@@ -93,6 +94,7 @@ ACCESS: dict[str, tuple[tuple[str, ...], int]] = {
     "/cases/{case_no}/object": (MEMBERS, 200),
     "/staff": (STAFF, 303),  # to each role's desk; the auditor's desk is this page (AUDITOR_DESK)
     "/staff/complaints": (("admin", "auditor"), 200),
+    "/staff/custody": (("reviewer", "reviewer2", "admin", "auditor"), 200),
     "/staff/investigations": (("investigator",), 200),
     "/staff/claims/{claim_id:int}/report": (("investigator",), 200),
     "/staff/evidence/{evidence_id:int}": (("investigator", *REVIEWERS, "admin"), 200),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from huzhu.api import auth
-from huzhu.api.routes import claims, complaints, log, members, provable, public, staff
+from huzhu.api.routes import claims, complaints, custody, log, members, provable, public, staff
 from huzhu.config import Settings
 
 
@@ -20,6 +20,7 @@ def build_api_router(settings: Settings) -> APIRouter:
     router.include_router(claims.router)
     router.include_router(complaints.router)
     router.include_router(staff.router)
+    router.include_router(custody.router)
     if settings.sandbox:  # in production the sandbox endpoints do not exist (404)
         router.include_router(staff.sandbox_router)
     return router

@@ -230,7 +230,10 @@ def custodian_agrees(session: Session) -> list[Violation]:
             """
             SELECT
               (SELECT CAST(COALESCE(SUM(CASE WHEN direction = 'CRDT' THEN amount_fen ELSE -amount_fen END), 0) AS BIGINT)
-               FROM bank_transactions WHERE rejected = false) AS bank,
+               FROM bank_transactions WHERE rejected = false)
+              -- with the custodian bank as its own service: the bookings it notified that the ledger mirrors
+              + (SELECT CAST(COALESCE(SUM(CASE WHEN direction = 'CRDT' THEN amount_fen ELSE -amount_fen END), 0) AS BIGINT)
+                 FROM custody_bank_entries WHERE transfer_id IS NOT NULL) AS bank,
               (SELECT CAST(COALESCE(SUM(debits_posted - credits_posted), 0) AS BIGINT)
                FROM ledger_accounts WHERE kind = :cash) AS ledger
             """

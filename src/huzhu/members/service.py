@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from huzhu.accounts.models import Account, Role
 from huzhu.clock import business_date, start_of_business_day
+from huzhu.custody.bank_models import WindDown
 from huzhu.custody.service import Custodian, deposit, instruct_payment, settle_instruction
 from huzhu.db import UtcDateTime, affected_rows, is_sqlite
 from huzhu.errors import (
@@ -171,6 +172,8 @@ def join_plan(
     )
     if live is not None:
         raise Conflict(MemberError.ALREADY_JOINED, member=member.id, plan=plan.title)
+    if session.scalar(select(WindDown.id).where(WindDown.scope.in_((plan.code, "*")))) is not None:
+        raise Conflict(f"{plan.title} is being wound down: it takes no new members")
     problems = check_eligibility(plan, birth_date=member.birth_date, on=today, health_answers=health_answers)
     if problems:
         raise NotEligible(MemberError.NOT_ELIGIBLE, plan=plan.title, reasons=[p.reason for p in problems],
@@ -179,10 +182,17 @@ def join_plan(
         # A replayed deposit would enrol without paying (another plan, or a re-join after leaving).
         raise IdempotencyConflict(MemberError.DEPOSIT_KEY_USED, key=repr(idempotency_key))
     account = balance_of(session, member)
-    deposit(
-        session, custodian, account=account, amount_fen=plan.deposit_fen, idempotency_key=idempotency_key,
-        now=now, member_id=member.id, memo=f"deposit to join {plan.code}", key_is_new=True,
-    )
+    if getattr(custodian, "deposits_by_bank_transfer", False):
+        # With a custodian bank the deposit is already on the balance: paid by bank transfer quoting
+        # the member's reference and booked from the bank's notification (huzhu.banking.sync).
+        if account.available < plan.deposit_fen:
+            raise InsufficientFunds(MemberError.OVER_BALANCE, available=format_yuan(account.available),
+                                    amount=format_yuan(plan.deposit_fen))
+    else:
+        deposit(
+            session, custodian, account=account, amount_fen=plan.deposit_fen, idempotency_key=idempotency_key,
+            now=now, member_id=member.id, memo=f"deposit to join {plan.code}", key_is_new=True,
+        )
     enrollment = Enrollment(
         member_id=member.id, ledger_account_id=member.ledger_account_id, plan_code=plan.code, status=EnrollmentStatus.ACTIVE,
         joined_at=now, joined_on=today,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from huzhu.web import member, provable, public, staff
+from huzhu.web import custody, member, provable, public, staff
 from huzhu.web.core import html_error_page as error_page
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -19,5 +19,6 @@ router.include_router(public.router)
 router.include_router(member.router)
 router.include_router(provable.router)
 router.include_router(staff.router)
+router.include_router(custody.router)
 
 __all__ = ["STATIC", "error_page", "router"]
