@@ -16,6 +16,7 @@ from huzhu.apportionment.service import Progress, apportion_due_cases, publish_s
 from huzhu.custody.models import Reconciliation
 from huzhu.custody.service import Custodian, reconcile
 from huzhu.db import unit_of_work
+from huzhu.failpoints import failpoint
 from huzhu.notices.models import Case
 from huzhu.plans.schemas import Plan
 
@@ -51,16 +52,22 @@ def run_jobs(
             report.run_no = run.run_no
             report.cases_shared = list(session.scalars(
                 select(Case.case_no).join(RunCase, RunCase.case_id == Case.id).where(RunCase.run_id == run.id)))
+        failpoint("run.before_commit")
+    failpoint("run.after_commit")
     if progress:
         progress("paying out shared cases")
     with unit_of_work(factory) as session:
         one_job_at_a_time(session)
         report.cases_paid = [c.case_no for c in pay_out_shared_cases(session, custodian, plans=plans, now=now)]
+        failpoint("payout.before_commit")
+    failpoint("payout.after_commit")
     if progress:
         progress("publishing share proofs")
     with unit_of_work(factory) as session:
         one_job_at_a_time(session)
         report.roots_published = publish_share_roots(session, now=now)
+        failpoint("proofs.before_commit")
+    failpoint("proofs.after_commit")
     with unit_of_work(factory) as session:
         one_job_at_a_time(session)
         last = session.scalar(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(1))
@@ -69,4 +76,6 @@ def run_jobs(
             # The statement closes a second after now so that what was booked at ``now`` is on it.
             end = now + timedelta(seconds=1)
             report.reconciliation_matched = reconcile(session, custodian, start=start, end=end, now=now).matched
+        failpoint("reconcile.before_commit")
+    failpoint("reconcile.after_commit")
     return report
