@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from e2e.helpers import HUZHU, REPO, LoginAuth
+from e2e.helpers import HUZHU, REPO, LoginAuth, page_csrf, web_login
 from huzhu.app import build_platform
 from huzhu.config import Settings
 from huzhu.crash import check_after_restart
@@ -153,4 +154,47 @@ def test_a_server_killed_mid_request_books_each_keyed_request_once(database_url:
     assert set(deposits.values()) == {1}  # one deposit per key, the join's included
     assert [tuple(r) for r in refunds] == [(900 + 5 * 1000, "pending"), (900 + 5 * 1000, "posted")]
     assert balance == 0
+    assert problems == []
+
+
+def test_a_web_top_up_resent_after_the_server_died_books_once(database_url: str, tmp_path: Path) -> None:
+    """The top-up form carries its idempotency key; the browser resends it after the server died
+    right after committing, and right before committing, the first time: one deposit each."""
+    build_platform(Settings(mode="sandbox", database_url=database_url, data_dir=tmp_path / "data",
+                            plans_dir=REPO / "plans")).engine.dispose()
+    keys = [uuid.uuid4().hex, uuid.uuid4().hex]
+
+    def page_top_up(url: str, member: int, key: str) -> httpx.Response:
+        browser = web_login(SimpleNamespace(url=url), "13700000032", PASSWORD)
+        return browser.post(f"/me/members/{member}/top-up", data={
+            "amount": "10.00", "idempotency_key": key,
+            "csrf_token": page_csrf(browser, f"/me/members/{member}/top-up")})
+
+    for key, armed in zip(keys, ("web.top-up.after_commit=kill", "web.top-up.before_commit=kill"), strict=True):
+        with serve(database_url, tmp_path, armed=armed) as (url, process):
+            if key == keys[0]:
+                httpx.post(url + "/api/v1/auth/register", json={"login": "13700000032", "password": PASSWORD,
+                                                               "display_name": "网页会员"}, timeout=60).raise_for_status()
+                member = client(url, "13700000032").post("/members", json={
+                    "name": "网页会员", "id_number": make_resident_id("110101", date(1981, 2, 2), 6, "M")}).json()["id"]
+            try:
+                page_top_up(url, member, key)
+                raise AssertionError("the server should have died")
+            except httpx.TransportError:
+                pass
+            assert killed(process)
+    with serve(database_url, tmp_path) as (url, process):
+        for key in keys:
+            assert page_top_up(url, member, key).status_code == 303
+            assert page_top_up(url, member, key).status_code == 303  # a second resend changes nothing
+
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with Session(engine) as s:
+            deposits = s.execute(text("SELECT idempotency_key, amount FROM ledger_transfers WHERE kind = 'deposit' "
+                                      "ORDER BY idempotency_key")).all()
+            problems = check_after_restart(s)
+    finally:
+        engine.dispose()
+    assert sorted(tuple(r) for r in deposits) == sorted((f"web-top-up-{key}", 1000) for key in keys)
     assert problems == []
