@@ -149,6 +149,13 @@ def crash_points(backend: str, *, members: int, points: int, postgres: str | Non
         tried: Counter[str] = Counter()
         survived: Counter[str] = Counter()
         failed: dict[str, list[str]] = defaultdict(list)
+        spent: Counter[str] = Counter()
+
+        def phase(label: str, since: float) -> float:
+            now = time.perf_counter()
+            spent[label] += now - since
+            return now
+
         deadline = time.perf_counter() + minutes * 60 if minutes else None
         loop_started = time.perf_counter()
         for i in range(points):
@@ -159,18 +166,24 @@ def crash_points(backend: str, *, members: int, points: int, postgres: str | Non
             hit = passes[:n].count(name)
             point = f"{name}@{hit}"
             tried[point] += 1
+            mark = time.perf_counter()
             url = store.copy()
+            mark = phase("copy", mark)
             try:
                 status = job(url, folder, armed=f"{name}=kill@{hit}")
+                mark = phase("killed job", mark)
                 if not (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL):
                     failed[point].append(f"not killed (wait status {status})")
                     continue
                 problems, _ = inspect(url, resumed=False)
+                mark = phase("check after crash", mark)
                 status = job(url, folder)
+                mark = phase("restarted job", mark)
                 if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
                     failed[point].append(f"restart failed (wait status {status})")
                     continue
                 after, got = inspect(url, resumed=True)
+                mark = phase("check after restart", mark)
                 problems += after + [f"{k} differs from the run that never crashed"
                                      for k in expected if got[k] != expected[k]]
                 if problems:
@@ -179,6 +192,7 @@ def crash_points(backend: str, *, members: int, points: int, postgres: str | Non
                     survived[point] += 1
             finally:
                 store.drop(url)
+                phase("drop", mark)
             if (i + 1) % 25 == 0:
                 rate = (i + 1) / (time.perf_counter() - loop_started) * 60
                 log(f"[{backend}] {i + 1} points, {sum(survived.values())} survived, {rate:.1f} points/min")
@@ -188,7 +202,8 @@ def crash_points(backend: str, *, members: int, points: int, postgres: str | Non
                 "tried": count, "survived": sum(survived.values()), "failed": dict(failed),
                 "distinct": len(tried), "per_minute": count / elapsed * 60 if elapsed else 0.0,
                 "projected_minutes": points / (count / elapsed) / 60 if count else None,
-                "reference_seconds": reference_seconds, "build_seconds": built}
+                "reference_seconds": reference_seconds, "build_seconds": built,
+                "phases": {k: v / count for k, v in spent.items()} if count else {}}
     finally:
         store.close()
         shutil.rmtree(folder, ignore_errors=True)
@@ -215,6 +230,8 @@ def main() -> None:
         projected = f"{r['projected_minutes']:.0f} min" if r["projected_minutes"] else "—"
         print(f"{r['backend']:<11} {r['members']:>9,} {r['passes']:>6} {r['tried']:>6} {r['distinct']:>8} "
               f"{r['survived']:>8} {failed:>6} {r['per_minute']:>10.1f} {projected:>9}")
+    for r in results:
+        print(f"[{r['backend']}] seconds per point: " + ", ".join(f"{k} {v:.2f}" for k, v in r["phases"].items()))
     for r in results:
         for point, problems in sorted(r["failed"].items()):
             print(f"FAILED [{r['backend']}] {point}: {'; '.join(problems[:3])}")
