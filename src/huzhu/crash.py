@@ -132,13 +132,24 @@ def fingerprint(session: Session) -> dict[str, Any]:
                               "FROM ledger_accounts ORDER BY id"):
         digest.update(repr(tuple(row)).encode())
     transfers = hashlib.sha256()
-    for row in _rows(session, "SELECT t.idempotency_key, t.kind, t.status, t.amount, t.entry_count "
-                              "FROM ledger_transfers t ORDER BY t.idempotency_key"):
+    for row in _rows(session, "SELECT t.idempotency_key, t.kind, t.status, t.amount, t.entry_count, t.case_id, "
+                              "p.idempotency_key FROM ledger_transfers t "
+                              "LEFT JOIN ledger_transfers p ON p.id = t.pending_id ORDER BY t.idempotency_key"):
         transfers.update(repr(tuple(row)).encode())
+    entries = hashlib.sha256()
+    for row in _rows(session, "SELECT t.idempotency_key, e.account_id, e.direction, e.amount FROM ledger_entries e "
+                              "JOIN ledger_transfers t ON t.id = e.transfer_id "
+                              "ORDER BY t.idempotency_key, e.account_id, e.direction"):
+        entries.update(repr(tuple(row)).encode())
     records = _rows(session, "SELECT kind, subject, payload FROM public_records ORDER BY leaf_index")
     return {
         "accounts": digest.hexdigest(),
         "transfers": transfers.hexdigest(),
+        "entries": entries.hexdigest(),
+        "sequences": sorted(tuple(r) for r in _rows(session, "SELECT name, last_value FROM number_sequences")),
+        "run_cases": [tuple(r) for r in _rows(
+            session, "SELECT c.case_no, rc.paying_members, rc.collected_fen, rc.shares_root FROM run_cases rc "
+                     "JOIN cases c ON c.id = rc.case_id ORDER BY c.case_no")],
         "public_records": len(records),
         "public_record_kinds": [f"{r.kind}:{r.subject}" for r in records],
         "public_head": hashlib.sha256(json.dumps([tuple(r) for r in records]).encode()).hexdigest(),
