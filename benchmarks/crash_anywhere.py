@@ -125,7 +125,7 @@ def inspect(url: str, *, resumed: bool) -> tuple[list[str], dict]:
 
 
 def crash_points(backend: str, *, members: int, points: int, postgres: str | None, minutes: float | None,
-                 rng: random.Random, log) -> dict:  # noqa: ANN001
+                 chain_length: int, rng: random.Random, log) -> dict:  # noqa: ANN001, C901
     folder = Path(tempfile.mkdtemp(prefix=f"huzhu-crash-{backend}-"))
     store = Store(backend, folder, postgres)
     try:
@@ -158,49 +158,64 @@ def crash_points(backend: str, *, members: int, points: int, postgres: str | Non
 
         deadline = time.perf_counter() + minutes * 60 if minutes else None
         loop_started = time.perf_counter()
-        for i in range(points):
-            if deadline is not None and time.perf_counter() > deadline:
-                break
-            n = rng.randint(1, len(passes))
-            name = passes[n - 1]
-            hit = passes[:n].count(name)
-            point = f"{name}@{hit}"
-            tried[point] += 1
+        copies = 0
+        while sum(tried.values()) < points and (deadline is None or time.perf_counter() < deadline):
+            # One copy of the template takes a chain of up to ``chain`` crashes: each restart is armed to
+            # die at a random pass of its own; the chain ends when a restart finishes the job first.
+            copies += 1
             mark = time.perf_counter()
             url = store.copy()
             mark = phase("copy", mark)
+            chain: list[str] = []
+            problems: list[str] = []
             try:
-                status = job(url, folder, armed=f"{name}=kill@{hit}")
-                mark = phase("killed job", mark)
-                if not (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL):
-                    failed[point].append(f"not killed (wait status {status})")
-                    continue
-                problems, _ = inspect(url, resumed=False)
-                mark = phase("check after crash", mark)
-                status = job(url, folder)
-                mark = phase("restarted job", mark)
-                if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
-                    failed[point].append(f"restart failed (wait status {status})")
-                    continue
-                after, got = inspect(url, resumed=True)
-                mark = phase("check after restart", mark)
-                problems += after + [f"{k} differs from the run that never crashed"
-                                     for k in expected if got[k] != expected[k]]
-                if problems:
-                    failed[point].extend(problems)
-                else:
-                    survived[point] += 1
+                finished = False
+                while len(chain) < chain_length and sum(tried.values()) < points:
+                    n = rng.randint(1, len(passes))
+                    child_trace = folder / "child-trace"
+                    child_trace.unlink(missing_ok=True)
+                    status = job(url, folder, armed=f"*=kill@{n}", trace=child_trace)
+                    mark = phase("killed job", mark)
+                    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+                        finished = True  # the job ended before its n-th pass
+                        break
+                    passed = child_trace.read_text().split() if child_trace.exists() else []
+                    point = f"{passed[-1]}@{passed.count(passed[-1])}" if passed else f"?@{n}"
+                    chain.append(point)
+                    tried[point] += 1
+                    if not (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL):
+                        problems.append(f"{point}: not killed (wait status {status})")
+                        break
+                    problems += [f"after {point}: {p}" for p in inspect(url, resumed=False)[0]]
+                    mark = phase("check after crash", mark)
+                if not finished and not problems:
+                    status = job(url, folder)
+                    mark = phase("restarted job", mark)
+                    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+                        problems.append(f"restart failed (wait status {status})")
+                if not problems:
+                    after, got = inspect(url, resumed=True)
+                    mark = phase("check after restart", mark)
+                    problems += after + [f"{k} differs from the run that never crashed"
+                                         for k in expected if got[k] != expected[k]]
+                for point in chain:
+                    if problems:
+                        failed[point].append(f"in the chain {' → '.join(chain)}: " + "; ".join(problems[:3]))
+                    else:
+                        survived[point] += 1
             finally:
                 store.drop(url)
                 phase("drop", mark)
-            if (i + 1) % 25 == 0:
-                rate = (i + 1) / (time.perf_counter() - loop_started) * 60
-                log(f"[{backend}] {i + 1} points, {sum(survived.values())} survived, {rate:.1f} points/min")
+            count = sum(tried.values())
+            if copies % 10 == 0:
+                rate = count / (time.perf_counter() - loop_started) * 60
+                log(f"[{backend}] {count} points on {copies} copies, {sum(survived.values())} survived, "
+                    f"{rate:.1f} points/min")
         elapsed = time.perf_counter() - loop_started
         count = sum(tried.values())
         return {"backend": backend, "members": members, "passes": len(passes), "names": len(set(passes)),
                 "tried": count, "survived": sum(survived.values()), "failed": dict(failed),
-                "distinct": len(tried), "per_minute": count / elapsed * 60 if elapsed else 0.0,
+                "distinct": len(tried), "copies": copies, "per_minute": count / elapsed * 60 if elapsed else 0.0,
                 "projected_minutes": points / (count / elapsed) / 60 if count else None,
                 "reference_seconds": reference_seconds, "build_seconds": built,
                 "phases": {k: v / count for k, v in spent.items()} if count else {}}
@@ -216,19 +231,21 @@ def main() -> None:
     parser.add_argument("--postgres", help="PostgreSQL server URL (a template and one database per point are made)")
     parser.add_argument("--no-sqlite", action="store_true", help="only PostgreSQL")
     parser.add_argument("--minutes", type=float, help="stop each database after this long (prints the projection)")
+    parser.add_argument("--chain", type=int, default=4,
+                        help="crashes in a row on one copy before it is checked against the reference (1: one)")
     parser.add_argument("--seed", type=int, default=2016)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     backends = ([] if args.no_sqlite else ["sqlite"]) + (["postgresql"] if args.postgres else [])
     results = [crash_points(b, members=args.members, points=args.points, postgres=args.postgres,
-                            minutes=args.minutes, rng=rng, log=lambda m: print(m, flush=True)) for b in backends]
+                            minutes=args.minutes, chain_length=args.chain, rng=rng, log=lambda m: print(m, flush=True)) for b in backends]
     print()
-    print(f"{'database':<11} {'members':>9} {'passes':>6} {'tried':>6} {'distinct':>8} {'survived':>8} "
+    print(f"{'database':<11} {'members':>9} {'passes':>6} {'copies':>6} {'tried':>6} {'distinct':>8} {'survived':>8} "
           f"{'failed':>6} {'points/min':>10} {'full run':>9}")
     for r in results:
         failed = r["tried"] - r["survived"]
         projected = f"{r['projected_minutes']:.0f} min" if r["projected_minutes"] else "—"
-        print(f"{r['backend']:<11} {r['members']:>9,} {r['passes']:>6} {r['tried']:>6} {r['distinct']:>8} "
+        print(f"{r['backend']:<11} {r['members']:>9,} {r['passes']:>6} {r['copies']:>6} {r['tried']:>6} {r['distinct']:>8} "
               f"{r['survived']:>8} {failed:>6} {r['per_minute']:>10.1f} {projected:>9}")
     for r in results:
         print(f"[{r['backend']}] seconds per point: " + ", ".join(f"{k} {v:.2f}" for k, v in r["phases"].items()))
