@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +67,12 @@ from huzhu.web import router as web_router
 from huzhu_verify.note import Ed25519Signer
 
 
-def catch_up_checkpoint(factory: sessionmaker[Session], signer: Ed25519Signer, plans: dict[str, Plan]) -> None:
+def catch_up_checkpoint(factory: sessionmaker[Session], signer: Ed25519Signer, plans: dict[str, Plan], *,
+                        now: datetime) -> None:
     """Log plan rule versions not logged yet, and sign a checkpoint over records appended without the
     key (or the empty tree of a new log)."""
     try:
         with unit_of_work(factory) as session:
-            now = SystemClock().now()
             log_plan_rules(session, plans, now=now)
             sign_checkpoint(session, signer, now=now)
     except DomainError as exc:  # a record that does not match its hash: huzhu ledger check names it
@@ -95,13 +96,14 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
     factory = make_session_factory(engine, info=info)
     read_factory = make_session_factory(engine, read_only=True, info=info)
     plans = load_plans(settings.resolved_plans_dir)
+    if clock is None:
+        clock = SandboxDbClock(factory, read_factory) if settings.sandbox else SystemClock()
     if migrate:
         # The custody cash shards exist before the first deposit, so concurrent first deposits do not race.
         with unit_of_work(factory) as session:
             open_custody_cash_accounts(session, now=SystemClock().now())
-        catch_up_checkpoint(factory, log_signer, plans)
-    if clock is None:
-        clock = SandboxDbClock(factory, read_factory) if settings.sandbox else SystemClock()
+        # Plan rule versions are public facts of the platform's time (the sandbox clock's, in a sandbox).
+        catch_up_checkpoint(factory, log_signer, plans, now=clock.now())
     bank = bank_link_from_settings(settings, clock=clock)
     return Platform(settings=settings, engine=engine, factory=factory, read_factory=read_factory, plans=plans,
                     custodian=BankCustodian() if bank else SimulatedCustodian(), bank=bank, clock=clock)

@@ -16,6 +16,7 @@ from huzhu.apportionment.service import Progress, apportion_due_cases, publish_s
 from huzhu.custody.models import Reconciliation
 from huzhu.custody.service import Custodian, reconcile
 from huzhu.db import unit_of_work
+from huzhu.failpoints import failpoint
 from huzhu.notices.models import Case
 from huzhu.plans.schemas import Plan
 from huzhu.provable.service import build_liabilities
@@ -53,30 +54,40 @@ def run_jobs(
             report.run_no = run.run_no
             report.cases_shared = list(session.scalars(
                 select(Case.case_no).join(RunCase, RunCase.case_id == Case.id).where(RunCase.run_id == run.id)))
+        failpoint("run.before_commit")
+    failpoint("run.after_commit")
     if progress:
         progress("paying out shared cases")
     with unit_of_work(factory) as session:
         one_job_at_a_time(session)
         report.cases_paid = [c.case_no for c in pay_out_shared_cases(session, custodian, plans=plans, now=now)]
+        failpoint("payout.before_commit")
+    failpoint("payout.after_commit")
     if progress:
         progress("publishing share proofs")
     with unit_of_work(factory) as session:
         one_job_at_a_time(session)
         report.roots_published = publish_share_roots(session, now=now)
-    if getattr(custodian, "statements_from_bank", False):
-        return report  # the bank's own camt.053 statements are reconciled by huzhu.banking.sync
-    with unit_of_work(factory) as session:
-        one_job_at_a_time(session)
-        last = session.scalar(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(1))
-        start = last.performed_at if last else datetime(1970, 1, 1, tzinfo=now.tzinfo)
-        if start < now:
-            # The statement closes a second after now so that what was booked at ``now`` is on it.
-            end = now + timedelta(seconds=1)
-            report.reconciliation_matched = reconcile(session, custodian, start=start, end=end, now=now).matched
+        failpoint("proofs.before_commit")
+    failpoint("proofs.after_commit")
+    # With a bank, its own camt.053 statements are reconciled by huzhu.banking.sync instead.
+    if not getattr(custodian, "statements_from_bank", False):
+        with unit_of_work(factory) as session:
+            one_job_at_a_time(session)
+            last = session.scalar(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(1))
+            start = last.performed_at if last else datetime(1970, 1, 1, tzinfo=now.tzinfo)
+            if start < now:
+                # The statement closes a second after now so that what was booked at ``now`` is on it.
+                end = now + timedelta(seconds=1)
+                report.reconciliation_matched = reconcile(session, custodian, start=start, end=end, now=now).matched
+            failpoint("reconcile.before_commit")
+        failpoint("reconcile.after_commit")
     if progress:
         progress("publishing the liabilities tree")
     with unit_of_work(factory) as session:
         one_job_at_a_time(session)
         tree = build_liabilities(session, now=now)
         report.liabilities_published = tree.tree_id if tree is not None else None
+        failpoint("liabilities.before_commit")
+    failpoint("liabilities.after_commit")
     return report

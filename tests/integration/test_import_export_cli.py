@@ -225,5 +225,10 @@ def test_exports_of_an_empty_platform_still_name_their_columns(platform: Platfor
 
     with platform.factory() as s:
         for dataset, columns in EMPTY_HEADERS.items():
+            if dataset == "records":  # a new platform's log already holds its plans' rule versions
+                rows = json.loads(export(s, dataset, "json"))
+                assert {r["kind"] for r in rows} == {"plan_rules"} and len(rows) == len(platform.plans)
+                assert export(s, dataset, "csv").splitlines()[0] == "\ufeff" + ",".join(columns)
+                continue
             assert export(s, dataset, "csv").splitlines() == ["\ufeff" + ",".join(columns)]
             assert export(s, dataset, "json") == "[]"

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from huzhu.claims.models import Claim
 from huzhu.custody.models import CustodyInstruction
 from huzhu.custody.service import Custodian, instruct_payment, settle_instruction
+from huzhu.failpoints import failpoint
 from huzhu.ledger.models import LedgerAccount
 from huzhu.members.models import Member
 from huzhu.money import format_yuan
@@ -57,9 +58,11 @@ def pay_out_shared_cases(
             case.status = CaseStatus.PAYING
             case.updated_at = now
             session.flush()
+            failpoint("payout.instructed")
         instruction = _latest_instruction(session, case)
         assert instruction is not None
         state = settle_instruction(session, custodian, instruction, now=now)
+        failpoint("payout.settled")
         if state == "posted":
             _mark_paid(session, case, now=now, ref=instruction)
             paid.append(case)
@@ -93,7 +96,9 @@ def _refund_estate(session: Session, custodian: Custodian, *, plans: Mapping[str
         remittance_info=f"huzhu balance of deceased member, {case.case_no}", idempotency_key=f"estate:{case.case_no}",
         now=now, member_id=member.id,
     )
+    failpoint("refund.estate_instructed")
     settle_instruction(session, custodian, instruction, now=now)
+    failpoint("refund.estate_settled")
 
 
 def _mark_paid(session: Session, case: Case, *, now: datetime, ref: CustodyInstruction | None) -> None:

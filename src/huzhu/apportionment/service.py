@@ -41,6 +41,7 @@ from huzhu.apportionment.shares import Allocation, allocate_level, leftover_pivo
 from huzhu.claims.models import Claim
 from huzhu.clock import business_date
 from huzhu.db import is_sqlite
+from huzhu.failpoints import failpoint
 from huzhu.ledger.bulk import begin_bulk_transfer
 from huzhu.ledger.models import CREDIT, DEBIT
 from huzhu.members.service import suspend_underfunded
@@ -184,6 +185,7 @@ def _post_shares(session: Session, *, run: ApportionmentRun, case: Case, allocat
     )
     if not shares.replayed:
         shares.add_legs(_share_legs(allocation, leftover), direction=DEBIT)
+        failpoint("run.share_debits_written")
         shares.add_leg(case.ledger_account_id, direction=CREDIT, amount=collected)
     return shares.finish(entries=entries, amount=collected).id
 
@@ -276,6 +278,7 @@ def apportion_due_cases(
         if progress:
             progress(f"sharing case {case.case_no}")
         results.append(share_case(session, run=run, case=case, plan=plans[case.plan_code], now=now, rule=rule))
+        failpoint("run.case_shared")
     if len(results) == 1:
         run.sharing_members = results[0].paying_members
     else:
@@ -288,6 +291,7 @@ def apportion_due_cases(
     if progress:
         progress("suspending members below the minimum balance")
     run.suspended_enrollments = suspend_underfunded(session, plans=plans, now=now, run_id=run.id)
+    failpoint("run.suspended")
     session.flush()
     append_record(session, kind="run", subject=run.run_no, payload={
         "run_no": run.run_no, "as_of": now.isoformat(), "cases": [c.case_no for c in cases],
@@ -328,6 +332,7 @@ def publish_share_roots(session: Session, *, now: datetime) -> int:
         append_record(session, kind="shares_root", subject=case.case_no,
                       payload={"case_no": case.case_no, "leaves": tree.size, "root_hash": rc.shares_root}, now=now)
         done += 1
+        failpoint("proofs.root_published")
     session.flush()
     return done
 

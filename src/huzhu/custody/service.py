@@ -26,6 +26,7 @@ from huzhu.custody.iso20022 import (
 )
 from huzhu.custody.models import BankTransaction, CustodyInstruction, Reconciliation
 from huzhu.db import sum_fen
+from huzhu.failpoints import failpoint
 from huzhu.ledger.models import CREDIT, DEBIT, LedgerAccount, Transfer
 from huzhu.ledger.service import (
     Leg,
@@ -176,6 +177,7 @@ def instruct_payment(
     )
     session.add(instruction)
     session.flush()
+    failpoint(f"{kind}.instruction_recorded")
     custodian.execute(session, pain001=xml, payments=[payment], now=now)
     return instruction
 
@@ -201,6 +203,7 @@ def reconcile(session: Session, custodian: Custodian, *, start: datetime, end: d
     if existing is not None:
         return existing
     statement = parse_camt053(custodian.statement(session, statement_id=statement_id, start=start, end=end, now=now))
+    failpoint("reconcile.statement_read")
     ledger_refs = {
         ref: (kind, amount)
         for ref, kind, amount in session.execute(

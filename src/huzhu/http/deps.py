@@ -16,6 +16,7 @@ from huzhu.accounts.errors import AccountError
 from huzhu.accounts.models import STAFF_ROLES, Account, Role
 from huzhu.db import unit_of_work
 from huzhu.errors import DomainError, Forbidden
+from huzhu.http.idempotency import money_request_failpoint
 from huzhu.http.security import CSRF_HEADER, SESSION_COOKIE, csrf_ok, csrf_token, read_access_token
 from huzhu.messages import OneOf
 from huzhu.platform import Platform
@@ -42,6 +43,8 @@ def get_session(request: Request) -> Iterator[Session]:
     platform: Platform = request.app.state.platform
     with unit_of_work(platform.read_factory if request.method in ("GET", "HEAD") else platform.factory) as session:
         yield session
+        money_request_failpoint(request, "before_commit")
+    money_request_failpoint(request, "after_commit")
 
 
 # scope="function": commit before the response is sent, so a failed commit is never reported as success.

@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse
 from huzhu.accounts.models import Account
 from huzhu.db import affected_rows
 from huzhu.errors import DomainError, ErrorCode, IdempotencyConflict
+from huzhu.failpoints import failpoint
 from huzhu.http.models import IdempotencyRecord
 
 IdempotencyKeyHeader = Annotated[
@@ -74,6 +75,14 @@ def request_hash(request: Request, body: BaseModel | dict[str, Any] | None) -> s
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def money_request_failpoint(request: Request, place: str) -> None:
+    """The failpoint ``api.<route>.<place>`` of a money-moving request (one that ran an idempotent
+    action); nothing for any other request."""
+    name = getattr(request.state, "money_request", None)
+    if name is not None:
+        failpoint(f"{name}.{place}")
+
+
 def engine_key(account: Account, key: str, purpose: str) -> str:
     """The idempotency key handed to the ledger (unique per account and client key)."""
     return f"api:{account.id}:{purpose}:{key}"
@@ -93,9 +102,12 @@ def run_idempotent(
             raise IdempotencyConflict(HttpError.KEY_REUSED, key=repr(key), method=stored.method, path=stored.path)
         return JSONResponse(json.loads(stored.response_body), status_code=stored.status_code,
                             headers={"Idempotent-Replayed": "true"})
+    route = request.scope.get("route")
+    request.state.money_request = f"api.{getattr(route, 'name', 'request')}"
     if before_action:
         before_action()
     result = action()
+    money_request_failpoint(request, "after_action")
     payload = jsonable_encoder(result)
     session.add(IdempotencyRecord(
         account_id=account.id, key=key, method=request.method, path=request.url.path[:300], request_hash=digest,

@@ -40,11 +40,12 @@ from huzhu.plans.errors import PlanError
 from huzhu.plans.rules import check_eligibility
 from huzhu.plans.schemas import Plan
 from huzhu.sealing.keyring import keyring_of
+from huzhu_verify.pseudonyms import new_member_secret
 
 COLUMNS = ["name", "id_number", "plans", "joined_on", "balance"]
 CHUNK = 20_000
 MEMBER_COLUMNS = ("id", "relationship", "name", "id_number_digest", "id_number_sealed", "id_number_masked", "birth_date", "gender", "region_code",
-                  "ledger_account_id", "created_at")
+                  "ledger_account_id", "created_at", "verify_secret")
 ENROLLMENT_COLUMNS = ("id", "member_id", "ledger_account_id", "plan_code", "status", "joined_at", "joined_on",
                       "coverage_anchor_on", "shares_from", "status_changed_at")
 EVENT_COLUMNS = ("enrollment_id", "occurred_at", "status", "reason", "coverage_anchor_on")
@@ -188,7 +189,10 @@ def _write_chunk(session: Session, chunk: list[_Row], sealed: list[dict[str, str
     keyring = keyring_of(session)  # raw rows bypass the column type: names are sealed here
     bulk_insert(session, "members", MEMBER_COLUMNS, (
         (first_member + i, "self", keyring.seal(r.name), s["id_number_digest"], s["id_number_sealed"], s["id_number_masked"],
-         r.birth_date, r.gender, r.region_code, first_account + i, now)
+         r.birth_date, r.gender, r.region_code, first_account + i, now,
+         # Each member's verification secret is made when the member is, as the ORM does: a run must
+         # never be the first to make them (its pseudonyms would then depend on when it ran).
+         new_member_secret())
         for i, (r, s) in enumerate(zip(chunk, sealed, strict=True))))
     pairs = [(i, r, code) for i, r in enumerate(chunk) for code in r.plans]
     first_enrollment = _reserve_ids(session, "enrollments", len(pairs))

@@ -30,6 +30,7 @@ from huzhu.clock import business_date
 from huzhu.complaints import service as complaints
 from huzhu.complaints.models import ComplaintTopic
 from huzhu.errors import DomainError, InvalidInput, NotEligible
+from huzhu.failpoints import failpoint
 from huzhu.http.login import end_session, log_in, start_web_session
 from huzhu.http.security import clear_session_cookie, set_session_cookie
 from huzhu.identity import parse_resident_id
@@ -350,6 +351,8 @@ def join(request: Request, member_id: int) -> Response:
             members.join_plan(s, ctx.platform.custodian, plans=ctx.platform.plans, member=member, plan_code=plan_code,
                               now=ctx.now, health_answers=answers,
                               idempotency_key=field(form, "idempotency_key") or f"web-join-{uuid.uuid4().hex}")
+            failpoint("web.join.before_commit")
+        failpoint("web.join.after_commit")
     except DomainError as exc:
         with ctx.platform.read_factory() as s:
             view = member_view(ctx, s, members.own_member(s, actor=account, member_id=member_id))
@@ -389,6 +392,8 @@ def money_post(request: Request, member_id: int, kind: str, move: Callable[..., 
         with ctx.platform.session() as s:
             member = members.own_member(s, actor=account, member_id=member_id)
             move(s, ctx, member, form, parse_yuan(amount), f"web-{kind}-{key}")
+            failpoint(f"web.{kind}.before_commit")
+        failpoint(f"web.{kind}.after_commit")
     except DomainError as exc:
         return money_page(ctx, account, member_id, kind, status_code=exc.status_code,
                           error=domain_message(ctx, exc), amount=amount, key=key)
@@ -443,6 +448,8 @@ def leave(request: Request, member_id: int, enrollment_id: int) -> Response:
             members.leave_plan(s, ctx.platform.custodian, plans=ctx.platform.plans, enrollment=enrollment,
                                bank_account=field(form, "bank_account") or None, now=ctx.now,
                                idempotency_key=f"web-leave-{key}")
+            failpoint("web.leave.before_commit")
+        failpoint("web.leave.after_commit")
     except DomainError as exc:
         with ctx.platform.read_factory() as s:
             view = member_view(ctx, s, members.own_member(s, actor=account, member_id=member_id))
