@@ -46,7 +46,7 @@ import hmac
 import itertools
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -81,6 +81,7 @@ __all__ = [
     "root_of",
     "verify_inclusion",
     "write_level_file",
+    "write_level_file_batches",
 ]
 
 HASH_SIZE = 32
@@ -368,6 +369,46 @@ class SumTreeBuilder:
                 count += 1
         finally:
             self._count, self._total = count, total
+
+    def extend_batch(self, hashes: Sequence[bytes], amounts: Sequence[int]) -> None:
+        """Append a batch of leaves given as two columns: the same checks and bytes as :meth:`extend`,
+        with the checks made once per batch and the level records appended in place (the bulk path
+        of a run's share tree and a day's liabilities: no call per node). A batch that fails a check
+        is handed to :meth:`extend`, which raises at the first bad leaf after adding the good ones."""
+        if len(hashes) != len(amounts):
+            raise MalformedInput(f"{len(hashes)} leaf hashes but {len(amounts)} amounts")
+        if not amounts:
+            return
+        if (set(map(type, amounts)) != {int} or set(map(len, hashes)) != {HASH_SIZE} or min(amounts) < self._min
+                or max(amounts) > U64_MAX or self._total + sum(amounts) > U64_MAX):
+            self.extend(zip(hashes, amounts, strict=True))
+            return
+        levels = self._levels
+        if levels is None:
+            self.extend(zip(hashes, amounts, strict=True))
+            return
+        sha256, node, count = _sha256, _NODE, self._count
+        # The stack as (record, sum): a record is hash ‖ u64(sum), exactly a level-file record, and a
+        # parent's hash input is 0x01 ‖ left record ‖ right record.
+        stack = [(h + s.to_bytes(8, "big"), s) for h, s in self._stack]
+        push, pop = stack.append, stack.pop
+        buffers = levels.buffers
+        leaf_records = [h + s.to_bytes(8, "big") for h, s in zip(hashes, amounts, strict=True)]
+        buffers[0] += b"".join(leaf_records)
+        for record, s in zip(leaf_records, amounts, strict=True):
+            n, level = count, 0
+            while n & 1:
+                left, ls = pop()
+                s += ls
+                level += 1
+                record = sha256(node + left + record).digest() + s.to_bytes(8, "big")
+                buffers[level] += record
+                n >>= 1
+            push((record, s))
+            count += 1
+        self._stack = [(r[:HASH_SIZE], s) for r, s in stack]
+        self._count, self._total = count, self._total + sum(amounts)
+        levels.flush_full()
 
     def top(self) -> tuple[bytes, int]:
         """The top node (hash, sum) of the leaves so far; ``(SHA-256(""), 0)`` when empty."""
@@ -659,6 +700,16 @@ class _LevelWriter:
         if len(buf) >= _FLUSH:
             self._flush(level)
 
+    @property
+    def buffers(self) -> list[bytearray]:
+        """The per-level buffers, for a bulk writer that appends records itself (then :meth:`flush_full`)."""
+        return self._buffers
+
+    def flush_full(self) -> None:
+        for level, buf in enumerate(self._buffers):
+            if len(buf) >= _FLUSH:
+                self._flush(level)
+
     def _flush(self, level: int) -> None:
         buf = self._buffers[level]
         if not buf:
@@ -691,16 +742,39 @@ def write_level_file(path: str | os.PathLike[str], kind: str, tree_id: str, coun
     Memory stays O(log n) (plus a 64 KiB buffer per level). Raises ``SumMismatch`` if the stream
     does not hold exactly ``count`` leaves; the file is then removed.
     """
+
+    def fill(builder: SumTreeBuilder) -> None:
+        stream = iter(leaves)
+        builder.extend(itertools.islice(stream, count))
+        if builder.count == count and next(stream, None) is not None:
+            raise SumMismatch(f"the leaves stream holds more than the {count} leaves announced")
+
+    return _write_levels(path, kind, tree_id, count, fill)
+
+
+def write_level_file_batches(path: str | os.PathLike[str], kind: str, tree_id: str, count: int,
+                             batches: Iterable[tuple[Sequence[bytes], Sequence[int]]]) -> SumRoot:
+    """:func:`write_level_file` with the leaves streamed as batches ``(leaf hashes, amounts)`` in
+    order (:meth:`SumTreeBuilder.extend_batch`): the same file and root, faster for millions of leaves."""
+
+    def fill(builder: SumTreeBuilder) -> None:
+        for hashes, amounts in batches:
+            if builder.count + len(amounts) > count:
+                raise SumMismatch(f"the leaves stream holds more than the {count} leaves announced")
+            builder.extend_batch(hashes, amounts)
+
+    return _write_levels(path, kind, tree_id, count, fill)
+
+
+def _write_levels(path: str | os.PathLike[str], kind: str, tree_id: str, count: int,
+                  fill: Callable[[SumTreeBuilder], None]) -> SumRoot:
     check_tree_id(tree_id)
     target = Path(path)
     fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         writer = _LevelWriter(fd, count)
         builder = SumTreeBuilder(kind, tree_id, levels=writer)
-        stream = iter(leaves)
-        builder.extend(itertools.islice(stream, count))
-        if builder.count == count and next(stream, None) is not None:
-            raise SumMismatch(f"the leaves stream holds more than the {count} leaves announced")
+        fill(builder)
         if builder.count != count:
             raise SumMismatch(f"the leaves stream held {builder.count} leaves, {count} were announced")
         for level, h, s in builder.partial_nodes():

@@ -135,6 +135,20 @@ def test_sqlite_functions_compute_the_same_bytes() -> None:
     assert (first[0] if first else None) == (after[0] if after else None)
 
 
+def test_the_sqlite_pseudonym_keeps_one_prefix_per_tree_and_checks_its_arguments() -> None:
+    conn = sqlite3.connect(":memory:")
+    register_sqlite_functions(conn)
+    for tree in (CASE, "liabilities-2026-11-25", CASE, "HZ000002"):
+        got = conn.execute("SELECT huzhu_pseudonym(?, ?)", (vector_secret(3), tree)).fetchone()[0]
+        assert got == pseudonym(vector_secret(3), tree)
+    got = conn.execute("SELECT huzhu_pseudonym(?, ?)", (memoryview(vector_secret(4)), CASE)).fetchone()[0]
+    assert got == pseudonym(vector_secret(4), CASE)
+    sqlite3.enable_callback_tracebacks(False)
+    for secret, tree in ((b"short", CASE), (vector_secret(1), "bad id!")):
+        with pytest.raises(sqlite3.OperationalError):
+            conn.execute("SELECT huzhu_pseudonym(?, ?)", (secret, tree)).fetchone()
+
+
 @pytest.mark.skipif(not POSTGRES_URL, reason="HUZHU_TEST_POSTGRES_URL is not set")
 def test_postgresql_expressions_compute_the_same_bytes() -> None:
     import psycopg

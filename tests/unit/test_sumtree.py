@@ -31,6 +31,7 @@ from huzhu_verify.sumtree import (
     root_digest,
     verify_inclusion,
     write_level_file,
+    write_level_file_batches,
 )
 
 CASE = "HZ000001"
@@ -360,3 +361,48 @@ def test_add_and_extend_build_the_same_tree_and_refuse_the_same_leaves() -> None
 def test_a_level_file_can_be_written_from_a_list(tmp_path: Path) -> None:
     leaves = _leaves(12)
     assert write_level_file(tmp_path / "l.lv", "share", CASE, 12, leaves) == _tree(leaves)
+
+
+# ---------------------------------------------------------------- the batch path (database-backed builds)
+
+
+def _leaf_list(n: int, seed: int) -> list[tuple[bytes, int]]:
+    return [(b"\x00" + hashlib.sha256(b"%d/%d" % (seed, i)).digest()[1:], (i * 7919 + seed) % 5000 + 1)
+            for i in range(n)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 300), cuts=st.lists(st.integers(0, 300), max_size=6), seed=st.integers(0, 9))
+def test_a_level_file_written_in_batches_has_the_same_bytes(n: int, cuts: list[int], seed: int,
+                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder = tmp_path_factory.mktemp("batches")
+    leaves = _leaf_list(n, seed)
+    bounds = sorted({0, n, *(c for c in cuts if c <= n)})
+    batches = [([h for h, _ in leaves[a:b]], [s for _, s in leaves[a:b]]) for a, b in zip(bounds, bounds[1:], strict=False)]
+    one = write_level_file(folder / "one", "share", CASE, n, leaves)
+    many = write_level_file_batches(folder / "many", "share", CASE, n, batches)
+    assert many == one
+    assert (folder / "many").read_bytes() == (folder / "one").read_bytes()
+    builder = SumTreeBuilder("share", CASE)
+    for hashes, amounts in batches:
+        builder.extend_batch(hashes, amounts)
+    assert builder.root() == one
+
+
+def test_a_batch_with_a_bad_leaf_is_refused_at_that_leaf(tmp_path: Path) -> None:
+    leaves = _leaf_list(10, 1)
+    hashes, amounts = [h for h, _ in leaves], [s for _, s in leaves]
+    for bad_amounts, bad_hashes, error in ((amounts[:6] + [0] + amounts[7:], hashes, AmountOutOfRange),
+                                           (amounts, hashes[:3] + [b"\x00" * 31] + hashes[4:], MalformedInput),
+                                           (amounts[:2] + [U64_MAX] + amounts[3:], hashes, AmountOutOfRange)):
+        builder = SumTreeBuilder("share", CASE)
+        with pytest.raises(error):
+            builder.extend_batch(bad_hashes, bad_amounts)
+        good = SumTreeBuilder("share", CASE)
+        good.extend(zip(hashes[:builder.count], amounts[:builder.count], strict=True))
+        assert builder.root() == good.root()
+    with pytest.raises(SumMismatch):
+        write_level_file_batches(tmp_path / "long", "share", CASE, 9, [(hashes, amounts)])
+    assert not (tmp_path / "long").exists()
+    with pytest.raises(SumMismatch):
+        write_level_file_batches(tmp_path / "short", "share", CASE, 11, [(hashes, amounts)])

@@ -16,7 +16,8 @@
 from __future__ import annotations
 
 import hashlib
-import heapq
+import itertools
+import operator
 import os
 import shutil
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Executable, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from huzhu.clock import business_date
@@ -41,7 +42,7 @@ from huzhu_verify.leftover import RULE_V1, RULE_V2, LeftoverRule
 from huzhu_verify.liabilities import liabilities_match, liabilities_tree_id
 from huzhu_verify.pseudonyms import LEAF_DOMAINS, TreeDerivation, format_secret, pool_secret
 from huzhu_verify.runcheck import RunHeader, file_digest
-from huzhu_verify.sumtree import LevelFile, SumRoot, write_level_file
+from huzhu_verify.sumtree import LevelFile, SumRoot, write_level_file_batches
 
 RULE_RECORD = "leftover_rule"
 RUN_ROOT_RECORD = "run_sum_root"
@@ -108,34 +109,37 @@ def publish_case_tree(session: Session, *, run_no: str, run_case_id: int, case_n
     paths = tree_paths(session, "share", case_no)
     body = paths["inputs"].with_name(paths["inputs"].name + ".rows")
     keys = KeysWriter(paths["keys"])
-    sha256 = hashlib.sha256
-    domain = b"\x00" + LEAF_DOMAINS["share"]
-    salt_prefix = f"huzhu/salt/v1|{case_no}|".encode("ascii")
-    yuan = [format_yuan(fen) for fen in range(cap + 2)]  # every capacity and share is ≤ cap + 1 leftover fen
-    counts = {"sharers": 0, "total": 0}
+    counts = {"sharers": 0}
 
-    def leaves() -> Iterator[tuple[bytes, int]]:
+    def batches() -> Iterator[tuple[list[bytes], list[int]]]:
+        sha256 = hashlib.sha256
+        domain = b"\x00" + LEAF_DOMAINS["share"]
+        salt_prefix = f"huzhu/salt/v1|{case_no}|".encode("ascii")
+        yuan = [format_yuan(fen) for fen in range(cap + 2)]  # every capacity and share is ≤ cap + 1 leftover fen
+        eights = [fen.to_bytes(8, "big") for fen in range(cap + 2)]
         with open(body, "w", encoding="ascii", newline="") as out:
-            lines: list[str] = []
-            for pseudonym, capacity, share, secret in session.execute(rows).yield_per(20000):
-                p = bytes(pseudonym)
-                counts["sharers"] += 1
-                if share > 0:
-                    leaf = sha256(domain + sha256(salt_prefix + bytes(secret)).digest() + p
-                                  + share.to_bytes(8, "big")).digest()
-                    keys.add(p)
-                    counts["total"] += share
-                    lines.append(f"{p.hex()}\t{yuan[capacity]}\t{yuan[share]}\t{leaf.hex()}\n")
-                    yield leaf, share
-                else:
-                    lines.append(f"{p.hex()}\t{yuan[capacity]}\t0.00\t-\n")
-                if len(lines) >= 20000:
-                    out.write("".join(lines))
-                    lines.clear()
-            out.write("".join(lines))
+            for batch in _fetch_batches(session, rows):
+                counts["sharers"] += len(batch)
+                lines: list[str] = []
+                line = lines.append
+                pseudonyms: list[bytes] = []
+                leaves: list[bytes] = []
+                shares: list[int] = []
+                for p, capacity, share, secret in batch:
+                    if share > 0:
+                        leaf = sha256(domain + sha256(salt_prefix + secret).digest() + p + eights[share]).digest()
+                        pseudonyms.append(p)
+                        leaves.append(leaf)
+                        shares.append(share)
+                        line(f"{p.hex()}\t{yuan[capacity]}\t{yuan[share]}\t{leaf.hex()}\n")
+                    else:
+                        line(f"{p.hex()}\t{yuan[capacity]}\t0.00\t-\n")
+                out.writelines(lines)
+                keys.add_many(pseudonyms)
+                yield leaves, shares
 
     try:
-        root = write_level_file(paths["levels"], "share", case_no, allocation.paying_members, leaves())
+        root = write_level_file_batches(paths["levels"], "share", case_no, allocation.paying_members, batches())
         if root.sum != allocation.collected:
             raise RuntimeError(f"case {case_no}: the shares add up to {root.sum} fen, the run collected "
                                f"{allocation.collected}")
@@ -162,6 +166,43 @@ def publish_case_tree(session: Session, *, run_no: str, run_case_id: int, case_n
 
 
 # ---------------------------------------------------------------- the daily liabilities tree
+
+
+FETCH_BATCH = 20000
+
+
+def _fetch_batches(session: Session, statement: Executable, params: dict[str, Any] | None = None,
+                   size: int = FETCH_BATCH) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of ``statement`` as lists of plain DB-API tuples, ``size`` at a time (the bulk path of
+    the trees: no ORM or Row objects). PostgreSQL streams them from a server-side cursor; SQLite's
+    cursor already steps through the result as it is fetched. Binary columns come back as ``bytes``."""
+    session.flush()
+    connection = session.connection()
+    if is_sqlite(session):
+        result = connection.execute(statement, params or {})
+        try:
+            cursor = result.cursor
+            while batch := cursor.fetchmany(size):
+                yield batch
+        finally:
+            result.close()
+        return
+    compiled = statement.compile(dialect=connection.dialect)
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    with raw.cursor(name="huzhu_tree_rows") as cursor:
+        cursor.execute(str(compiled), {**compiled.params, **(params or {})})
+        while batch := cursor.fetchmany(size):
+            yield batch
+
+
+def _pool_batch(pools: list[tuple[bytes, str, bytes, int]], keys: KeysWriter, domain: bytes,
+                salt_prefix: bytes) -> Iterator[tuple[list[bytes], list[int]]]:
+    """The case pools after the last member, as one batch of leaves."""
+    sha256 = hashlib.sha256
+    keys.add_many([p for p, _, _, _ in pools])
+    yield ([sha256(domain + sha256(salt_prefix + secret).digest() + p + amount.to_bytes(8, "big")).digest()
+            for p, _, secret, amount in pools], [amount for _, _, _, amount in pools])
 
 
 def _pseudonym_sql(session: Session) -> str:
@@ -226,28 +267,45 @@ def build_liabilities(session: Session, *, now: datetime, day: date | None = Non
     pool_leaves = sorted((derive.pseudonym(pool_secret(no)), "pool", pool_secret(no), int(amount))
                          for no, amount in pools)
     members = session.scalar(select(func.count()).select_from(Member)) or 0
-    member_rows = session.execute(text(
+    member_rows = text(
         f"SELECT {_pseudonym_sql(session)} AS p, m.verify_secret, a.credits_posted - a.debits_posted "
-        "FROM members m JOIN ledger_accounts a ON a.id = m.ledger_account_id ORDER BY p"), {"tree": tree_id})
-
-    def member_leaves() -> Iterator[tuple[bytes, str, bytes, int]]:
-        for p, secret, amount in member_rows.yield_per(20000):
-            yield bytes(p), "balance", bytes(secret), int(amount)
-
+        "FROM members m JOIN ledger_accounts a ON a.id = m.ledger_account_id ORDER BY p")
     paths = tree_paths(session, "liabilities", tree_id)
     keys = KeysWriter(paths["keys"])
-    sha256 = hashlib.sha256
-    domains = {k: b"\x00" + v for k, v in LEAF_DOMAINS.items()}
-    salt_prefix = f"huzhu/salt/v1|{tree_id}|".encode("ascii")
 
-    def leaves() -> Iterator[tuple[bytes, int]]:
-        for p, kind, secret, amount in heapq.merge(member_leaves(), pool_leaves):
-            keys.add(p)
-            salt = sha256(salt_prefix + secret).digest()
-            yield sha256(domains[kind] + salt + p + amount.to_bytes(8, "big")).digest(), amount
+    def batches() -> Iterator[tuple[list[bytes], list[int]]]:
+        sha256 = hashlib.sha256
+        domains = {k: b"\x00" + v for k, v in LEAF_DOMAINS.items()}
+        salt_prefix = f"huzhu/salt/v1|{tree_id}|".encode("ascii")
+        pending = list(pool_leaves)  # the few case pools, merged in pseudonym order
+        for batch in _fetch_batches(session, member_rows, {"tree": tree_id}):
+            if pending and pending[0][0] <= batch[-1][0]:
+                # A pool falls inside this batch: the batch in leaf order, one leaf kind per segment
+                # (the order ``heapq.merge`` gave: by pseudonym, a member before a pool on a tie).
+                inside = [row for row in pending if row[0] <= batch[-1][0]]
+                del pending[:len(inside)]
+                merged = sorted([(p, "balance", secret, amount) for p, secret, amount in batch] + inside)
+                segments = [(kind, [(p, secret, amount) for p, _, secret, amount in group])
+                            for kind, group in itertools.groupby(merged, key=operator.itemgetter(1))]
+            else:
+                segments = [("balance", batch)]
+            leaves: list[bytes] = []
+            amounts: list[int] = []
+            for kind, rows in segments:
+                domain = domains[kind]
+                for p, secret, amount in rows:
+                    amount = int(amount)
+                    leaves.append(sha256(domain + sha256(salt_prefix + secret).digest() + p
+                                         + amount.to_bytes(8, "big")).digest())
+                    amounts.append(amount)
+                keys.add_many([row[0] for row in rows])
+            yield leaves, amounts
+        if pending:
+            yield from _pool_batch(pending, keys, domains["pool"], salt_prefix)
 
     try:
-        root = write_level_file(paths["levels"], "liabilities", tree_id, members + len(pool_leaves), leaves())
+        root = write_level_file_batches(paths["levels"], "liabilities", tree_id, members + len(pool_leaves),
+                                        batches())
     finally:
         keys.close()
     tree = SumTree(kind="liabilities", tree_id=tree_id, run_case_id=None, business_date=day,

@@ -43,6 +43,10 @@ class KeysWriter:
         self._fh.write(pseudonym)
         self.count += 1
 
+    def add_many(self, pseudonyms: list[bytes]) -> None:
+        self._fh.write(b"".join(pseudonyms))
+        self.count += len(pseudonyms)
+
     def close(self) -> None:
         self._fh.close()
 
