@@ -20,12 +20,12 @@ import itertools
 import operator
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Executable, Select, func, select, text
+from sqlalchemy import Select, TextClause, func, select, text
 from sqlalchemy.orm import Session
 
 from huzhu.clock import business_date
@@ -171,8 +171,8 @@ def publish_case_tree(session: Session, *, run_no: str, run_case_id: int, case_n
 FETCH_BATCH = 20000
 
 
-def _fetch_batches(session: Session, statement: Executable, params: dict[str, Any] | None = None,
-                   size: int = FETCH_BATCH) -> Iterator[list[tuple[Any, ...]]]:
+def _fetch_batches(session: Session, statement: Select[Any] | TextClause, params: dict[str, Any] | None = None,
+                   size: int = FETCH_BATCH) -> Iterator[Sequence[Any]]:
     """The rows of ``statement`` as lists of plain DB-API tuples, ``size`` at a time (the bulk path of
     the trees: no ORM or Row objects). PostgreSQL streams them from a server-side cursor; SQLite's
     cursor already steps through the result as it is fetched. Binary columns come back as ``bytes``."""
