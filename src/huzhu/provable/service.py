@@ -285,8 +285,9 @@ def build_liabilities(session: Session, *, now: datetime, day: date | None = Non
                 inside = [row for row in pending if row[0] <= batch[-1][0]]
                 del pending[:len(inside)]
                 merged = sorted([(p, "balance", secret, amount) for p, secret, amount in batch] + inside)
-                segments = [(kind, [(p, secret, amount) for p, _, secret, amount in group])
-                            for kind, group in itertools.groupby(merged, key=operator.itemgetter(1))]
+                segments: list[tuple[str, Sequence[Any]]] = [
+                    (kind, [(p, secret, amount) for p, _, secret, amount in group])
+                    for kind, group in itertools.groupby(merged, key=operator.itemgetter(1))]
             else:
                 segments = [("balance", batch)]
             leaves: list[bytes] = []
