@@ -452,7 +452,7 @@ def reconcile_statement(session: Session, *, info: StatementInfo, xml: bytes | P
     session.execute(text(RAISE_UNMATCHED_SQL).bindparams(bindparam("now", value=now, type_=UtcDateTime())),
                     {"seq": info.seq})
     lines, matched = session.execute(text(
-        "SELECT COUNT(*), COALESCE(SUM(matched), 0) FROM custody_statement_lines WHERE statement_seq = :seq"),
+        "SELECT COUNT(*), CAST(COALESCE(SUM(matched), 0) AS BIGINT) FROM custody_statement_lines WHERE statement_seq = :seq"),
         {"seq": info.seq}).one()
     lines, matched = int(lines), int(matched)
     ledger = custody_cash_balance(session)

@@ -28,6 +28,9 @@ class MemberError(ErrorCode):
     BANK_ACCOUNT = ("members.bank_account", "bank account must be 12 to 19 digits")
     NO_SHARE = ("members.no_share", "member %(member)s paid no share of case %(case)s")
     ID_KEY_TOO_SHORT = ("members.id_key_too_short", "the new ID-number key must be at least 32 characters")
+    PLAN_WINDING_DOWN = ("members.plan_winding_down", "%(plan)s is being wound down: it takes no new members")
+    BANK_REFERENCE_PENDING = ("members.bank_reference_pending",
+                              "this member's bank reference is not opened yet: it is opened at the next custodian sync")
     ID_KEY_MISMATCH = ("members.id_key_mismatch",
                        "member %(member)s's ID number does not open with the current key; nothing was changed")
 

@@ -173,7 +173,7 @@ def join_plan(
     if live is not None:
         raise Conflict(MemberError.ALREADY_JOINED, member=member.id, plan=plan.title)
     if session.scalar(select(WindDown.id).where(WindDown.scope.in_((plan.code, "*")))) is not None:
-        raise Conflict(f"{plan.title} is being wound down: it takes no new members")
+        raise Conflict(MemberError.PLAN_WINDING_DOWN, plan=plan.title)
     problems = check_eligibility(plan, birth_date=member.birth_date, on=today, health_answers=health_answers)
     if problems:
         raise NotEligible(MemberError.NOT_ELIGIBLE, plan=plan.title, reasons=[p.reason for p in problems],

@@ -29,7 +29,7 @@ from sqlalchemy import Select, TextClause, func, select, text
 from sqlalchemy.orm import Session
 
 from huzhu.clock import business_date
-from huzhu.db import is_sqlite
+from huzhu.db import SQL_SUM_FEN, is_sqlite, sum_fen
 from huzhu.ledger.models import CASE_POOL, CUSTODY_CASH, LedgerAccount
 from huzhu.members.models import Member
 from huzhu.money import format_yuan
@@ -212,7 +212,7 @@ def _pseudonym_sql(session: Session) -> str:
 
 
 def custody_cash(session: Session) -> int:
-    return int(session.scalar(select(func.coalesce(func.sum(LedgerAccount.debits_posted - LedgerAccount.credits_posted), 0))
+    return int(session.scalar(select(sum_fen(LedgerAccount.debits_posted - LedgerAccount.credits_posted))
                               .where(LedgerAccount.kind == CUSTODY_CASH)) or 0)
 
 
@@ -372,7 +372,7 @@ def _proof_from_files(session: Session, tree: Any, pseudonym: bytes) -> tuple[in
 
 _TREE_SQL = text("SELECT id, kind, tree_id, root_hash, leaf_count, total_fen, business_date FROM sum_trees "
                  "WHERE kind = :kind AND tree_id = :tree")
-_CHARGED_SQL = text("SELECT COALESCE(SUM(amount), 0) FROM ledger_entries "
+_CHARGED_SQL = text(f"SELECT {SQL_SUM_FEN.format('amount')} FROM ledger_entries "
                     "WHERE account_id = :account AND transfer_id = :transfer AND direction = 1")
 
 

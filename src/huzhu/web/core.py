@@ -52,6 +52,8 @@ class PageError(ErrorCode):
     GRADES_FORMAT = ("web.grades_format", "disability grades must be whole numbers from 1 to 10, separated by commas")
     INCIDENT_DATE = ("web.incident_date", "incident date: give a date like 2016-02-09")
     CONFIRMED_DATE = ("web.confirmed_date", "confirmed incident date: give a date like 2016-02-09")
+    SANDBOX_BANK_ONLY = ("web.sandbox_bank_only", "only the sandbox bank can be paid from this page")
+    VIRTUAL_ACCOUNT_PENDING = ("web.virtual_account_pending", "the virtual account is not opened yet; reload the page")
     CHOOSE_CLAIM = ("web.choose_claim", "choose the member and the aid you are claiming")
     CHOOSE_FILE = ("web.choose_file", "choose a file to upload")
     CHOOSE_OBJECTOR = ("web.choose_objector", "choose which of your members objects")

@@ -16,7 +16,17 @@ from huzhu.custody.bank_client import BankError
 from huzhu.errors import DomainError, InvalidInput
 from huzhu.members import service as members
 from huzhu.money import format_yuan, parse_yuan
-from huzhu.web.core import Ctx, WebRoute, domain_message, form_data, page_ctx, redirect, render, require
+from huzhu.web.core import (
+    Ctx,
+    PageError,
+    WebRoute,
+    domain_message,
+    form_data,
+    page_ctx,
+    redirect,
+    render,
+    require,
+)
 from huzhu.web.i18n import N_, gettext
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -89,7 +99,7 @@ def pay_as_bank(request: Request, member_id: int) -> Response:
     bank = ctx.platform.bank
     try:
         if bank is None or bank.sandbox is None or not ctx.platform.settings.sandbox:
-            raise InvalidInput("only the sandbox bank can be paid from this page")
+            raise InvalidInput(PageError.SANDBOX_BANK_ONLY)
         amount_fen = parse_yuan(_field(form, "amount"))
         key = _field(form, "idempotency_key") or uuid.uuid4().hex
         with ctx.platform.read_factory() as s:
@@ -97,7 +107,7 @@ def pay_as_bank(request: Request, member_id: int) -> Response:
             ref = reference_of(s, member.id)
             payer = member.name
         if ref is None or ref.virtual_account is None:
-            raise InvalidInput("the virtual account is not opened yet; reload the page")
+            raise InvalidInput(PageError.VIRTUAL_ACCOUNT_PENDING)
         bank.sandbox.incoming_transfer(amount=format_yuan(amount_fen), reference=ref.virtual_account,
                                        payer_name=payer[:140], payer_account=SANDBOX_PAYER_ACCOUNT,
                                        end_to_end_id=f"SBX{key[:30]}")

@@ -17,6 +17,7 @@ from huzhu.errors import Conflict
 from huzhu.http.deps import CurrentAccount, NowDep, PlatformDep, SessionDep, require_role
 from huzhu.http.text import FreeText, Line, RequestBody
 from huzhu.members import service as members
+from huzhu.members.errors import MemberError
 from huzhu.money import format_yuan
 
 router = APIRouter(tags=["custody"])
@@ -74,7 +75,7 @@ def bank_reference(member_id: Annotated[int, Path(ge=1, le=2**53)], session: Ses
     member = members.own_member(session, actor=account, member_id=member_id)
     ref = reference_of(session, member.id)
     if ref is None:
-        raise Conflict("this member's bank reference is not opened yet: it is opened at the next custodian sync")
+        raise Conflict(MemberError.BANK_REFERENCE_PENDING)
     return BankReferenceRead(member_id=member.id, reference=ref.reference, virtual_account=ref.virtual_account,
                              pool_account=getattr(platform.custodian, "account_number", ""))
 
