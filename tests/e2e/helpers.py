@@ -142,6 +142,20 @@ class ServedProcess:
         return int(self.status()["VmHWM"].split()[0])
 
 
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, *, path: str = "/healthz") -> None:
+    """Poll ``url + path`` until it answers 200; fail with the server's log if it dies or takes a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + path, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, "huzhu serve did not become ready"
+        time.sleep(0.2)
+
+
 @contextmanager
 def served(database_url: str, folder: Path, **env: str) -> Iterator[ServedProcess]:
     """Start ``huzhu serve`` (sandbox unless ``HUZHU_MODE`` says otherwise) and wait until it is ready."""
@@ -156,16 +170,7 @@ def served(database_url: str, folder: Path, **env: str) -> Iterator[ServedProces
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "huzhu serve did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(url, process, log)
         yield ServedProcess(url=url, process=process, log=log)
     finally:
         os.killpg(process.pid, signal.SIGTERM)

@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from e2e.helpers import HUZHU, REPO, LoginAuth, page_csrf, web_login
+from e2e.helpers import HUZHU, REPO, LoginAuth, page_csrf, wait_until_ready, web_login
 from huzhu.app import build_platform
 from huzhu.config import Settings
 from huzhu.crash import check_after_restart
@@ -53,16 +52,7 @@ def serve(database_url: str, folder: Path, armed: str = "") -> Iterator[tuple[st
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (folder / "serve.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "huzhu serve did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(url, process, folder / "serve.log")
         yield url, process
     finally:
         if process.poll() is None:

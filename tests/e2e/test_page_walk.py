@@ -16,7 +16,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from e2e.helpers import CSRF_IN_PAGE, free_port
+from e2e.helpers import CSRF_IN_PAGE, free_port, wait_until_ready
 from huzhu.accounts.service import find_account_by_login
 from huzhu.apportionment.models import ApportionmentRun
 from huzhu.claims.models import Claim, Evidence, EvidenceKind
@@ -145,16 +144,7 @@ def demo(database_url: str, tmp_path: Path) -> Iterator[Demo]:
                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "huzhu serve did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(url, server, log, path="/readyz")
         cookies = {}
         for role, login in LOGINS.items():  # each role logs in with the login form, as a browser does
             with httpx.Client(base_url=url, timeout=30, headers={"Accept": "text/html"}) as browser:
