@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from huzhu.banking.errors import BankingError
 from huzhu.custody.bank_models import OutgoingPayment
 from huzhu.custody.iso20022 import PaymentInstruction, build_pain001
 from huzhu.custody.models import CustodyInstruction
@@ -40,9 +41,7 @@ class BankCustodian:
         self.account_number = account_number
 
     def collect(self, session: Session, *, end_to_end_id: str, amount_fen: int, info: str, now: datetime) -> None:
-        raise DepositByBankTransfer(
-            "money enters custody only by a bank transfer to the pool account quoting the member's "
-            "reference (shown on the member's page); the platform books it from the bank's notification")
+        raise DepositByBankTransfer(BankingError.DEPOSIT_BY_TRANSFER)
 
     def execute(self, session: Session, *, pain001: bytes, payments: Sequence[PaymentInstruction],
                 now: datetime) -> list[PaymentResult]:
@@ -61,7 +60,7 @@ class BankCustodian:
         return PaymentResult(end_to_end_id, True)
 
     def statement(self, session: Session, *, statement_id: str, start: datetime, end: datetime, now: datetime) -> bytes:
-        raise Conflict("the bank sends its own daily camt.053 statements: run `huzhu custodian sync`")
+        raise Conflict(BankingError.STATEMENTS_FROM_BANK)
 
 
 def queue_payment(session: Session, payment: PaymentInstruction, *, now: datetime,
@@ -73,7 +72,7 @@ def queue_payment(session: Session, payment: PaymentInstruction, *, now: datetim
     instruction = session.scalar(select(CustodyInstruction)
                                  .where(CustodyInstruction.end_to_end_id == payment.end_to_end_id))
     if instruction is None:
-        raise Conflict(f"payment {payment.end_to_end_id} has no pending ledger transfer to queue with")
+        raise Conflict(BankingError.NO_PENDING_TRANSFER, payment=payment.end_to_end_id)
     xml = build_pain001(message_id=payment.end_to_end_id, created_at=now, debtor_name=PLATFORM_NAME,
                         debtor_iban_or_account=account_number, payments=[payment])
     outgoing = OutgoingPayment(end_to_end_id=payment.end_to_end_id, pending_transfer_id=instruction.pending_transfer_id,

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huzhu.accounts.models import Account, Role
+from huzhu.banking.errors import BankingError, exception_kind, exception_status, resolutions
 from huzhu.banking.sync import book_deposit
 from huzhu.custody.bank_models import BankEntry, CustodyException, OutgoingPayment
 from huzhu.custody.models import CustodyInstruction
@@ -55,13 +56,13 @@ def exception_or_raise(session: Session, exception_id: int, *, lock: bool = Fals
     query = select(CustodyException).where(CustodyException.id == exception_id)
     row = session.scalar(query.with_for_update() if lock else query)
     if row is None:
-        raise NotFound(f"there is no custody exception {exception_id}")
+        raise NotFound(BankingError.NO_SUCH_EXCEPTION, exception=exception_id)
     return row
 
 
 def _check_decider(actor: Account) -> None:
     if actor.role not in DECIDERS:
-        raise Forbidden("only an admin or a reviewer may propose or approve the resolution of a custody exception")
+        raise Forbidden(BankingError.DECIDERS_ONLY)
 
 
 def list_exceptions(session: Session, *, status: str | None = None, limit: int = 200) -> list[CustodyException]:
@@ -78,17 +79,18 @@ def propose(session: Session, *, exception_id: int, actor: Account, resolution: 
     _check_decider(actor)
     row = exception_or_raise(session, exception_id, lock=True)
     if row.status != "open":
-        raise InvalidTransition(f"custody exception {row.id} is {row.status}: only an open one takes a proposal")
+        raise InvalidTransition(BankingError.NOT_OPEN, exception=row.id, status=exception_status(row.status))
     if resolution not in allowed_resolutions(row.kind):
-        raise InvalidInput(f"a {row.kind} exception is resolved by one of {', '.join(allowed_resolutions(row.kind))}")
+        raise InvalidInput(BankingError.RESOLUTION_NOT_ALLOWED, kind=exception_kind(row.kind),
+                           choices=resolutions(allowed_resolutions(row.kind)))
     target = target.strip()
     if resolution == "book_to_member":
         if not target.isdigit() or session.get(Member, int(target)) is None:
-            raise InvalidInput("book_to_member needs the number of an existing member as its target")
+            raise InvalidInput(BankingError.BOOK_TARGET)
     if resolution == "reinstruct" and not (4 <= len(target) <= 34):
-        raise InvalidInput("reinstruct needs the corrected bank account (4 to 34 characters) as its target")
+        raise InvalidInput(BankingError.REINSTRUCT_TARGET)
     if not note.strip() and resolution == "acknowledge":
-        raise InvalidInput("say in the note what was found and done")
+        raise InvalidInput(BankingError.NOTE_NEEDED)
     row.status, row.resolution, row.resolution_target = "proposed", resolution, target or None
     row.resolution_note, row.proposed_by_account_id, row.proposed_at = note.strip()[:2000], actor.id, now
     session.flush()
@@ -100,9 +102,9 @@ def turn_down(session: Session, *, exception_id: int, actor: Account, now: datet
     _check_decider(actor)
     row = exception_or_raise(session, exception_id, lock=True)
     if row.status != "proposed":
-        raise InvalidTransition(f"custody exception {row.id} has no proposal to turn down")
+        raise InvalidTransition(BankingError.NOTHING_TO_TURN_DOWN, exception=row.id)
     if row.proposed_by_account_id == actor.id:
-        raise Forbidden("withdrawing one's own proposal is not a decision: another staff member decides")
+        raise Forbidden(BankingError.OWN_PROPOSAL)
     row.status, row.resolution, row.resolution_target, row.resolution_note = "open", None, None, None
     row.proposed_by_account_id, row.proposed_at = None, None
     session.flush()
@@ -115,9 +117,9 @@ def approve(session: Session, *, exception_id: int, actor: Account, custodian: C
     _check_decider(actor)
     row = exception_or_raise(session, exception_id, lock=True)
     if row.status != "proposed":
-        raise InvalidTransition(f"custody exception {row.id} has no proposal to approve")
+        raise InvalidTransition(BankingError.NOTHING_TO_APPROVE, exception=row.id)
     if row.proposed_by_account_id == actor.id:
-        raise Forbidden("four eyes: the staff member who proposed a resolution cannot approve it")
+        raise Forbidden(BankingError.FOUR_EYES)
     if row.resolution == "book_to_member":
         _book_to_member(session, row, now=now, plans=plans)
     elif row.resolution == "reinstruct":
@@ -135,12 +137,12 @@ def _book_to_member(session: Session, row: CustodyException, *, now: datetime,
                     plans: Mapping[str, Plan] | None) -> None:
     entry = session.scalar(select(BankEntry).where(BankEntry.bank_reference == row.subject))
     if entry is None or entry.direction != "CRDT":
-        raise Conflict(f"exception {row.id} names no credit the bank notified")
+        raise Conflict(BankingError.NO_NOTIFIED_CREDIT, exception=row.id)
     if entry.transfer_id is not None:
-        raise Conflict(f"the credit {entry.bank_reference} is already booked")
+        raise Conflict(BankingError.CREDIT_BOOKED, reference=entry.bank_reference)
     member = session.get(Member, int(row.resolution_target or 0))
     if member is None:
-        raise NotFound("the member named in the proposal no longer exists")
+        raise NotFound(BankingError.MEMBER_GONE)
     transfer = book_deposit(session, member=member, bank_reference=entry.bank_reference, amount_fen=entry.amount_fen,
                             now=now, plans=plans)
     entry.kind, entry.transfer_id = "deposit", transfer.id
@@ -150,7 +152,7 @@ def _reinstruct(session: Session, row: CustodyException, *, custodian: Custodian
     outgoing = session.scalar(select(OutgoingPayment).where(OutgoingPayment.end_to_end_id == row.subject))
     instruction = session.scalar(select(CustodyInstruction).where(CustodyInstruction.end_to_end_id == row.subject))
     if outgoing is None or instruction is None or outgoing.status != "returned":
-        raise Conflict(f"exception {row.id} names no returned payment")
+        raise Conflict(BankingError.NO_RETURNED_PAYMENT, exception=row.id)
     pending = session.get(Transfer, instruction.pending_transfer_id)
     assert pending is not None
     account_id = session.scalar(select(Entry.account_id).where(Entry.transfer_id == pending.id,

@@ -29,7 +29,9 @@ from pathlib import Path
 
 from lxml import etree
 
+from huzhu.banking.errors import BankingError
 from huzhu.clock import CHINA_TZ
+from huzhu.custody.errors import Iso20022Error
 from huzhu.custody.iso20022 import CAMT053, _schema
 from huzhu.errors import InvalidInput
 
@@ -76,7 +78,7 @@ class Totals:
 
 def _fen(text: str | None) -> int:
     if not text:
-        raise InvalidInput("camt.053: an amount is missing")
+        raise InvalidInput(BankingError.AMOUNT_MISSING)
     whole, _, fraction = text.partition(".")
     if len(fraction) == 2:
         return int(whole) * 100 + int(fraction)
@@ -92,7 +94,7 @@ def _day(element: etree._Element) -> date:
         return datetime.fromisoformat(moment).astimezone(CHINA_TZ).date()
     day = element.findtext(f"{NS}Dt")
     if day is None:
-        raise InvalidInput("camt.053: an entry has no booking date")
+        raise InvalidInput(BankingError.NO_BOOKING_DATE)
     return date.fromisoformat(day)
 
 
@@ -128,7 +130,7 @@ def statement_lines(source: bytes | Path, totals: Totals, *, currency: str = "CN
                 continue
             amount = element.find(_AMT)
             if amount.get("Ccy") != currency:
-                raise InvalidInput(f"camt.053: an entry is in {amount.get('Ccy')}, not {currency}")
+                raise InvalidInput(BankingError.ENTRY_CURRENCY, currency=amount.get('Ccy'), expected=currency)
             fen = _fen(amount.text)
             direction = element.findtext(_CDI) or ""
             txs = element.findall(_TXS)
@@ -148,7 +150,7 @@ def statement_lines(source: bytes | Path, totals: Totals, *, currency: str = "CN
                 while element.getprevious() is not None:
                     del parent[0]
     except etree.XMLSyntaxError as exc:
-        raise InvalidInput(f"{CAMT053}: the message is not well-formed or does not conform to the schema: {exc}") from exc
+        raise InvalidInput(Iso20022Error.NOT_WELL_FORMED_OR_VALID, schema=CAMT053, error=exc) from exc
     finally:
         if not isinstance(source, bytes):
             handle.close()
@@ -158,11 +160,11 @@ def statement_lines(source: bytes | Path, totals: Totals, *, currency: str = "CN
         out, err = apart.communicate()
         if apart.returncode != 0:
             error = out.decode(errors="replace").strip() or err.decode(errors="replace").strip()[-500:]
-            raise InvalidInput(f"{CAMT053}: the message does not conform to the schema: {error}")
+            raise InvalidInput(Iso20022Error.NOT_VALID, schema=CAMT053, error=error)
     if totals.opening_fen is None or totals.closing_fen is None:
-        raise InvalidInput("camt.053: the statement lacks its opening or closing balance")
+        raise InvalidInput(BankingError.NO_OPENING_OR_CLOSING)
     if totals.opening_fen + totals.credits_fen - totals.debits_fen != totals.closing_fen:
-        raise InvalidInput(f"camt.053: opening {totals.opening_fen} + credits − debits ≠ closing {totals.closing_fen}")
+        raise InvalidInput(BankingError.DOES_NOT_ADD_UP, opening=totals.opening_fen, closing=totals.closing_fen)
 
 
 if __name__ == "__main__":  # the validating worker: exit 1 and print the first error when invalid

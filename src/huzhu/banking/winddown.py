@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from huzhu.banking.errors import BankingError
 from huzhu.banking.sync import SyncReport, raise_exception, sync
 from huzhu.claims.models import Claim, ClaimStatus
 from huzhu.clock import business_date
@@ -232,9 +233,9 @@ def advance(factory: sessionmaker[Session], *, scope: str, claims_days: int, pla
             custodian: Custodian, connector: BankConnector | None, now: datetime) -> WindDownReport:
     """Do whatever step of the wind-down of ``scope`` (a plan code or ``*``) is due now."""
     if scope != ALL and scope not in plans:
-        raise InvalidInput(f"there is no plan {scope!r}")
+        raise InvalidInput(BankingError.NO_SUCH_PLAN, plan=scope)
     if not getattr(custodian, "deposits_by_bank_transfer", False) or connector is None:
-        raise InvalidInput("a wind-down refunds through the custodian bank: configure HUZHU_CUSTODY_BANK first")
+        raise InvalidInput(BankingError.WIND_DOWN_NEEDS_BANK)
     codes = _plans_in(scope, plans)
     with unit_of_work(factory) as session:
         wd = _announce(session, scope=scope, claims_days=claims_days, codes=codes, now=now)

@@ -53,7 +53,9 @@ from lxml import etree
 from stdnum import iban as _iban
 
 from huzhu.clock import CHINA_TZ, start_of_business_day
+from huzhu.custody.errors import Iso20022Error, inner
 from huzhu.errors import InvalidInput
+from huzhu.messages import OneOf
 from huzhu.money import MAX_FEN, format_yuan, parse_yuan
 
 __all__ = [
@@ -103,32 +105,32 @@ NOT_PROVIDED = "NOTPROVIDED"
 
 def _check_text(value: object, field: str, max_len: int, *, required: bool = True) -> None:
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text")
+        raise InvalidInput(Iso20022Error.NOT_TEXT, field=field)
     if required and not value.strip():
-        raise InvalidInput(f"{field} must not be empty")
+        raise InvalidInput(Iso20022Error.EMPTY, field=field)
     if len(value) > max_len:
-        raise InvalidInput(f"{field} is {len(value)} characters long; ISO 20022 allows at most {max_len}")
+        raise InvalidInput(Iso20022Error.TOO_LONG, field=field, length=len(value), max=max_len)
 
 
 def _check_amount(amount_fen: object, field: str) -> None:
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
-        raise InvalidInput(f"{field} must be an integer number of fen")
+        raise InvalidInput(Iso20022Error.NOT_FEN, field=field)
     if amount_fen <= 0:
-        raise InvalidInput(f"{field} must be greater than zero")
+        raise InvalidInput(Iso20022Error.NOT_POSITIVE, field=field)
     if amount_fen > MAX_FEN:
-        raise InvalidInput(f"{field} is too large")
+        raise InvalidInput(Iso20022Error.TOO_LARGE, field=field)
 
 
 def _check_currency(currency: object) -> None:
     if not isinstance(currency, str) or not _CURRENCY.match(currency):
-        raise InvalidInput(f'currency {currency!r} is not an ISO 4217 code like "CNY"')
+        raise InvalidInput(Iso20022Error.CURRENCY, currency=currency)
 
 
 def _check_aware(moment: object, field: str) -> None:
     if not isinstance(moment, datetime):
-        raise InvalidInput(f"{field} must be a datetime")
+        raise InvalidInput(Iso20022Error.NOT_DATETIME, field=field)
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidInput(f"{field} must be timezone-aware")
+        raise InvalidInput(Iso20022Error.NOT_AWARE, field=field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +153,7 @@ class PaymentInstruction:
         _check_text(self.creditor_account, "creditor_account", 34)
         _check_text(self.remittance_info, "remittance_info", 10_000, required=False)
         if not isinstance(self.requested_date, date) or isinstance(self.requested_date, datetime):
-            raise InvalidInput("requested_date must be a date")
+            raise InvalidInput(Iso20022Error.NOT_DATE, field="requested_date")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +171,7 @@ class StatementEntry:
         _check_text(self.end_to_end_id, "end_to_end_id", 35)
         _check_amount(self.amount_fen, "amount_fen")
         if self.direction not in ("CRDT", "DBIT"):
-            raise InvalidInput(f'direction must be "CRDT" or "DBIT", not {self.direction!r}')
+            raise InvalidInput(Iso20022Error.DIRECTION, direction=self.direction)
         _check_aware(self.booked_at, "booked_at")
         _check_text(self.remittance_info, "remittance_info", 10_000, required=False)
         _check_text(self.bank_reference, "bank_reference", 35, required=False)
@@ -204,7 +206,7 @@ def _schema(schema_name: str) -> etree.XMLSchema:
     cache: dict[str, etree.XMLSchema] = _local.__dict__.setdefault("schemas", {})
     if schema_name not in cache:
         if schema_name not in _NS:
-            raise InvalidInput(f"unknown schema {schema_name!r}; known: {', '.join(sorted(_NS))}")
+            raise InvalidInput(Iso20022Error.UNKNOWN_SCHEMA, schema=schema_name, known=tuple(sorted(_NS)))
         resource = resources.files("huzhu.custody").joinpath("schemas", f"{schema_name}.xsd")
         with resource.open("rb") as fh:
             cache[schema_name] = etree.XMLSchema(etree.parse(fh, _parser()))
@@ -226,19 +228,19 @@ def validate(xml: bytes, schema_name: str) -> etree._Element:
     schema_name = schema_name.removesuffix(".xsd")
     schema = _schema(schema_name)
     if not isinstance(xml, bytes | bytearray):
-        raise InvalidInput(f"{schema_name}: the message must be given as bytes")
+        raise InvalidInput(Iso20022Error.NOT_BYTES, schema=schema_name)
     try:
         root = etree.fromstring(bytes(xml), _parser())
     except etree.XMLSyntaxError as exc:
-        raise InvalidInput(f"{schema_name}: the message is not well-formed XML: {exc}") from exc
+        raise InvalidInput(Iso20022Error.NOT_WELL_FORMED, schema=schema_name, error=exc) from exc
     if not schema.validate(root):
         errors = list(schema.error_log)
         first = errors[0]
-        more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+        more = {"more": len(errors) - 1} if len(errors) > 1 else {}
         raise InvalidInput(
-            f"{schema_name}: the message does not conform to the schema: line {first.line}: {first.message}{more}",
-            schema=schema_name,
-            errors=[f"line {e.line}: {e.message}" for e in errors[:20]],
+            Iso20022Error.NOT_VALID_AT_MORE if more else Iso20022Error.NOT_VALID_AT, schema=schema_name, line=first.line,
+            error=first.message, **more,
+            details={"schema": schema_name, "errors": [f"line {e.line}: {e.message}" for e in errors[:20]]},
         )
     return root
 
@@ -262,7 +264,7 @@ class _Builder:
             try:
                 element.text = text
             except ValueError as exc:  # control characters and the like cannot be written in XML
-                raise InvalidInput(f"{tag}: {text!r} cannot be written in XML: {exc}") from exc
+                raise InvalidInput(Iso20022Error.NOT_XML_TEXT, tag=tag, text=text, error=exc) from exc
         return element
 
     def path(self, parent: etree._Element, tags: str, text: str | None = None) -> etree._Element:
@@ -323,16 +325,16 @@ def build_pain001(
     _check_text(debtor_name, "debtor_name", 140)
     _check_text(debtor_iban_or_account, "debtor_iban_or_account", 34)
     if debtor_agent_bic is not None and not _BIC.match(debtor_agent_bic):
-        raise InvalidInput(f"debtor_agent_bic {debtor_agent_bic!r} is not a BIC")
+        raise InvalidInput(Iso20022Error.NOT_A_BIC, bic=debtor_agent_bic)
     payments = list(payments)
     if not payments:
-        raise InvalidInput("a payment initiation needs at least one payment")
+        raise InvalidInput(Iso20022Error.NO_PAYMENTS)
     seen: set[str] = set()
     for p in payments:
         if not isinstance(p, PaymentInstruction):
-            raise InvalidInput("payments must be PaymentInstruction values")
+            raise InvalidInput(Iso20022Error.WRONG_ITEMS, field="payments", kind="PaymentInstruction")
         if p.end_to_end_id in seen:
-            raise InvalidInput(f"end-to-end id {p.end_to_end_id!r} appears twice in the message")
+            raise InvalidInput(Iso20022Error.END_TO_END_TWICE, id=p.end_to_end_id)
         seen.add(p.end_to_end_id)
 
     groups: OrderedDict[date, list[PaymentInstruction]] = OrderedDict()
@@ -398,7 +400,7 @@ def build_camt053(
         _check_statement_entry(e, i, start, end)
     closing = opening_balance_fen + sum(e.signed_fen for e in entries)
     if abs(opening_balance_fen) > MAX_FEN or abs(closing) > MAX_FEN:
-        raise InvalidInput("balance is too large")
+        raise InvalidInput(Iso20022Error.BALANCE_TOO_LARGE)
 
     b = _Builder(CAMT053, "BkToCstmrStmt")
     stmt = _statement_head(b, b.top, statement_id=statement_id, created_at=created_at,
@@ -417,17 +419,17 @@ def _check_statement_header(
     _check_text(account_id, "account_id", 34)
     _check_currency(currency)
     if isinstance(opening_balance_fen, bool) or not isinstance(opening_balance_fen, int):
-        raise InvalidInput("opening_balance_fen must be an integer number of fen")
+        raise InvalidInput(Iso20022Error.NOT_FEN, field="opening_balance_fen")
 
 
 def _check_period(from_to: object) -> tuple[datetime, datetime]:
     if not isinstance(from_to, tuple) or len(from_to) != 2:
-        raise InvalidInput("from_to must be a (from, to) pair of datetimes")
+        raise InvalidInput(Iso20022Error.PERIOD_PAIR)
     start, end = from_to
     _check_aware(start, "from_to[0]")
     _check_aware(end, "from_to[1]")
     if end < start:
-        raise InvalidInput("from_to: the statement period ends before it starts")
+        raise InvalidInput(Iso20022Error.PERIOD_BACKWARDS)
     return start, end
 
 
@@ -435,16 +437,16 @@ def _check_sequence_number(sequence_number: object) -> None:
     if sequence_number is None:
         return
     if isinstance(sequence_number, bool) or not isinstance(sequence_number, int) or sequence_number < 1:
-        raise InvalidInput("sequence_number must be a whole number from 1")
+        raise InvalidInput(Iso20022Error.SEQUENCE_NUMBER)
     if sequence_number >= 10**18:  # Number: at most 18 digits
-        raise InvalidInput("sequence_number is too large")
+        raise InvalidInput(Iso20022Error.TOO_LARGE, field="sequence_number")
 
 
 def _check_statement_entry(e: object, i: int, start: datetime, end: datetime) -> None:
     if not isinstance(e, StatementEntry):
-        raise InvalidInput("entries must be StatementEntry values")
+        raise InvalidInput(Iso20022Error.WRONG_ITEMS, field="entries", kind="StatementEntry")
     if not start <= e.booked_at <= end:
-        raise InvalidInput(f"entry {i} ({e.end_to_end_id}) is booked outside the statement period")
+        raise InvalidInput(Iso20022Error.OUTSIDE_PERIOD, index=i, id=e.end_to_end_id)
 
 
 def _statement_head(
@@ -516,7 +518,7 @@ _REASON = re.compile(r"^[A-Z0-9]{4}$")
 
 def _check_reason(code: object, field: str) -> None:
     if not isinstance(code, str) or (code and not _REASON.match(code)):
-        raise InvalidInput(f'{field} {code!r} is not an ISO 20022 reason code like "AC01"')
+        raise InvalidInput(Iso20022Error.REASON_CODE, field=field, code=code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,10 +544,10 @@ class TransactionStatus:
     def __post_init__(self) -> None:
         _check_text(self.end_to_end_id, "end_to_end_id", 35)
         if self.status not in TRANSACTION_STATUSES:
-            raise InvalidInput(f"transaction status {self.status!r} is not one of {sorted(TRANSACTION_STATUSES)}")
+            raise InvalidInput(Iso20022Error.TRANSACTION_STATUS, status=self.status, choices=OneOf(sorted(TRANSACTION_STATUSES)))
         _check_reason(self.reason_code, "reason_code")
         if self.status == "RJCT" and not self.reason_code:
-            raise InvalidInput(f"the rejection of {self.end_to_end_id} needs a reason code")
+            raise InvalidInput(Iso20022Error.REJECTION_REASON, id=self.end_to_end_id)
         _check_text(self.additional_info, "additional_info", 105, required=False)
         if self.amount_fen is not None:
             _check_amount(self.amount_fen, "amount_fen")
@@ -591,16 +593,16 @@ def build_pain002(
     if original_created_at is not None:
         _check_aware(original_created_at, "original_created_at")
     if group_status is not None and group_status not in GROUP_STATUSES:
-        raise InvalidInput(f"group status {group_status!r} is not one of {sorted(GROUP_STATUSES)}")
+        raise InvalidInput(Iso20022Error.GROUP_STATUS, status=group_status, choices=OneOf(sorted(GROUP_STATUSES)))
     _check_reason(group_reason_code, "group_reason_code")
     if group_status == "RJCT" and not group_reason_code:
-        raise InvalidInput("the rejection of a whole message needs a reason code")
+        raise InvalidInput(Iso20022Error.GROUP_REJECTION_REASON)
     transactions = list(transactions)
     if group_status is None and not transactions:
-        raise InvalidInput("a status report needs a group status or at least one transaction status")
+        raise InvalidInput(Iso20022Error.EMPTY_REPORT)
     for t in transactions:
         if not isinstance(t, TransactionStatus):
-            raise InvalidInput("transactions must be TransactionStatus values")
+            raise InvalidInput(Iso20022Error.WRONG_ITEMS, field="transactions", kind="TransactionStatus")
 
     b = _Builder(PAIN002, "CstmrPmtStsRpt")
     hdr = b.sub(b.top, "GrpHdr")
@@ -680,10 +682,10 @@ class NotificationEntry:
         _check_text(self.end_to_end_id, "end_to_end_id", 35)
         _check_amount(self.amount_fen, "amount_fen")
         if self.direction not in ("CRDT", "DBIT"):
-            raise InvalidInput(f'direction must be "CRDT" or "DBIT", not {self.direction!r}')
+            raise InvalidInput(Iso20022Error.DIRECTION, direction=self.direction)
         _check_aware(self.booked_at, "booked_at")
         if not isinstance(self.value_date, date) or isinstance(self.value_date, datetime):
-            raise InvalidInput("value_date must be a date")
+            raise InvalidInput(Iso20022Error.NOT_DATE, field="value_date")
         _check_text(self.counterparty_name, "counterparty_name", 140, required=False)
         _check_text(self.counterparty_account, "counterparty_account", 34, required=False)
         _check_text(self.creditor_reference, "creditor_reference", 35, required=False)
@@ -691,7 +693,7 @@ class NotificationEntry:
         _check_text(self.remittance_info, "remittance_info", 10_000, required=False)
         _check_reason(self.return_reason, "return_reason")
         if self.direction == "DBIT" and (self.virtual_account or self.return_reason or self.creditor_reference):
-            raise InvalidInput("a debit has no virtual account, creditor reference or return reason")
+            raise InvalidInput(Iso20022Error.DEBIT_EXTRAS)
 
     @property
     def signed_fen(self) -> int:
@@ -732,10 +734,10 @@ def build_camt054(
     _check_sequence_number(sequence_number)
     entries = list(entries)
     if not entries:
-        raise InvalidInput("a notification needs at least one entry")
+        raise InvalidInput(Iso20022Error.EMPTY_NOTIFICATION)
     for e in entries:
         if not isinstance(e, NotificationEntry):
-            raise InvalidInput("entries must be NotificationEntry values")
+            raise InvalidInput(Iso20022Error.WRONG_ITEMS, field="entries", kind="NotificationEntry")
 
     b = _Builder(CAMT054, "BkToCstmrDbtCdtNtfctn")
     hdr = b.sub(b.top, "GrpHdr")
@@ -840,9 +842,9 @@ def write_camt053(
     """
     _check_statement_header(statement_id, created_at, account_id, currency, opening_balance_fen)
     if isinstance(closing_balance_fen, bool) or not isinstance(closing_balance_fen, int):
-        raise InvalidInput("closing_balance_fen must be an integer number of fen")
+        raise InvalidInput(Iso20022Error.NOT_FEN, field="closing_balance_fen")
     if max(abs(opening_balance_fen), abs(closing_balance_fen)) > MAX_FEN:
-        raise InvalidInput("balance is too large")
+        raise InvalidInput(Iso20022Error.BALANCE_TOO_LARGE)
     start, end = _check_period(from_to)
     _check_sequence_number(sequence_number)
     target = Path(path)
@@ -853,9 +855,8 @@ def write_camt053(
                                   entries=entries, start=start, end=end)
         if opening_balance_fen + total != closing_balance_fen:
             raise InvalidInput(
-                f"camt.053: opening balance {format_yuan(opening_balance_fen)} + credits − debits = "
-                f"{format_yuan(opening_balance_fen + total)}, but the closing balance given is "
-                f"{format_yuan(closing_balance_fen)}"
+                Iso20022Error.CLOSING_GIVEN, opening=format_yuan(opening_balance_fen),
+                computed=format_yuan(opening_balance_fen + total), closing=format_yuan(closing_balance_fen)
             )
         reader = Camt053Reader(target)
         for _entry in reader:
@@ -924,7 +925,7 @@ class Camt053Reader:
                 if stmt is None:
                     stmt, head = parent, _read_statement_head(r, parent)
                 elif parent is not stmt:
-                    raise InvalidInput("camt.053: expected exactly one <Stmt> (account statement), found more")
+                    raise InvalidInput(Iso20022Error.STATEMENTS_MORE)
                 if element is stmt:
                     continue
                 assert head is not None
@@ -939,9 +940,9 @@ class Camt053Reader:
                 element.clear()
                 parent.remove(element)
         except etree.XMLSyntaxError as exc:
-            raise InvalidInput(f"{CAMT053}: the message is not well-formed or does not conform to the schema: {exc}") from exc
+            raise InvalidInput(Iso20022Error.NOT_WELL_FORMED_OR_VALID, schema=CAMT053, error=exc) from exc
         if head is None:
-            raise InvalidInput("camt.053: expected exactly one <Stmt> (account statement), found 0")
+            raise InvalidInput(Iso20022Error.STATEMENTS_NONE)
         _check_closing(head.opening, head.opening + credits - debits, head.closing)
         self.summary = StatementSummary(
             statement_id=head.statement_id, account_id=head.account_id, currency=head.currency,
@@ -976,7 +977,7 @@ class _Reader:
     def one(self, element: etree._Element, path: str, what: str) -> etree._Element:
         found = self.all(element, path)
         if len(found) != 1:
-            raise InvalidInput(f"{self.msg}: expected exactly one {what}, found {len(found)}")
+            raise InvalidInput(Iso20022Error.EXACTLY_ONE, msg=self.msg, what=what, found=len(found))
         return found[0]
 
     def text(self, element: etree._Element, path: str) -> str | None:
@@ -1028,14 +1029,14 @@ def _fen(text: str, what: str, msg: str, *, allow_zero: bool) -> int:
     try:
         value = Decimal(text)
     except InvalidOperation as exc:
-        raise InvalidInput(f"{msg}: {what} {text!r} is not a decimal amount") from exc
+        raise InvalidInput(Iso20022Error.NOT_DECIMAL, msg=msg, what=what, text=text) from exc
     return parse_yuan(value, field=f"{msg}: {what}", allow_zero=allow_zero)
 
 
 def _parse_amount(element: etree._Element, currency: str, what: str, *, allow_zero: bool, msg: str = "camt.053") -> int:
     ccy = element.get("Ccy")
     if ccy != currency:
-        raise InvalidInput(f"{msg}: {what} is in {ccy}, but the account is in {currency}")
+        raise InvalidInput(Iso20022Error.WRONG_CURRENCY, msg=msg, what=what, currency=ccy, expected=currency)
     return _fen((element.text or "").strip(), what, msg, allow_zero=allow_zero)
 
 
@@ -1046,7 +1047,7 @@ def _parse_moment(text: str, what: str, msg: str = "camt.053") -> datetime:
             return moment if moment.tzinfo is not None else moment.replace(tzinfo=CHINA_TZ)
         return start_of_business_day(date.fromisoformat(text)).astimezone(CHINA_TZ)
     except ValueError as exc:
-        raise InvalidInput(f"{msg}: {what} {text!r} is not an ISO date or date-time") from exc
+        raise InvalidInput(Iso20022Error.NOT_MOMENT, msg=msg, what=what, text=text) from exc
 
 
 def _parse_day(element: etree._Element, r: _Reader, what: str) -> date:
@@ -1056,27 +1057,26 @@ def _parse_day(element: etree._Element, r: _Reader, what: str) -> date:
         try:
             return date.fromisoformat(day)
         except ValueError as exc:
-            raise InvalidInput(f"{r.msg}: {what} {day!r} is not an ISO date") from exc
+            raise InvalidInput(Iso20022Error.NOT_ISO_DATE, msg=r.msg, what=what, day=day) from exc
     moment = r.text(element, "c:DtTm")
     if moment is None:
-        raise InvalidInput(f"{r.msg}: {what} has neither a date nor a date-time")
+        raise InvalidInput(Iso20022Error.NO_DATE, msg=r.msg, what=what)
     return _parse_moment(moment, what, r.msg).astimezone(CHINA_TZ).date()
 
 
 def _direction(text: str | None, what: str, msg: str = "camt.053") -> Direction:
     if text not in ("CRDT", "DBIT"):
-        raise InvalidInput(f"{msg}: {what} has credit/debit indicator {text!r}")
+        raise InvalidInput(Iso20022Error.INDICATOR, msg=msg, what=what, text=text)
     return text  # type: ignore[return-value]
 
 
 def _check_closing(opening: int, computed: int, closing: int) -> None:
     if computed != closing:
         raise InvalidInput(
-            f"camt.053: opening balance {format_yuan(opening)} + credits − debits = {format_yuan(computed)}, "
-            f"but the closing balance says {format_yuan(closing)}",
-            opening=format_yuan(opening),
-            computed_closing=format_yuan(computed),
-            stated_closing=format_yuan(closing),
+            Iso20022Error.CLOSING_SAYS, opening=format_yuan(opening), computed=format_yuan(computed),
+            closing=format_yuan(closing),
+            details={"opening": format_yuan(opening), "computed_closing": format_yuan(computed),
+                     "stated_closing": format_yuan(closing)},
         )
 
 
@@ -1097,12 +1097,12 @@ def _read_statement_head(r: _Reader, stmt: etree._Element) -> _StatementHead:
         code = r.text(bal, "c:Tp/c:CdOrPrtry/c:Cd")
         if code in ("OPBD", "PRCD", "CLBD"):
             if code in balances:
-                raise InvalidInput(f"camt.053: balance {code} appears more than once")
+                raise InvalidInput(Iso20022Error.BALANCE_TWICE, code=code)
             balances[code] = bal
     opening_bal = balances.get("OPBD", balances.get("PRCD"))
     closing_bal = balances.get("CLBD")
     if opening_bal is None or closing_bal is None:
-        raise InvalidInput("camt.053: the statement needs an opening (OPBD) and a closing (CLBD) balance")
+        raise InvalidInput(Iso20022Error.BALANCES_NEEDED)
     currency = r.text(stmt, "c:Acct/c:Ccy") or r.one(opening_bal, "c:Amt", "balance amount").get("Ccy")
     _check_currency(currency)
 
@@ -1127,17 +1127,17 @@ def _booked_entry_basics(r: _Reader, ntry: _Kids, what: str, currency: str) -> t
     sts_kids = r.kids(sts) if sts is not None else None
     status = (sts_kids.text("Cd") or sts_kids.text("Prtry")) if sts_kids is not None else None
     if status != "BOOK":
-        raise InvalidInput(f"{r.msg}: {what} has status {status!r}; a statement may only hold booked entries")
+        raise InvalidInput(Iso20022Error.NOT_BOOKED, msg=r.msg, what=what, status=status)
     amounts = ntry.all("Amt")
     if len(amounts) != 1:
-        raise InvalidInput(f"{r.msg}: expected exactly one {what} amount, found {len(amounts)}")
+        raise InvalidInput(Iso20022Error.EXACTLY_ONE_AMOUNT, msg=r.msg, what=what, found=len(amounts))
     amount = _parse_amount(amounts[0], currency, f"{what} amount", allow_zero=False, msg=r.msg)
     direction = _direction(ntry.text("CdtDbtInd"), what, r.msg)
     booking = ntry.first("BookgDt")
     booking_kids = r.kids(booking) if booking is not None else None
     booked_text = (booking_kids.text("DtTm") or booking_kids.text("Dt")) if booking_kids is not None else None
     if not booked_text:
-        raise InvalidInput(f"{r.msg}: {what} has no booking date")
+        raise InvalidInput(Iso20022Error.NO_BOOKING_DATE, msg=r.msg, what=what)
     return amount, direction, _parse_moment(booked_text, f"{what} booking date", r.msg)
 
 
@@ -1150,9 +1150,9 @@ def _transaction_amount(
     elif txs == 1:
         amount = entry_amount
     else:
-        raise InvalidInput(f"{r.msg}: {what} has no amount but the entry holds several transactions")
+        raise InvalidInput(Iso20022Error.NO_TRANSACTION_AMOUNT, msg=r.msg, what=what)
     if _direction(tx.text("CdtDbtInd") or direction, what, r.msg) != direction:
-        raise InvalidInput(f"{r.msg}: {what} goes the other way than its entry")
+        raise InvalidInput(Iso20022Error.OTHER_WAY, msg=r.msg, what=what)
     return amount
 
 
@@ -1234,13 +1234,13 @@ def _read_statement_entry(r: _Reader, ntry: etree._Element, n: int, currency: st
         elif name == "NtryDtls":
             txs.extend(tx for tx_name, tx in _local_children(child, prefix_len) if tx_name == "TxDtls")
     if status != "BOOK":
-        raise InvalidInput(f"camt.053: {what} has status {status!r}; a statement may only hold booked entries")
+        raise InvalidInput(Iso20022Error.NOT_BOOKED, msg="camt.053", what=what, status=status)
     if len(amounts) != 1:
-        raise InvalidInput(f"camt.053: expected exactly one {what} amount, found {len(amounts)}")
+        raise InvalidInput(Iso20022Error.EXACTLY_ONE_AMOUNT, msg="camt.053", what=what, found=len(amounts))
     amount = _statement_amount(amounts[0], currency, f"{what} amount")
     direction = _direction(direction_text, what)
     if not booked_text:
-        raise InvalidInput(f"camt.053: {what} has no booking date")
+        raise InvalidInput(Iso20022Error.NO_BOOKING_DATE, msg="camt.053", what=what)
     booked_at = _parse_moment(booked_text, f"{what} booking date")
     if not txs:
         return [StatementEntry(NOT_PROVIDED, amount, direction, booked_at, "", entry_ref)]
@@ -1254,13 +1254,13 @@ def _read_statement_entry(r: _Reader, ntry: etree._Element, n: int, currency: st
         elif len(txs) == 1:
             tx_amount = amount
         else:
-            raise InvalidInput(f"camt.053: {tx_what} has no amount but the entry holds several transactions")
+            raise InvalidInput(Iso20022Error.NO_TRANSACTION_AMOUNT, msg="camt.053", what=tx_what)
         if _direction(fields.direction or direction, tx_what) != direction:
-            raise InvalidInput(f"camt.053: {tx_what} goes the other way than its entry")
+            raise InvalidInput(Iso20022Error.OTHER_WAY, msg="camt.053", what=tx_what)
         parts.append(StatementEntry(fields.end_to_end_id or NOT_PROVIDED, tx_amount, direction, booked_at,
                                     fields.remittance, fields.bank_reference or entry_ref))
     if sum(p.amount_fen for p in parts) != amount:
-        raise InvalidInput(f"camt.053: the transactions of {what} do not add up to its amount")
+        raise InvalidInput(Iso20022Error.TRANSACTIONS_SUM, msg="camt.053", what=what)
     return parts
 
 
@@ -1328,19 +1328,17 @@ class PaymentInitiation:
 def _check_count_and_sum(r: _Reader, element: etree._Element, payments: Sequence[PaymentInstruction], what: str) -> None:
     stated = r.text(element, "c:NbOfTxs")
     if stated is not None and int(stated) != len(payments):
-        raise InvalidInput(f"pain.001: {what} says {stated} transactions but holds {len(payments)}")
+        raise InvalidInput(Iso20022Error.PAIN001_COUNT, what=what, stated=stated, held=len(payments))
     control = r.text(element, "c:CtrlSum")
     if control is not None:
         total = sum(p.amount_fen for p in payments)
         if _fen(control, f"{what} control sum", "pain.001", allow_zero=True) != total:
-            raise InvalidInput(
-                f"pain.001: {what} control sum {control} is not the sum of its payments, {format_yuan(total)}"
-            )
+            raise InvalidInput(Iso20022Error.PAIN001_CONTROL_SUM, what=what, control=control, total=format_yuan(total))
 
 
 def _read_payment(r: _Reader, tx: etree._Element, requested: date, what: str) -> PaymentInstruction:
     if r.all(tx, "c:Amt/c:EqvtAmt"):
-        raise InvalidInput(f"pain.001: {what} gives an equivalent amount; only an instructed amount is accepted")
+        raise InvalidInput(Iso20022Error.PAIN001_EQUIVALENT, what=what)
     amt = r.one(tx, "c:Amt/c:InstdAmt", f"{what} instructed amount")
     currency = amt.get("Ccy") or ""
     _check_currency(currency)
@@ -1348,7 +1346,7 @@ def _read_payment(r: _Reader, tx: etree._Element, requested: date, what: str) ->
     creditor_name = r.text(tx, "c:Cdtr/c:Nm")
     account = r.account(tx, "c:CdtrAcct")
     if not creditor_name or not account:
-        raise InvalidInput(f"pain.001: {what} needs the creditor's name and account")
+        raise InvalidInput(Iso20022Error.PAIN001_CREDITOR, what=what)
     return PaymentInstruction(
         end_to_end_id=r.text(tx, "c:PmtId/c:EndToEndId") or "",
         amount_fen=amount,
@@ -1380,7 +1378,7 @@ def parse_pain001(xml: bytes) -> PaymentInitiation:
         for k, tx in enumerate(r.all(pmt, "c:CdtTrfTxInf"), start=1):
             payment = _read_payment(r, tx, requested, f"block {n} payment {k}")
             if payment.end_to_end_id in seen:
-                raise InvalidInput(f"pain.001: end-to-end id {payment.end_to_end_id!r} appears twice in the message")
+                raise InvalidInput(Iso20022Error.PAIN001_END_TO_END_TWICE, id=payment.end_to_end_id)
             seen.add(payment.end_to_end_id)
             payments.append(payment)
         _check_count_and_sum(r, pmt, payments, f"block {n}")
@@ -1417,7 +1415,7 @@ def _read_transaction_status(r: _Reader, tx: etree._Element, payment_info_id: st
     e2e = r.text(tx, "c:OrgnlEndToEndId")
     status = r.text(tx, "c:TxSts")
     if not e2e or not status:
-        raise InvalidInput("pain.002: every transaction status needs its original EndToEndId and a status")
+        raise InvalidInput(Iso20022Error.PAIN002_TRANSACTION)
     code, info = _read_reason(r, tx)
     amount_fen: int | None = None
     currency = "CNY"
@@ -1433,7 +1431,7 @@ def _read_transaction_status(r: _Reader, tx: etree._Element, payment_info_id: st
             payment_info_id=payment_info_id,
         )
     except InvalidInput as exc:
-        raise InvalidInput(f"pain.002: {exc.message}") from exc
+        raise InvalidInput(Iso20022Error.PAIN002_INNER, error=inner(exc)) from exc
 
 
 def parse_pain002(xml: bytes) -> PaymentStatusReport:
@@ -1451,7 +1449,7 @@ def parse_pain002(xml: bytes) -> PaymentStatusReport:
     grp = r.one(top, "c:OrgnlGrpInfAndSts", "<OrgnlGrpInfAndSts>")
     group_status = r.text(grp, "c:GrpSts") or ""
     if group_status and group_status not in GROUP_STATUSES:
-        raise InvalidInput(f"pain.002: group status {group_status!r} is not one of {sorted(GROUP_STATUSES)}")
+        raise InvalidInput(Iso20022Error.PAIN002_GROUP_STATUS, status=group_status, choices=OneOf(sorted(GROUP_STATUSES)))
     group_reason, _info = _read_reason(r, grp)
     transactions = [
         _read_transaction_status(r, tx, r.text(block, "c:OrgnlPmtInfId") or "")
@@ -1459,7 +1457,7 @@ def parse_pain002(xml: bytes) -> PaymentStatusReport:
         for tx in r.all(block, "c:TxInfAndSts")
     ]
     if not group_status and not transactions:
-        raise InvalidInput("pain.002: the report has neither a group status nor a transaction status")
+        raise InvalidInput(Iso20022Error.PAIN002_EMPTY)
     return PaymentStatusReport(
         message_id=r.text(hdr, "c:MsgId") or "",
         created_at=_parse_moment(r.text(hdr, "c:CreDtTm") or "", "creation time", "pain.002"),
@@ -1483,11 +1481,11 @@ def _read_notification_entries(r: _Reader, ntry: etree._Element, n: int, currenc
     entry_ref = kids.text("AcctSvcrRef") or ""
     txs = r.all(ntry, "c:NtryDtls/c:TxDtls")
     if not txs:
-        raise InvalidInput(f"camt.054: {what} has no transaction details: the platform cannot tell whose money it is")
+        raise InvalidInput(Iso20022Error.CAMT054_NO_DETAILS, what=what)
     parts = [_read_notification_tx(r, tx, k, len(txs), what, amount, direction, booked_at, value_date, entry_ref,
                                    currency) for k, tx in enumerate(txs, start=1)]
     if sum(p.amount_fen for p in parts) != amount:
-        raise InvalidInput(f"camt.054: the transactions of {what} do not add up to its amount")
+        raise InvalidInput(Iso20022Error.TRANSACTIONS_SUM, msg="camt.054", what=what)
     return parts
 
 
@@ -1499,7 +1497,7 @@ def _read_notification_tx(
     tx_amount = _transaction_amount(r, r.kids(tx), txs, amount, direction, currency, tx_what)
     bank_reference = r.text(tx, "c:Refs/c:AcctSvcrRef") or entry_ref
     if not bank_reference:
-        raise InvalidInput(f"camt.054: {tx_what} has no bank reference (AcctSvcrRef)")
+        raise InvalidInput(Iso20022Error.CAMT054_NO_REFERENCE, what=tx_what)
     counterparty = "Dbtr" if direction == "CRDT" else "Cdtr"
     try:
         return NotificationEntry(
@@ -1517,7 +1515,7 @@ def _read_notification_tx(
             return_reason=r.text(tx, "c:RtrInf/c:Rsn/c:Cd") or "",
         )
     except InvalidInput as exc:
-        raise InvalidInput(f"camt.054: {tx_what}: {exc.message}") from exc
+        raise InvalidInput(Iso20022Error.CAMT054_INNER, what=tx_what, error=inner(exc)) from exc
 
 
 def parse_camt054(xml: bytes) -> Notification:

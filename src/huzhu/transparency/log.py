@@ -33,6 +33,7 @@ from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from huzhu.errors import Conflict, InvalidInput, NotFound
+from huzhu.transparency.errors import LogError
 from huzhu.transparency.models import LogCheckpoint, LogCosignature, LogTile, PublicRecord
 from huzhu_verify.checkpoint import Checkpoint, open_checkpoint
 from huzhu_verify.errors import TileNotFoundError, VerificationError
@@ -152,8 +153,7 @@ class _TileExtender:
                 self.session.add(LogTile(level=level, tile_index=index, hashes=data))
             elif bytes(row.hashes) != data:
                 if len(row.hashes) > len(data) or bytes(row.hashes) != data[: len(row.hashes)]:
-                    raise Conflict(f"stored tile {level}/{index} disagrees with the leaves being added; "
-                                   "run huzhu ledger check")
+                    raise Conflict(LogError.TILE_DISAGREES, level=level, index=index)
                 row.hashes = data
         self.session.flush()
         return edge_root(self.edge) if self.size else EMPTY_ROOT
@@ -185,10 +185,10 @@ def sign_checkpoint(session: Session, signer: Ed25519Signer, *, now: datetime) -
     extender = _TileExtender(session, size)
     for row in rows:
         if row.leaf_index != extender.size:
-            raise Conflict(f"public record {extender.size} is missing (next is {row.leaf_index}); not signing")
+            raise Conflict(LogError.RECORD_GAP, missing=extender.size, next=row.leaf_index)
         leaf = leaf_hash(row.payload.encode("utf-8"))
         if leaf.hex() != row.leaf_hash:
-            raise Conflict(f"public record {row.leaf_index}: content does not match its hash; not signing")
+            raise Conflict(LogError.RECORD_HASH, record=row.leaf_index)
         extender.add(leaf)
     if extender.size == size and previous is not None:
         return None
@@ -267,7 +267,7 @@ def current_view(session: Session) -> CheckpointView | None:
 def require_view(session: Session) -> CheckpointView:
     view = current_view(session)
     if view is None:
-        raise NotFound("the public log has no signed checkpoint yet")
+        raise NotFound(LogError.NO_CHECKPOINT)
     return view
 
 
@@ -321,10 +321,10 @@ def inclusion(session: Session, index: int, tree_size: int | None = None) -> dic
     view = require_view(session)
     size = view.tree_size if tree_size is None else tree_size
     if not 0 < size <= view.tree_size:
-        raise InvalidInput(f"tree_size must be between 1 and {view.tree_size}, the latest checkpoint's size",
-                           tree_size=size, latest=view.tree_size)
+        raise InvalidInput(LogError.TREE_SIZE_RANGE, latest=view.tree_size,
+                           details={"tree_size": size, "latest": view.tree_size})
     if not 0 <= index < size:
-        raise InvalidInput(f"index must be between 0 and {size - 1} for tree_size {size}", index=index)
+        raise InvalidInput(LogError.INDEX_RANGE, last=size - 1, size=size, details={"index": index})
     signed, root = _signed_view(session, view, size)
     ranges = inclusion_ranges(index, size) + [(index, index + 1)] + ([] if root else [(0, size)])
     reader = TileHashReader(_PrefetchedTiles(session, view.tree_size, ranges), view.tree_size)
@@ -339,9 +339,9 @@ def consistency(session: Session, first: int, second: int | None = None) -> dict
     view = require_view(session)
     second = view.tree_size if second is None else second
     if not 0 < second <= view.tree_size:
-        raise InvalidInput(f"to must be between 1 and {view.tree_size}, the latest checkpoint's size", to=second)
+        raise InvalidInput(LogError.TO_RANGE, latest=view.tree_size, details={"to": second})
     if not 0 < first <= second:
-        raise InvalidInput(f"from must be between 1 and to ({second})", **{"from": first})  # type: ignore[call-overload]
+        raise InvalidInput(LogError.FROM_RANGE, to=second, details={"from": first})
     signed_first, first_root = _signed_view(session, view, first)
     signed_second, second_root = _signed_view(session, view, second)
     ranges = (consistency_ranges(first, second) + ([] if first_root else [(0, first)])
@@ -358,7 +358,7 @@ def entries(session: Session, start: int, limit: int) -> tuple[list[PublicRecord
     """Records ``start`` … ``start + limit - 1`` that are inside the latest checkpoint."""
     view = require_view(session)
     if not 0 <= start < view.tree_size:
-        raise InvalidInput(f"start must be between 0 and {view.tree_size - 1}", start=start)
+        raise InvalidInput(LogError.START_RANGE, last=view.tree_size - 1, details={"start": start})
     end = min(start + limit, view.tree_size)
     rows = list(session.scalars(select(PublicRecord).where(PublicRecord.leaf_index >= start,
                                                           PublicRecord.leaf_index < end)
@@ -481,7 +481,7 @@ def log_verifier_key(session: Session) -> str:
     """The log's verifier key (public; C2SP note key text)."""
     signer = session.info.get(SIGNER_INFO_KEY)
     if not isinstance(signer, Ed25519Signer):
-        raise NotFound("this process has no public log key")
+        raise NotFound(LogError.NO_LOG_KEY)
     return signer.verifier.vkey
 
 
@@ -490,7 +490,7 @@ def tile_ref(path: str) -> TileRef:
     try:
         return parse_tile_path(path)
     except (VerificationError, ValueError):
-        raise NotFound(f"{path} is not a tile path") from None
+        raise NotFound(LogError.NOT_A_TILE_PATH, path=path) from None
 
 
 def tile_file(session: Session, ref: TileRef) -> bytes:
@@ -504,15 +504,15 @@ def tile_file(session: Session, ref: TileRef) -> bytes:
     if ref.is_entries:
         first = ref.index * TILE_WIDTH
         if first + ref.width > size:
-            raise NotFound(f"{ref.path} is not in the log")
+            raise NotFound(LogError.NOT_IN_LOG, path=ref.path)
         rows = session.scalars(select(PublicRecord.payload).where(PublicRecord.leaf_index >= first,
                                                                   PublicRecord.leaf_index < first + ref.width)
                                .order_by(PublicRecord.leaf_index)).all()
         if len(rows) != ref.width:
-            raise NotFound(f"{ref.path}: records are missing")
+            raise NotFound(LogError.TILE_RECORDS_MISSING, path=ref.path)
         return format_entry_bundle(p.encode("utf-8") for p in rows)
     if (ref.index * TILE_WIDTH + ref.width) << (TILE_HEIGHT * ref.level) > size:
-        raise NotFound(f"{ref.path} is not in the log")
+        raise NotFound(LogError.NOT_IN_LOG, path=ref.path)
     try:
         return DbTileReader(session).read_tile(ref)
     except TileNotFoundError as exc:

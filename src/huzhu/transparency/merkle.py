@@ -29,6 +29,7 @@ import hmac
 from collections.abc import Iterable, Sequence
 
 from huzhu.errors import InvalidInput
+from huzhu.transparency.errors import LogError
 
 __all__ = [
     "EMPTY_ROOT",
@@ -69,7 +70,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 def _check_hash(value: bytes, what: str) -> None:
     if not isinstance(value, bytes | bytearray) or len(value) != HASH_SIZE:
-        raise InvalidInput(f"{what} must be a {HASH_SIZE}-byte SHA-256 hash")
+        raise InvalidInput(LogError.NOT_A_HASH, what=what, size=HASH_SIZE)
 
 
 class StreamingRoot:
@@ -94,7 +95,7 @@ class StreamingRoot:
     def add(self, leaf_hash_: bytes) -> None:
         """Append one leaf *hash* (already ``leaf_hash(data)``, 32 bytes)."""
         if len(leaf_hash_) != HASH_SIZE:
-            raise InvalidInput(f"leaf hash #{self._count} must be {HASH_SIZE} bytes, got {len(leaf_hash_)}")
+            raise InvalidInput(LogError.LEAF_HASH_SIZE, number=self._count, size=HASH_SIZE, got=len(leaf_hash_))
         h = bytes(leaf_hash_)
         count = self._count
         stack = self._stack
@@ -144,7 +145,7 @@ def inclusion_proof(hashes: Sequence[bytes], index: int) -> list[bytes]:
     """Audit path PATH(index, D[n]) of RFC 9162 §2.1.3.1 for the leaf at ``index``; leaf-to-root order."""
     n = len(hashes)
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
-        raise InvalidInput(f"leaf index {index!r} is outside the tree of {n} leaves")
+        raise InvalidInput(LogError.LEAF_INDEX, index=index, leaves=n)
     collected: list[bytes] = []  # root-to-leaf order while descending
     start, end, m = 0, n, index
     while end - start > 1:
@@ -166,7 +167,7 @@ def consistency_proof(hashes: Sequence[bytes], old_size: int) -> list[bytes]:
     """
     n = len(hashes)
     if isinstance(old_size, bool) or not isinstance(old_size, int) or not 0 < old_size <= n:
-        raise InvalidInput(f"old tree size {old_size!r} must be between 1 and the current tree size {n}")
+        raise InvalidInput(LogError.OLD_SIZE, old=old_size, size=n)
     collected: list[bytes] = []
     start, end, m, complete = 0, n, old_size, True
     while m != end - start:

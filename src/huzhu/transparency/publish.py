@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from huzhu.errors import Conflict, NotFound
+from huzhu.transparency.errors import LogError
 from huzhu.transparency.log import (
     DbTileReader,
     checkpoint_with_cosignatures,
@@ -56,22 +57,21 @@ def publish_tiles(session: Session, directory: Path, signer: Ed25519Signer, *, d
     """Bring ``directory`` up to the latest signed checkpoint (see the module docstring)."""
     row = latest_checkpoint(session)
     if row is None:
-        raise NotFound("the public log has no signed checkpoint yet")
+        raise NotFound(LogError.NO_CHECKPOINT)
     directory = Path(directory)
     with TileLogWriter(directory, signer, durable=durable) as writer:
         previous = writer.size
         if previous > row.tree_size:
-            raise Conflict(f"{directory} holds a larger log ({previous}) than the database ({row.tree_size})")
+            raise Conflict(LogError.DIRECTORY_LARGER, directory=directory, previous=previous, size=row.tree_size)
         payloads = session.scalars(select(PublicRecord.payload).where(PublicRecord.leaf_index >= previous,
                                                                       PublicRecord.leaf_index < row.tree_size)
                                    .order_by(PublicRecord.leaf_index)).yield_per(5000)
         writer.append(p.encode("utf-8") for p in payloads)
         if writer.size != row.tree_size:
-            raise Conflict(f"records are missing: the directory reached {writer.size}, the log is {row.tree_size}")
+            raise Conflict(LogError.RECORDS_MISSING, reached=writer.size, size=row.tree_size)
         publication = writer.publish()
         if publication.note.decode("utf-8") != row.note:
-            raise Conflict(f"the tiles written to {directory} do not match the signed checkpoint of size "
-                           f"{row.tree_size}; run huzhu ledger check")
+            raise Conflict(LogError.TILES_MISMATCH, directory=directory, size=row.tree_size)
         atomic_write(directory / "checkpoint", checkpoint_with_cosignatures(session, row).encode("utf-8"),
                      durable=durable)
     atomic_write(directory / KEY_FILE, (signer.verifier.vkey + "\n").encode("ascii"), durable=durable)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from huzhu.errors import NotFound
 from huzhu.numbering import next_number
+from huzhu.transparency.errors import LogError
 from huzhu.transparency.log import (
     APPENDED_INFO_KEY,
     SIGNER_INFO_KEY,
@@ -66,10 +67,10 @@ def record_proof(session: Session, record_id: int) -> dict[str, Any]:
     """An RFC 9162 inclusion proof of one record in the latest signed checkpoint, read from the tiles."""
     index = session.scalar(select(PublicRecord.leaf_index).where(PublicRecord.id == record_id))
     if index is None:
-        raise NotFound(f"public record {record_id} does not exist")
+        raise NotFound(LogError.NO_SUCH_RECORD, record=record_id)
     row = latest_checkpoint(session)
     if row is None or index >= row.tree_size:
-        raise NotFound(f"public record {record_id} is not in a signed checkpoint yet")
+        raise NotFound(LogError.RECORD_NOT_SIGNED, record=record_id)
     reader = TileHashReader(DbTileReader(session), row.tree_size)
     return {
         "record_id": record_id,
