@@ -32,7 +32,7 @@ class ErrorCode(MessageCode):
 
 class CommonError(ErrorCode):
     """Generic codes, one per kind of error: what an error raised with a bare English sentence
-    (code not yet given to it: the ledger, custody and transparency internals) answers as its
+    (the old form, with no code given to it) answers as its
     code, and what a Chinese page shows for it. The English sentence stays the API's ``detail``."""
 
     BAD_REQUEST = ("common.bad_request", "the request could not be carried out")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from e2e.helpers import PASSWORD, LiveServer, actor, create_staff
+from e2e.helpers import PASSWORD, LiveServer, actor, create_staff, page_csrf, web_login
 from huzhu.accounts import service as accounts
 from huzhu.app import build_platform, create_app
 from huzhu.banking import sync as banking
@@ -79,15 +79,28 @@ def test_bank_reference_and_the_exceptions_queue(bank_live: LiveServer) -> None:
 
     assert auditor.post(f"/custody/exceptions/{item['id']}/proposal",
                         json={"resolution": "acknowledge", "note": "x"}).status_code == 403
+    wrong = admin.post(f"/custody/exceptions/{item['id']}/proposal", json={"resolution": "reinstruct", "note": "x"})
+    assert wrong.status_code == 422 and wrong.headers["content-type"].startswith("application/problem+json")
+    assert (wrong.json()["code"], wrong.json()["params"]) == (
+        "banking.resolution_not_allowed", {"kind": "unknown_reference", "choices": ["book_to_member", "acknowledge"]})
+    assert wrong.json()["detail"] == "a unknown_reference exception is resolved by one of book_to_member or acknowledge"
     proposed = admin.post(f"/custody/exceptions/{item['id']}/proposal",
                           json={"resolution": "book_to_member", "target": str(member_id), "note": "called us"})
     assert proposed.status_code == 200 and proposed.json()["status"] == "proposed"
     own = admin.post(f"/custody/exceptions/{item['id']}/approval")
     assert own.status_code == 403 and own.headers["content-type"].startswith("application/problem+json")
+    assert own.json()["code"] == "banking.four_eyes" and own.json()["type"] == "/problems/forbidden"
+    page = web_login(bank_live, "admin@huzhu.test")  # the pages say it in the reader's language: Chinese by default
+    form = {"csrf_token": page_csrf(page, "/staff/custody")}
+    refused = page.post(f"/staff/custody/{item['id']}/approve", data=form)
+    assert refused.status_code == 403 and "双人复核：处理方案须由提出人以外的工作人员批准" in refused.text
+    refused = page.post(f"/staff/custody/{item['id']}/approve", data=form, headers={"Accept-Language": "en"})
+    assert "four eyes: the staff member who proposed a resolution cannot approve it" in refused.text
+    page.close()
     approved = reviewer.post(f"/custody/exceptions/{item['id']}/approval")
     assert approved.status_code == 200 and approved.json()["status"] == "resolved"
     again = reviewer.post(f"/custody/exceptions/{item['id']}/approval")
-    assert again.status_code == 409
+    assert again.status_code == 409 and again.json()["code"] == "banking.nothing_to_approve"
     with platform.factory() as s:
         from huzhu.members.models import Member
 

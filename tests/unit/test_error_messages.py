@@ -28,7 +28,7 @@ from huzhu.web.words import ENUMS, LABELS, error_text, word
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "huzhu"
 CATALOG = SRC / "web" / "translations" / "zh_CN" / "LC_MESSAGES" / "messages.po"
-NOT_YET_CODED = ("ledger",)  # their owners give their errors codes
+NOT_YET_CODED: tuple[str, ...] = ()  # every room raises coded errors now
 
 
 def zh(exc: DomainError) -> str:
@@ -66,7 +66,7 @@ def test_a_code_takes_exactly_its_values() -> None:
 
 
 def test_errors_raised_the_old_way_read_as_their_kind_on_chinese_pages() -> None:
-    """The ledger, custody and transparency internals still raise English sentences."""
+    """An error raised with an English sentence (the old form, still accepted) reads as its kind."""
     exc = InsufficientFunds("available balance %(available)s yuan is less than %(amount)s yuan",
                             params={"available": "1.00", "amount": "3.00"}, account_id=7)
     assert exc.message == "available balance 1.00 yuan is less than 3.00 yuan" and exc.details == {"account_id": 7}

@@ -119,7 +119,7 @@ class BulkTransfer:
         values = dict(params or {})
         clash = {_TRANSFER_PARAM, _DIRECTION_PARAM, _AFTER_PARAM} & values.keys()
         if clash:
-            raise InvalidInput(f"leg source parameters may not be named {', '.join(sorted(clash))}")
+            raise InvalidInput(LedgerError.RESERVED_PARAMS, names=tuple(sorted(clash)))
         legs = _legs_subquery(source)
         written = select(
             bindparam(_TRANSFER_PARAM, self.transfer.id, type_=BigInteger), legs.c.account_id,
@@ -184,14 +184,12 @@ class BulkTransfer:
     def _refuse_leg(self, account_id: int, amount: int, column: str) -> None:
         account = self._session.get(LedgerAccount, account_id, populate_existing=True)
         if account is None:
-            raise NotFound(f"ledger account {account_id} does not exist")
+            raise NotFound(LedgerError.NO_SUCH_ACCOUNT, account=account_id)
         result = overflow_of(_totals(account), {column: amount})
         if result is not None:
             raise LedgerOverflow(result, account=account_id)
-        raise InsufficientFunds(
-            "available balance %(available)s yuan is less than %(amount)s yuan", account_id=account_id,
-            params={"available": format_yuan(account.available), "amount": format_yuan(amount)},
-        )
+        raise InsufficientFunds(LedgerError.INSUFFICIENT, available=format_yuan(account.available),
+                                amount=format_yuan(amount), details={"account_id": account_id})
 
     def open_credited_accounts(self, balances: Sequence[int], *, kind: str = MEMBER_BALANCE) -> range:
         """Open one liability account per balance, already credited with it: the account rows
@@ -199,13 +197,13 @@ class BulkTransfer:
         driver's fastest path (``COPY`` on PostgreSQL). Returns the new ids, in ``balances`` order."""
         self._check_writable()
         if kind not in (MEMBER_BALANCE, CASE_POOL):
-            raise InvalidInput(f"only liability accounts are opened with a credit, not {kind!r}")
+            raise InvalidInput(LedgerError.ONLY_LIABILITIES, kind=kind)
         if not balances:
             return range(0)
         funded = 0
         for balance in balances:
             if type(balance) is not int or balance < 0:
-                raise InvalidInput("an opening balance must be a whole number of fen, zero or more")
+                raise InvalidInput(LedgerError.OPENING_BALANCE)
             if balance > MAX_TOTAL:
                 raise LedgerOverflow(LedgerError.OVERFLOWS_CREDITS_POSTED, account=0)
             funded += balance > 0
@@ -273,16 +271,13 @@ class BulkTransfer:
 
     def _replay_matches(self, entries: int, amount: int) -> Transfer:
         if (self.transfer.entry_count, self.transfer.amount) != (entries, amount):
-            raise IdempotencyConflict(
-                f"idempotency key {self.transfer.idempotency_key!r} was already used for a transfer of "
-                f"{self.transfer.entry_count} legs totalling {self.transfer.amount} fen"
-            )
+            raise IdempotencyConflict(LedgerError.KEY_REUSED_BULK, key=self.transfer.idempotency_key,
+                                      legs=self.transfer.entry_count, amount=self.transfer.amount)
         return self.transfer
 
     def _check_writable(self) -> None:
         if self._finished:
-            state = "a replay of a transfer already posted" if self.replayed else "finished"
-            raise InvalidTransition(f"transfer {self.transfer.idempotency_key!r} is {state}: it takes no more legs")
+            raise InvalidTransition(LedgerError.REPLAYED if self.replayed else LedgerError.FINISHED, key=self.transfer.idempotency_key)
 
 
 def begin_bulk_transfer(
@@ -334,7 +329,7 @@ def _legs_subquery(source: LegSource) -> Subquery:
     legs = source.subquery("leg_source")
     missing = {"account_id", "amount"} - set(legs.c.keys())
     if missing:
-        raise InvalidInput(f"a leg source must select account_id and amount (missing {', '.join(sorted(missing))})")
+        raise InvalidInput(LedgerError.LEG_SOURCE_COLUMNS, missing=tuple(sorted(missing)))
     return legs
 
 

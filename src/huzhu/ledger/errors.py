@@ -10,6 +10,7 @@ side's posted and pending together.
 from __future__ import annotations
 
 from huzhu.errors import ErrorCode, InvalidInput
+from huzhu.messages import Name
 
 MAX_TOTAL = 2**63 - 1
 
@@ -33,6 +34,35 @@ class LedgerError(ErrorCode):
     OVERFLOWS_CREDITS = ("ledger.overflows_credits",
                          "refused: ledger account %(account)s's credits, posted and pending together, would pass the "
                          "largest total the ledger keeps (%(limit)s fen)")
+    KEY_REUSED = ("ledger.key_reused", "idempotency key '%(key)s' was already used for a different transfer")
+    KEY_REUSED_BULK = ("ledger.key_reused_bulk",
+                       "idempotency key '%(key)s' was already used for a transfer of %(legs)s legs totalling "
+                       "%(amount)s fen")
+    KEY_REQUIRED = ("ledger.key_required", "an idempotency key of 1 to 160 characters is required")
+    LEG_DIRECTION = ("ledger.leg_direction", "leg direction must be debit (+1) or credit (-1)")
+    LEG_AMOUNT = ("ledger.leg_amount", "every leg amount must be a positive whole number of fen")
+    ONE_EACH_SIDE = ("ledger.one_each_side", "a transfer needs at least one debit and one credit")
+    UNBALANCED = ("ledger.unbalanced", "transfer is not balanced: debits %(debits)s ≠ credits %(credits)s")
+    INSUFFICIENT = ("ledger.insufficient", "available balance %(available)s yuan is less than %(amount)s yuan")
+    NO_SUCH_ACCOUNT = ("ledger.no_such_account", "ledger account %(account)s does not exist")
+    NOT_CUSTODY_CASH = ("ledger.not_custody_cash", "ledger account %(account)s is not a custody cash account")
+    NOT_PENDING = ("ledger.not_pending", "transfer %(transfer)s is not a pending transfer")
+    ALREADY_RESOLVED = ("ledger.already_resolved", "transfer %(transfer)s was already %(status)s")
+    RESERVED_PARAMS = ("ledger.reserved_params", "leg source parameters may not be named %(names)s")
+    ONLY_LIABILITIES = ("ledger.only_liabilities", "only liability accounts are opened with a credit, not '%(kind)s'")
+    OPENING_BALANCE = ("ledger.opening_balance", "an opening balance must be a whole number of fen, zero or more")
+    FINISHED = ("ledger.finished", "transfer '%(key)s' is finished: it takes no more legs")
+    REPLAYED = ("ledger.replayed", "transfer '%(key)s' is a replay of a transfer already posted: it takes no more legs")
+    LEG_SOURCE_COLUMNS = ("ledger.leg_source_columns",
+                          "a leg source must select account_id and amount (missing %(missing)s)")
+
+
+_RESOLVED = {"posted": "入账", "voided": "作废"}
+
+
+def resolved(status: str) -> Name:
+    """A pending transfer's resolution, as the Chinese pages say it after 已."""
+    return Name(status, status, _RESOLVED.get(status, status), by_code=True)
 
 
 class LedgerOverflow(InvalidInput):

@@ -20,7 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from huzhu.db import affected_rows, sum_fen
 from huzhu.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, InvalidTransition, NotFound
-from huzhu.ledger.errors import MAX_TOTAL, LedgerOverflow, overflow_of
+from huzhu.ledger.errors import MAX_TOTAL, LedgerError, LedgerOverflow, overflow_of, resolved
 from huzhu.ledger.models import (
     CASE_POOL,
     CREDIT,
@@ -130,38 +130,36 @@ def find_transfer(session: Session, idempotency_key: str) -> Transfer | None:
 
 def _replay_or_conflict(existing: Transfer, digest: str) -> Transfer:
     if existing.content_hash != digest:
-        raise IdempotencyConflict(
-            f"idempotency key {existing.idempotency_key!r} was already used for a different transfer"
-        )
+        raise IdempotencyConflict(LedgerError.KEY_REUSED, key=existing.idempotency_key)
     return existing
 
 
 def _check_key(idempotency_key: str) -> None:
     if not idempotency_key or len(idempotency_key) > 160:
-        raise InvalidInput("an idempotency key of 1 to 160 characters is required")
+        raise InvalidInput(LedgerError.KEY_REQUIRED)
 
 
 def _check_direction(direction: int) -> None:
     if direction not in (DEBIT, CREDIT):
-        raise InvalidInput("leg direction must be debit (+1) or credit (-1)")
+        raise InvalidInput(LedgerError.LEG_DIRECTION)
 
 
 def _check_leg(direction: int, amount: object) -> None:
     _check_direction(direction)
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise InvalidInput("every leg amount must be a positive whole number of fen")
+        raise InvalidInput(LedgerError.LEG_AMOUNT)
 
 
 def _balanced_amount(legs: Sequence[Leg]) -> int:
     """Σ debits of valid, balanced legs; refuses anything else before a row is read or written."""
     if not legs:
-        raise InvalidInput("a transfer needs at least one debit and one credit")
+        raise InvalidInput(LedgerError.ONE_EACH_SIDE)
     for leg in legs:
         _check_leg(leg.direction, leg.amount)
     debits = sum(leg.amount for leg in legs if leg.direction == DEBIT)
     credits = sum(leg.amount for leg in legs if leg.direction == CREDIT)
     if debits != credits:
-        raise InvalidInput(f"transfer is not balanced: debits {debits} ≠ credits {credits}")
+        raise InvalidInput(LedgerError.UNBALANCED, debits=debits, credits=credits)
     return debits
 
 
@@ -195,10 +193,8 @@ def _check_overdraft(legs: Sequence[Leg], accounts: Mapping[int, LedgerAccount])
     for account_id, amount in debit_by_account.items():
         account = accounts.get(account_id)
         if account is not None and account.debits_must_not_exceed_credits and amount > account.available:
-            raise InsufficientFunds(
-                "available balance %(available)s yuan is less than %(amount)s yuan", account_id=account_id,
-                params={"available": format_yuan(account.available), "amount": format_yuan(amount)},
-            )
+            raise InsufficientFunds(LedgerError.INSUFFICIENT, available=format_yuan(account.available),
+                                    amount=format_yuan(amount), details={"account_id": account_id})
 
 
 def _insert_transfer(
@@ -302,10 +298,10 @@ def _refuse_move(session: Session, account_id: int, account_moves: dict[str, int
     """Why a guarded move found no row: the account does not exist, or a total would overflow."""
     account = session.get(LedgerAccount, account_id, populate_existing=True)
     if account is None:
-        raise NotFound(f"ledger account {account_id} does not exist")
+        raise NotFound(LedgerError.NO_SUCH_ACCOUNT, account=account_id)
     result = overflow_of(_totals(account), account_moves)
     if result is None:
-        raise NotFound(f"ledger account {account_id} is not a custody cash account")
+        raise NotFound(LedgerError.NOT_CUSTODY_CASH, account=account_id)
     raise LedgerOverflow(result, account=account_id)
 
 
@@ -377,13 +373,13 @@ def transfer_state(session: Session, transfer: Transfer) -> str:
 def resolve_pending(session: Session, *, pending: Transfer, post: bool, now: datetime, memo: str = "") -> Transfer:
     """Post or void a pending transfer by appending its resolution; replays return the first one."""
     if pending.status != "pending":
-        raise InvalidTransition(f"transfer {pending.id} is not a pending transfer")
+        raise InvalidTransition(LedgerError.NOT_PENDING, transfer=pending.id)
     status = "posted" if post else "voided"
     key = f"{pending.idempotency_key}:{status}"
     existing = resolution_of(session, pending)
     if existing is not None:
         if existing.status != status:
-            raise InvalidTransition(f"transfer {pending.id} was already {existing.status}")
+            raise InvalidTransition(LedgerError.ALREADY_RESOLVED, transfer=pending.id, status=resolved(existing.status))
         return existing
     # The same lock order as post_transfer: ordinary accounts by id, then custody cash shards.
     entries = session.scalars(
@@ -421,5 +417,5 @@ def resolve_pending(session: Session, *, pending: Transfer, post: bool, now: dat
 def account_or_raise(session: Session, account_id: int) -> LedgerAccount:
     account = session.get(LedgerAccount, account_id)
     if account is None:
-        raise NotFound(f"ledger account {account_id} does not exist")
+        raise NotFound(LedgerError.NO_SUCH_ACCOUNT, account=account_id)
     return account
