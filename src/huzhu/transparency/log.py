@@ -515,5 +515,5 @@ def tile_file(session: Session, ref: TileRef) -> bytes:
         raise NotFound(LogError.NOT_IN_LOG, path=ref.path)
     try:
         return DbTileReader(session).read_tile(ref)
-    except TileNotFoundError as exc:
-        raise NotFound(str(exc)) from None
+    except TileNotFoundError:
+        raise NotFound(LogError.NOT_IN_LOG, path=ref.path) from None
