@@ -215,3 +215,24 @@ def test_the_note_a_withdrawn_case_s_other_objections_get_reads_in_chinese() -> 
     assert word("zh_CN", resolution_note(stored)) == "第 12 号异议成立后，该事件已撤回"
     assert word("en", resolution_note(stored)) == stored
     assert resolution_note("医院记录确认受伤时间。") == "医院记录确认受伤时间。"  # a reviewer's own words stay as written
+
+
+def test_custody_refusals_read_in_chinese_with_their_words() -> None:
+    """The queue's kinds and resolutions, and the element of a bank message at fault, in the reader's language."""
+    from huzhu.banking.errors import BankingError, exception_kind, resolutions
+    from huzhu.custody.errors import Iso20022Error, where
+    from huzhu.messages import plain
+
+    exc = InvalidInput(BankingError.RESOLUTION_NOT_ALLOWED, kind=exception_kind("unknown_reference"),
+                       choices=resolutions(("book_to_member", "acknowledge")))
+    assert exc.message == "a unknown_reference exception is resolved by one of book_to_member or acknowledge"
+    assert zh(exc) == ("“附言无法识别的入账”类异常只能按以下方式之一处理：“记入该会员账户”（book_to_member）"
+                       "或“确认（已处理）”（acknowledge）")
+    assert {k: plain(v) for k, v in exc.params.items()} == {
+        "kind": "unknown_reference", "choices": ["book_to_member", "acknowledge"]}
+    exc = InvalidInput(Iso20022Error.NO_BOOKING_DATE, msg="camt.053", what=where("entry 3 transaction 2"))
+    assert exc.message == "camt.053: entry 3 transaction 2 has no booking date"
+    assert zh(exc) == "camt.053：第 3 笔分录的第 2 笔交易缺少记账日期"
+    assert plain(exc.params["what"]) == "entry 3 transaction 2"
+    assert where("block 2 payment 4 instructed amount").zh == "第 2 个付款批次的第 4 笔付款的指示金额"
+    assert where("an element this reader does not know").zh == "an element this reader does not know"

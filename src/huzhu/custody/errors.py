@@ -6,8 +6,42 @@
 
 from __future__ import annotations
 
+import re
+
 from huzhu.errors import DomainError, ErrorCode
-from huzhu.messages import Message
+from huzhu.messages import Message, Name
+
+_HEADS = [
+    (re.compile(r"entry (\d+)"), r"第 \1 笔分录"),
+    (re.compile(r"block (\d+)"), r"第 \1 个付款批次"),
+    (re.compile(r" transaction (\d+)"), r"的第 \1 笔交易"),
+    (re.compile(r" payment (\d+)"), r"的第 \1 笔付款"),
+    (re.compile(r"^amount of (\S+)$"), r"\1 的金额"),
+    (re.compile(r"^opening balance"), "期初余额"),
+    (re.compile(r"^closing balance"), "期末余额"),
+    (re.compile(r"^balance"), "余额"),
+    (re.compile(r"^creation time$"), "创建时间"),
+    (re.compile(r" \(account statement\)$"), "（账户对账单）"),
+    (re.compile(r" \(account notification\)$"), "（账户通知）"),
+]
+_TAILS = [(" instructed amount", "的指示金额"), (" amount", "的金额"), (" booking date", "的记账日期"),
+          (" value date", "的起息日"), (" execution date", "的执行日期"), (" control sum", "的控制总额")]
+
+
+def where(what: str) -> Name:
+    """The element at fault (``entry 3 transaction 2 amount``): the API keeps the English words, the
+    Chinese pages read 第 3 笔分录的第 2 笔交易的金额 (the English, when a form is not known here)."""
+    tails = ""
+    text = what
+    while True:
+        tail = next(((en, zh) for en, zh in _TAILS if text.endswith(en)), None)
+        if tail is None:
+            break
+        text, tails = text[: -len(tail[0])], tail[1] + tails
+    for pattern, zh in _HEADS:
+        text = pattern.sub(zh, text)
+    chinese = text + tails
+    return Name(what, what, what if re.search(r"(^|\s)[a-z]{3,}", chinese) else chinese)
 
 
 def inner(exc: DomainError) -> Message | str:

@@ -53,7 +53,7 @@ from lxml import etree
 from stdnum import iban as _iban
 
 from huzhu.clock import CHINA_TZ, start_of_business_day
-from huzhu.custody.errors import Iso20022Error, inner
+from huzhu.custody.errors import Iso20022Error, inner, where
 from huzhu.errors import InvalidInput
 from huzhu.messages import OneOf
 from huzhu.money import MAX_FEN, format_yuan, parse_yuan
@@ -977,7 +977,7 @@ class _Reader:
     def one(self, element: etree._Element, path: str, what: str) -> etree._Element:
         found = self.all(element, path)
         if len(found) != 1:
-            raise InvalidInput(Iso20022Error.EXACTLY_ONE, msg=self.msg, what=what, found=len(found))
+            raise InvalidInput(Iso20022Error.EXACTLY_ONE, msg=self.msg, what=where(what), found=len(found))
         return found[0]
 
     def text(self, element: etree._Element, path: str) -> str | None:
@@ -1029,14 +1029,14 @@ def _fen(text: str, what: str, msg: str, *, allow_zero: bool) -> int:
     try:
         value = Decimal(text)
     except InvalidOperation as exc:
-        raise InvalidInput(Iso20022Error.NOT_DECIMAL, msg=msg, what=what, text=text) from exc
+        raise InvalidInput(Iso20022Error.NOT_DECIMAL, msg=msg, what=where(what), text=text) from exc
     return parse_yuan(value, field=f"{msg}: {what}", allow_zero=allow_zero)
 
 
 def _parse_amount(element: etree._Element, currency: str, what: str, *, allow_zero: bool, msg: str = "camt.053") -> int:
     ccy = element.get("Ccy")
     if ccy != currency:
-        raise InvalidInput(Iso20022Error.WRONG_CURRENCY, msg=msg, what=what, currency=ccy, expected=currency)
+        raise InvalidInput(Iso20022Error.WRONG_CURRENCY, msg=msg, what=where(what), currency=ccy, expected=currency)
     return _fen((element.text or "").strip(), what, msg, allow_zero=allow_zero)
 
 
@@ -1047,7 +1047,7 @@ def _parse_moment(text: str, what: str, msg: str = "camt.053") -> datetime:
             return moment if moment.tzinfo is not None else moment.replace(tzinfo=CHINA_TZ)
         return start_of_business_day(date.fromisoformat(text)).astimezone(CHINA_TZ)
     except ValueError as exc:
-        raise InvalidInput(Iso20022Error.NOT_MOMENT, msg=msg, what=what, text=text) from exc
+        raise InvalidInput(Iso20022Error.NOT_MOMENT, msg=msg, what=where(what), text=text) from exc
 
 
 def _parse_day(element: etree._Element, r: _Reader, what: str) -> date:
@@ -1057,16 +1057,16 @@ def _parse_day(element: etree._Element, r: _Reader, what: str) -> date:
         try:
             return date.fromisoformat(day)
         except ValueError as exc:
-            raise InvalidInput(Iso20022Error.NOT_ISO_DATE, msg=r.msg, what=what, day=day) from exc
+            raise InvalidInput(Iso20022Error.NOT_ISO_DATE, msg=r.msg, what=where(what), day=day) from exc
     moment = r.text(element, "c:DtTm")
     if moment is None:
-        raise InvalidInput(Iso20022Error.NO_DATE, msg=r.msg, what=what)
+        raise InvalidInput(Iso20022Error.NO_DATE, msg=r.msg, what=where(what))
     return _parse_moment(moment, what, r.msg).astimezone(CHINA_TZ).date()
 
 
 def _direction(text: str | None, what: str, msg: str = "camt.053") -> Direction:
     if text not in ("CRDT", "DBIT"):
-        raise InvalidInput(Iso20022Error.INDICATOR, msg=msg, what=what, text=text)
+        raise InvalidInput(Iso20022Error.INDICATOR, msg=msg, what=where(what), text=text)
     return text  # type: ignore[return-value]
 
 
@@ -1127,17 +1127,17 @@ def _booked_entry_basics(r: _Reader, ntry: _Kids, what: str, currency: str) -> t
     sts_kids = r.kids(sts) if sts is not None else None
     status = (sts_kids.text("Cd") or sts_kids.text("Prtry")) if sts_kids is not None else None
     if status != "BOOK":
-        raise InvalidInput(Iso20022Error.NOT_BOOKED, msg=r.msg, what=what, status=status)
+        raise InvalidInput(Iso20022Error.NOT_BOOKED, msg=r.msg, what=where(what), status=status)
     amounts = ntry.all("Amt")
     if len(amounts) != 1:
-        raise InvalidInput(Iso20022Error.EXACTLY_ONE_AMOUNT, msg=r.msg, what=what, found=len(amounts))
+        raise InvalidInput(Iso20022Error.EXACTLY_ONE_AMOUNT, msg=r.msg, what=where(what), found=len(amounts))
     amount = _parse_amount(amounts[0], currency, f"{what} amount", allow_zero=False, msg=r.msg)
     direction = _direction(ntry.text("CdtDbtInd"), what, r.msg)
     booking = ntry.first("BookgDt")
     booking_kids = r.kids(booking) if booking is not None else None
     booked_text = (booking_kids.text("DtTm") or booking_kids.text("Dt")) if booking_kids is not None else None
     if not booked_text:
-        raise InvalidInput(Iso20022Error.NO_BOOKING_DATE, msg=r.msg, what=what)
+        raise InvalidInput(Iso20022Error.NO_BOOKING_DATE, msg=r.msg, what=where(what))
     return amount, direction, _parse_moment(booked_text, f"{what} booking date", r.msg)
 
 
@@ -1150,9 +1150,9 @@ def _transaction_amount(
     elif txs == 1:
         amount = entry_amount
     else:
-        raise InvalidInput(Iso20022Error.NO_TRANSACTION_AMOUNT, msg=r.msg, what=what)
+        raise InvalidInput(Iso20022Error.NO_TRANSACTION_AMOUNT, msg=r.msg, what=where(what))
     if _direction(tx.text("CdtDbtInd") or direction, what, r.msg) != direction:
-        raise InvalidInput(Iso20022Error.OTHER_WAY, msg=r.msg, what=what)
+        raise InvalidInput(Iso20022Error.OTHER_WAY, msg=r.msg, what=where(what))
     return amount
 
 
@@ -1234,13 +1234,13 @@ def _read_statement_entry(r: _Reader, ntry: etree._Element, n: int, currency: st
         elif name == "NtryDtls":
             txs.extend(tx for tx_name, tx in _local_children(child, prefix_len) if tx_name == "TxDtls")
     if status != "BOOK":
-        raise InvalidInput(Iso20022Error.NOT_BOOKED, msg="camt.053", what=what, status=status)
+        raise InvalidInput(Iso20022Error.NOT_BOOKED, msg="camt.053", what=where(what), status=status)
     if len(amounts) != 1:
-        raise InvalidInput(Iso20022Error.EXACTLY_ONE_AMOUNT, msg="camt.053", what=what, found=len(amounts))
+        raise InvalidInput(Iso20022Error.EXACTLY_ONE_AMOUNT, msg="camt.053", what=where(what), found=len(amounts))
     amount = _statement_amount(amounts[0], currency, f"{what} amount")
     direction = _direction(direction_text, what)
     if not booked_text:
-        raise InvalidInput(Iso20022Error.NO_BOOKING_DATE, msg="camt.053", what=what)
+        raise InvalidInput(Iso20022Error.NO_BOOKING_DATE, msg="camt.053", what=where(what))
     booked_at = _parse_moment(booked_text, f"{what} booking date")
     if not txs:
         return [StatementEntry(NOT_PROVIDED, amount, direction, booked_at, "", entry_ref)]
@@ -1254,13 +1254,13 @@ def _read_statement_entry(r: _Reader, ntry: etree._Element, n: int, currency: st
         elif len(txs) == 1:
             tx_amount = amount
         else:
-            raise InvalidInput(Iso20022Error.NO_TRANSACTION_AMOUNT, msg="camt.053", what=tx_what)
+            raise InvalidInput(Iso20022Error.NO_TRANSACTION_AMOUNT, msg="camt.053", what=where(tx_what))
         if _direction(fields.direction or direction, tx_what) != direction:
-            raise InvalidInput(Iso20022Error.OTHER_WAY, msg="camt.053", what=tx_what)
+            raise InvalidInput(Iso20022Error.OTHER_WAY, msg="camt.053", what=where(tx_what))
         parts.append(StatementEntry(fields.end_to_end_id or NOT_PROVIDED, tx_amount, direction, booked_at,
                                     fields.remittance, fields.bank_reference or entry_ref))
     if sum(p.amount_fen for p in parts) != amount:
-        raise InvalidInput(Iso20022Error.TRANSACTIONS_SUM, msg="camt.053", what=what)
+        raise InvalidInput(Iso20022Error.TRANSACTIONS_SUM, msg="camt.053", what=where(what))
     return parts
 
 
@@ -1328,17 +1328,17 @@ class PaymentInitiation:
 def _check_count_and_sum(r: _Reader, element: etree._Element, payments: Sequence[PaymentInstruction], what: str) -> None:
     stated = r.text(element, "c:NbOfTxs")
     if stated is not None and int(stated) != len(payments):
-        raise InvalidInput(Iso20022Error.PAIN001_COUNT, what=what, stated=stated, held=len(payments))
+        raise InvalidInput(Iso20022Error.PAIN001_COUNT, what=where(what), stated=stated, held=len(payments))
     control = r.text(element, "c:CtrlSum")
     if control is not None:
         total = sum(p.amount_fen for p in payments)
         if _fen(control, f"{what} control sum", "pain.001", allow_zero=True) != total:
-            raise InvalidInput(Iso20022Error.PAIN001_CONTROL_SUM, what=what, control=control, total=format_yuan(total))
+            raise InvalidInput(Iso20022Error.PAIN001_CONTROL_SUM, what=where(what), control=control, total=format_yuan(total))
 
 
 def _read_payment(r: _Reader, tx: etree._Element, requested: date, what: str) -> PaymentInstruction:
     if r.all(tx, "c:Amt/c:EqvtAmt"):
-        raise InvalidInput(Iso20022Error.PAIN001_EQUIVALENT, what=what)
+        raise InvalidInput(Iso20022Error.PAIN001_EQUIVALENT, what=where(what))
     amt = r.one(tx, "c:Amt/c:InstdAmt", f"{what} instructed amount")
     currency = amt.get("Ccy") or ""
     _check_currency(currency)
@@ -1346,7 +1346,7 @@ def _read_payment(r: _Reader, tx: etree._Element, requested: date, what: str) ->
     creditor_name = r.text(tx, "c:Cdtr/c:Nm")
     account = r.account(tx, "c:CdtrAcct")
     if not creditor_name or not account:
-        raise InvalidInput(Iso20022Error.PAIN001_CREDITOR, what=what)
+        raise InvalidInput(Iso20022Error.PAIN001_CREDITOR, what=where(what))
     return PaymentInstruction(
         end_to_end_id=r.text(tx, "c:PmtId/c:EndToEndId") or "",
         amount_fen=amount,
@@ -1481,11 +1481,11 @@ def _read_notification_entries(r: _Reader, ntry: etree._Element, n: int, currenc
     entry_ref = kids.text("AcctSvcrRef") or ""
     txs = r.all(ntry, "c:NtryDtls/c:TxDtls")
     if not txs:
-        raise InvalidInput(Iso20022Error.CAMT054_NO_DETAILS, what=what)
+        raise InvalidInput(Iso20022Error.CAMT054_NO_DETAILS, what=where(what))
     parts = [_read_notification_tx(r, tx, k, len(txs), what, amount, direction, booked_at, value_date, entry_ref,
                                    currency) for k, tx in enumerate(txs, start=1)]
     if sum(p.amount_fen for p in parts) != amount:
-        raise InvalidInput(Iso20022Error.TRANSACTIONS_SUM, msg="camt.054", what=what)
+        raise InvalidInput(Iso20022Error.TRANSACTIONS_SUM, msg="camt.054", what=where(what))
     return parts
 
 
@@ -1497,7 +1497,7 @@ def _read_notification_tx(
     tx_amount = _transaction_amount(r, r.kids(tx), txs, amount, direction, currency, tx_what)
     bank_reference = r.text(tx, "c:Refs/c:AcctSvcrRef") or entry_ref
     if not bank_reference:
-        raise InvalidInput(Iso20022Error.CAMT054_NO_REFERENCE, what=tx_what)
+        raise InvalidInput(Iso20022Error.CAMT054_NO_REFERENCE, what=where(tx_what))
     counterparty = "Dbtr" if direction == "CRDT" else "Cdtr"
     try:
         return NotificationEntry(
@@ -1515,7 +1515,7 @@ def _read_notification_tx(
             return_reason=r.text(tx, "c:RtrInf/c:Rsn/c:Cd") or "",
         )
     except InvalidInput as exc:
-        raise InvalidInput(Iso20022Error.CAMT054_INNER, what=tx_what, error=inner(exc)) from exc
+        raise InvalidInput(Iso20022Error.CAMT054_INNER, what=where(tx_what), error=inner(exc)) from exc
 
 
 def parse_camt054(xml: bytes) -> Notification:
