@@ -26,6 +26,7 @@ from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from huzhu.banking.statement_lines import NotSimple, Totals, statement_lines
@@ -130,6 +131,52 @@ def ensure_references(session: Session) -> int:
 
 def reference_of(session: Session, member_id: int) -> MemberReference | None:
     return session.scalar(select(MemberReference).where(MemberReference.member_id == member_id))
+
+
+def open_reference(session: Session, connector: BankConnector, *, member_id: int, now: datetime) -> MemberReference:
+    """:func:`open_reference_for` inside the caller's transaction (an API request's unit of work): if
+    the bank does not answer, the caller rolls back and nothing is kept."""
+    ref = reference_of(session, member_id)
+    if ref is None:
+        ref = MemberReference(member_id=member_id, reference=reference_for(member_id))
+        session.add(ref)
+        session.flush()
+    if ref.virtual_account is None:
+        info = connector.open_virtual_account(ref.reference)  # idempotent at the bank
+        ref.virtual_account, ref.opened_at = info.number, now
+        session.flush()
+    return ref
+
+
+def open_reference_for(factory: sessionmaker[Session], connector: BankConnector, *, member_id: int,
+                       now: datetime) -> MemberReference:
+    """Give one member a reference and open its virtual sub-account at the bank (idempotent: the bank
+    answers an opened reference with the same number). Raises :class:`BankError` if the bank does not
+    answer; the reference is then kept and the next sync opens it."""
+    try:
+        with unit_of_work(factory) as session:
+            ref = reference_of(session, member_id)
+            if ref is None:
+                ref = MemberReference(member_id=member_id, reference=reference_for(member_id))
+                session.add(ref)
+                session.flush()
+            ref_id, reference, opened = ref.id, ref.reference, ref.virtual_account is not None
+    except IntegrityError:  # a concurrent request gave it first
+        with factory() as session:
+            ref = reference_of(session, member_id)
+            assert ref is not None
+            ref_id, reference, opened = ref.id, ref.reference, ref.virtual_account is not None
+    if not opened:
+        info = connector.open_virtual_account(reference)
+        with unit_of_work(factory) as session:
+            session.execute(update(MemberReference)
+                            .where(MemberReference.id == ref_id, MemberReference.virtual_account.is_(None))
+                            .values(virtual_account=info.number, opened_at=now))
+    with factory() as session:
+        stored = session.get(MemberReference, ref_id)
+        assert stored is not None
+        session.expunge(stored)
+        return stored
 
 
 def open_references(factory: sessionmaker[Session], connector: BankConnector, *, now: datetime,
