@@ -24,6 +24,7 @@ from huzhu.claims.models import Claim, ClaimStatus, Decision, ReviewDecision
 from huzhu.clock import CHINA_TZ
 from huzhu.complaints import service as complaints
 from huzhu.complaints.models import ComplaintStatus
+from huzhu.custody.service import refuse_without_bank
 from huzhu.errors import DomainError, InvalidInput, NotFound
 from huzhu.http.audit import record_staff_read
 from huzhu.http.logs import describe_exception
@@ -374,6 +375,13 @@ RUNS = RunMonitor()
 def trigger_run(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, Role.ADMIN)
+    try:
+        refuse_without_bank(ctx.platform.custodian)  # production without HUZHU_CUSTODY_BANK
+    except DomainError as exc:
+        with ctx.platform.read_factory() as s:
+            view = admin_view(ctx, s)
+        return render(ctx, "staff/admin.html", status_code=exc.status_code, **view, run=RUNS.snapshot(),
+                      violations=None, error=domain_message(ctx, exc))
     RUNS.start(ctx.platform, now=ctx.now, actor_id=account.id)  # already running: just show its progress
     return redirect(ctx, "/admin#run-progress")
 
