@@ -159,3 +159,36 @@ def test_exceptions_queue_four_eyes(browser: Browser, bank_server: Server) -> No
     expect(member_page.get_by_test_id("balance")).to_contain_text("27.00")
     for p in (admin, reviewer, member_page):
         p.context.close()
+
+
+def test_the_admin_run_also_exchanges_messages_with_the_bank(browser: Browser, bank_server: Server) -> None:
+    """The admin's "run" button reads what the bank said (here a deposit the bank notified but nobody
+    fetched yet) and sends what the run queued, and says so; a bank that does not answer is reported
+    and the run still completes."""
+    platform: Any = bank_server.platform
+    member_id = _member_id(bank_server)
+    with platform.read_factory() as s:
+        virtual = banking.reference_of(s, member_id).virtual_account
+    assert virtual  # opened in the first test of this module
+    platform.bank.sandbox.incoming_transfer(amount="5.00", reference=virtual, payer_name="王芳",
+                                            payer_account="6222020200007654321", end_to_end_id="WEB-RUN-DEP-1")
+    admin = _log_in(browser, bank_server, bank_server.staff["admin"])
+    admin.goto(bank_server.url + "/admin")
+    admin.get_by_role("button", name="立即执行分摊和付款").click()
+    expect(admin.get_by_test_id("bank-sync")).to_contain_text("入账 1 笔充值")
+    expect(admin.get_by_test_id("bank-sync-error")).to_have_count(0)
+    _no_horizontal_scroll(admin)
+    shot(admin, "custody-admin-run-with-bank")
+    with platform.read_factory() as s:
+        from huzhu.custody.bank_models import BankEntry
+
+        assert s.scalar(select(BankEntry).where(BankEntry.end_to_end_id == "WEB-RUN-DEP-1")).kind == "deposit"
+
+    platform.bank.connector.down = True
+    try:
+        admin.goto(bank_server.url + "/admin")
+        admin.get_by_role("button", name="立即执行分摊和付款").click()
+        expect(admin.get_by_test_id("bank-sync-error")).to_contain_text("托管银行没有响应")
+    finally:
+        platform.bank.connector.down = False
+    admin.context.close()
