@@ -220,6 +220,9 @@ def batch_message(rows: list[tuple[str, datetime]]) -> bytes:
     initiations = [parse_pain001(xml.encode()) for xml, _ in rows]
     payments = [p for i in initiations for p in i.payments]
     first = initiations[0].blocks[0]
+    if any((b.debtor_name, b.debtor_account) != (first.debtor_name, first.debtor_account)
+           for i in initiations for b in i.blocks):
+        raise InvalidInput("the payments are from different debtor accounts: one message each")
     digest = hashlib.sha256("\n".join(p.end_to_end_id for p in payments).encode()).hexdigest()
     return build_pain001(message_id="B" + digest[:34].upper(), created_at=max(at for _, at in rows),
                          debtor_name=first.debtor_name, debtor_iban_or_account=first.debtor_account,
