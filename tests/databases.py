@@ -20,7 +20,8 @@ BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 def postgres_database() -> Iterator[str]:
     """A freshly created PostgreSQL database, dropped afterwards (even with connections left open)."""
     admin_url = make_url(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"huzhu_test_{uuid.uuid4().hex[:12]}"
+    # HUZHU_TEST_DB_PREFIX: runs sharing one server name their databases apart (default huzhu_test).
+    name = f"{os.environ.get('HUZHU_TEST_DB_PREFIX', 'huzhu_test')}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

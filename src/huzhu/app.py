@@ -27,10 +27,10 @@ from huzhu import __version__
 from huzhu.api.router import build_api_router
 from huzhu.api.routes.log import files_router as log_files_router
 from huzhu.banking.custodian import BankCustodian
-from huzhu.banking.link import bank_link_from_settings
+from huzhu.banking.link import BankLink, bank_link_from_settings
 from huzhu.clock import Clock, SystemClock
 from huzhu.config import Settings, get_settings
-from huzhu.custody.service import SimulatedCustodian
+from huzhu.custody.service import BankRequiredCustodian, Custodian, SimulatedCustodian
 from huzhu.db import (
     DbFailure,
     classify_failure,
@@ -106,7 +106,15 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
         catch_up_checkpoint(factory, log_signer, plans, now=clock.now())
     bank = bank_link_from_settings(settings, clock=clock)
     return Platform(settings=settings, engine=engine, factory=factory, read_factory=read_factory, plans=plans,
-                    custodian=BankCustodian() if bank else SimulatedCustodian(), bank=bank, clock=clock)
+                    custodian=custodian_for(settings, bank), bank=bank, clock=clock)
+
+
+def custodian_for(settings: Settings, bank: BankLink | None) -> Custodian:
+    """The bank's messages when a bank is configured; else the in-process simulation, in the sandbox only:
+    production without ``HUZHU_CUSTODY_BANK`` refuses every money operation (docs/custodian.md)."""
+    if bank is not None:
+        return BankCustodian()
+    return SimulatedCustodian() if settings.sandbox else BankRequiredCustodian()
 
 
 log = logging.getLogger("huzhu.api")
@@ -175,6 +183,10 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     _document_limits(app, BodyLimits.from_settings(platform.settings))
     log.info("app created", extra={"mode": platform.settings.mode,
                                    "database": platform.engine.dialect.name})
+    if getattr(platform.custodian, "bank_required", False):
+        log.warning("no custodian bank: money operations are refused", extra={
+            "fix": "set HUZHU_CUSTODY_BANK to the bank's https:// URL and HUZHU_CUSTODY_BANK_CERTS "
+                   "(docs/custodian.md), or HUZHU_MODE=sandbox"})
     return app
 
 

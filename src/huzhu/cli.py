@@ -226,11 +226,16 @@ def jobs_run(
     every: float = typer.Option(0, min=0, help="keep running every this many seconds (a scheduler); 0: once"),
 ) -> None:
     """Move every due case forward: notice ended → shared → paid; then publish proofs and reconcile."""
+    from huzhu.custody.service import refuse_without_bank
     from huzhu.jobs import run_jobs
 
     platform = _platform()
     if every and now:
         _fail("--every runs on the clock; it cannot be combined with --now")
+    try:
+        refuse_without_bank(platform.custodian)  # production without HUZHU_CUSTODY_BANK
+    except DomainError as exc:
+        _fail(exc)
     while True:
         moment = _parse_now(now, platform)
         if platform.bank is not None:
@@ -423,6 +428,10 @@ def serve(
     settings = _settings()
     if settings.sandbox and host not in LOOPBACK_HOSTS and not allow_remote_sandbox:
         _fail(f"the sandbox serves on loopback only (127.0.0.1); --host {host} needs --allow-remote-sandbox")
+    if not settings.sandbox and not settings.custody_bank.strip():
+        err.print("[yellow]warning:[/yellow] no custodian bank is configured: deposits, payouts, refunds and the "
+                  "jobs are refused in production until HUZHU_CUSTODY_BANK is set to the bank's https:// URL "
+                  "(with HUZHU_CUSTODY_BANK_CERTS; docs/custodian.md)")
     uvicorn.run("huzhu.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
                 **server_options())
 

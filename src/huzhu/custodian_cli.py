@@ -129,6 +129,8 @@ def wind_down(
     all_plans: bool = typer.Option(False, "--all", help="wind down every plan"),
     claims_days: int = typer.Option(30, "--claims-days", min=0, max=3650,
                                     help="how long the claims window stays open (published)"),
+    batch_size: int = typer.Option(500, "--batch-size", min=1, max=5000,
+                                   help="refunds per pain.001 message (each keeps its own end-to-end id)"),
 ) -> None:
     """Wind a plan down: no new joins, the claims window, open cases settled, every balance refunded
     through the bank, the final statement published. Run it again (daily) to do what is due next."""
@@ -142,7 +144,7 @@ def wind_down(
     try:
         report = advance(platform.factory, scope=ALL if all_plans else plan, claims_days=claims_days,
                          plans=platform.plans, custodian=platform.custodian, connector=platform.bank.connector,
-                         now=platform.clock.now())
+                         now=platform.clock.now(), batch=batch_size)
     except DomainError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

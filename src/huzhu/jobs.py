@@ -14,7 +14,7 @@ from huzhu.apportionment.models import RunCase
 from huzhu.apportionment.payouts import pay_out_shared_cases
 from huzhu.apportionment.service import Progress, apportion_due_cases, publish_share_roots
 from huzhu.custody.models import Reconciliation
-from huzhu.custody.service import Custodian, reconcile
+from huzhu.custody.service import Custodian, reconcile, refuse_without_bank
 from huzhu.db import unit_of_work
 from huzhu.failpoints import failpoint
 from huzhu.notices.models import Case
@@ -46,6 +46,7 @@ def run_jobs(
     factory: sessionmaker[Session], *, plans: Mapping[str, Plan], custodian: Custodian, now: datetime,
     actor_id: int | None = None, progress: Progress | None = None,
 ) -> JobReport:
+    refuse_without_bank(custodian)  # production without HUZHU_CUSTODY_BANK: nothing is run (it would pay out)
     report = JobReport()
     with unit_of_work(factory) as session:
         one_job_at_a_time(session)

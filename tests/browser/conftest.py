@@ -45,9 +45,25 @@ class Server:
 
 
 def _free_port() -> int:
+    span = os.environ.get("HUZHU_TEST_FREE_PORTS")  # "LOW-HIGH": a run that must keep to given ports
+    if span:
+        return _port_in(span)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _port_in(span: str) -> int:
+    """The first port of ``LOW-HIGH`` nobody listens on."""
+    low, high = (int(part) for part in span.split("-"))
+    for port in range(low, high + 1):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {span}")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

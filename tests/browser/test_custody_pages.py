@@ -6,6 +6,7 @@ reference is proposed by one staff member, refused to that same one, and approve
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +23,8 @@ from huzhu.custody.bank_models import CustodyException
 
 from .conftest import PASSWORD, REPO, START, Server, shot
 
-PORTS = itertools.count(18350)
+# HUZHU_TEST_PORT_BASE: a run that must keep to given ports (this module takes base+5 .. base+9).
+PORTS = itertools.count(int(os.environ.get("HUZHU_TEST_PORT_BASE", "18345")) + 5)
 PHONE = "13800000077"
 
 
@@ -99,7 +101,15 @@ def test_member_pays_as_their_bank(browser: Browser, bank_server: Server) -> Non
     page.goto(f"{bank_server.url}/me/members/{member_id}")
     page.get_by_role("link", name="银行转账充值").click()
     expect(page.get_by_role("heading", name="银行转账充值")).to_be_visible()
+    # Reading the page opens nothing: the member opens the virtual sub-account with a form (POST, CSRF).
+    expect(page.get_by_test_id("virtual-account")).to_contain_text("尚未开立")
+    page.reload()
+    with bank_server.platform.read_factory() as s:  # type: ignore[attr-defined]
+        assert banking.reference_of(s, member_id) is None
+    page.get_by_role("button", name="开立我的虚拟子账户").click()
+    expect(page.get_by_role("status")).to_contain_text("虚拟子账户已开立")
     expect(page.get_by_test_id("virtual-account")).to_contain_text("HUZHU-CUSTODY-0001-")
+    expect(page.get_by_role("button", name="开立我的虚拟子账户")).to_have_count(0)
     expect(page.get_by_test_id("balance")).to_contain_text("0.00")
     page.get_by_label("金额（元）").fill("20.00")
     page.get_by_role("button", name="模拟我的银行付款").click()
@@ -149,3 +159,36 @@ def test_exceptions_queue_four_eyes(browser: Browser, bank_server: Server) -> No
     expect(member_page.get_by_test_id("balance")).to_contain_text("27.00")
     for p in (admin, reviewer, member_page):
         p.context.close()
+
+
+def test_the_admin_run_also_exchanges_messages_with_the_bank(browser: Browser, bank_server: Server) -> None:
+    """The admin's "run" button reads what the bank said (here a deposit the bank notified but nobody
+    fetched yet) and sends what the run queued, and says so; a bank that does not answer is reported
+    and the run still completes."""
+    platform: Any = bank_server.platform
+    member_id = _member_id(bank_server)
+    with platform.read_factory() as s:
+        virtual = banking.reference_of(s, member_id).virtual_account
+    assert virtual  # opened in the first test of this module
+    platform.bank.sandbox.incoming_transfer(amount="5.00", reference=virtual, payer_name="王芳",
+                                            payer_account="6222020200007654321", end_to_end_id="WEB-RUN-DEP-1")
+    admin = _log_in(browser, bank_server, bank_server.staff["admin"])
+    admin.goto(bank_server.url + "/admin")
+    admin.get_by_role("button", name="立即执行分摊和付款").click()
+    expect(admin.get_by_test_id("bank-sync")).to_contain_text("入账 1 笔充值")
+    expect(admin.get_by_test_id("bank-sync-error")).to_have_count(0)
+    _no_horizontal_scroll(admin)
+    shot(admin, "custody-admin-run-with-bank")
+    with platform.read_factory() as s:
+        from huzhu.custody.bank_models import BankEntry
+
+        assert s.scalar(select(BankEntry).where(BankEntry.end_to_end_id == "WEB-RUN-DEP-1")).kind == "deposit"
+
+    platform.bank.connector.down = True
+    try:
+        admin.goto(bank_server.url + "/admin")
+        admin.get_by_role("button", name="立即执行分摊和付款").click()
+        expect(admin.get_by_test_id("bank-sync-error")).to_contain_text("托管银行没有响应")
+    finally:
+        platform.bank.connector.down = False
+    admin.context.close()

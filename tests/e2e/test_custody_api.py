@@ -5,6 +5,7 @@ problem+json 403, approved by another and carried out."""
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +25,8 @@ from huzhu.members import service as members
 
 pytestmark = [pytest.mark.e2e, pytest.mark.db]
 REPO = Path(__file__).resolve().parents[2]
-PORTS = itertools.count(18380)
+# HUZHU_TEST_PORT_BASE: a run that must keep to given ports (this module takes base .. base+4).
+PORTS = itertools.count(int(os.environ.get("HUZHU_TEST_PORT_BASE", "18380")))
 
 
 @pytest.fixture
@@ -107,3 +109,34 @@ def test_bank_reference_and_the_exceptions_queue(bank_live: LiveServer) -> None:
         assert members.balance_of(s, s.get(Member, member_id)).available == 350
     for client in (member, admin, reviewer, auditor):
         client.close()
+
+
+def test_reading_the_bank_reference_opens_nothing_and_the_post_opens_it_once(bank_live: LiveServer) -> None:
+    platform = bank_live.platform
+    with platform.session() as s:
+        owner = accounts.register_account(s, login="13500000002", password=PASSWORD, display_name="会员",
+                                          now=platform.clock.now())
+        member_id = members.add_member(s, account_id=owner.id, name="韩梅梅", now=platform.clock.now(),
+                                       id_number=make_resident_id("110101", date(1981, 3, 3), 6, "F")).id
+    member = actor(bank_live, "13500000002")
+    for _ in range(2):  # a GET is safe: it opens nothing, however often
+        pending = member.get(f"/members/{member_id}/bank-reference")
+        assert pending.status_code == 409 and pending.json()["code"] == "members.bank_reference_pending"
+    with platform.read_factory() as s:
+        assert banking.reference_of(s, member_id) is None
+
+    platform.bank.connector.down = True
+    down = member.post(f"/members/{member_id}/bank-reference")
+    assert down.status_code == 503 and down.headers["content-type"].startswith("application/problem+json")
+    assert down.json()["code"] == "custody.bank_unreachable"
+    assert member.get(f"/members/{member_id}/bank-reference").status_code == 409  # nothing kept
+    platform.bank.connector.down = False
+
+    opened = member.post(f"/members/{member_id}/bank-reference")
+    assert opened.status_code == 200, opened.text
+    number = opened.json()["virtual_account"]
+    assert number.startswith("HUZHU-CUSTODY-0001-") and opened.json()["reference"] == f"HZM{member_id}"
+    again = member.post(f"/members/{member_id}/bank-reference")
+    assert again.status_code == 200 and again.json()["virtual_account"] == number
+    assert member.get(f"/members/{member_id}/bank-reference").json()["virtual_account"] == number
+    member.close()

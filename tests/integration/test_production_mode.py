@@ -112,3 +112,61 @@ def test_the_sandbox_serves_on_loopback_unless_told_otherwise(monkeypatch: pytes
     assert serve() == 0 and started[-1]["host"] == "127.0.0.1"
     assert serve("--host", "0.0.0.0", "--allow-remote-sandbox") == 0 and started[-1]["host"] == "0.0.0.0"
     assert all(options["server_header"] is False for options in started)
+
+
+def test_production_without_a_custodian_bank_moves_no_money(database_url: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process simulated custodian is the sandbox's: production with HUZHU_CUSTODY_BANK empty
+    starts (pages and proofs read as ever) but refuses every money operation, saying what to set."""
+    from datetime import date
+
+    from typer.testing import CliRunner
+
+    from huzhu.accounts.service import register_account
+    from huzhu.cli import app as cli
+    from huzhu.config import get_settings
+    from huzhu.custody.errors import BankRequired
+    from huzhu.custody.service import BankRequiredCustodian
+    from huzhu.identity import make_resident_id
+    from huzhu.jobs import run_jobs
+    from huzhu.ledger.models import Transfer
+    from huzhu.members import service as members
+
+    settings = Settings(mode="production", database_url=database_url, secret_key="x" * 40, id_number_key="k" * 40,
+                        data_dir=tmp_path, plans_dir=REPO / "plans")
+    platform = build_platform(settings)
+    try:
+        assert isinstance(platform.custodian, BankRequiredCustodian) and platform.bank is None
+        now = platform.clock.now()
+        with platform.session() as s:
+            owner = register_account(s, login="13900000001", password="pass-word-2016", display_name="会员", now=now)
+            member = members.add_member(s, account_id=owner.id, name="张三", now=now,
+                                        id_number=make_resident_id("110101", date(1980, 1, 1), 3, "M"))
+        for attempt in ("top-up", "join"):
+            with pytest.raises(BankRequired, match="set HUZHU_CUSTODY_BANK") as refused:
+                with platform.session() as s:
+                    member = s.merge(member)
+                    if attempt == "top-up":
+                        members.top_up(s, platform.custodian, plans=platform.plans, member=member, amount_fen=900,
+                                       now=now, idempotency_key="prod-top-up")
+                    else:
+                        members.join_plan(s, platform.custodian, plans=platform.plans, member=member,
+                                          plan_code="comprehensive-accident", now=now, idempotency_key="prod-join")
+            assert refused.value.code.value == "custody.bank_required" and refused.value.status_code == 409
+        with pytest.raises(BankRequired):
+            run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian, now=now)
+        with platform.read_factory() as s:
+            assert s.query(Transfer).count() == 0  # nothing moved, not even half
+    finally:
+        platform.engine.dispose()
+
+    for name, value in {"HUZHU_MODE": "production", "HUZHU_DATABASE_URL": database_url,
+                        "HUZHU_DATA_DIR": str(tmp_path), "HUZHU_PLANS_DIR": str(REPO / "plans"),
+                        "HUZHU_SECRET_KEY": "x" * 40, "HUZHU_ID_NUMBER_KEY": "k" * 40, "HUZHU_CUSTODY_BANK": ""}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["jobs", "run"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1 and "set HUZHU_CUSTODY_BANK" in " ".join(result.output.split()), result.output

@@ -97,3 +97,63 @@ def test_wind_down_refunds_every_balance_through_the_bank(bank_platform: Platfor
                                                               "closed"]
         assert [v.message for v in check_ledger(s)] == []
         assert s.scalars(select(CustodyException)).all() == []
+
+
+def test_wind_down_refunds_go_many_to_a_pain001_each_with_its_own_status(bank_platform: Platform,
+                                                                         clock: FixedClock) -> None:
+    """Five refunds, two to a message: three pain.001 messages (2, 2, 1 transactions); a resend of the
+    same rows (a crash after the bank took them, before the outbox was marked) is the same message,
+    answered as a repeat and paid once; each refund is booked by its own status, and the wind-down closes."""
+    from sqlalchemy import func, update
+
+    from huzhu.banking.sync import send_outbox
+    from huzhu.custody.bank_models import OutgoingPayment
+    from huzhu.custody.iso20022 import parse_pain001
+    from huzhu_bank.models import Payment, PaymentMessage
+
+    people = [new_member(bank_platform, phone=f"1361000000{n}")[1] for n in range(5)]
+    sync(bank_platform)
+    for n, member_id in enumerate(people):
+        pay_in(bank_platform, member_id, f"{20 + n}.00", f"WDB-PAYER-{n}")
+    sync(bank_platform)
+    for member_id in people:
+        _join(bank_platform, member_id)
+    bank = link(bank_platform)
+    assert bank.sandbox is not None and bank.runtime is not None
+
+    def _wind():  # noqa: ANN202
+        return advance(bank_platform.factory, scope=ACCIDENT, claims_days=0, plans=bank_platform.plans,
+                       custodian=bank_platform.custodian, connector=bank.connector, now=bank_platform.clock.now(),
+                       batch=2)
+
+    report = _wind()  # announced, the window closed at once (0 days), settled, refunds instructed and sent
+    assert (report.state, report.refunds) == ("refunding", 5), report
+    with bank.runtime.reader() as s:
+        messages = s.scalars(select(PaymentMessage).order_by(PaymentMessage.id)).all()
+        assert [len(parse_pain001(m.xml.encode()).payments) for m in messages] == [2, 2, 1]
+        assert s.scalar(select(func.count()).select_from(Payment)) == 5
+        first = messages[0]
+    with bank_platform.factory() as s:
+        assert {o.status for o in s.scalars(select(OutgoingPayment))} <= {"sent", "accepted"}
+        e2e_first = [p.end_to_end_id for p in parse_pain001(first.xml.encode()).payments]
+    # The outbox marks were lost (a crash after the bank answered): the same rows are sent again.
+    with bank_platform.session() as s:
+        s.execute(update(OutgoingPayment).where(OutgoingPayment.end_to_end_id.in_(e2e_first))
+                  .values(status="queued"))
+    assert send_outbox(bank_platform.factory, bank.connector, now=bank_platform.clock.now(), batch=2) == 2
+    with bank.runtime.reader() as s:
+        assert s.scalar(select(func.count()).select_from(PaymentMessage)) == 3, "a repeat, not a new message"
+        assert s.scalar(select(func.count()).select_from(Payment)) == 5, "never paid twice"
+
+    bank.sandbox.close_day()
+    bank.sandbox.process()
+    _wind()
+    bank.sandbox.close_day()
+    report = _wind()
+    assert report.state == "closed", report.waiting_for
+    with bank_platform.factory() as s:
+        assert {o.status for o in s.scalars(select(OutgoingPayment))} == {"settled"}
+        assert all(available(s, m) == 0 for m in people)
+        assert [v.message for v in check_ledger(s)] == []
+    [final] = _records(bank_platform, "wind_down_final_statement")
+    assert final["refunds"] == 5 and final["refunded"] == "110.00"

@@ -514,12 +514,24 @@ class RunDetailPublic(RunPublic):
     leftover_rule: str
 
 
+class BankSyncRead(BaseModel):
+    """The run's exchanges with the custodian bank (before and after the job), added up."""
+
+    payments_sent: int
+    messages_read: int
+    deposits_booked: int
+    statements: list[str]
+    exceptions_waiting: int
+    error: str = Field(description="empty, or why the bank did not answer (what is queued stays queued)")
+
+
 class JobReportRead(BaseModel):
     run_no: str | None
     cases_shared: list[str]
     cases_paid: list[str]
     roots_published: int
     reconciliation_matched: bool | None
+    bank_sync: BankSyncRead | None = Field(default=None, description="null without a custodian bank")
 
 
 class ReconciliationPublic(BaseModel):

@@ -37,6 +37,8 @@ def exception_status(status: str) -> Name:
 
 
 class BankingError(ErrorCode):
+    MIXED_DEBTORS = ("banking.mixed_debtors",
+                     "the payments are from different debtor accounts: one message each")
     NO_SUCH_EXCEPTION = ("banking.no_such_exception", "there is no custody exception %(exception)s")
     DECIDERS_ONLY = ("banking.deciders_only",
                      "only an admin or a reviewer may propose or approve the resolution of a custody exception")

@@ -3,9 +3,10 @@ daily statements. Each step commits on its own, so a crash (or the bank going aw
 and the next run continues from the stored cursors.
 
 - :func:`open_references`: every member gets a personal reference and the bank's virtual sub-account.
-- :func:`send_outbox`: queued pain.001 messages go to the bank in order; the first one the bank cannot
-  take stops the pass (they stay queued). A resend after a crash is harmless: the bank answers a
-  repeated MsgId as a repeat and never pays an EndToEndId twice.
+- :func:`send_outbox`: queued payments go to the bank in order, many to a pain.001 (``OUTBOX_BATCH``,
+  each with its own EndToEndId and pain.002 status); the first message the bank cannot take stops the
+  pass (they stay queued). A resend after a crash is harmless: the same rows make the same message,
+  which the bank answers as a repeat, and the bank never pays an EndToEndId twice.
 - :func:`pull_notifications`: camt.054 and pain.002 messages after the cursor, one transaction each
   (the message's effects and the cursor move together). A deposit is booked from the camt.054 alone,
   once per bank entry reference; an unknown or mismatched reference goes to the exceptions queue.
@@ -26,8 +27,10 @@ from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from huzhu.banking.errors import BankingError
 from huzhu.banking.statement_lines import NotSimple, Totals, statement_lines
 from huzhu.clock import business_date
 from huzhu.custody.bank_client import (
@@ -46,9 +49,17 @@ from huzhu.custody.bank_models import (
     OutgoingPayment,
     StatementImport,
 )
-from huzhu.custody.iso20022 import Camt053Reader, Notification, NotificationEntry, PaymentStatusReport
+from huzhu.custody.iso20022 import (
+    Camt053Reader,
+    Notification,
+    NotificationEntry,
+    PaymentStatusReport,
+    build_pain001,
+    parse_pain001,
+)
 from huzhu.custody.models import Reconciliation
 from huzhu.db import UtcDateTime, affected_rows, bulk_insert, unit_of_work
+from huzhu.errors import InvalidInput
 from huzhu.failpoints import failpoint
 from huzhu.ledger.models import CREDIT, DEBIT, Entry, Transfer
 from huzhu.ledger.service import (
@@ -132,6 +143,52 @@ def reference_of(session: Session, member_id: int) -> MemberReference | None:
     return session.scalar(select(MemberReference).where(MemberReference.member_id == member_id))
 
 
+def open_reference(session: Session, connector: BankConnector, *, member_id: int, now: datetime) -> MemberReference:
+    """:func:`open_reference_for` inside the caller's transaction (an API request's unit of work): if
+    the bank does not answer, the caller rolls back and nothing is kept."""
+    ref = reference_of(session, member_id)
+    if ref is None:
+        ref = MemberReference(member_id=member_id, reference=reference_for(member_id))
+        session.add(ref)
+        session.flush()
+    if ref.virtual_account is None:
+        info = connector.open_virtual_account(ref.reference)  # idempotent at the bank
+        ref.virtual_account, ref.opened_at = info.number, now
+        session.flush()
+    return ref
+
+
+def open_reference_for(factory: sessionmaker[Session], connector: BankConnector, *, member_id: int,
+                       now: datetime) -> MemberReference:
+    """Give one member a reference and open its virtual sub-account at the bank (idempotent: the bank
+    answers an opened reference with the same number). Raises :class:`BankError` if the bank does not
+    answer; the reference is then kept and the next sync opens it."""
+    try:
+        with unit_of_work(factory) as session:
+            ref = reference_of(session, member_id)
+            if ref is None:
+                ref = MemberReference(member_id=member_id, reference=reference_for(member_id))
+                session.add(ref)
+                session.flush()
+            ref_id, reference, opened = ref.id, ref.reference, ref.virtual_account is not None
+    except IntegrityError:  # a concurrent request gave it first
+        with factory() as session:
+            ref = reference_of(session, member_id)
+            assert ref is not None
+            ref_id, reference, opened = ref.id, ref.reference, ref.virtual_account is not None
+    if not opened:
+        info = connector.open_virtual_account(reference)
+        with unit_of_work(factory) as session:
+            session.execute(update(MemberReference)
+                            .where(MemberReference.id == ref_id, MemberReference.virtual_account.is_(None))
+                            .values(virtual_account=info.number, opened_at=now))
+    with factory() as session:
+        stored = session.get(MemberReference, ref_id)
+        assert stored is not None
+        session.expunge(stored)
+        return stored
+
+
 def open_references(factory: sessionmaker[Session], connector: BankConnector, *, now: datetime,
                     limit: int = 1000) -> int:
     """Open at the bank the virtual sub-accounts of references that have none yet."""
@@ -154,41 +211,86 @@ def open_references(factory: sessionmaker[Session], connector: BankConnector, *,
 # --- payments out -------------------------------------------------------------------------------
 
 
+OUTBOX_BATCH = 500  # payments per pain.001 message (each keeps its own EndToEndId and pain.002 status)
+
+
+def batch_message(rows: list[tuple[str, datetime]]) -> bytes:
+    """One pain.001 carrying the payments of several outbox rows (each row's stored single-payment
+    message, in order). The same rows always give the same bytes: the MsgId is derived from their
+    EndToEndIds and the creation time is the latest row's, so a resend after a crash is a repeat."""
+    initiations = [parse_pain001(xml.encode()) for xml, _ in rows]
+    payments = [p for i in initiations for p in i.payments]
+    first = initiations[0].blocks[0]
+    if any((b.debtor_name, b.debtor_account) != (first.debtor_name, first.debtor_account)
+           for i in initiations for b in i.blocks):
+        raise InvalidInput(BankingError.MIXED_DEBTORS)
+    digest = hashlib.sha256("\n".join(p.end_to_end_id for p in payments).encode()).hexdigest()
+    return build_pain001(message_id="B" + digest[:34].upper(), created_at=max(at for _, at in rows),
+                         debtor_name=first.debtor_name, debtor_iban_or_account=first.debtor_account,
+                         payments=payments)
+
+
+def _batches(queued: list[tuple[int, str, datetime]], size: int) -> Iterator[list[tuple[int, str, datetime]]]:
+    for start in range(0, len(queued), size):
+        yield queued[start:start + size]
+
+
 def send_outbox(factory: sessionmaker[Session], connector: BankConnector, *, now: datetime,
-                limit: int = 1000) -> int:
-    """Hand queued pain.001 messages to the bank in order; stop at the first it cannot take."""
+                limit: int = 5000, batch: int = OUTBOX_BATCH) -> int:
+    """Hand queued payments to the bank in order, up to ``batch`` per pain.001; stop at the first
+    message the bank cannot take (BankUnreachable: all stay queued). A batch the bank refuses is sent
+    again payment by payment, so one bad payment holds up only itself."""
     with factory() as session:
-        queued = list(session.execute(select(OutgoingPayment.id, OutgoingPayment.pain001)
-                                      .where(OutgoingPayment.status == "queued")
-                                      .order_by(OutgoingPayment.id).limit(limit)))
+        queued = [(i, xml, at) for i, xml, at in session.execute(
+            select(OutgoingPayment.id, OutgoingPayment.pain001, OutgoingPayment.queued_at)
+            .where(OutgoingPayment.status == "queued").order_by(OutgoingPayment.id).limit(limit))]
     sent = 0
-    for payment_id, xml in queued:
-        try:
-            receipt = connector.send_payments(xml.encode())
-        except BankUnreachable as exc:
-            with unit_of_work(factory) as session:
-                session.execute(update(OutgoingPayment).where(OutgoingPayment.id == payment_id).values(
-                    attempts=OutgoingPayment.attempts + 1, last_error=str(exc)[:500], updated_at=now))
-            raise
-        except BankRefused as exc:
-            with unit_of_work(factory) as session:
-                session.execute(update(OutgoingPayment).where(OutgoingPayment.id == payment_id).values(
-                    attempts=OutgoingPayment.attempts + 1, last_error=str(exc)[:500], updated_at=now))
+    for rows in _batches(queued, max(1, batch)):
+        if len(rows) > 1:
+            try:
+                xml = batch_message([(x, at) for _, x, at in rows])
+            except InvalidInput:  # e.g. the same EndToEndId twice: each on its own
+                xml = b""
+            if xml and _send(factory, connector, [i for i, _, _ in rows], xml, now=now, refusal=None):
+                sent += len(rows)
+                continue
+        for payment_id, single, _ in rows:
+            if _send(factory, connector, [payment_id], single.encode(), now=now, refusal="raise"):
+                sent += 1
+    return sent
+
+
+def _send(factory: sessionmaker[Session], connector: BankConnector, ids: list[int], xml: bytes, *, now: datetime,
+          refusal: str | None) -> bool:
+    """Send one pain.001 for the outbox rows ``ids``; True when the bank took it. A refusal is put in
+    the exceptions queue (``refusal="raise"``: a single payment) or left to the caller (a batch)."""
+    try:
+        connector.send_payments(xml)
+    except BankUnreachable as exc:
+        with unit_of_work(factory) as session:
+            session.execute(update(OutgoingPayment).where(OutgoingPayment.id.in_(ids)).values(
+                attempts=OutgoingPayment.attempts + 1, last_error=str(exc)[:500], updated_at=now))
+        raise
+    except BankRefused as exc:
+        if refusal is None:
+            return False
+        with unit_of_work(factory) as session:
+            session.execute(update(OutgoingPayment).where(OutgoingPayment.id.in_(ids)).values(
+                attempts=OutgoingPayment.attempts + 1, last_error=str(exc)[:500], updated_at=now))
+            for payment_id in ids:
                 payment = session.get(OutgoingPayment, payment_id)
                 assert payment is not None
                 raise_exception(session, kind="malformed_message", subject=payment.end_to_end_id,
                                 detail=f"the bank refused the pain.001: {exc}", now=now)
-            continue
-        with unit_of_work(factory) as session:
-            session.execute(update(OutgoingPayment)
-                            .where(OutgoingPayment.id == payment_id, OutgoingPayment.status == "queued")
-                            .values(status="sent", sent_at=now, attempts=OutgoingPayment.attempts + 1,
-                                    last_error="", updated_at=now))
-            failpoint("custodian_sync.sent.before_commit")
-        failpoint("custodian_sync.sent.after_commit")
-        sent += 1
-        del receipt
-    return sent
+        return False
+    with unit_of_work(factory) as session:
+        session.execute(update(OutgoingPayment)
+                        .where(OutgoingPayment.id.in_(ids), OutgoingPayment.status == "queued")
+                        .values(status="sent", sent_at=now, attempts=OutgoingPayment.attempts + 1,
+                                last_error="", updated_at=now))
+        failpoint("custodian_sync.sent.before_commit")
+    failpoint("custodian_sync.sent.after_commit")
+    return True
 
 
 def _outgoing(session: Session, end_to_end_id: str) -> OutgoingPayment | None:
@@ -536,12 +638,12 @@ def import_statements(factory: sessionmaker[Session], connector: BankConnector, 
 
 
 def sync(factory: sessionmaker[Session], connector: BankConnector, *, now: datetime,
-         plans: Mapping[str, Plan] | None = None) -> SyncReport:
+         plans: Mapping[str, Plan] | None = None, batch: int = OUTBOX_BATCH) -> SyncReport:
     """One full exchange with the bank; a bank that does not answer ends it early (reported, not raised)."""
     report = SyncReport()
     try:
         report.references_opened = open_references(factory, connector, now=now)
-        report.sent = send_outbox(factory, connector, now=now)
+        report.sent = send_outbox(factory, connector, now=now, batch=batch)
         pull_notifications(factory, connector, now=now, plans=plans, report=report)
         report.statements = [r.statement_id for r in import_statements(factory, connector, now=now)]
     except BankError as exc:

@@ -8,7 +8,8 @@ which does what is due and can be run again at any time (each step commits on it
 3. **refunding**: every enrollment in scope is ended (set-based), and every member whose balance is no
    longer needed by a plan that carries on is refunded through the bank: a two-phase refund and its
    pain.001 in the outbox, to the account the member last paid in from (a member who never paid in by
-   bank transfer goes to the exceptions queue). Members are told.
+   bank transfer goes to the exceptions queue). Members are told. The outbox sends the refunds many to
+   a pain.001 message (``batch``, default ``OUTBOX_BATCH``), each with its own EndToEndId.
 4. **closed**: once every refund is booked by the bank and on an imported camt.053, the final statement
    (its SHA-256, closing balance, the refunds' count and sum) is published; members are told.
 """
@@ -23,7 +24,7 @@ from sqlalchemy import and_, bindparam, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from huzhu.banking.errors import BankingError
-from huzhu.banking.sync import SyncReport, raise_exception, sync
+from huzhu.banking.sync import OUTBOX_BATCH, SyncReport, raise_exception, sync
 from huzhu.claims.models import Claim, ClaimStatus
 from huzhu.clock import business_date
 from huzhu.custody.bank_client import BankConnector
@@ -230,8 +231,10 @@ def _try_close(session: Session, wd: WindDown, *, codes: list[str], now: datetim
 
 
 def advance(factory: sessionmaker[Session], *, scope: str, claims_days: int, plans: Mapping[str, Plan],
-            custodian: Custodian, connector: BankConnector | None, now: datetime) -> WindDownReport:
-    """Do whatever step of the wind-down of ``scope`` (a plan code or ``*``) is due now."""
+            custodian: Custodian, connector: BankConnector | None, now: datetime,
+            batch: int = OUTBOX_BATCH) -> WindDownReport:
+    """Do whatever step of the wind-down of ``scope`` (a plan code or ``*``) is due now. The refunds go to
+    the bank ``batch`` to a pain.001 message (each with its own EndToEndId and pain.002 status)."""
     if scope != ALL and scope not in plans:
         raise InvalidInput(BankingError.NO_SUCH_PLAN, plan=scope)
     if not getattr(custodian, "deposits_by_bank_transfer", False) or connector is None:
@@ -248,7 +251,7 @@ def advance(factory: sessionmaker[Session], *, scope: str, claims_days: int, pla
     report = WindDownReport(scope=scope, state="", claims_close_on="")
     if _state(factory, wd_id) == "settling":
         run_jobs(factory, plans=plans, custodian=custodian, now=now)
-        report.sync = sync(factory, connector, now=now, plans=plans)
+        report.sync = sync(factory, connector, now=now, plans=plans, batch=batch)
         with unit_of_work(factory) as session:
             wd = _stored(session, wd_id)
             report.waiting_for = _open_work(session, codes)
@@ -259,7 +262,7 @@ def advance(factory: sessionmaker[Session], *, scope: str, claims_days: int, pla
             instructed = session.get(WindDown, wd_id).refunds_instructed_at is not None  # type: ignore[union-attr]
         if not instructed:
             _instruct_refunds(factory, wd_id, custodian, codes=codes, now=now, report=report)
-        report.sync = sync(factory, connector, now=now, plans=plans)
+        report.sync = sync(factory, connector, now=now, plans=plans, batch=batch)
         with unit_of_work(factory) as session:
             wd = _stored(session, wd_id)
             _try_close(session, wd, codes=codes, now=now, report=report)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from huzhu.errors import DomainError, ErrorCode
+from huzhu.errors import Conflict, DomainError, ErrorCode
 from huzhu.messages import Message, Name
 
 _HEADS = [
@@ -148,3 +148,25 @@ class Iso20022Error(ErrorCode):
     PAIN001_CONTROL_SUM = ("custody.iso20022.pain001_control_sum",
                            "pain.001: %(what)s control sum %(control)s is not the sum of its payments, %(total)s")
     CAMT054_INNER = ("custody.iso20022.camt054_inner", "camt.054: %(what)s: %(error)s")
+
+
+class CustodyError(ErrorCode):
+    BANK_REQUIRED = ("custody.bank_required",
+                     "production mode moves money only through the custodian bank: set HUZHU_CUSTODY_BANK to the "
+                     "bank's https:// URL (with HUZHU_CUSTODY_BANK_CERTS), or run with HUZHU_MODE=sandbox")
+    NO_BANK = ("custody.no_bank", "no custodian bank is configured: set HUZHU_CUSTODY_BANK")
+    BANK_UNREACHABLE = ("custody.bank_unreachable",
+                        "the custodian bank did not answer; nothing was lost, try again later")
+
+
+class BankRequired(Conflict):
+    """Production mode without a custodian bank: money does not move (see docs/custodian.md)."""
+
+    type_slug = "custody-bank-required"
+    title = "Custodian bank required"
+
+
+class BankUnavailable(Conflict):
+    status_code = 503
+    type_slug = "custody-bank-unavailable"
+    title = "Custodian bank unavailable"

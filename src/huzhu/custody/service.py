@@ -17,6 +17,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from huzhu.clock import business_date
+from huzhu.custody.errors import BankRequired, CustodyError
 from huzhu.custody.iso20022 import (
     PaymentInstruction,
     StatementEntry,
@@ -124,6 +125,36 @@ class SimulatedCustodian:
             statement_id=statement_id, created_at=now, account_id=CUSTODY_ACCOUNT_NO,
             opening_balance_fen=opening, entries=entries, from_to=(start, end),
         )
+
+
+class BankRequiredCustodian:
+    """Production without a custodian bank (``HUZHU_CUSTODY_BANK`` empty): the simulation above is for
+    the sandbox and tests only, so every money operation that needs the bank refuses, saying what to
+    set. Reading (pages, proofs, reports) works as ever."""
+
+    bank_required = True
+
+    def _refuse(self) -> BankRequired:
+        return BankRequired(CustodyError.BANK_REQUIRED)
+
+    def collect(self, session: Session, *, end_to_end_id: str, amount_fen: int, info: str, now: datetime) -> None:
+        raise self._refuse()
+
+    def execute(self, session: Session, *, pain001: bytes, payments: Sequence[PaymentInstruction],
+                now: datetime) -> list[PaymentResult]:
+        raise self._refuse()
+
+    def payment_status(self, session: Session, end_to_end_id: str) -> PaymentResult | None:
+        raise self._refuse()
+
+    def statement(self, session: Session, *, statement_id: str, start: datetime, end: datetime, now: datetime) -> bytes:
+        raise self._refuse()
+
+
+def refuse_without_bank(custodian: Custodian) -> None:
+    """Refuse before anything is done when production has no custodian bank (see :class:`BankRequiredCustodian`)."""
+    if getattr(custodian, "bank_required", False):
+        raise BankRequired(CustodyError.BANK_REQUIRED)
 
 
 def deposit(

@@ -10,10 +10,11 @@ from starlette.responses import Response
 
 from huzhu.accounts.models import Account, Role
 from huzhu.banking import exceptions as queue
-from huzhu.banking.sync import open_references, pull_notifications, reference_of
+from huzhu.banking.sync import open_reference_for, pull_notifications, reference_of
 from huzhu.banking.winddown import notices_of
 from huzhu.custody.bank_client import BankError
-from huzhu.errors import DomainError, InvalidInput
+from huzhu.custody.errors import BankUnavailable, CustodyError
+from huzhu.errors import Conflict, DomainError, InvalidInput
 from huzhu.members import service as members
 from huzhu.money import format_yuan, parse_yuan
 from huzhu.web.core import (
@@ -68,13 +69,8 @@ def bank_page(ctx: Ctx, account: Account, member_id: int, *, status_code: int = 
         balance = members.balance_of(s, member).available
         name = member.name
         told = [{"at": n.created_at, "text": n.text} for n in notices_of(s, member.id)]
-    if bank is not None and (ref is None or ref.virtual_account is None):
-        try:
-            open_references(ctx.platform.factory, bank.connector, now=ctx.now)
-        except BankError:
-            pass  # shown as "being opened"; the next sync opens it
-        with ctx.platform.read_factory() as s:
-            ref = reference_of(s, member_id)
+    # A GET only shows: the virtual sub-account is opened by the form below (POST …/bank/open) or by
+    # the next custodian sync.
     return render(ctx, "member/bank.html", status_code=status_code, member_id=member_id, name=name, ref=ref,
                   balance=balance, bank_configured=bank is not None, notices=told,
                   can_pay_as_bank=bank is not None and bank.sandbox is not None and ctx.platform.settings.sandbox,
@@ -87,6 +83,26 @@ def member_bank(request: Request, member_id: int) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, Role.MEMBER)
     return bank_page(ctx, account, member_id, done=request.query_params.get("done", ""))
+
+
+@router.post("/me/members/{member_id:int}/bank/open")
+def open_virtual_account(request: Request, member_id: int) -> Response:
+    """Open the member's virtual sub-account at the custodian bank (idempotent: a second post finds it open)."""
+    ctx = page_ctx(request)
+    account = require(ctx, Role.MEMBER)
+    bank = ctx.platform.bank
+    try:
+        if bank is None:
+            raise Conflict(CustodyError.NO_BANK)
+        with ctx.platform.read_factory() as s:
+            member = members.own_member(s, actor=account, member_id=member_id)
+        open_reference_for(ctx.platform.factory, bank.connector, member_id=member.id, now=ctx.now)
+    except DomainError as exc:
+        return bank_page(ctx, account, member_id, status_code=exc.status_code, error=domain_message(ctx, exc))
+    except BankError:
+        return bank_page(ctx, account, member_id, status_code=503,
+                         error=domain_message(ctx, BankUnavailable(CustodyError.BANK_UNREACHABLE)))
+    return redirect(ctx, f"/me/members/{member_id}/bank?done=opened")
 
 
 @router.post("/me/members/{member_id:int}/bank/pay")

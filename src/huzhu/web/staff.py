@@ -17,6 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from huzhu.accounts.models import STAFF_ROLES, Account, Role
 from huzhu.audit import service as audit
 from huzhu.audit.models import Channel, ReadSubject
+from huzhu.banking.jobs import BankSyncSummary, run_jobs_with_bank
 from huzhu.casework import service as casework
 from huzhu.claims import service as claims
 from huzhu.claims.evidence import open_evidence
@@ -24,10 +25,11 @@ from huzhu.claims.models import Claim, ClaimStatus, Decision, ReviewDecision
 from huzhu.clock import CHINA_TZ
 from huzhu.complaints import service as complaints
 from huzhu.complaints.models import ComplaintStatus
+from huzhu.custody.service import refuse_without_bank
 from huzhu.errors import DomainError, InvalidInput, NotFound
 from huzhu.http.audit import record_staff_read
 from huzhu.http.logs import describe_exception
-from huzhu.jobs import JobReport, run_jobs
+from huzhu.jobs import JobReport
 from huzhu.ledger.invariants import check_ledger
 from huzhu.members.models import Enrollment, Member
 from huzhu.notices import service as notices
@@ -332,6 +334,7 @@ class RunMonitor:
         self.steps: list[tuple[float, str]] = []
         self.started = 0.0
         self.report: JobReport | None = None
+        self.bank: BankSyncSummary | None = None  # the exchanges with the custodian bank, when one is configured
         self.error: str | None = None
 
     @property
@@ -342,12 +345,15 @@ class RunMonitor:
         with self.lock:
             if self.running:
                 return False
-            self.steps, self.report, self.error, self.started = [], None, None, time.monotonic()
+            self.steps, self.report, self.bank, self.error = [], None, None, None
+            self.started = time.monotonic()
 
             def work() -> None:
                 try:
-                    self.report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian,
-                                           now=now, actor_id=actor_id, progress=self.step)
+                    self.report, self.bank = run_jobs_with_bank(
+                        platform.factory, plans=platform.plans, custodian=platform.custodian,
+                        connector=platform.bank.connector if platform.bank is not None else None,
+                        now=now, actor_id=actor_id, progress=self.step)
                 except Exception as exc:  # noqa: BLE001 - shown to the admin and logged
                     log.exception("apportionment run failed")
                     self.error = describe_exception(exc)  # never the data a database error names
@@ -362,7 +368,8 @@ class RunMonitor:
         self.steps.append((time.monotonic() - self.started, message))
 
     def snapshot(self) -> dict[str, Any]:
-        return {"running": self.running, "steps": list(self.steps), "report": self.report, "error": self.error,
+        return {"running": self.running, "steps": list(self.steps), "report": self.report, "bank": self.bank,
+                "error": self.error,
                 "elapsed": time.monotonic() - self.started if self.started else 0.0,
                 "started": bool(self.started)}
 
@@ -374,6 +381,13 @@ RUNS = RunMonitor()
 def trigger_run(request: Request) -> Response:
     ctx = page_ctx(request)
     account = require(ctx, Role.ADMIN)
+    try:
+        refuse_without_bank(ctx.platform.custodian)  # production without HUZHU_CUSTODY_BANK
+    except DomainError as exc:
+        with ctx.platform.read_factory() as s:
+            view = admin_view(ctx, s)
+        return render(ctx, "staff/admin.html", status_code=exc.status_code, **view, run=RUNS.snapshot(),
+                      violations=None, error=domain_message(ctx, exc))
     RUNS.start(ctx.platform, now=ctx.now, actor_id=account.id)  # already running: just show its progress
     return redirect(ctx, "/admin#run-progress")
 

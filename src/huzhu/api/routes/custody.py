@@ -11,8 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from huzhu.accounts.models import Account, Role
 from huzhu.banking import exceptions as queue
-from huzhu.banking.sync import reference_of
+from huzhu.banking.sync import open_reference, reference_of
+from huzhu.custody.bank_client import BankError
 from huzhu.custody.bank_models import CustodyException
+from huzhu.custody.errors import BankUnavailable, CustodyError
 from huzhu.errors import Conflict
 from huzhu.http.deps import CurrentAccount, NowDep, PlatformDep, SessionDep, require_role
 from huzhu.http.text import FreeText, Line, RequestBody
@@ -76,6 +78,23 @@ def bank_reference(member_id: Annotated[int, Path(ge=1, le=2**53)], session: Ses
     ref = reference_of(session, member.id)
     if ref is None:
         raise Conflict(MemberError.BANK_REFERENCE_PENDING)
+    return BankReferenceRead(member_id=member.id, reference=ref.reference, virtual_account=ref.virtual_account,
+                             pool_account=getattr(platform.custodian, "account_number", ""))
+
+
+@router.post("/members/{member_id}/bank-reference", response_model=BankReferenceRead,
+             summary="Open a member's virtual sub-account at the custodian bank (idempotent)")
+def open_bank_reference(member_id: Annotated[int, Path(ge=1, le=2**53)], session: SessionDep,
+                        account: CurrentAccount, platform: PlatformDep, now: NowDep) -> BankReferenceRead:
+    """The reading (GET) never opens anything; this does, once: a repeat answers the same account.
+    409 without a custodian bank; 503 when the bank does not answer (nothing kept: try again)."""
+    if platform.bank is None:
+        raise Conflict(CustodyError.NO_BANK)
+    member = members.own_member(session, actor=account, member_id=member_id)
+    try:
+        ref = open_reference(session, platform.bank.connector, member_id=member.id, now=now)
+    except BankError as exc:
+        raise BankUnavailable(CustodyError.BANK_UNREACHABLE) from exc
     return BankReferenceRead(member_id=member.id, reference=ref.reference, virtual_account=ref.virtual_account,
                              pool_account=getattr(platform.custodian, "account_number", ""))
 

@@ -16,12 +16,12 @@ from huzhu.api.routes.public import CaseNo
 from huzhu.api.schemas import MAX_ID
 from huzhu.audit import service as audit
 from huzhu.audit.models import PersonalDataRead, ReadSubject
+from huzhu.banking.jobs import run_jobs_with_bank
 from huzhu.casework import payee
 from huzhu.casework import service as casework
 from huzhu.http.audit import record_staff_read
 from huzhu.http.deps import AdminAccount, CurrentAccount, NowDep, PlatformDep, SessionDep, require_role
 from huzhu.http.idempotency import IdempotencyKey, run_idempotent
-from huzhu.jobs import run_jobs
 from huzhu.ledger.invariants import check_ledger
 from huzhu.notices import service as notices
 from huzhu.notices.models import Case, Objection, ObjectionStatus
@@ -97,11 +97,16 @@ def list_reads(session: SessionDep, account: AuditorAccount, page: PageDep,
 def trigger_run(request: Request, session: SessionDep, account: AdminAccount, now: NowDep, platform: PlatformDep,
                 idempotency_key: IdempotencyKey) -> s.JobReportRead:
     def action() -> s.JobReportRead:
-        report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian, now=now,
-                          actor_id=account.id)
+        report, bank = run_jobs_with_bank(platform.factory, plans=platform.plans, custodian=platform.custodian,
+                                          connector=platform.bank.connector if platform.bank is not None else None,
+                                          now=now, actor_id=account.id)
         return s.JobReportRead(run_no=report.run_no, cases_shared=report.cases_shared, cases_paid=report.cases_paid,
                                roots_published=report.roots_published,
-                               reconciliation_matched=report.reconciliation_matched)
+                               reconciliation_matched=report.reconciliation_matched,
+                               bank_sync=None if bank is None else s.BankSyncRead(
+                                   payments_sent=bank.sent, messages_read=bank.notifications,
+                                   deposits_booked=bank.deposits_booked, statements=bank.statements,
+                                   exceptions_waiting=bank.exceptions_waiting, error=bank.error))
 
     # The job commits its own steps; end this request's transaction first (SQLite has one writer).
     return run_idempotent(session, request, account=account, key=idempotency_key, body={}, now=now, status_code=200,
