@@ -116,3 +116,38 @@ def test_checkpoint_signed_by_another_key_is_caught(platform: Platform, clock: F
         row.note = sign_note(text, [impostor]).decode()
     with platform.factory() as session:
         assert any("not signed by the log key" in p for p in verify_chain(session))
+
+
+def test_the_simulated_custodians_reconciliation_is_a_leaf(platform: Platform, clock: FixedClock) -> None:
+    """Without a bank link (HUZHU_CUSTODY_BANK empty) a reconciliation is logged as on the bank path:
+    the statement's SHA-256 and the result, inside the next signed checkpoint."""
+    import hashlib
+    import json
+    from datetime import timedelta
+
+    from .helpers import join_member
+
+    from huzhu.custody.service import SimulatedCustodian, reconcile
+
+    join_member(platform, clock)
+    custodian = SimulatedCustodian()
+    start, end = clock.now() - timedelta(days=1), clock.now() + timedelta(seconds=1)
+    with platform.session() as session:
+        result = reconcile(session, custodian, start=start, end=end, now=clock.now())
+        statement_id = result.statement_id
+        expected = hashlib.sha256(custodian.statement(session, statement_id=statement_id, start=start, end=end,
+                                                      now=clock.now())).hexdigest()
+    with platform.factory() as session:
+        record = session.scalar(select(PublicRecord).where(PublicRecord.kind == "custody_reconciliation"))
+        assert record is not None and record.subject == statement_id
+        payload = json.loads(record.payload)
+        assert payload["statement_sha256"] == expected
+        assert payload["closing_balance"] == payload["ledger_custody"] == "9.00"
+        assert (payload["lines"], payload["matched"], payload["unmatched"]) == (1, 1, 0)
+        assert latest_checkpoint(session).tree_size > record.leaf_index  # signed at commit
+        assert verify_chain(session) == []
+    with platform.session() as session:  # the same statement again: nothing new, no second leaf
+        reconcile(session, custodian, start=start, end=end, now=clock.now())
+    with platform.factory() as session:
+        kinds = list(session.scalars(select(PublicRecord.kind).where(PublicRecord.kind == "custody_reconciliation")))
+        assert kinds == ["custody_reconciliation"]
