@@ -125,9 +125,9 @@ def test_the_simulated_custodians_reconciliation_is_a_leaf(platform: Platform, c
     import json
     from datetime import timedelta
 
-    from .helpers import join_member
-
     from huzhu.custody.service import SimulatedCustodian, reconcile
+
+    from .helpers import join_member
 
     join_member(platform, clock)
     custodian = SimulatedCustodian()
@@ -151,3 +151,30 @@ def test_the_simulated_custodians_reconciliation_is_a_leaf(platform: Platform, c
     with platform.factory() as session:
         kinds = list(session.scalars(select(PublicRecord.kind).where(PublicRecord.kind == "custody_reconciliation")))
         assert kinds == ["custody_reconciliation"]
+
+
+def test_the_records_list_carries_the_checkpoint_it_was_read_against(platform: Platform, clock: FixedClock) -> None:
+    from fastapi.testclient import TestClient
+
+    from huzhu.app import create_app
+
+    _append(platform, clock, 5)
+    verifier = _signer(platform).verifier
+    with TestClient(create_app(platform)) as client:
+        first = client.get("/api/v1/transparency/records", params={"limit": 4}).json()
+        size = first["tree_size"]
+        signed = open_checkpoint(first["checkpoint"].encode(), [verifier], origin="huzhu.example/log").checkpoint
+        assert signed.size == size == len(platform.plans) + 5 and signed.root_hash.hex() == first["root_hash"]
+        rest = client.get("/api/v1/transparency/records", params={"cursor": first["next_cursor"], "limit": 100}).json()
+        listed = first["items"] + rest["items"]
+        assert [r["leaf_index"] for r in listed] == list(range(size))  # every record, all inside the checkpoint
+        assert rest["next_cursor"] is None and rest["checkpoint"] == first["checkpoint"]
+        # A record appended by a session without the log key is not in a checkpoint yet: not listed.
+        with platform.factory() as session:
+            session.info.pop(SIGNER_INFO_KEY)
+            append_record(session, kind="case_noticed", subject="LATE", payload={}, now=clock.now())
+            session.commit()
+        again = client.get("/api/v1/transparency/records", params={"limit": 100}).json()
+        assert again["tree_size"] == size and len(again["items"]) == size
+        schema = client.get("/openapi.json").json()["components"]["schemas"]["PublicRecordPage"]
+        assert {"tree_size", "root_hash", "checkpoint", "items"} <= set(schema["properties"])
