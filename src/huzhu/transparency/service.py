@@ -22,7 +22,7 @@ from huzhu.transparency.log import (
     SIGNER_INFO_KEY,
     DbTileReader,
     checkpoint_with_cosignatures,
-    latest_checkpoint,
+    served_checkpoint,
     verify_log,
 )
 from huzhu.transparency.merkle import EMPTY_ROOT, leaf_hash
@@ -55,7 +55,7 @@ def append_record(session: Session, *, kind: str, subject: str, payload: dict[st
 
 def tree_head(session: Session) -> dict[str, Any]:
     """The latest signed checkpoint's size and root (RFC 9162 tree head), with the signed note."""
-    row = latest_checkpoint(session)
+    row = served_checkpoint(session)
     if row is None:
         return {"tree_size": 0, "root_hash": EMPTY_ROOT.hex(), "checkpoint": None}
     return {"tree_size": row.tree_size, "root_hash": row.root_hash,
@@ -67,7 +67,7 @@ def record_proof(session: Session, record_id: int) -> dict[str, Any]:
     index = session.scalar(select(PublicRecord.leaf_index).where(PublicRecord.id == record_id))
     if index is None:
         raise NotFound(f"public record {record_id} does not exist")
-    row = latest_checkpoint(session)
+    row = served_checkpoint(session)
     if row is None or index >= row.tree_size:
         raise NotFound(f"public record {record_id} is not in a signed checkpoint yet")
     reader = TileHashReader(DbTileReader(session), row.tree_size)
