@@ -59,8 +59,14 @@ from huzhu.sandbox.clock import SandboxDbClock
 from huzhu.sealing.keyring import attach_keyring, load_keyring
 from huzhu.transparency.keys import load_log_signer
 from huzhu.transparency.log import SIGNER_INFO_KEY as LOG_SIGNER_INFO_KEY
-from huzhu.transparency.log import install_commit_signing, sign_checkpoint
+from huzhu.transparency.log import (
+    WITNESS_ROUNDS_INFO_KEY,
+    WITNESSES_INFO_KEY,
+    install_commit_signing,
+    sign_checkpoint,
+)
 from huzhu.transparency.plan_log import log_plan_rules
+from huzhu.transparency.publish import WitnessRounds, parse_witnesses
 from huzhu.web import STATIC as WEB_STATIC
 from huzhu.web import error_page as web_error_page
 from huzhu.web import router as web_router
@@ -93,8 +99,15 @@ def build_platform(settings: Settings | None = None, *, migrate: bool = True, cl
     info = {VAULT_INFO_KEY: IdNumberVault(settings.id_number_key.get_secret_value()), SHARD_IDS_INFO_KEY: {},
             LOG_SIGNER_INFO_KEY: log_signer}
     info.update(provable_info(settings))
+    rounds = None
+    if settings.log_witnesses:  # each commit that signs a checkpoint asks them (docs/public-log.md)
+        rounds = WitnessRounds(parse_witnesses(settings.log_witnesses, settings.log_witness_tls),
+                               now=SystemClock().now)
+        info.update({WITNESSES_INFO_KEY: tuple(rounds.names), WITNESS_ROUNDS_INFO_KEY: rounds})
     factory = make_session_factory(engine, info=info)
     read_factory = make_session_factory(engine, read_only=True, info=info)
+    if rounds is not None:
+        rounds.bind(factory, read_factory)
     plans = load_plans(settings.resolved_plans_dir)
     if clock is None:
         clock = SandboxDbClock(factory, read_factory) if settings.sandbox else SystemClock()

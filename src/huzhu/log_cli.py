@@ -38,14 +38,16 @@ def log_key() -> None:
 
 
 def ask_log_witnesses(platform) -> list[str]:  # noqa: ANN001
-    """Send the latest checkpoint to HUZHU_LOG_WITNESSES; returns the refusals."""
-    from huzhu.clock import SystemClock
-    from huzhu.transparency.publish import collect_cosignatures, parse_witnesses
+    """Send the newest checkpoint to HUZHU_LOG_WITNESSES now (after any round under way); returns the
+    refusals."""
+    from huzhu.transparency.log import WITNESS_ROUNDS_INFO_KEY
 
-    if not platform.settings.log_witnesses:
+    with platform.factory() as session:
+        rounds = session.info.get(WITNESS_ROUNDS_INFO_KEY)
+    if rounds is None:
         return []
-    witnesses = parse_witnesses(platform.settings.log_witnesses, platform.settings.log_witness_tls)
-    return collect_cosignatures(platform.factory, platform.read_factory, witnesses, now=SystemClock().now)
+    rounds.wait()
+    return rounds.run()
 
 
 @log_app.command("checkpoint")

@@ -20,6 +20,7 @@ Subcommands are entries of :data:`COMMANDS`; a new one adds a :class:`Command` t
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -233,7 +234,7 @@ def run_replay(args: argparse.Namespace, report: Report) -> None:
     reader, verified = _load_source(report, args)
     cp: Checkpoint = verified.checkpoint
     with report.check("replay") as step:
-        result = replay(reader, cp)
+        result = replay(reader, cp, workers=max(1, args.jobs))
         step.detail = (
             f"{result.entries} entries ({result.entry_bytes} bytes) re-hashed, {result.tiles} tiles recomputed, "
             f"root {b64encode(result.root_hash)} = checkpoint"
@@ -329,6 +330,12 @@ def _args_receipt(p: argparse.ArgumentParser) -> None:
     _add_source_arguments(p)
 
 
+def _args_replay(p: argparse.ArgumentParser) -> None:
+    _add_source_arguments(p)
+    p.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, 8),
+                   help="processes hashing the entries (default: one per CPU, at most 8; 1 = this process only)")
+
+
 def _args_monitor(p: argparse.ArgumentParser) -> None:
     _add_source_arguments(p)
     p.add_argument("--state", type=Path, required=True, help="JSON file remembering verified checkpoints")
@@ -338,8 +345,7 @@ COMMANDS: list[Command] = [
     Command("checkpoint", "verify a checkpoint's log signature and witness quorum", _args_checkpoint, run_checkpoint),
     Command("inclusion", "prove that an entry is in the signed tree", _args_inclusion, run_inclusion),
     Command("consistency", "prove that the signed tree extends an older one", _args_consistency, run_consistency),
-    Command("replay", "recompute every leaf hash, tile and the root from the entries", _add_source_arguments,
-            run_replay),
+    Command("replay", "recompute every leaf hash, tile and the root from the entries", _args_replay, run_replay),
     Command("receipt", "check that the log kept a receipt's promise of inclusion", _args_receipt, run_receipt),
     Command("monitor", "check a new checkpoint against the last one remembered", _args_monitor, run_monitor),
     Command("run", "recompute a whole apportionment run from its static bundle, fen by fen",

@@ -74,9 +74,10 @@ def perfect_root(hashes: bytes) -> bytes:
         raise ValueError(f"perfect_root needs a power-of-two number of hashes, got {len(hashes)} bytes")
     level = bytes(hashes)
     while len(level) > HASH_SIZE:
-        level = b"".join(
+        # A list, not a generator: join builds one anyway, and a comprehension skips a resume per node.
+        level = b"".join([
             _sha256(b"\x01" + level[i: i + 2 * HASH_SIZE]).digest() for i in range(0, len(level), 2 * HASH_SIZE)
-        )
+        ])
     return level
 
 

@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import pickle
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Protocol
 
@@ -474,6 +477,20 @@ def _first_difference(got: bytes, want: bytes) -> int:
     return min(len(got), len(want)) // HASH_SIZE
 
 
+def _check_tile(reader: TileReader, ref: TileRef, recomputed: bytes) -> None:
+    """The published tile ``ref`` must be byte for byte the recomputed one."""
+    published = read_tile_checked(reader, ref)
+    if published != recomputed:
+        i = _first_difference(published, recomputed)
+        lo, hi = ref.leaf_range(i)
+        what = f"the hash of leaf {lo}" if ref.level == 0 else f"the hash of leaves {lo}..{hi - 1}"
+        raise TileError(
+            f"{ref.path} does not match the entries: {what} is "
+            f"{recomputed[i * HASH_SIZE:(i + 1) * HASH_SIZE].hex()} recomputed, "
+            f"{published[i * HASH_SIZE:(i + 1) * HASH_SIZE].hex()} published"
+        )
+
+
 class _LevelChecker:
     """Collects recomputed hashes per level and checks each full tile against the published one."""
 
@@ -484,17 +501,8 @@ class _LevelChecker:
         self.tiles_checked = 0
 
     def check(self, ref: TileRef, recomputed: bytes) -> None:
-        published = read_tile_checked(self.reader, ref)
+        _check_tile(self.reader, ref, recomputed)
         self.tiles_checked += 1
-        if published != recomputed:
-            i = _first_difference(published, recomputed)
-            lo, hi = ref.leaf_range(i)
-            what = f"the hash of leaf {lo}" if ref.level == 0 else f"the hash of leaves {lo}..{hi - 1}"
-            raise TileError(
-                f"{ref.path} does not match the entries: {what} is "
-                f"{recomputed[i * HASH_SIZE:(i + 1) * HASH_SIZE].hex()} recomputed, "
-                f"{published[i * HASH_SIZE:(i + 1) * HASH_SIZE].hex()} published"
-            )
 
     def add(self, level: int, node: bytes) -> None:
         """Add the MTH of a full tile of ``level - 1`` to ``level``; full tiles are checked and carried."""
@@ -511,32 +519,113 @@ class _LevelChecker:
             self.add(level + 1, perfect_root(full))
 
 
+def _leaf_hashes(data: bytes, width: int) -> bytes:
+    """Split an entry bundle and hash each entry as an RFC 9162 leaf in the same pass (no list of
+    entries is built); it must hold exactly ``width`` entries."""
+    sha = _sha256
+    out: list[bytes] = []
+    append = out.append
+    pos, end = 0, len(data)
+    while pos < end:
+        if pos + 2 > end:
+            raise TileError(f"entry bundle ends inside the length prefix of entry {len(out)}")
+        start = pos + 2
+        pos = start + ((data[pos] << 8) | data[pos + 1])
+        if pos > end:
+            raise TileError(f"entry {len(out)} claims {pos - start} bytes but the bundle ends first")
+        append(sha(b"\x00" + data[start:pos]).digest())
+    if len(out) != width:
+        raise TileError(f"the entry bundle holds {len(out)} entries, the tree needs {width}")
+    return b"".join(out)
+
+
+def _bundle_leaf_hashes(reader: TileReader, ref: TileRef) -> tuple[bytes, int]:
+    """(leaf hashes, entry bytes) of bundle ``ref``, read and checked like :func:`read_bundle_checked`."""
+    try:
+        data = reader.read_tile(ref)
+        return _leaf_hashes(data, ref.width), len(data) - 2 * ref.width
+    except TileNotFoundError:
+        if not ref.is_partial:
+            raise
+    except TileError as exc:
+        raise TileError(f"{ref.path}: {exc}") from None
+    entries = read_bundle_checked(reader, ref)  # the partial bundle is not published: the full one's first entries
+    return b"".join([_sha256(b"\x00" + e).digest() for e in entries]), sum(map(len, entries))
+
+
+REPLAY_CHUNK = TILE_WIDTH
+"""Entry bundles replayed per unit of work (65,536 entries: one level-1 tile's worth)."""
+
+
+def _replay_chunk(reader: TileReader, size: int, first: int, stop: int) -> tuple[bytes, bytes, int, int]:
+    """Replay bundles ``first`` … ``stop - 1``: each entry hashed, each level-0 tile compared.
+
+    Returns (the roots of the full level-0 tiles, concatenated; the partial level-0 tile's hashes;
+    entry bytes; tiles compared). Runs in a worker process for a parallel replay."""
+    roots: list[bytes] = []
+    edge0 = b""
+    entry_bytes = 0
+    for bundle in range(first, stop):
+        width = tile_width(0, bundle, size)
+        hashes, nbytes = _bundle_leaf_hashes(reader, TileRef.entries(bundle, width))
+        entry_bytes += nbytes
+        _check_tile(reader, TileRef(0, bundle, width), hashes)
+        if width == TILE_WIDTH:
+            roots.append(perfect_root(hashes))
+        else:
+            edge0 = hashes
+    return b"".join(roots), edge0, entry_bytes, stop - first
+
+
+def _pool(workers: int, reader: TileReader) -> Executor | None:
+    """A process pool for a parallel replay, or None (one worker, or a reader that cannot be sent)."""
+    if workers <= 1:
+        return None
+    try:
+        pickle.dumps(reader)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
+    return ProcessPoolExecutor(max_workers=workers)
+
+
 def replay(
-    reader: TileReader, checkpoint: Checkpoint, *, progress: Callable[[int], None] | None = None
+    reader: TileReader, checkpoint: Checkpoint, *, progress: Callable[[int], None] | None = None, workers: int = 1,
+    chunk: int = REPLAY_CHUNK,
 ) -> ReplayReport:
     """Recompute the whole log from its entry bundles and compare everything published.
 
     Streams bundle by bundle (memory stays at a few tiles per level): every entry is hashed, every
     tile at every level is recomputed and compared byte for byte, and the root must equal the
     checkpoint's. Raises :class:`TileError` naming the first leaf or tile that differs.
+
+    With ``workers`` > 1 the entry bundles and level-0 tiles are replayed by that many processes, in
+    chunks of ``chunk`` bundles (default :data:`REPLAY_CHUNK`) whose results are taken in order (the first difference
+    reported is still the first in the log); the levels above are recomputed here from their roots.
     """
     size = checkpoint.size
     levels = _LevelChecker(reader)
     entry_bytes = 0
     bundles = (size + TILE_WIDTH - 1) // TILE_WIDTH
     edge0 = b""
-    for bundle in range(bundles):
-        width = tile_width(0, bundle, size)
-        entries = read_bundle_checked(reader, TileRef.entries(bundle, width))
-        entry_bytes += sum(map(len, entries))
-        hashes = b"".join([_sha256(b"\x00" + entry).digest() for entry in entries])
-        levels.check(TileRef(0, bundle, width), hashes)
-        if width == TILE_WIDTH:
-            levels.add(1, perfect_root(hashes))
-        else:
-            edge0 = hashes
-        if progress is not None:
-            progress(bundle * TILE_WIDTH + width)
+    firsts = range(0, bundles, chunk)
+    stops = [min(first + chunk, bundles) for first in firsts]
+    pool = _pool(workers, reader) if len(firsts) > 1 else None
+    try:
+        chunks: Iterable[tuple[bytes, bytes, int, int]] = (
+            pool.map(_replay_chunk, repeat(reader), repeat(size), firsts, stops) if pool is not None
+            else map(_replay_chunk, repeat(reader), repeat(size), firsts, stops))
+        for (roots, partial, nbytes, checked), stop in zip(chunks, stops, strict=True):
+            entry_bytes += nbytes
+            levels.tiles_checked += checked
+            for i in range(0, len(roots), HASH_SIZE):
+                levels.add(1, roots[i: i + HASH_SIZE])
+            if partial:
+                edge0 = partial
+            if progress is not None:
+                progress(min(stop * TILE_WIDTH, size))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     edge = [edge0]
     for level in range(1, len(levels.pending)):
         pending = bytes(levels.pending[level])

@@ -35,7 +35,7 @@ from huzhu_verify.witness import AddCheckpointRequest, HTTPWitnessEndpoint, form
 
 from .conftest import REPO, BankProcess
 
-WITNESS_PORT = 18121
+WITNESS_PORT = int(os.environ.get("HUZHU_TEST_BANK_WITNESS_PORT", "18121"))
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src"), "HUZHU_MODE": "sandbox"}
 
 

@@ -116,3 +116,65 @@ def test_checkpoint_signed_by_another_key_is_caught(platform: Platform, clock: F
         row.note = sign_note(text, [impostor]).decode()
     with platform.factory() as session:
         assert any("not signed by the log key" in p for p in verify_chain(session))
+
+
+def test_the_simulated_custodians_reconciliation_is_a_leaf(platform: Platform, clock: FixedClock) -> None:
+    """Without a bank link (HUZHU_CUSTODY_BANK empty) a reconciliation is logged as on the bank path:
+    the statement's SHA-256 and the result, inside the next signed checkpoint."""
+    import hashlib
+    import json
+    from datetime import timedelta
+
+    from huzhu.custody.service import SimulatedCustodian, reconcile
+
+    from .helpers import join_member
+
+    join_member(platform, clock)
+    custodian = SimulatedCustodian()
+    start, end = clock.now() - timedelta(days=1), clock.now() + timedelta(seconds=1)
+    with platform.session() as session:
+        result = reconcile(session, custodian, start=start, end=end, now=clock.now())
+        statement_id = result.statement_id
+        expected = hashlib.sha256(custodian.statement(session, statement_id=statement_id, start=start, end=end,
+                                                      now=clock.now())).hexdigest()
+    with platform.factory() as session:
+        record = session.scalar(select(PublicRecord).where(PublicRecord.kind == "custody_reconciliation"))
+        assert record is not None and record.subject == statement_id
+        payload = json.loads(record.payload)
+        assert payload["statement_sha256"] == expected
+        assert payload["closing_balance"] == payload["ledger_custody"] == "9.00"
+        assert (payload["lines"], payload["matched"], payload["unmatched"]) == (1, 1, 0)
+        assert latest_checkpoint(session).tree_size > record.leaf_index  # signed at commit
+        assert verify_chain(session) == []
+    with platform.session() as session:  # the same statement again: nothing new, no second leaf
+        reconcile(session, custodian, start=start, end=end, now=clock.now())
+    with platform.factory() as session:
+        kinds = list(session.scalars(select(PublicRecord.kind).where(PublicRecord.kind == "custody_reconciliation")))
+        assert kinds == ["custody_reconciliation"]
+
+
+def test_the_records_list_carries_the_checkpoint_it_was_read_against(platform: Platform, clock: FixedClock) -> None:
+    from fastapi.testclient import TestClient
+
+    from huzhu.app import create_app
+
+    _append(platform, clock, 5)
+    verifier = _signer(platform).verifier
+    with TestClient(create_app(platform)) as client:
+        first = client.get("/api/v1/transparency/records", params={"limit": 4}).json()
+        size = first["tree_size"]
+        signed = open_checkpoint(first["checkpoint"].encode(), [verifier], origin="huzhu.example/log").checkpoint
+        assert signed.size == size == len(platform.plans) + 5 and signed.root_hash.hex() == first["root_hash"]
+        rest = client.get("/api/v1/transparency/records", params={"cursor": first["next_cursor"], "limit": 100}).json()
+        listed = first["items"] + rest["items"]
+        assert [r["leaf_index"] for r in listed] == list(range(size))  # every record, all inside the checkpoint
+        assert rest["next_cursor"] is None and rest["checkpoint"] == first["checkpoint"]
+        # A record appended by a session without the log key is not in a checkpoint yet: not listed.
+        with platform.factory() as session:
+            session.info.pop(SIGNER_INFO_KEY)
+            append_record(session, kind="case_noticed", subject="LATE", payload={}, now=clock.now())
+            session.commit()
+        again = client.get("/api/v1/transparency/records", params={"limit": 100}).json()
+        assert again["tree_size"] == size and len(again["items"]) == size
+        schema = client.get("/openapi.json").json()["components"]["schemas"]["PublicRecordPage"]
+        assert {"tree_size", "root_hash", "checkpoint", "items"} <= set(schema["properties"])

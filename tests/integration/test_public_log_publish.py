@@ -30,7 +30,8 @@ from huzhu_verify.checkpoint import open_checkpoint
 from huzhu_verify.merkle import verify_consistency, verify_inclusion
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-PORT = 18111
+PORT = int(os.environ.get("HUZHU_TEST_LOG_PORT", "18111"))
+WITNESS_PORT = int(os.environ.get("HUZHU_TEST_LOG_WITNESS_PORT", "18131"))
 
 
 def _append(platform: Platform, clock: FixedClock, count: int, start: int = 0) -> None:
@@ -194,13 +195,13 @@ def test_log_checkpoint_and_jobs_run_ask_the_witnesses(platform: Platform, clock
     with platform.factory() as session:
         log_vkey = session.info[SIGNER_INFO_KEY].verifier.vkey
     cosigner = load_or_make_cosigner(tmp_path / "w.key", "auditor.example/w1")
-    server = ThreadingHTTPServer(("127.0.0.1", PORT + 20),
+    server = ThreadingHTTPServer(("127.0.0.1", WITNESS_PORT),
                                  handler_for(make_witness(cosigner, [log_vkey], tmp_path / "w.json")))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     env = {"HUZHU_DATABASE_URL": database_url, "HUZHU_MODE": "sandbox",
            "HUZHU_DATA_DIR": str(platform.settings.data_dir),
-           "HUZHU_LOG_WITNESSES": _json.dumps([f"{cosigner.verifier.vkey} http://127.0.0.1:{PORT + 20}"])}
+           "HUZHU_LOG_WITNESSES": _json.dumps([f"{cosigner.verifier.vkey} http://127.0.0.1:{WITNESS_PORT}"])}
     get_settings.cache_clear()
     try:
         _append(platform, clock, 4)

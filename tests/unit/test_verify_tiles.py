@@ -225,25 +225,33 @@ def _checkpoint(directory: Path):  # noqa: ANN202 - Checkpoint
     return open_checkpoint((directory / "checkpoint").read_bytes(), [SIGNER.verifier]).checkpoint
 
 
-def test_replay_checks_every_entry_tile_and_the_root(big_log: tuple[Path, list[bytes], list[int]]) -> None:
+# Each replay check in one process, and in two worker processes over chunks of one bundle (so the
+# chunks' results are put back together in order and the first difference is still named).
+MODES = pytest.mark.parametrize("mode", [{}, {"workers": 2, "chunk": 1}], ids=["one-process", "two-workers"])
+
+
+@MODES
+def test_replay_checks_every_entry_tile_and_the_root(big_log: tuple[Path, list[bytes], list[int]], mode: dict[str, int]) -> None:
     directory, leaves, _ = big_log
-    report = replay(DirectoryTileReader(directory), _checkpoint(directory))
+    report = replay(DirectoryTileReader(directory), _checkpoint(directory), **mode)
     assert report.entries == 70_000
     assert report.tiles == 274 + 2 + 1
     assert report.root_hash == server_merkle.root_from_leaf_hashes(leaves)
 
 
-def test_replay_names_the_edited_entry(tmp_path: Path) -> None:
+@MODES
+def test_replay_names_the_edited_entry(tmp_path: Path, mode: dict[str, int]) -> None:
     _publish(tmp_path, [600])
     bundle = tmp_path / "tile/entries/001"
     entries = parse_entry_bundle(bundle.read_bytes())
     entries[9] = entries[9].replace(b"C", b"X")
     bundle.write_bytes(format_entry_bundle(entries))
     with pytest.raises(TileError, match="leaf 265 "):
-        replay(DirectoryTileReader(tmp_path), _checkpoint(tmp_path))
+        replay(DirectoryTileReader(tmp_path), _checkpoint(tmp_path), **mode)
 
 
-def test_replay_catches_a_consistent_forgery_of_entries_and_level0_tile(tmp_path: Path) -> None:
+@MODES
+def test_replay_catches_a_consistent_forgery_of_entries_and_level0_tile(tmp_path: Path, mode: dict[str, int]) -> None:
     """Entries and their level-0 tile both rewritten: the level-1 tile no longer matches."""
     _publish(tmp_path, [70_000])
     bundle = tmp_path / "tile/entries/005"
@@ -252,10 +260,11 @@ def test_replay_catches_a_consistent_forgery_of_entries_and_level0_tile(tmp_path
     bundle.write_bytes(format_entry_bundle(entries))
     (tmp_path / "tile/0/005").write_bytes(b"".join(leaf_hash(e) for e in entries))
     with pytest.raises(TileError, match="tile/1/000 does not match"):
-        replay(DirectoryTileReader(tmp_path), _checkpoint(tmp_path))
+        replay(DirectoryTileReader(tmp_path), _checkpoint(tmp_path), **mode)
 
 
-def test_replay_catches_a_root_that_is_not_the_checkpoint(tmp_path: Path) -> None:
+@MODES
+def test_replay_catches_a_root_that_is_not_the_checkpoint(tmp_path: Path, mode: dict[str, int]) -> None:
     """Everything recomputed for a changed entry (top partial tile too) but the checkpoint kept."""
     _publish(tmp_path, [100])
     entries = parse_entry_bundle((tmp_path / "tile/entries/000.p/100").read_bytes())
@@ -263,14 +272,15 @@ def test_replay_catches_a_root_that_is_not_the_checkpoint(tmp_path: Path) -> Non
     (tmp_path / "tile/entries/000.p/100").write_bytes(format_entry_bundle(entries))
     (tmp_path / "tile/0/000.p/100").write_bytes(b"".join(leaf_hash(e) for e in entries))
     with pytest.raises(TileError, match="checkpoint says"):
-        replay(DirectoryTileReader(tmp_path), _checkpoint(tmp_path))
+        replay(DirectoryTileReader(tmp_path), _checkpoint(tmp_path), **mode)
 
 
-def test_replay_needs_every_bundle(tmp_path: Path) -> None:
+@MODES
+def test_replay_needs_every_bundle(tmp_path: Path, mode: dict[str, int]) -> None:
     _publish(tmp_path, [600])
     (tmp_path / "tile/entries/000").unlink()
     with pytest.raises(TileNotFoundError):
-        replay(DirectoryTileReader(tmp_path), _checkpoint(tmp_path))
+        replay(DirectoryTileReader(tmp_path), _checkpoint(tmp_path), **mode)
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
@@ -334,3 +344,25 @@ def test_http_reader_refuses_other_schemes() -> None:
     with pytest.raises(MalformedError):
         HTTPTileReader("ftp://example.com/log")
     assert isinstance(open_tile_reader("/some/dir"), DirectoryTileReader)
+
+
+@MODES
+def test_replay_names_the_first_of_two_edits_and_a_swap(tmp_path: Path, mode: dict[str, int]) -> None:
+    """Edits in two bundles (replayed by different workers): the first in the log is named; entries
+    swapped across two bundles are caught too."""
+    _publish(tmp_path, [2000])
+    for name, i in (("003", 7), ("006", 1)):
+        bundle = tmp_path / "tile/entries" / name
+        entries = parse_entry_bundle(bundle.read_bytes())
+        entries[i] = entries[i].replace(b"C", b"X")
+        bundle.write_bytes(format_entry_bundle(entries))
+    with pytest.raises(TileError, match="leaf 775 "):
+        replay(DirectoryTileReader(tmp_path), _checkpoint(tmp_path), **mode)
+    _publish(tmp_path / "swap", [2000])
+    a, b = (tmp_path / "swap/tile/entries/001"), (tmp_path / "swap/tile/entries/004")
+    first, second = parse_entry_bundle(a.read_bytes()), parse_entry_bundle(b.read_bytes())
+    first[0], second[0] = second[0], first[0]
+    a.write_bytes(format_entry_bundle(first))
+    b.write_bytes(format_entry_bundle(second))
+    with pytest.raises(TileError, match="leaf 256 "):
+        replay(DirectoryTileReader(tmp_path / "swap"), _checkpoint(tmp_path / "swap"), **mode)

@@ -592,12 +592,26 @@ class PublicReport(BaseModel):
 
 class PublicRecordRead(BaseModel):
     id: int
+    leaf_index: int = Field(description="the record's leaf index in the public log")
     kind: str
     subject: str
     recorded_at: datetime
     leaf_hash: str
     prev_hash: str
     payload: str = Field(description="canonical JSON; its RFC 6962 leaf hash is leaf_hash")
+
+
+class PublicRecordPage(BaseModel):
+    """A page of public records, all inside the signed checkpoint it was read against."""
+
+    items: list[PublicRecordRead]
+    next_cursor: str | None = Field(description="pass as `cursor` to get the next page; null on the last page",
+                                    examples=[None])
+    tree_size: int = Field(description="size of the latest signed checkpoint; only records with a leaf index "
+                           "below it are listed")
+    root_hash: str = Field(description="hex of that checkpoint's RFC 9162 root")
+    checkpoint: str | None = Field(description="that signed checkpoint (C2SP tlog-checkpoint note) with witness "
+                                   "cosignatures; null while the log has none")
 
 
 class RecordProof(BaseModel):

@@ -38,6 +38,8 @@ from huzhu.ledger.service import (
     resolve_pending,
     transfer_state,
 )
+from huzhu.money import format_yuan
+from huzhu.transparency.service import append_record
 
 PLATFORM_NAME = "huzhu mutual-aid custody account"
 CUSTODY_ACCOUNT_NO = "HUZHU-CUSTODY-0001"
@@ -233,7 +235,9 @@ def reconcile(session: Session, custodian: Custodian, *, start: datetime, end: d
     existing = session.scalar(select(Reconciliation).where(Reconciliation.statement_id == statement_id))
     if existing is not None:
         return existing
-    statement = parse_camt053(custodian.statement(session, statement_id=statement_id, start=start, end=end, now=now))
+    xml = custodian.statement(session, statement_id=statement_id, start=start, end=end, now=now)
+    digest = hashlib.sha256(xml).hexdigest()
+    statement = parse_camt053(xml)
     failpoint("reconcile.statement_read")
     ledger_refs = {
         ref: (kind, amount)
@@ -257,5 +261,15 @@ def reconcile(session: Session, custodian: Custodian, *, start: datetime, end: d
         matched=matched, detail=detail,
     )
     session.add(record)
+    # Every reconciliation is a leaf of the public log, as on the bank-link path (huzhu.banking.sync).
+    append_record(session, kind="custody_reconciliation", subject=statement_id, payload={
+        "statement_sha256": digest, "opening_balance": _signed(statement.opening_balance_fen),
+        "closing_balance": _signed(statement.closing_balance_fen), "ledger_custody": _signed(ledger_fen),
+        "lines": len(statement.entries), "matched": len(statement.entries) - len(unmatched),
+        "unmatched": len(unmatched)}, now=now)
     session.flush()
     return record
+
+
+def _signed(fen: int) -> str:
+    return format_yuan(fen) if fen >= 0 else "-" + format_yuan(-fen)

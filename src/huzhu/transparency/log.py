@@ -27,6 +27,7 @@ import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, event, func, or_, select
@@ -64,6 +65,14 @@ SIGNER_INFO_KEY = "huzhu.log_signer"
 """``session.info`` key of the log's :class:`Ed25519Signer` (put there by the composition root)."""
 APPENDED_INFO_KEY = "huzhu.log_appended"
 """``session.info`` key set by ``append_record``: the time of the last record appended."""
+SIGNED_INFO_KEY = "huzhu.log_signed"
+"""``session.info`` key set by :func:`sign_checkpoint`: this transaction signed a new checkpoint."""
+WITNESSES_INFO_KEY = "huzhu.log_witnesses"
+"""``session.info`` key of the names of the configured witnesses (HUZHU_LOG_WITNESSES), put there by
+the composition root: a checkpoint is served once each of them answered for it (:func:`served_checkpoint`)."""
+WITNESS_ROUNDS_INFO_KEY = "huzhu.log_witness_rounds"
+"""``session.info`` key of the object whose ``request()`` is called after a transaction that signed a
+checkpoint commits (:class:`huzhu.transparency.publish.WitnessRounds`: asks the witnesses)."""
 
 _FULL = TILE_WIDTH * HASH_SIZE
 
@@ -91,7 +100,7 @@ class DbTileReader:
         return bytes(data[: ref.width * HASH_SIZE])
 
     def read_checkpoint(self) -> bytes:
-        row = latest_checkpoint(self.session)
+        row = served_checkpoint(self.session)
         if row is None:
             raise TileNotFoundError("no checkpoint is signed yet")
         return row.note.encode("utf-8")
@@ -163,7 +172,25 @@ class _TileExtender:
 
 
 def latest_checkpoint(session: Session) -> LogCheckpoint | None:
+    """The newest checkpoint the log signed (what the next one extends and the witnesses are asked to
+    cosign); what readers are given is :func:`served_checkpoint`."""
     return session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.tree_size.desc()).limit(1))
+
+
+def served_checkpoint(session: Session) -> LogCheckpoint | None:
+    """The checkpoint every public answer is read against: the newest one each configured witness
+    has answered for (cosigned, or was asked and did not cosign: down, or refused), so a checkpoint
+    is not served while its witness round is still under way, and a witness that is down delays it
+    by one round only. Without witnesses (or before any round answered) it is the newest signed one.
+    """
+    names = sorted(set(session.info.get(WITNESSES_INFO_KEY) or ()))
+    if not names:
+        return latest_checkpoint(session)
+    answered = (select(LogCosignature.tree_size).where(LogCosignature.witness.in_(names))
+                .group_by(LogCosignature.tree_size).having(func.count() == len(names))
+                .order_by(LogCosignature.tree_size.desc()).limit(1).scalar_subquery())
+    row = session.scalar(select(LogCheckpoint).where(LogCheckpoint.tree_size == answered))
+    return row if row is not None else latest_checkpoint(session)
 
 
 def checkpoint_at(session: Session, tree_size: int) -> LogCheckpoint | None:
@@ -198,11 +225,13 @@ def sign_checkpoint(session: Session, signer: Ed25519Signer, *, now: datetime) -
                                note=sign_note(text, [signer]).decode("utf-8"), signed_at=now)
     session.add(checkpoint)
     session.flush()
+    session.info[SIGNED_INFO_KEY] = True  # the witnesses are asked once this transaction commits
     return checkpoint
 
 
 def cosignature_lines(session: Session, tree_size: int) -> list[str]:
-    return list(session.scalars(select(LogCosignature.line).where(LogCosignature.tree_size == tree_size)
+    return list(session.scalars(select(LogCosignature.line).where(LogCosignature.tree_size == tree_size,
+                                                                  LogCosignature.line != "")
                                 .order_by(LogCosignature.witness)))
 
 
@@ -214,11 +243,16 @@ def checkpoint_with_cosignatures(session: Session, row: LogCheckpoint) -> str:
 
 
 def store_cosignature(session: Session, tree_size: int, witness: str, line: str, *, now: datetime) -> None:
-    exists = session.scalar(select(LogCosignature.id).where(LogCosignature.tree_size == tree_size,
-                                                           LogCosignature.witness == witness))
-    if exists is None:
+    """Store a witness's answer for a checkpoint: its cosignature line, or ``""`` when it was asked and
+    did not cosign (down or refused; asked again next round). A cosignature replaces an empty answer,
+    never the other way round."""
+    row = session.scalar(select(LogCosignature).where(LogCosignature.tree_size == tree_size,
+                                                      LogCosignature.witness == witness))
+    if row is None:
         session.add(LogCosignature(tree_size=tree_size, witness=witness, line=line, received_at=now))
-        session.flush()
+    elif line and not row.line:
+        row.line, row.received_at = line, now
+    session.flush()
 
 
 def _sign_on_commit(session: Session) -> None:
@@ -234,12 +268,22 @@ def install_commit_signing() -> None:
         event.listen(Session, "before_commit", _sign_on_commit)
 
 
+def _ask_witnesses_after_commit(session: Session) -> None:
+    if session.info.pop(SIGNED_INFO_KEY, None):
+        rounds = session.info.get(WITNESS_ROUNDS_INFO_KEY)
+        if rounds is not None:
+            rounds.request()
+
+
 def _rollback(session: Session) -> None:
     session.info.pop(APPENDED_INFO_KEY, None)
+    session.info.pop(SIGNED_INFO_KEY, None)
 
 
 if not event.contains(Session, "after_rollback", _rollback):
     event.listen(Session, "after_rollback", _rollback)
+if not event.contains(Session, "after_commit", _ask_witnesses_after_commit):
+    event.listen(Session, "after_commit", _ask_witnesses_after_commit)
 
 
 # --- proofs -------------------------------------------------------------------------------------
@@ -258,7 +302,7 @@ class CheckpointView:
 
 
 def current_view(session: Session) -> CheckpointView | None:
-    row = latest_checkpoint(session)
+    row = served_checkpoint(session)
     if row is None:
         return None
     return CheckpointView(row.tree_size, row.root_hash, checkpoint_with_cosignatures(session, row))
@@ -306,6 +350,29 @@ class _PrefetchedTiles:
         raise TileNotFoundError("the checkpoint is read from log_checkpoints")
 
 
+@lru_cache(maxsize=4096)
+def _subtree_root(hashes: bytes) -> bytes:
+    """:func:`perfect_root`, remembered by content: the upper tiles (a 10M-leaf tree has 153 level-1
+    tiles and one level-2 tile) are in nearly every proof, and each of their subtrees is hashed once,
+    not ~250 hashes per tile per request. Keyed by the hashed bytes themselves, so a tile row that
+    changed is hashed afresh."""
+    return perfect_root(hashes)
+
+
+class _ProofHashReader(TileHashReader):
+    """A :class:`TileHashReader` whose larger subtrees (16 hashes and up) come from :func:`_subtree_root`."""
+
+    def subtree_hash(self, height: int, index: int) -> bytes:
+        level, rest = divmod(height, TILE_HEIGHT)
+        if rest < 4:
+            return super().subtree_hash(height, index)
+        if (index + 1) << height > self.tree_size:
+            raise ValueError(f"subtree ({height}, {index}) is not complete in a tree of size {self.tree_size}")
+        tile_index, offset = divmod(index << rest, TILE_WIDTH)
+        data = self._tile(level, tile_index)
+        return _subtree_root(data[offset * HASH_SIZE: (offset + (1 << rest)) * HASH_SIZE])
+
+
 def _signed_view(session: Session, view: CheckpointView, size: int) -> tuple[str | None, str | None]:
     """(signed note with cosignatures, root hex) of the checkpoint of ``size``, if the log signed one."""
     if size == view.tree_size:
@@ -327,7 +394,7 @@ def inclusion(session: Session, index: int, tree_size: int | None = None) -> dic
         raise InvalidInput(LogError.INDEX_RANGE, last=size - 1, size=size, details={"index": index})
     signed, root = _signed_view(session, view, size)
     ranges = inclusion_ranges(index, size) + [(index, index + 1)] + ([] if root else [(0, size)])
-    reader = TileHashReader(_PrefetchedTiles(session, view.tree_size, ranges), view.tree_size)
+    reader = _ProofHashReader(_PrefetchedTiles(session, view.tree_size, ranges), view.tree_size)
     proof = reader.inclusion_proof(index, size)
     return {"index": index, "tree_size": size, "leaf_hash": reader.leaf_hash(index).hex(),
             "root_hash": root or reader.tree_hash(size).hex(), "proof": [h.hex() for h in proof],
@@ -346,7 +413,7 @@ def consistency(session: Session, first: int, second: int | None = None) -> dict
     signed_second, second_root = _signed_view(session, view, second)
     ranges = (consistency_ranges(first, second) + ([] if first_root else [(0, first)])
               + ([] if second_root else [(0, second)]))
-    reader = TileHashReader(_PrefetchedTiles(session, view.tree_size, ranges), view.tree_size)
+    reader = _ProofHashReader(_PrefetchedTiles(session, view.tree_size, ranges), view.tree_size)
     proof = reader.consistency_proof(first, second)
     return {"from": first, "to": second, "from_root": first_root or reader.tree_hash(first).hex(),
             "to_root": second_root or reader.tree_hash(second).hex(), "proof": [h.hex() for h in proof],
@@ -433,7 +500,7 @@ def verified_records(session: Session, records: list[PublicRecord]) -> dict[int,
     with its stored hash and the tiles recomputed, fails; so does one not yet in a checkpoint.
     """
     marks = {r.leaf_index: False for r in records}
-    row = latest_checkpoint(session)
+    row = served_checkpoint(session)
     signer = session.info.get(SIGNER_INFO_KEY)
     if row is None or not isinstance(signer, Ed25519Signer) or not records:
         return marks
@@ -499,7 +566,7 @@ def tile_file(session: Session, ref: TileRef) -> bytes:
     A tile must exist in the latest checkpoint's tree (a partial tile of any width up to what is
     stored: older partial tiles stay readable); anything beyond is :class:`NotFound`.
     """
-    view = latest_checkpoint(session)
+    view = served_checkpoint(session)
     size = view.tree_size if view else 0
     if ref.is_entries:
         first = ref.index * TILE_WIDTH

@@ -9,12 +9,17 @@ with the witnesses' cosignatures. The log's verifier key goes beside it (``huzhu
 
 :func:`collect_cosignatures` sends the latest checkpoint to each configured witness (C2SP
 tlog-witness ``add-checkpoint``, with a consistency proof from the size the witness last cosigned)
-and stores each verified cosignature.
+and stores each verified cosignature, or an empty answer for a witness that is down or refuses (it
+is asked again next round). :class:`WitnessRounds` runs such a round after every commit that signed
+a checkpoint, in a background thread, so no money job waits for a witness; readers are served the
+newest checkpoint whose round is over (:func:`huzhu.transparency.log.served_checkpoint`).
 """
 
 from __future__ import annotations
 
+import logging
 import ssl
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -23,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from huzhu.errors import Conflict, NotFound
@@ -31,6 +37,7 @@ from huzhu.transparency.log import (
     DbTileReader,
     checkpoint_with_cosignatures,
     latest_checkpoint,
+    served_checkpoint,
     store_cosignature,
 )
 from huzhu.transparency.models import LogCosignature, PublicRecord
@@ -54,8 +61,8 @@ class Published:
 
 
 def publish_tiles(session: Session, directory: Path, signer: Ed25519Signer, *, durable: bool = True) -> Published:
-    """Bring ``directory`` up to the latest signed checkpoint (see the module docstring)."""
-    row = latest_checkpoint(session)
+    """Bring ``directory`` up to the served checkpoint (see the module docstring)."""
+    row = served_checkpoint(session)
     if row is None:
         raise NotFound(LogError.NO_CHECKPOINT)
     directory = Path(directory)
@@ -140,16 +147,89 @@ def collect_cosignatures(factory: sessionmaker[Session], read_factory: sessionma
         for witness in witnesses:
             name = witness.key.name
             if session.scalar(select(LogCosignature.id).where(LogCosignature.tree_size == size,
-                                                              LogCosignature.witness == name)):
+                                                              LogCosignature.witness == name,
+                                                              LogCosignature.line != "")):
                 continue
-            old = session.scalar(select(LogCosignature.tree_size).where(LogCosignature.witness == name)
+            old = session.scalar(select(LogCosignature.tree_size).where(LogCosignature.witness == name,
+                                                                       LogCosignature.line != "")
                                  .order_by(LogCosignature.tree_size.desc()).limit(1)) or 0
+            line = ""
             try:
-                signature = request_cosignature(witness.endpoint, witness.key, note, checkpoint, old_size=old,
-                                                prove=lambda m: tiles.consistency_proof(m, size))
+                line = request_cosignature(witness.endpoint, witness.key, note, checkpoint, old_size=old,
+                                           prove=lambda m: tiles.consistency_proof(m, size)).line
             except (VerificationError, OSError) as exc:
                 failures.append(f"{name}: {exc}")
-                continue
-            with factory() as writing, writing.begin():
-                store_cosignature(writing, size, name, signature.line, now=now())
+            try:  # the answer, even a refusal: the round for this checkpoint is over for this witness
+                with factory() as writing, writing.begin():
+                    store_cosignature(writing, size, name, line, now=now())
+            except IntegrityError:  # another process stored this witness's answer at the same moment
+                pass
     return failures
+
+
+log = logging.getLogger("huzhu.log")
+
+
+class WitnessRounds:
+    """Asks the witnesses to cosign the newest checkpoint after each commit that signed one.
+
+    ``request()`` (called after such a commit) starts a round in a background thread and returns at
+    once: a money job never waits for a witness. One round runs at a time; requests made during a
+    round make exactly one more round after it (which asks about the newest checkpoint then).
+    ``run()`` runs a round now, after any round under way (``huzhu log checkpoint``, ``huzhu jobs run``).
+    """
+
+    def __init__(self, witnesses: Sequence[WitnessConfig], *, now: Callable[[], datetime]) -> None:
+        self.witnesses = list(witnesses)
+        self.now = now
+        self.factories: tuple[sessionmaker[Session], sessionmaker[Session]] | None = None
+        self._round = threading.Lock()
+        self._state = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._again = False
+
+    @property
+    def names(self) -> list[str]:
+        return [w.key.name for w in self.witnesses]
+
+    def bind(self, factory: sessionmaker[Session], read_factory: sessionmaker[Session]) -> None:
+        self.factories = (factory, read_factory)
+
+    def run(self) -> list[str]:
+        """One round now; returns the refusals (empty = every witness cosigned the newest checkpoint)."""
+        if self.factories is None:
+            return []
+        with self._round:
+            return collect_cosignatures(*self.factories, self.witnesses, now=self.now)
+
+    def request(self) -> None:
+        with self._state:
+            if self._thread is not None:
+                self._again = True
+                return
+            self._thread = threading.Thread(target=self._loop, name="huzhu-witness-rounds", daemon=True)
+            self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until no round is under way or requested (tests, and before a synchronous round)."""
+        with self._state:
+            thread = self._thread
+        while thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                return
+            with self._state:
+                thread = self._thread
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                for refusal in self.run():
+                    log.warning("public log: witness did not cosign: %s", refusal)
+            except Exception:  # a round must never take the process down; retried next commit
+                log.exception("public log: witness round failed")
+            with self._state:
+                if not self._again:
+                    self._thread = None
+                    return
+                self._again = False

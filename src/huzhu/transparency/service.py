@@ -23,7 +23,7 @@ from huzhu.transparency.log import (
     SIGNER_INFO_KEY,
     DbTileReader,
     checkpoint_with_cosignatures,
-    latest_checkpoint,
+    served_checkpoint,
     verify_log,
 )
 from huzhu.transparency.merkle import EMPTY_ROOT, leaf_hash
@@ -56,7 +56,7 @@ def append_record(session: Session, *, kind: str, subject: str, payload: dict[st
 
 def tree_head(session: Session) -> dict[str, Any]:
     """The latest signed checkpoint's size and root (RFC 9162 tree head), with the signed note."""
-    row = latest_checkpoint(session)
+    row = served_checkpoint(session)
     if row is None:
         return {"tree_size": 0, "root_hash": EMPTY_ROOT.hex(), "checkpoint": None}
     return {"tree_size": row.tree_size, "root_hash": row.root_hash,
@@ -68,7 +68,7 @@ def record_proof(session: Session, record_id: int) -> dict[str, Any]:
     index = session.scalar(select(PublicRecord.leaf_index).where(PublicRecord.id == record_id))
     if index is None:
         raise NotFound(LogError.NO_SUCH_RECORD, record=record_id)
-    row = latest_checkpoint(session)
+    row = served_checkpoint(session)
     if row is None or index >= row.tree_size:
         raise NotFound(LogError.RECORD_NOT_SIGNED, record=record_id)
     reader = TileHashReader(DbTileReader(session), row.tree_size)

@@ -24,6 +24,7 @@ from huzhu.notices.service import case_by_no
 from huzhu.provable import service as provable
 from huzhu.provable.errors import ProvableError
 from huzhu.transparency.models import PublicRecord
+from huzhu.transparency.service import tree_head
 
 router = APIRouter(tags=["public"])
 member_router = APIRouter(tags=["members"])
@@ -42,13 +43,16 @@ def _run(session: SessionDep, run_no: str) -> ApportionmentRun:
             summary="What it takes to recompute a run: per case the rule, the share tree's root and its run file")
 def get_run_inputs(run_no: RunNo, session: SessionDep) -> dict[str, Any]:
     run = _run(session, run_no)
+    head = tree_head(session)  # the rules listed are the log's records inside this signed checkpoint
     rules = [json.loads(p) for p in session.scalars(select(PublicRecord.payload).where(
-        PublicRecord.kind == provable.RULE_RECORD).order_by(PublicRecord.leaf_index))]
+        PublicRecord.kind == provable.RULE_RECORD, PublicRecord.leaf_index < head["tree_size"])
+        .order_by(PublicRecord.leaf_index))]
     cases = run_inputs(session, run.id)
     for case in cases:
         if "root" in case:
             case["inputs_url"] = f"/api/v1/runs/{run_no}/cases/{case['case_no']}/inputs"
-    return {"run_no": run_no, "format": "huzhu-run-inputs/1", "leftover_rules": rules, "cases": cases}
+    return {"run_no": run_no, "format": "huzhu-run-inputs/1", "leftover_rules": rules, "cases": cases,
+            "log": head}
 
 
 @router.get("/runs/{run_no}/cases/{case_no}/inputs", summary="A case's run file (huzhu-run-inputs/1, TAB-separated)",

@@ -171,12 +171,15 @@ def get_tree_head(session: SessionDep) -> s.TreeHead:
     return s.TreeHead(**tree_head(session))
 
 
-@router.get("/transparency/records", response_model=Page[s.PublicRecordRead], tags=["transparency"])
-def list_records(session: SessionDep, page: PageDep) -> Page[s.PublicRecordRead]:
-    rows, cursor = page_of(session, select(PublicRecord), PublicRecord.id, page, key=lambda r: r.id, descending=False)
-    return Page(items=[s.PublicRecordRead(id=r.id, kind=r.kind, subject=r.subject, recorded_at=r.recorded_at,
-                                          leaf_hash=r.leaf_hash, prev_hash=r.prev_hash, payload=r.payload)
-                       for r in rows], next_cursor=cursor)
+@router.get("/transparency/records", response_model=s.PublicRecordPage, tags=["transparency"],
+            summary="Public records inside the latest signed checkpoint, with that checkpoint")
+def list_records(session: SessionDep, page: PageDep) -> s.PublicRecordPage:
+    head = tree_head(session)  # read first: every record listed is inside this checkpoint
+    query = select(PublicRecord).where(PublicRecord.leaf_index < head["tree_size"])
+    rows, cursor = page_of(session, query, PublicRecord.id, page, key=lambda r: r.id, descending=False)
+    return s.PublicRecordPage(items=[s.PublicRecordRead(
+        id=r.id, leaf_index=r.leaf_index, kind=r.kind, subject=r.subject, recorded_at=r.recorded_at,
+        leaf_hash=r.leaf_hash, prev_hash=r.prev_hash, payload=r.payload) for r in rows], next_cursor=cursor, **head)
 
 
 @router.get("/transparency/records/{record_id}/proof", response_model=s.RecordProof, tags=["transparency"],
