@@ -158,9 +158,9 @@ def bench(url: str, count: int, label: str) -> dict[str, object]:
             "peak_mib": peak / 2**20}
 
 
-def postgres_database(admin_url: str) -> tuple[str, callable]:
+def postgres_database(admin_url: str, prefix: str = "huzhu_bench") -> tuple[str, callable]:
     url = make_url(admin_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"huzhu_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import random
 import statistics
 import sys
@@ -39,7 +40,7 @@ from huzhu.db import unit_of_work  # noqa: E402
 from huzhu.members.models import Member  # noqa: E402
 from huzhu.notices.models import Case  # noqa: E402
 from huzhu.provable import service as provable  # noqa: E402
-from huzhu_verify.pseudonyms import LEAF_DOMAINS  # noqa: E402
+from huzhu_verify.pseudonyms import LEAF_DOMAINS, TreeDerivation  # noqa: E402
 from huzhu_verify.sumtree import SumTreeBuilder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,13 +84,15 @@ def bench(url: str, count: int, label: str) -> dict[str, object]:
         assert tree is not None
         liabilities = (tree.leaf_count, tree.total_fen)
     liabilities_s, liabilities_cpu = time.perf_counter() - started, time.process_time() - cpu
+    load_builds = os.getloadavg()[0]
     with platform.factory() as s:
         floor = floors(s, tree.tree_id)
-    share_ms, balance_ms = [], []
+    share_ms, balance_ms, static_ms = [], [], []
     with platform.factory() as s:
         case = s.get(Case, case_id)
         rc = s.scalar(select(RunCase).where(RunCase.case_id == case_id))
         top = s.scalar(select(Member.id).order_by(Member.id.desc()).limit(1))
+        pseudonyms: list[bytes] = []
         for member_id in random.Random(7).sample(range(1, top + 1), 200):
             started = time.perf_counter()
             member = s.get(Member, member_id)
@@ -99,36 +102,56 @@ def bench(url: str, count: int, label: str) -> dict[str, object]:
             bal = provable.member_balance_document(s, member=member)
             balance_ms.append((time.perf_counter() - started) * 1000)
             assert bal is not None and (doc is not None or member.id == case.claim_id)
+            pseudonyms.append(TreeDerivation(case.case_no).pseudonym(bytes(member.verify_secret)))
             s.expunge_all()
+        # From the static files alone (what a static host serves): the leaf index by binary search of
+        # the keys file, then the proof from the level file (no database).
+        stored = s.execute(provable._TREE_SQL, {"kind": "share", "tree": case.case_no}).first()
+        for p in pseudonyms:
+            started = time.perf_counter()
+            provable._proof_from_files(s, stored, p)
+            static_ms.append((time.perf_counter() - started) * 1000)
     platform.engine.dispose()
     return {"db": label, "members": count, "secrets_s": secrets_s, "run_s": run_s, "tree_s": tree_s,
             "tree_cpu": tree_cpu, "liabilities_cpu": liabilities_cpu, **floor,
             "leaves": rc.paying_members, "liabilities_s": liabilities_s, "liab_leaves": liabilities[0],
             "share_ms": statistics.median(share_ms), "share_p99": sorted(share_ms)[197],
-            "balance_ms": statistics.median(balance_ms), "balance_p99": sorted(balance_ms)[197]}
+            "balance_ms": statistics.median(balance_ms), "balance_p99": sorted(balance_ms)[197],
+            "static_ms": statistics.median(static_ms), "static_p99": sorted(static_ms)[197],
+            "load_builds": load_builds, "load_end": os.getloadavg()[0]}
 
 
 def floors(session: Session, tree_id: str) -> dict[str, float]:
-    """The same-run floor of the liabilities build, so the ratio means something on a loaded machine:
-    the bare ordered SELECT of the same rows drained as tuples, then the same plus the two SHA-256 per
-    member (salt, leaf), then the same plus building the tree in memory (no files)."""
-    sql = text(f"SELECT {provable._pseudonym_sql(session)} AS p, m.verify_secret, "
-               "a.credits_posted - a.debits_posted FROM members m JOIN ledger_accounts a "
-               "ON a.id = m.ledger_account_id ORDER BY p")
+    """The same-run floor of the liabilities build (wall and CPU of this process), so the ratio means
+    something on a loaded machine: the bare SELECT the build makes, drained as tuples (SQLite: the
+    secrets and balances unordered; PostgreSQL: ordered by the pseudonym the server computes); then
+    the rows in pseudonym order with the SHA-256 the build makes per member (SQLite: pseudonym, salt,
+    leaf and the sort in Python; PostgreSQL: salt and leaf); then the same plus the tree in memory
+    (no files)."""
+    if provable.is_sqlite(session):
+        sql = text("SELECT m.verify_secret, a.credits_posted - a.debits_posted FROM members m "
+                   "JOIN ledger_accounts a ON a.id = m.ledger_account_id")
+    else:
+        sql = text(f"SELECT {provable._pseudonym_sql(session)} AS p, m.verify_secret, "
+                   "a.credits_posted - a.debits_posted FROM members m JOIN ledger_accounts a "
+                   "ON a.id = m.ledger_account_id ORDER BY p")
     sha256, salt_prefix = hashlib.sha256, f"huzhu/salt/v1|{tree_id}|".encode("ascii")
     domain = b"\x00" + LEAF_DOMAINS["balance"]
     result = {}
     for name in ("select", "select_hash", "select_hash_tree"):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         builder = SumTreeBuilder("liabilities", tree_id)
-        for batch in provable._fetch_batches(session, sql, {"tree": tree_id}):
-            if name == "select":
-                continue
-            leaves = [sha256(domain + sha256(salt_prefix + secret).digest() + p + amount.to_bytes(8, "big")).digest()
-                      for p, secret, amount in batch]
-            if name == "select_hash_tree":
-                builder.extend(zip(leaves, [amount for _, _, amount in batch], strict=True))
+        if name == "select":
+            for _ in provable._fetch_batches(session, sql, {"tree": tree_id}):
+                pass
+        else:
+            for batch in provable._members_by_pseudonym(session, tree_id):
+                leaves = [sha256(domain + sha256(salt_prefix + secret).digest() + p + amount.to_bytes(8, "big")).digest()
+                          for p, secret, amount in batch]
+                if name == "select_hash_tree":
+                    builder.extend_batch(leaves, [amount for _, _, amount in batch])
         result[f"floor_{name}_s"] = time.perf_counter() - started
+        result[f"floor_{name}_cpu"] = time.process_time() - cpu
     session.rollback()
     return result
 
@@ -138,31 +161,36 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--sqlite", action="store_true", help="run on SQLite")
     parser.add_argument("--postgres", default="", help="admin URL; a fresh database is created and dropped")
+    parser.add_argument("--db-prefix", default="huzhu_bench", help="name prefix of the PostgreSQL database")
     args = parser.parse_args()
     results = []
     if args.sqlite:
         results.append(bench(f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite", args.members, "SQLite"))
     if args.postgres:
-        url, drop = postgres_database(args.postgres)
+        url, drop = postgres_database(args.postgres, args.db_prefix)
         try:
             results.append(bench(url, args.members, "PostgreSQL"))
         finally:
             drop()
     table = Table(title=f"every fen provable, {args.members:,} members")
     for name in ("database", "secrets backfill", "run incl. tree", "share tree + run file", "leaves",
-                 "liabilities tree", "liab. leaves", "share proof p50/p99", "balance proof p50/p99"):
+                 "liabilities tree", "liab. leaves", "share proof p50/p99", "balance proof p50/p99",
+                 "static-file proof p50/p99", "load"):
         table.add_column(name, justify="right")
     for r in results:
         table.add_row(r["db"], f"{r['secrets_s']:.1f} s", f"{r['run_s']:.1f} s", f"{r['tree_s']:.1f} s",
                       f"{r['leaves']:,}", f"{r['liabilities_s']:.1f} s", f"{r['liab_leaves']:,}",
-                      f"{r['share_ms']:.2f} / {r['share_p99']:.2f} ms", f"{r['balance_ms']:.2f} / {r['balance_p99']:.2f} ms")
+                      f"{r['share_ms']:.2f} / {r['share_p99']:.2f} ms", f"{r['balance_ms']:.2f} / {r['balance_p99']:.2f} ms",
+                      f"{r['static_ms']:.2f} / {r['static_p99']:.2f} ms", f"{r['load_builds']:.1f} / {r['load_end']:.1f}")
     Console().print(table)
     for r in results:
         Console().print(f"{r['db']}: CPU of this process: share tree + run file {r['tree_cpu']:.1f} s, liabilities "
-                        f"{r['liabilities_cpu']:.1f} s. Same-run floor of the liabilities rows: ordered SELECT "
-                        f"{r['floor_select_s']:.1f} s, + two SHA-256 per member {r['floor_select_hash_s']:.1f} s, "
-                        f"+ the tree in memory {r['floor_select_hash_tree_s']:.1f} s")
-
+                        f"{r['liabilities_cpu']:.1f} s. Same-run floor of the liabilities rows (wall / CPU): bare "
+                        f"SELECT {r['floor_select_s']:.1f} / {r['floor_select_cpu']:.1f} s, + the rows in pseudonym "
+                        f"order with their SHA-256 {r['floor_select_hash_s']:.1f} / {r['floor_select_hash_cpu']:.1f} s,"
+                        f" + the tree in memory {r['floor_select_hash_tree_s']:.1f} / "
+                        f"{r['floor_select_hash_tree_cpu']:.1f} s. Load average after the builds / at the end: "
+                        f"{r['load_builds']:.1f} / {r['load_end']:.1f}")
 
 if __name__ == "__main__":
     main()

@@ -295,7 +295,8 @@ def scenario_browser(count: int) -> dict[str, Any]:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
 
-        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=tmp))
+        port = int(os.environ.get("HUZHU_BENCH_PORT", "0"))  # 0: any free port
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Quiet, directory=tmp))
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         try:
             with sync_playwright() as pw:

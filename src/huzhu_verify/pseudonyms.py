@@ -31,7 +31,7 @@ import hashlib
 import re
 import secrets as _random
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from huzhu_verify.sumtree import HASH_SIZE, U64_MAX, AmountOutOfRange, MalformedInput, check_tree_id
@@ -119,6 +119,14 @@ class TreeDerivation:
         h = self._pseudonym.copy()
         h.update(secret)
         return h.digest()
+
+    def pseudonyms_of(self, secrets: Sequence[bytes]) -> list[bytes]:
+        """:meth:`pseudonym` of each secret: the same bytes, the checks made once for the whole list
+        (a build that sorts a million members by pseudonym in Python rather than in SQLite)."""
+        if set(map(type, secrets)) <= {bytes} and set(map(len, secrets)) <= {SECRET_SIZE}:
+            prefix, sha256 = self._pseudonym_prefix, _sha256
+            return [sha256(prefix + secret).digest() for secret in secrets]
+        return [self.pseudonym(secret) for secret in secrets]  # raises at the first malformed secret
 
     def salt(self, secret: bytes) -> bytes:
         _check_secret(secret)

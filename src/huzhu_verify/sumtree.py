@@ -388,26 +388,34 @@ class SumTreeBuilder:
             self.extend(zip(hashes, amounts, strict=True))
             return
         sha256, node, count = _sha256, _NODE, self._count
-        # The stack as (record, sum): a record is hash ‖ u64(sum), exactly a level-file record, and a
-        # parent's hash input is 0x01 ‖ left record ‖ right record.
-        stack = [(h + s.to_bytes(8, "big"), s) for h, s in self._stack]
-        push, pop = stack.append, stack.pop
+        # Level by level, one comprehension per level (no loop per node). A record is hash ‖ u64(sum),
+        # exactly a level-file record, and a parent's hash input is 0x01 ‖ left record ‖ right record.
+        # The stack holds one node per set bit of ``count`` (largest first): the node waiting for its
+        # right sibling at that level. It goes first on its level; an odd one out at the end of a
+        # level waits in turn. The same nodes and records, in the same order, as the carry of ``add``.
+        waiting = {level: (h + s.to_bytes(8, "big"), s) for level, (h, s) in
+                   zip([b for b in range(count.bit_length()) if count >> b & 1], reversed(self._stack),
+                       strict=True)}
         buffers = levels.buffers
-        leaf_records = [h + s.to_bytes(8, "big") for h, s in zip(hashes, amounts, strict=True)]
-        buffers[0] += b"".join(leaf_records)
-        for record, s in zip(leaf_records, amounts, strict=True):
-            n, level = count, 0
-            while n & 1:
-                left, ls = pop()
-                s += ls
-                level += 1
-                record = sha256(node + left + record).digest() + s.to_bytes(8, "big")
-                buffers[level] += record
-                n >>= 1
-            push((record, s))
-            count += 1
-        self._stack = [(r[:HASH_SIZE], s) for r, s in stack]
-        self._count, self._total = count, self._total + sum(amounts)
+        records = [h + s.to_bytes(8, "big") for h, s in zip(hashes, amounts, strict=True)]
+        sums = list(amounts)
+        buffers[0] += b"".join(records)
+        level = 0
+        while records:
+            if count >> level & 1:
+                left, left_sum = waiting.pop(level)
+                records.insert(0, left)
+                sums.insert(0, left_sum)
+            if len(records) & 1:
+                waiting[level] = (records[-1], sums[-1])
+            sums = [a + b for a, b in zip(sums[0::2], sums[1::2], strict=False)]  # an odd one out waits
+            records = [sha256(node + a + b).digest() + s.to_bytes(8, "big")
+                       for a, b, s in zip(records[0::2], records[1::2], sums, strict=False)]
+            level += 1
+            if records:
+                buffers[level] += b"".join(records)
+        self._stack = [(waiting[k][0][:HASH_SIZE], waiting[k][1]) for k in sorted(waiting, reverse=True)]
+        self._count, self._total = count + len(amounts), self._total + sum(amounts)
         levels.flush_full()
 
     def top(self) -> tuple[bytes, int]:

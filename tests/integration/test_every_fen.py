@@ -5,12 +5,14 @@ tree sums every balance and pool, and its check against the custodian's cash pub
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from huzhu.app import build_platform
 from huzhu.apportionment.bundle import export_run_bundle
@@ -63,7 +65,8 @@ def _records(s, kind: str) -> list[dict]:  # noqa: ANN001
                                                      .order_by(PublicRecord.leaf_index))]
 
 
-def _share_run(platform: Platform, clock: FixedClock, tmp_path: Path, amount: str, pool: list[str] = POOL):  # noqa: ANN202
+def _share_run(platform: Platform, clock: FixedClock, tmp_path: Path, amount: str, pool: list[str] = POOL,  # noqa: ANN202
+               before_run: Callable[[], None] | None = None):
     staff = make_staff(platform, clock)
     import_pool(platform, clock, tmp_path / "pool.csv", pool)
     claimant = join_member(platform, clock, name="司机甲", plans=(DRIVING,))
@@ -71,6 +74,8 @@ def _share_run(platform: Platform, clock: FixedClock, tmp_path: Path, amount: st
     case_id = approved_case(platform, clock, staff, claimant, plan=DRIVING, benefit="third_party_liability",
                             incident=date(2015, 3, 3), facts=driving_facts(amount))
     clock.set(at("2015-03-13"))
+    if before_run is not None:
+        before_run()
     report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian, now=clock.now())
     assert report.run_no is not None
     return report, case_id
@@ -116,6 +121,33 @@ def test_a_rule_2_run_is_recomputed_from_published_data_fen_for_fen(v2_platform:
             doc["amount"] = format_yuan(ledger[member_id] + 1)
             assert verify_share_document(doc).reason in {"root_mismatch", "sum_mismatch", "amount_out_of_range"}
         assert check_ledger(s) == [] and verify_chain(s) == []
+
+
+# The bytes of a fixed input, pinned: the same members, secrets, balances and case give these roots and
+# this run file on both databases, whatever the build does inside (SQL or Python sort, batch sizes).
+PINNED = {
+    "share_root": "dfaa27b84c702be785a45d0dcca41052d5e3a8701c123d0b76bd2998a351cb6f",
+    "inputs_sha256": "3d3c7e42c084b4ad304b98899a0a74f95968004f7d4954ced6264495299a33df",
+    "liabilities_root": "84c8a3998f54c66c8831f6f968259b1a1e432eaf66b20a11aab98cea109a2f01",
+}
+
+
+def test_the_roots_and_the_run_file_of_a_fixed_input_are_pinned(v2_platform: Platform, clock: FixedClock,
+                                                                  tmp_path: Path) -> None:
+    def fixed_secrets() -> None:
+        with v2_platform.factory() as s:
+            for member_id in s.scalars(text("SELECT id FROM members ORDER BY id")).all():
+                s.execute(text("UPDATE members SET verify_secret = :secret WHERE id = :id"),
+                          {"id": member_id, "secret": hashlib.sha256(b"pinned|%d" % member_id).digest()})
+            s.commit()
+
+    _share_run(v2_platform, clock, tmp_path, "37.37", before_run=fixed_secrets)
+    with v2_platform.factory() as s:
+        share = s.scalar(select(SumTree).where(SumTree.kind == "share"))
+        liabilities = s.scalar(select(SumTree).where(SumTree.kind == "liabilities"))
+        assert share is not None and liabilities is not None
+        assert {"share_root": share.root_hash, "inputs_sha256": share.inputs_sha256,
+                "liabilities_root": liabilities.root_hash} == PINNED
 
 
 def test_the_liabilities_tree_sums_every_balance_and_pool_and_publishes_the_difference(

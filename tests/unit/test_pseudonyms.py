@@ -190,3 +190,12 @@ def test_the_bulk_leaf_path_gives_the_same_bytes_and_refusals() -> None:
         list(derivation.leaf_hashes("share", [(vector_secret(0), -1)]))
     with pytest.raises(MalformedInput):
         list(derivation.leaf_hashes("bonus", rows))
+
+
+def test_pseudonyms_of_a_list_are_each_secrets_pseudonym_and_refuse_a_bad_secret() -> None:
+    derive = TreeDerivation("liabilities-2015-03-13")
+    secrets = [bytes([i]) * 32 for i in range(50)]
+    assert derive.pseudonyms_of(secrets) == [derive.pseudonym(s) for s in secrets]
+    assert derive.pseudonyms_of([]) == []
+    with pytest.raises(MalformedInput):
+        derive.pseudonyms_of([*secrets, b"short"])
