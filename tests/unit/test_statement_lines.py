@@ -63,3 +63,47 @@ def test_a_statement_whose_balance_does_not_add_up_is_refused() -> None:
     assert tampered != xml
     with pytest.raises(InvalidInput, match="closing"):
         _read(tampered)
+
+
+def test_batches_of_any_size_give_the_same_lines() -> None:
+    xml = _statement()
+    whole = list(fast.statement_lines(xml, fast.Totals()))
+    for size in (1, 2, 3):
+        totals = fast.Totals()
+        batches = list(fast.statement_line_batches(xml, totals, batch=size))
+        assert [line for lines in batches for line in lines] == whole
+        assert len(batches) == -(-3 // size)
+        assert totals.lines == 3
+
+
+@pytest.mark.parametrize("moment", [
+    "2016-03-01T16:00:00+00:00", "2016-03-01T15:59:59.999999Z", "2016-03-01T23:30:00-08:00",
+    "2016-03-01T23:30:00+05:30", "2016-03-02T00:00:00", "2016-03-01T23:59:59", "2016-12-31T16:00:00.5+00:00",
+    "2016-03-02T07:59:59+09:00", "2016-03-01T20:00:00-12:00",
+])
+def test_the_business_day_of_a_date_time_is_the_calendar_day_in_china(moment: str) -> None:
+    parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=fast.CHINA_TZ)
+    expected = parsed.astimezone(fast.CHINA_TZ).date().isoformat()
+    assert fast.business_day(moment) == expected
+    assert fast.business_day(moment) == expected  # the cached answer too
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    (b"<AcctSvcrRef>HZB000000000001</AcctSvcrRef>", b"<AcctSvcrRef>HZB0000&#9;00001</AcctSvcrRef>"),
+    (b"<AcctSvcrRef>HZB000000000001</AcctSvcrRef>", b"<AcctSvcrRef>HZB0000&#10;00001</AcctSvcrRef>"),
+])
+def test_a_field_that_would_blur_the_columns_sends_the_statement_to_the_full_reader(old: bytes, new: bytes) -> None:
+    xml = _statement()
+    assert xml.count(old) >= 1
+    with pytest.raises(fast.NotSimple):
+        _read(xml.replace(old, new))
+
+
+def test_a_statement_with_a_dtd_is_refused() -> None:
+    xml = _statement().replace(b"<?xml version='1.0' encoding='UTF-8'?>\n", b"", 1)
+    hostile = (b'<?xml version="1.0"?><!DOCTYPE Document [<!ENTITY x "HZB0000000000EVIL">]>'
+               + xml.replace(b"<AcctSvcrRef>HZB000000000001</AcctSvcrRef>", b"<AcctSvcrRef>&x;</AcctSvcrRef>", 1))
+    with pytest.raises(InvalidInput, match="DTD"):
+        _read(hostile)

@@ -28,7 +28,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from huzhu.banking.statement_lines import NotSimple, Totals, statement_lines
+from huzhu.banking.statement_lines import NotSimple, Totals, statement_line_batches
 from huzhu.clock import business_date
 from huzhu.custody.bank_client import (
     BankConnector,
@@ -370,13 +370,14 @@ def _line_rows(seq: int, reader: Camt053Reader) -> Iterator[tuple[object, ...]]:
 
 
 def _store_lines(session: Session, seq: int, xml: bytes | Path) -> tuple[str, int, int]:
-    """Stream the statement's lines into ``custody_statement_lines`` (fast reader, or the full one);
-    returns the statement's own id, opening and closing balances."""
+    """Stream the statement's lines into ``custody_statement_lines`` (fast reader, or the full one),
+    a batch of lines per bulk insert; returns the statement's own id, opening and closing balances."""
     totals = Totals()
     try:
-        rows: Iterator[tuple[object, ...]] = ((seq, *line, 0) for line in statement_lines(xml, totals))
-        while chunk := list(islice(rows, LINE_CHUNK)):
-            bulk_insert(session, "custody_statement_lines", LINE_COLUMNS, chunk)
+        for lines in statement_line_batches(xml, totals):
+            bulk_insert(session, "custody_statement_lines", LINE_COLUMNS,
+                        [(seq, n, ref, e2e, direction, fen, day, 0) for n, ref, e2e, direction, fen, day in lines],
+                        native=True)
         assert totals.opening_fen is not None and totals.closing_fen is not None
         return totals.statement_id, totals.opening_fen, totals.closing_fen
     except NotSimple:
