@@ -120,6 +120,7 @@ def main() -> None:
     path = folder / "statement.xml"
     marker = folder / f"set-up-{n}-{'pg' if args.database_url else 'sqlite'}"
     reuse = args.reuse and marker.exists() and path.exists()
+    keep_xml = args.reuse and path.exists()  # the statement file of a set-up for the other database
     if args.database_url and not reuse:
         reset_database(url)
     ensure_database(url)
@@ -129,11 +130,12 @@ def main() -> None:
     factory = make_session_factory(engine)
     t0 = time.perf_counter()
     opening = 123_456_789
-    if not reuse:
+    if not keep_xml:
         write_camt053(path, statement_id="HZ20160302S00000001", created_at=START + timedelta(days=1),
                       account_id="HUZHU-CUSTODY-0001", opening_balance_fen=opening,
                       closing_balance_fen=closing_of(n, opening), entries=entries(n),
                       from_to=(START, START + timedelta(days=1)), sequence_number=1)
+    if not reuse:
         transfers, bank_entries = seed_rows(n)
         with unit_of_work(factory) as session:
             bulk_insert(session, "ledger_transfers", ("id", "idempotency_key", "content_hash", "kind", "status",

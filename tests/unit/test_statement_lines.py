@@ -107,3 +107,11 @@ def test_a_statement_with_a_dtd_is_refused() -> None:
                + xml.replace(b"<AcctSvcrRef>HZB000000000001</AcctSvcrRef>", b"<AcctSvcrRef>&x;</AcctSvcrRef>", 1))
     with pytest.raises(InvalidInput, match="DTD"):
         _read(hostile)
+
+
+def test_a_statement_file_with_two_statements_is_refused() -> None:
+    xml = _statement()
+    head, _, rest = xml.partition(b"<Stmt>")
+    body, _, tail = rest.partition(b"</Stmt>")
+    with pytest.raises(InvalidInput, match="exactly one"):
+        _read(head + b"<Stmt>" + body + b"</Stmt><Stmt>" + body + b"</Stmt>" + tail)

@@ -225,6 +225,7 @@ def statement_line_batches(source: bytes | Path, totals: Totals, *, currency: st
         return lines
 
     checked = False
+    stmts = 0
     try:
         for _event, element in events:
             if not checked:
@@ -243,7 +244,9 @@ def statement_line_batches(source: bytes | Path, totals: Totals, *, currency: st
                 continue
             if tag == STMT_ID:
                 if element.getparent().tag == f"{NS}Stmt":
-                    totals.statement_id = element.text or ""
+                    if stmts:
+                        raise InvalidInput("camt.053: expected exactly one <Stmt> (account statement), found more")
+                    stmts, totals.statement_id = 1, element.text or ""
                 continue
             amount = element.find(_AMT)
             fen = _fen(amount.text) * (-1 if element.findtext(_CDI) == "DBIT" else 1)
