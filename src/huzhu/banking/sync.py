@@ -390,6 +390,8 @@ def _store_lines(session: Session, seq: int, xml: bytes | Path) -> tuple[str, in
         return reader.summary.statement_id, reader.summary.opening_balance_fen, reader.summary.closing_balance_fen
 
 
+ANALYZE_LINES = 50_000  # statements of more lines get the lines table analysed before matching (PostgreSQL)
+
 LINE_COLUMNS = ("statement_seq", "line_no", "bank_reference", "end_to_end_id", "direction", "amount_fen",
                 "booking_date", "matched")
 
@@ -449,6 +451,11 @@ def reconcile_statement(session: Session, *, info: StatementInfo, xml: bytes | P
                         detail=f"the bank lists statement {info.seq} as {info.statement_id} "
                                f"{info.opening_balance_fen}→{info.closing_balance_fen} fen, its camt.053 says "
                                f"{statement_id} {opening}→{closing}", now=now)
+    if info.entries >= ANALYZE_LINES and session.connection().dialect.name == "postgresql":
+        # The lines were just copied in, in this transaction: without fresh statistics the planner
+        # takes the table for a few thousand rows and matches line by line through three indexes
+        # (a million nested-loop probes); with them it hashes. Sees this transaction's own rows.
+        session.execute(text("ANALYZE custody_statement_lines"))
     session.execute(text(MATCH_SQL), {"seq": info.seq})
     session.execute(text(RAISE_UNMATCHED_SQL).bindparams(bindparam("now", value=now, type_=UtcDateTime())),
                     {"seq": info.seq})
