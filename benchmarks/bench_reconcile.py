@@ -14,8 +14,9 @@ published; then the commit.
 The same run measures the physical floor: lxml's streamed parse of the same file alone (no schema,
 nothing extracted) plus a bare bulk insert of as many rows of the same shape into an unindexed table.
 ``--reuse`` keeps the set-up of an earlier run in ``--dir`` (or the database) and reconciles the
-statement again under the next sequence number; ``--inline-validation`` validates in this process
-instead of the second one.
+statement again under the next sequence number (the earlier run's results deleted first);
+``--inline-validation`` always validates in the reading process (by default a second process
+validates when a core is idle).
 
     .venv/bin/python benchmarks/bench_reconcile.py --entries 1000000 [--database-url postgresql://…]
 """
@@ -186,7 +187,7 @@ def main() -> None:
     with factory() as session:
         raised = dict(session.execute(select(CustodyException.kind, func.count()).group_by(CustodyException.kind)).all())
     print(f"reconciled {result.lines:,} lines (statement {seq}, validation "
-          f"{'inline' if args.inline_validation else 'in a second process'}) in {elapsed:.1f} s "
+          f"{'inline' if args.inline_validation else 'apart when a core is idle, else inline'}) in {elapsed:.1f} s "
           f"(target ≤ {TARGET_SECONDS:.0f} s, floor {parse_s + insert_s:.1f} s, "
           f"ratio {elapsed / (parse_s + insert_s):.1f}): "
           f"{result.matched:,} matched, {result.unmatched:,} unmatched; exceptions so far {raised}")

@@ -35,6 +35,7 @@ def test_the_same_lines_as_the_full_reader(tmp_path: Path, monkeypatch: pytest.M
     path.write_bytes(xml)
     if apart:
         monkeypatch.setattr(fast, "VALIDATE_APART_BYTES", 0)
+        monkeypatch.setattr(fast, "VALIDATE_APART_MAX_LOAD", float("inf"))
     lines, totals = _read(path)
     full = parse_camt053(xml)
     assert [(ref, e2e, d, fen) for _n, ref, e2e, d, fen, _day in lines] == [
@@ -53,6 +54,7 @@ def test_a_statement_breaking_the_schema_is_refused(tmp_path: Path, monkeypatch:
     path.write_bytes(bad)
     if apart:
         monkeypatch.setattr(fast, "VALIDATE_APART_BYTES", 0)
+        monkeypatch.setattr(fast, "VALIDATE_APART_MAX_LOAD", float("inf"))
     with pytest.raises(InvalidInput, match="schema"):
         _read(path)
 
@@ -115,3 +117,18 @@ def test_a_statement_file_with_two_statements_is_refused() -> None:
     body, _, tail = rest.partition(b"</Stmt>")
     with pytest.raises(InvalidInput, match="exactly one"):
         _read(head + b"<Stmt>" + body + b"</Stmt><Stmt>" + body + b"</Stmt>" + tail)
+
+
+def test_validation_apart_only_for_a_large_file_with_a_core_to_spare(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "s.xml"
+    path.write_bytes(_statement())
+    monkeypatch.setattr(fast, "VALIDATE_APART_BYTES", 0)
+    monkeypatch.setattr(fast, "VALIDATE_APART_MAX_LOAD", float("inf"))
+    assert fast._validate_apart(path)
+    assert not fast._validate_apart(path.read_bytes())
+    monkeypatch.setattr(fast, "VALIDATE_APART_MAX_LOAD", -1.0)
+    assert not fast._validate_apart(path)
+    monkeypatch.setattr(fast, "VALIDATE_APART_MAX_LOAD", float("inf"))
+    monkeypatch.setattr(fast, "VALIDATE_APART_BYTES", 1 << 40)
+    assert not fast._validate_apart(path)
