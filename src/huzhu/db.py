@@ -291,10 +291,13 @@ def _sqlite_value(value: object) -> object:
     return value
 
 
-def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]], *,
+                native: bool = False) -> None:
     """Insert many rows with the driver's fastest path: COPY on PostgreSQL, executemany on SQLite.
 
     For imports of millions of rows, where SQLAlchemy's per-row parameter processing would dominate.
+    ``native``: the rows hold only ``None``, ``int`` and ``str`` (dates as ISO text), which both drivers
+    take as they are; SQLite's per-value conversion is skipped.
     """
     connection = session.connection()
     if connection.dialect.name == "postgresql":
@@ -307,7 +310,8 @@ def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Iter
     placeholders = ", ".join("?" for _ in columns)
     connection.exec_driver_sql(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",
-        [tuple(_sqlite_value(v) for v in row) for row in rows],
+        (rows if isinstance(rows, list) else list(rows)) if native
+        else [tuple(_sqlite_value(v) for v in row) for row in rows],
     )
 
 

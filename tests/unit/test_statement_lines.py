@@ -35,6 +35,7 @@ def test_the_same_lines_as_the_full_reader(tmp_path: Path, monkeypatch: pytest.M
     path.write_bytes(xml)
     if apart:
         monkeypatch.setattr(fast, "VALIDATE_APART_BYTES", 0)
+        monkeypatch.setattr(fast, "VALIDATE_APART_MAX_LOAD", float("inf"))
     lines, totals = _read(path)
     full = parse_camt053(xml)
     assert [(ref, e2e, d, fen) for _n, ref, e2e, d, fen, _day in lines] == [
@@ -53,6 +54,7 @@ def test_a_statement_breaking_the_schema_is_refused(tmp_path: Path, monkeypatch:
     path.write_bytes(bad)
     if apart:
         monkeypatch.setattr(fast, "VALIDATE_APART_BYTES", 0)
+        monkeypatch.setattr(fast, "VALIDATE_APART_MAX_LOAD", float("inf"))
     with pytest.raises(InvalidInput, match="schema"):
         _read(path)
 
@@ -63,3 +65,70 @@ def test_a_statement_whose_balance_does_not_add_up_is_refused() -> None:
     assert tampered != xml
     with pytest.raises(InvalidInput, match="closing"):
         _read(tampered)
+
+
+def test_batches_of_any_size_give_the_same_lines() -> None:
+    xml = _statement()
+    whole = list(fast.statement_lines(xml, fast.Totals()))
+    for size in (1, 2, 3):
+        totals = fast.Totals()
+        batches = list(fast.statement_line_batches(xml, totals, batch=size))
+        assert [line for lines in batches for line in lines] == whole
+        assert len(batches) == -(-3 // size)
+        assert totals.lines == 3
+
+
+@pytest.mark.parametrize("moment", [
+    "2016-03-01T16:00:00+00:00", "2016-03-01T15:59:59.999999Z", "2016-03-01T23:30:00-08:00",
+    "2016-03-01T23:30:00+05:30", "2016-03-02T00:00:00", "2016-03-01T23:59:59", "2016-12-31T16:00:00.5+00:00",
+    "2016-03-02T07:59:59+09:00", "2016-03-01T20:00:00-12:00",
+])
+def test_the_business_day_of_a_date_time_is_the_calendar_day_in_china(moment: str) -> None:
+    parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=fast.CHINA_TZ)
+    expected = parsed.astimezone(fast.CHINA_TZ).date().isoformat()
+    assert fast.business_day(moment) == expected
+    assert fast.business_day(moment) == expected  # the cached answer too
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    (b"<AcctSvcrRef>HZB000000000001</AcctSvcrRef>", b"<AcctSvcrRef>HZB0000&#9;00001</AcctSvcrRef>"),
+    (b"<AcctSvcrRef>HZB000000000001</AcctSvcrRef>", b"<AcctSvcrRef>HZB0000&#10;00001</AcctSvcrRef>"),
+])
+def test_a_field_that_would_blur_the_columns_sends_the_statement_to_the_full_reader(old: bytes, new: bytes) -> None:
+    xml = _statement()
+    assert xml.count(old) >= 1
+    with pytest.raises(fast.NotSimple):
+        _read(xml.replace(old, new))
+
+
+def test_a_statement_with_a_dtd_is_refused() -> None:
+    xml = _statement().replace(b"<?xml version='1.0' encoding='UTF-8'?>\n", b"", 1)
+    hostile = (b'<?xml version="1.0"?><!DOCTYPE Document [<!ENTITY x "HZB0000000000EVIL">]>'
+               + xml.replace(b"<AcctSvcrRef>HZB000000000001</AcctSvcrRef>", b"<AcctSvcrRef>&x;</AcctSvcrRef>", 1))
+    with pytest.raises(InvalidInput, match="DTD"):
+        _read(hostile)
+
+
+def test_a_statement_file_with_two_statements_is_refused() -> None:
+    xml = _statement()
+    head, _, rest = xml.partition(b"<Stmt>")
+    body, _, tail = rest.partition(b"</Stmt>")
+    with pytest.raises(InvalidInput, match="exactly one"):
+        _read(head + b"<Stmt>" + body + b"</Stmt><Stmt>" + body + b"</Stmt>" + tail)
+
+
+def test_validation_apart_only_for_a_large_file_with_a_core_to_spare(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "s.xml"
+    path.write_bytes(_statement())
+    monkeypatch.setattr(fast, "VALIDATE_APART_BYTES", 0)
+    monkeypatch.setattr(fast, "VALIDATE_APART_MAX_LOAD", float("inf"))
+    assert fast._validate_apart(path)
+    assert not fast._validate_apart(path.read_bytes())
+    monkeypatch.setattr(fast, "VALIDATE_APART_MAX_LOAD", -1.0)
+    assert not fast._validate_apart(path)
+    monkeypatch.setattr(fast, "VALIDATE_APART_MAX_LOAD", float("inf"))
+    monkeypatch.setattr(fast, "VALIDATE_APART_BYTES", 1 << 40)
+    assert not fast._validate_apart(path)

@@ -37,6 +37,7 @@ def exception_status(status: str) -> Name:
 
 
 class BankingError(ErrorCode):
+    DTD_REFUSED = ("banking.dtd_refused", "%(schema)s: the message carries a document type declaration (DTD)")
     MIXED_DEBTORS = ("banking.mixed_debtors",
                      "the payments are from different debtor accounts: one message each")
     NO_SUCH_EXCEPTION = ("banking.no_such_exception", "there is no custody exception %(exception)s")

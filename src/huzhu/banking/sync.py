@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from huzhu.banking.errors import BankingError
-from huzhu.banking.statement_lines import NotSimple, Totals, statement_lines
+from huzhu.banking.statement_lines import NotSimple, Totals, statement_line_batches
 from huzhu.clock import business_date
 from huzhu.custody.bank_client import (
     BankConnector,
@@ -472,13 +472,14 @@ def _line_rows(seq: int, reader: Camt053Reader) -> Iterator[tuple[object, ...]]:
 
 
 def _store_lines(session: Session, seq: int, xml: bytes | Path) -> tuple[str, int, int]:
-    """Stream the statement's lines into ``custody_statement_lines`` (fast reader, or the full one);
-    returns the statement's own id, opening and closing balances."""
+    """Stream the statement's lines into ``custody_statement_lines`` (fast reader, or the full one),
+    a batch of lines per bulk insert; returns the statement's own id, opening and closing balances."""
     totals = Totals()
     try:
-        rows: Iterator[tuple[object, ...]] = ((seq, *line, 0) for line in statement_lines(xml, totals))
-        while chunk := list(islice(rows, LINE_CHUNK)):
-            bulk_insert(session, "custody_statement_lines", LINE_COLUMNS, chunk)
+        for lines in statement_line_batches(xml, totals):
+            bulk_insert(session, "custody_statement_lines", LINE_COLUMNS,
+                        [(seq, n, ref, e2e, direction, fen, day, 0) for n, ref, e2e, direction, fen, day in lines],
+                        native=True)
         assert totals.opening_fen is not None and totals.closing_fen is not None
         return totals.statement_id, totals.opening_fen, totals.closing_fen
     except NotSimple:
@@ -490,6 +491,8 @@ def _store_lines(session: Session, seq: int, xml: bytes | Path) -> tuple[str, in
         assert reader.summary is not None
         return reader.summary.statement_id, reader.summary.opening_balance_fen, reader.summary.closing_balance_fen
 
+
+ANALYZE_LINES = 50_000  # statements of more lines get the lines table analysed before matching (PostgreSQL)
 
 LINE_COLUMNS = ("statement_seq", "line_no", "bank_reference", "end_to_end_id", "direction", "amount_fen",
                 "booking_date", "matched")
@@ -550,6 +553,11 @@ def reconcile_statement(session: Session, *, info: StatementInfo, xml: bytes | P
                         detail=f"the bank lists statement {info.seq} as {info.statement_id} "
                                f"{info.opening_balance_fen}→{info.closing_balance_fen} fen, its camt.053 says "
                                f"{statement_id} {opening}→{closing}", now=now)
+    if info.entries >= ANALYZE_LINES and session.connection().dialect.name == "postgresql":
+        # The lines were just copied in, in this transaction: without fresh statistics the planner
+        # takes the table for a few thousand rows and matches line by line through three indexes
+        # (a million nested-loop probes); with them it hashes. Sees this transaction's own rows.
+        session.execute(text("ANALYZE custody_statement_lines"))
     session.execute(text(MATCH_SQL), {"seq": info.seq})
     session.execute(text(RAISE_UNMATCHED_SQL).bindparams(bindparam("now", value=now, type_=UtcDateTime())),
                     {"seq": info.seq})
