@@ -50,3 +50,16 @@ def test_the_published_leftover_rule_reads_in_chinese() -> None:
     rule = published_rule()
     assert gettext("zh_CN", rule) != rule and "起点会员号" in gettext("zh_CN", rule)
     assert gettext("en", rule) == rule
+
+
+def test_every_job_step_reads_in_chinese() -> None:
+    """The admin's run panel shows each step the jobs report (``progress("…")``) in the reader's
+    language: a step added without its Chinese would show English on the Chinese panel."""
+    import re
+
+    src = WEB.parent
+    steps = {m for path in (src / "jobs.py", src / "banking" / "jobs.py")
+             for m in re.findall(r'progress\("([^"]+)"\)', path.read_text(encoding="utf-8"))}
+    assert len(steps) >= 5, "found too few steps: is the pattern still right?"
+    chinese = entries("zh_CN")
+    assert sorted(step for step in steps if not chinese.get(step)) == []
