@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -18,6 +19,7 @@ from huzhu.money import format_yuan
 from huzhu.notices.models import Case
 from huzhu.notices.service import public_case_payload
 from huzhu.transparency.models import PublicRecord
+from huzhu.transparency.service import tree_head
 
 DATASETS = ("cases", "runs", "records")
 EMPTY_HEADERS = {
@@ -61,14 +63,32 @@ def run_rows(session: Session) -> Iterator[dict[str, Any]]:
         }
 
 
-def record_rows(session: Session) -> Iterator[dict[str, Any]]:
-    for r in session.scalars(select(PublicRecord).order_by(PublicRecord.leaf_index)).yield_per(5000):
+def record_rows(session: Session, below: int | None = None) -> Iterator[dict[str, Any]]:
+    """The public records in log order; with ``below``, only the first ``below`` leaves (those inside
+    the checkpoint the export was read against)."""
+    query = select(PublicRecord).order_by(PublicRecord.leaf_index)
+    if below is not None:
+        query = query.where(PublicRecord.leaf_index < below)
+    for r in session.scalars(query).yield_per(5000):
         yield {"id": r.id, "kind": r.kind, "subject": r.subject, "recorded_at": r.recorded_at.isoformat(),
                "leaf_hash": r.leaf_hash, "prev_hash": r.prev_hash, "payload": r.payload}
 
 
-def rows_for(session: Session, dataset: str) -> Iterator[dict[str, Any]]:
-    return {"cases": case_rows, "runs": run_rows, "records": record_rows}[dataset](session)
+def rows_for(session: Session, dataset: str, log_size: int | None = None) -> Iterator[dict[str, Any]]:
+    if dataset == "records":
+        return record_rows(session, log_size)
+    return {"cases": case_rows, "runs": run_rows}[dataset](session)
+
+
+def log_headers(session: Session) -> tuple[int, dict[str, str]]:
+    """The served checkpoint an export of the public record is read against: its size (the export
+    holds exactly the leaves below it) and HTTP headers naming it, the signed note in base64 (a note
+    spans lines, a header cannot), so a reader can check the file against the log."""
+    head = tree_head(session)
+    headers = {"Huzhu-Log-Tree-Size": str(head["tree_size"]), "Huzhu-Log-Root-Hash": head["root_hash"]}
+    if head["checkpoint"]:
+        headers["Huzhu-Log-Checkpoint"] = base64.b64encode(head["checkpoint"].encode()).decode("ascii")
+    return head["tree_size"], headers
 
 
 class ExportError(ErrorCode):
@@ -82,10 +102,10 @@ class ExportError(ErrorCode):
 BOM = "\ufeff"
 
 
-def export(session: Session, dataset: str, fmt: str) -> str:
+def export(session: Session, dataset: str, fmt: str, *, log_size: int | None = None) -> str:
     if dataset not in DATASETS:
         raise InvalidInput(ExportError.DATASET, datasets=OneOf(DATASETS))
-    rows = list(rows_for(session, dataset))
+    rows = list(rows_for(session, dataset, log_size))
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=2)
     if fmt != "csv":

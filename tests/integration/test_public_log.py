@@ -178,3 +178,40 @@ def test_the_records_list_carries_the_checkpoint_it_was_read_against(platform: P
         assert again["tree_size"] == size and len(again["items"]) == size
         schema = client.get("/openapi.json").json()["components"]["schemas"]["PublicRecordPage"]
         assert {"tree_size", "root_hash", "checkpoint", "items"} <= set(schema["properties"])
+
+
+def test_the_records_export_names_the_checkpoint_it_holds(platform: Platform, clock: FixedClock) -> None:
+    """The open-data export of the public record (API and page, JSON and CSV) holds exactly the leaves
+    of the served checkpoint and names it in its headers, so a downloaded file can be checked against
+    the log: every leaf hash of the file rebuilds the signed root."""
+    import csv
+    import io
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from huzhu.app import create_app
+    from huzhu_verify.merkle import root_from_leaf_hashes
+
+    _append(platform, clock, 5)
+    verifier = _signer(platform).verifier
+    with platform.factory() as session:  # appended without the log key: not in a checkpoint yet, not exported
+        session.info.pop(SIGNER_INFO_KEY)
+        append_record(session, kind="case_noticed", subject="LATE", payload={}, now=clock.now())
+        session.commit()
+    with TestClient(create_app(platform)) as client:
+        for address in ("/api/v1/exports/records?format=json", "/api/v1/exports/records?format=csv",
+                        "/open-data/records.json", "/open-data/records.csv"):
+            answer = client.get(address)
+            assert answer.status_code == 200, address
+            note = base64.b64decode(answer.headers["Huzhu-Log-Checkpoint"])
+            signed = open_checkpoint(note, [verifier], origin="huzhu.example/log").checkpoint
+            size = int(answer.headers["Huzhu-Log-Tree-Size"])
+            assert signed.size == size == len(platform.plans) + 5, address
+            assert signed.root_hash.hex() == answer.headers["Huzhu-Log-Root-Hash"]
+            if address.endswith("json"):
+                rows = json.loads(answer.text)
+            else:
+                rows = list(csv.DictReader(io.StringIO(answer.text.lstrip("\ufeff"))))
+            assert "LATE" not in [row["subject"] for row in rows], address
+            assert root_from_leaf_hashes([bytes.fromhex(row["leaf_hash"]) for row in rows]) == signed.root_hash, address

@@ -18,7 +18,7 @@ from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.apportionment.shares import published_rule
 from huzhu.claims.models import Claim, EvidenceKind
 from huzhu.errors import NotFound
-from huzhu.exports import DATASETS, export
+from huzhu.exports import DATASETS, export, log_headers
 from huzhu.identity import province_for
 from huzhu.members.models import Enrollment, EnrollmentStatus
 from huzhu.money import format_yuan
@@ -297,10 +297,11 @@ def open_data_file(request: Request, name: str) -> Response:
     if dataset not in DATASETS or fmt not in ("csv", "json"):
         raise PageNotFound()
     with ctx.platform.read_factory() as s:
-        body = export(s, dataset, fmt)
+        log_size, headers = log_headers(s) if dataset == "records" else (None, {})
+        body = export(s, dataset, fmt, log_size=log_size)
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
     response = Response(body, media_type=media, headers={
-        "Content-Disposition": f'attachment; filename="huzhu-{dataset}.{fmt}"'})
+        "Content-Disposition": f'attachment; filename="huzhu-{dataset}.{fmt}"', **headers})
     return finish(ctx, response)
 
 

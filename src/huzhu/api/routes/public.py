@@ -20,7 +20,7 @@ from huzhu.apportionment.forecast import expected_share
 from huzhu.apportionment.models import ApportionmentRun, RunCase
 from huzhu.custody.models import CustodyInstruction, Reconciliation
 from huzhu.errors import NotFound
-from huzhu.exports import export
+from huzhu.exports import export, log_headers
 from huzhu.http.deps import NowDep, PlatformDep, SessionDep
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case, CaseStatus, Objection
@@ -137,13 +137,22 @@ def list_reconciliations(session: SessionDep, page: PageDep) -> Page[s.Reconcili
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}},
                                          "application/json": {"schema": {"type": "array",
                                                                          "items": {"type": "object"}}}},
-                             "description": "the dataset"}})
+                             "description": "the dataset; for `records`, exactly the leaves inside the served "
+                                            "checkpoint, named by the headers",
+                             "headers": {
+                                 "Huzhu-Log-Tree-Size": {"description": "records: the checkpoint's tree size",
+                                                         "schema": {"type": "integer"}},
+                                 "Huzhu-Log-Root-Hash": {"description": "records: its root hash (hex)",
+                                                         "schema": {"type": "string"}},
+                                 "Huzhu-Log-Checkpoint": {"description": "records: the signed checkpoint with its "
+                                                          "cosignatures, base64", "schema": {"type": "string"}}}}})
 def export_dataset(dataset: Literal["cases", "runs", "records"], session: SessionDep,
                    format: Annotated[Literal["csv", "json"], Query()] = "json") -> Response:  # noqa: A002
-    body = export(session, dataset, format)
+    log_size, headers = log_headers(session) if dataset == "records" else (None, {})
+    body = export(session, dataset, format, log_size=log_size)
     media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
     return Response(body, media_type=media,
-                    headers={"Content-Disposition": f'inline; filename="huzhu-{dataset}.{format}"'})
+                    headers={"Content-Disposition": f'inline; filename="huzhu-{dataset}.{format}"', **headers})
 
 
 @router.get("/report", response_model=s.PublicReport, summary="The operating report's figures (as on the home "
