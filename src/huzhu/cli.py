@@ -340,12 +340,13 @@ def export_cmd(
     out: Path = typer.Option(None, help="file to write; default standard output"),
 ) -> None:
     """Export public open data (anonymised) as CSV or JSON."""
-    from huzhu.exports import export
+    from huzhu.exports import export, log_headers
 
     platform = _platform()
     try:
         with platform.factory() as session:
-            data = export(session, dataset, fmt)
+            log_size = log_headers(session)[0] if dataset == "records" else None
+            data = export(session, dataset, fmt, log_size=log_size)
     except DomainError as exc:
         _fail(exc)
     if out:
