@@ -7,18 +7,20 @@ the database directly through the services; everything else happens in the brows
 
 from __future__ import annotations
 
+import contextlib
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from databases import BACKENDS, fresh_database
+from e2e.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("HUZHU_CHROMIUM", "/usr/bin/chromium")
@@ -44,26 +46,6 @@ class Server:
     staff: dict[str, str]
 
 
-def _free_port() -> int:
-    span = os.environ.get("HUZHU_TEST_FREE_PORTS")  # "LOW-HIGH": a run that must keep to given ports
-    if span:
-        return _port_in(span)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _port_in(span: str) -> int:
-    """The first port of ``LOW-HIGH`` nobody listens on."""
-    low, high = (int(part) for part in span.split("-"))
-    for port in range(low, high + 1):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {span}")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -74,7 +56,6 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def _serve(tmp: Path, database_url: str) -> Iterator[Server]:
-    import uvicorn
 
     from huzhu.accounts import service as accounts
     from huzhu.app import build_platform, create_app
@@ -104,10 +85,21 @@ def _serve(tmp: Path, database_url: str) -> Iterator[Server]:
         members.join_plan(s, platform.custodian, plans=platform.plans, member=member,
                           plan_code="comprehensive-accident", now=START, idempotency_key="browser-objector")
 
-    app = create_app(platform)
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    uv = uvicorn.Server(config)
+    try:
+        with serve_in_thread(create_app(platform)) as url:
+            yield Server(url=url, platform=platform, staff=staff)
+    finally:  # after the server has stopped
+        platform.engine.dispose()
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread on a free loopback port; yields its address."""
+    import uvicorn
+
+    port = free_port()
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                       access_log=False))
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -116,11 +108,10 @@ def _serve(tmp: Path, database_url: str) -> Iterator[Server]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
     try:
-        yield Server(url=f"http://127.0.0.1:{port}", platform=platform, staff=staff)
+        yield f"http://127.0.0.1:{port}"
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
-        platform.engine.dispose()
 
 
 @pytest.fixture(scope="session")

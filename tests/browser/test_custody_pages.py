@@ -5,10 +5,6 @@ reference is proposed by one staff member, refused to that same one, and approve
 
 from __future__ import annotations
 
-import itertools
-import os
-import threading
-import time
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -21,17 +17,13 @@ from databases import BACKENDS, fresh_database
 from huzhu.banking import sync as banking
 from huzhu.custody.bank_models import CustodyException
 
-from .conftest import PASSWORD, REPO, START, Server, shot
+from .conftest import PASSWORD, REPO, START, Server, serve_in_thread, shot
 
-# HUZHU_TEST_PORT_BASE: a run that must keep to given ports (this module takes base+5 .. base+9).
-PORTS = itertools.count(int(os.environ.get("HUZHU_TEST_PORT_BASE", "18345")) + 5)
 PHONE = "13800000077"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def bank_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    import uvicorn
-
     from huzhu.accounts import service as accounts
     from huzhu.app import build_platform, create_app
     from huzhu.config import Settings
@@ -53,21 +45,10 @@ def bank_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
             owner = accounts.register_account(s, login=PHONE, password=PASSWORD, display_name="转账会员", now=START)
             members.add_member(s, account_id=owner.id, name="王芳", now=START,
                                id_number=make_resident_id("440106", date(1986, 4, 4), 9, "F"))
-        port = next(PORTS)
-        uv = uvicorn.Server(uvicorn.Config(create_app(platform), host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
-        thread = threading.Thread(target=uv.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not uv.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
         try:
-            yield Server(url=f"http://127.0.0.1:{port}", platform=platform, staff=staff)
-        finally:
-            uv.should_exit = True
-            thread.join(timeout=10)
+            with serve_in_thread(create_app(platform)) as url:
+                yield Server(url=url, platform=platform, staff=staff)
+        finally:  # after the server has stopped
             platform.bank.close()
             platform.engine.dispose()
 

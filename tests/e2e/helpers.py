@@ -50,13 +50,13 @@ class LoginAuth(httpx.Auth):
 def free_port() -> int:
     span = os.environ.get("HUZHU_TEST_FREE_PORTS")  # "LOW-HIGH": a run that must keep to given ports
     if span:
-        return _port_in(span)
+        return port_in(span)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _port_in(span: str) -> int:
+def port_in(span: str) -> int:
     """The first port of ``LOW-HIGH`` nobody listens on."""
     low, high = (int(part) for part in span.split("-"))
     for port in range(low, high + 1):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from e2e.helpers import HUZHU, REPO, LoginAuth, page_csrf, wait_until_ready, web_login
+from e2e.helpers import HUZHU, REPO, LoginAuth, page_csrf, port_in, wait_until_ready, web_login
 from huzhu.app import build_platform
 from huzhu.config import Settings
 from huzhu.crash import check_after_restart
@@ -31,14 +30,7 @@ ACCIDENT = "comprehensive-accident"
 
 
 def port_in_range() -> int:
-    for port in PORTS:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18500-18599")
+    return port_in(f"{PORTS.start}-{PORTS.stop - 1}")
 
 
 @contextmanager
