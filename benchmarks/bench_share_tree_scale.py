@@ -96,9 +96,7 @@ def floors(session, rows) -> dict[str, float]:  # noqa: ANN001
         started, cpu = time.perf_counter(), time.process_time()
         builder = SumTreeBuilder("share", CASE)
         if name == "select":
-            unordered = rows.order_by(None) if is_sqlite(session) else rows
-            for _ in provable._fetch_batches(session, unordered):
-                pass
+            provable._fetch_all(session, rows.order_by(None))
         else:
             for batch in provable._rows_by_pseudonym(session, rows):
                 leaves = [sha256(domain + sha256(salt_prefix + secret).digest() + p + share.to_bytes(8, "big")).digest()

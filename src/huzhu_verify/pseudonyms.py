@@ -96,6 +96,13 @@ def _check_secret(secret: bytes) -> None:
         raise MalformedInput(f"a member secret is {SECRET_SIZE} bytes")
 
 
+def check_secrets(secrets: Sequence[bytes]) -> None:
+    """Every secret is 32 bytes (checked once for the whole list; raises at the first bad one)."""
+    if not (set(map(type, secrets)) <= {bytes} and set(map(len, secrets)) <= {SECRET_SIZE}):
+        for secret in secrets:
+            _check_secret(secret)
+
+
 def pool_secret(case_no: str) -> bytes:
     """The public stand-in secret of a case's pool (pools are public; anyone can derive their leaf)."""
     return _sha256(_POOL_TAG + check_tree_id(case_no)).digest()
@@ -119,6 +126,11 @@ class TreeDerivation:
         h = self._pseudonym.copy()
         h.update(secret)
         return h.digest()
+
+    @property
+    def pseudonym_prefix(self) -> bytes:
+        """The bytes hashed before the secret: ``"huzhu/pseudonym/v1|" ‖ tree_id ‖ "|"``."""
+        return self._pseudonym_prefix
 
     def pseudonyms_of(self, secrets: Sequence[bytes]) -> list[bytes]:
         """:meth:`pseudonym` of each secret: the same bytes, the checks made once for the whole list

@@ -82,6 +82,7 @@ __all__ = [
     "verify_inclusion",
     "write_level_file",
     "write_level_file_batches",
+    "write_level_file_blocks",
 ]
 
 HASH_SIZE = 32
@@ -417,6 +418,41 @@ class SumTreeBuilder:
         self._stack = [(waiting[k][0][:HASH_SIZE], waiting[k][1]) for k in sorted(waiting, reverse=True)]
         self._count, self._total = count + len(amounts), self._total + sum(amounts)
         levels.flush_full()
+
+    def extend_levels(self, levels: Sequence[bytes]) -> None:
+        """Append a perfect block of ``2^k`` leaves whose every level is already hashed (by a worker,
+        :mod:`huzhu_verify.leafblocks`): ``levels[j]`` holds the block's ``2^(k-j)`` records of level
+        ``j``, leaves first. The block must start at a multiple of its size, so its nodes are nodes
+        of the tree; its top then joins the stack with the carry of :meth:`add`. The leaves' amounts
+        were range-checked when the block was made; the sum is checked here."""
+        height = len(levels) - 1
+        size = 1 << height
+        if height < 0 or any(len(records) != (size >> j) * _RECORD for j, records in enumerate(levels)):
+            raise MalformedInput("a block's levels must halve from 2^k leaf records to one top record")
+        if self._count % size:
+            raise MalformedInput(f"a block of {size} leaves cannot start at leaf {self._count}")
+        h, block_sum = levels[-1][:HASH_SIZE], int.from_bytes(levels[-1][HASH_SIZE:], "big")
+        if self._total + block_sum > U64_MAX:
+            raise AmountOutOfRange(f"leaf {self._count}: the tree's sum overflows 64 bits")
+        writer = self._levels
+        if writer is not None:
+            buffers = writer.buffers
+            for j, records in enumerate(levels):
+                buffers[j] += records
+        n, level, s, stack = self._count >> height, height, block_sum, self._stack
+        while n & 1:
+            lh, ls = stack.pop()
+            h = _sha256(_NODE + lh + ls.to_bytes(8, "big") + h + s.to_bytes(8, "big")).digest()
+            s += ls
+            level += 1
+            if writer is not None:
+                writer.put(level, h, s)
+            n >>= 1
+        stack.append((h, s))
+        self._count += size
+        self._total += block_sum
+        if writer is not None:
+            writer.flush_full()
 
     def top(self) -> tuple[bytes, int]:
         """The top node (hash, sum) of the leaves so far; ``(SHA-256(""), 0)`` when empty."""
@@ -770,6 +806,28 @@ def write_level_file_batches(path: str | os.PathLike[str], kind: str, tree_id: s
             if builder.count + len(amounts) > count:
                 raise SumMismatch(f"the leaves stream holds more than the {count} leaves announced")
             builder.extend_batch(hashes, amounts)
+
+    return _write_levels(path, kind, tree_id, count, fill)
+
+
+def write_level_file_blocks(path: str | os.PathLike[str], kind: str, tree_id: str, count: int,
+                            blocks: Iterable[Sequence[bytes]]) -> SumRoot:
+    """:func:`write_level_file` with the leaves given as blocks of levels (:mod:`huzhu_verify.leafblocks`):
+    a block of several levels is a perfect subtree (:meth:`SumTreeBuilder.extend_levels`), a block of
+    one level is leaf records ``hash ‖ u64(amount)`` added as a batch (the last, partial block)."""
+
+    def fill(builder: SumTreeBuilder) -> None:
+        for levels in blocks:
+            leaves = len(levels[0]) // _RECORD
+            if builder.count + leaves > count:
+                raise SumMismatch(f"the leaves stream holds more than the {count} leaves announced")
+            if len(levels) > 1:
+                builder.extend_levels(levels)
+            elif leaves:
+                records = levels[0]
+                builder.extend_batch([records[i:i + HASH_SIZE] for i in range(0, len(records), _RECORD)],
+                                     [int.from_bytes(records[i + HASH_SIZE:i + _RECORD], "big")
+                                      for i in range(0, len(records), _RECORD)])
 
     return _write_levels(path, kind, tree_id, count, fill)
 

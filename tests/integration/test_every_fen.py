@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select, text
 
 from huzhu.app import build_platform
+from huzhu.apportionment import service as engine
 from huzhu.apportionment.bundle import export_run_bundle
 from huzhu.apportionment.models import RunCase
 from huzhu.clock import FixedClock
@@ -29,6 +30,7 @@ from huzhu.provable.models import SumTree
 from huzhu.provable.store import tree_paths
 from huzhu.transparency.models import PublicRecord
 from huzhu.transparency.service import append_record, verify_chain
+from huzhu_verify import leafblocks
 from huzhu_verify.leftover import RULE_V2
 from huzhu_verify.liabilities import verify_balance_document
 from huzhu_verify.pseudonyms import TreeDerivation
@@ -132,8 +134,16 @@ PINNED = {
 }
 
 
+@pytest.mark.parametrize("blocks", ["one process", "blocks of 4 leaves", "blocks of 4 leaves in 2 workers"])
 def test_the_roots_and_the_run_file_of_a_fixed_input_are_pinned(v2_platform: Platform, clock: FixedClock,
-                                                                  tmp_path: Path) -> None:
+                                                                  tmp_path: Path, blocks: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # The big-tree path (perfect blocks of leaves hashed apart, in worker processes) gives the same
+    # bytes: blocks of 4 leaves put non-paying sharers and the case pools inside and across blocks.
+    if blocks != "one process":
+        monkeypatch.setattr(leafblocks, "BLOCK_LEAVES", 4)
+    if blocks.endswith("workers"):
+        monkeypatch.setattr(leafblocks, "worker_count", lambda leaves: 2)
     def fixed_secrets() -> None:
         with v2_platform.factory() as s:
             for member_id in s.scalars(text("SELECT id FROM members ORDER BY id")).all():
@@ -148,6 +158,47 @@ def test_the_roots_and_the_run_file_of_a_fixed_input_are_pinned(v2_platform: Pla
         assert share is not None and liabilities is not None
         assert {"share_root": share.root_hash, "inputs_sha256": share.inputs_sha256,
                 "liabilities_root": liabilities.root_hash} == PINNED
+
+
+@pytest.mark.parametrize("amount", ["37.37", "0.07"])
+def test_the_trees_are_the_same_bytes_in_blocks_and_in_workers(v2_platform: Platform, clock: FixedClock,
+                                                                tmp_path: Path, amount: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # The run and the day's liabilities, built four ways in turn (each rolled back): one process, blocks
+    # of 4 leaves, and blocks in 2 worker processes. Apportioned, not yet paid out, the case pool holds
+    # what was collected and is a leaf of the day; 0.07 over 34 sharers leaves most paying nothing (a
+    # line in the run file, no leaf), so blocks are cut among non-payers.
+    staff = make_staff(v2_platform, clock)
+    import_pool(v2_platform, clock, tmp_path / "pool.csv", POOL)
+    claimant = join_member(v2_platform, clock, name="司机甲", plans=(DRIVING,))
+    clock.set(at("2015-03-05"))
+    case_id = approved_case(v2_platform, clock, staff, claimant, plan=DRIVING, benefit="third_party_liability",
+                            incident=date(2015, 3, 3), facts=driving_facts(amount))
+    clock.set(at("2015-03-13"))
+    built = {}
+    for mode, block, workers in [("one process", 1 << 16, 0), ("blocks of 4", 4, 0), ("2 workers", 4, 2),
+                                 ("blocks of 1 in 2 workers", 1, 2)]:
+        monkeypatch.setattr(leafblocks, "BLOCK_LEAVES", block)
+        monkeypatch.setattr(leafblocks, "worker_count", lambda leaves, workers=workers: workers)
+        with v2_platform.factory() as s:
+            assert engine.apportion_due_cases(s, plans=v2_platform.plans, now=clock.now()) is not None
+            liabilities = provable.build_liabilities(s, now=clock.now())
+            case = s.get(Case, case_id)
+            share = s.scalar(select(SumTree).where(SumTree.kind == "share"))
+            assert liabilities is not None and liabilities.pools_count == 1 and share is not None
+            files = []
+            for kind, tree_id in (("share", case.case_no), ("liabilities", liabilities.tree_id)):
+                paths = tree_paths(s, kind, tree_id)
+                files += [paths[name].read_bytes() for name in ("levels", "keys", "inputs") if paths[name].exists()]
+            rc = s.scalar(select(RunCase).where(RunCase.case_id == case_id))
+            assert recompute(tree_paths(s, "share", case.case_no)["inputs"], plan_cap=300).ok
+            if amount == "0.07":
+                assert share.members_count > share.leaf_count == 7 == rc.paying_members
+            member = s.scalar(select(Member).order_by(Member.id.desc()).limit(1))
+            assert verify_balance_document(provable.member_balance_document(s, member=member)).ok
+            built[mode] = (share.root_hash, liabilities.root_hash, *files)
+            s.rollback()  # the same run and day once more, built another way
+    assert len(set(built.values())) == 1, {mode: value[:2] for mode, value in built.items()}
 
 
 def test_the_liabilities_tree_sums_every_balance_and_pool_and_publishes_the_difference(

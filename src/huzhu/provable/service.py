@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
-import itertools
 import operator
 import os
 import shutil
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, cast
+from typing import Any, BinaryIO
 
 from sqlalchemy import Select, TextClause, func, select, text
 from sqlalchemy.orm import Session
@@ -40,11 +38,12 @@ from huzhu.provable.models import SumTree
 from huzhu.provable.store import RULE_V2_FROM_KEY, KeysWriter, find_leaf_index, tree_paths
 from huzhu.transparency.models import PublicRecord
 from huzhu.transparency.service import append_record
+from huzhu_verify import leafblocks
 from huzhu_verify.leftover import RULE_V1, RULE_V2, LeftoverRule
 from huzhu_verify.liabilities import liabilities_match, liabilities_tree_id
-from huzhu_verify.pseudonyms import LEAF_DOMAINS, TreeDerivation, format_secret, pool_secret
+from huzhu_verify.pseudonyms import LEAF_DOMAINS, TreeDerivation, check_secrets, format_secret, pool_secret
 from huzhu_verify.runcheck import RunHeader, file_digest
-from huzhu_verify.sumtree import LevelFile, SumRoot, write_level_file_batches
+from huzhu_verify.sumtree import LevelFile, SumRoot, write_level_file_blocks
 
 RULE_RECORD = "leftover_rule"
 RUN_ROOT_RECORD = "run_sum_root"
@@ -104,40 +103,55 @@ def publish_case_tree(session: Session, *, run_no: str, run_case_id: int, case_n
     """Write the run file, the level and keys files of the case's share tree, and log the root.
 
     ``rows`` selects ``(pseudonym, capacity, share, secret)`` of every sharer in ascending pseudonym
-    order (the sharing pool of the run's transaction). One pass: each row becomes a run-file line
-    (to a side file), a key and a leaf of the level file; then the header (which holds the root) is
-    written and the lines appended. Same bytes as ``runcheck.write_run_file`` + ``level_file_from_run``
+    order (the sharing pool of the run's transaction). One pass, block by block of paying sharers
+    (``leafblocks``: in worker processes for a big case): each row becomes a run-file line (to a side
+    file), a key and a leaf of the level file; then the header (which holds the root) is written
+    and the lines appended. Same bytes as ``runcheck.write_run_file`` + ``level_file_from_run``
     (the tests recompute every file with ``runcheck.recompute``)."""
     paths = tree_paths(session, "share", case_no)
     body = paths["inputs"].with_name(paths["inputs"].name + ".rows")
     keys = KeysWriter(paths["keys"])
     counts = {"sharers": 0}
+    domain = b"\x00" + LEAF_DOMAINS["share"]
+    salt_prefix = f"huzhu/salt/v1|{case_no}|".encode("ascii")
 
-    def batches() -> Iterator[tuple[list[bytes], list[int]]]:
-        sha256 = hashlib.sha256
-        domain = b"\x00" + LEAF_DOMAINS["share"]
-        salt_prefix = f"huzhu/salt/v1|{case_no}|".encode("ascii")
-        yuan = [format_yuan(fen) for fen in range(cap + 2)]  # every capacity and share is ≤ cap + 1 leftover fen
-        eights = [fen.to_bytes(8, "big") for fen in range(cap + 2)]
-        with open(body, "w", encoding="ascii", newline="") as out:
-            for batch in _rows_by_pseudonym(session, rows):
-                counts["sharers"] += len(batch)
-                # One comprehension per column: the leaf (None for a sharer paying nothing), the lines.
-                leaves = [sha256(domain + sha256(salt_prefix + secret).digest() + p + eights[share]).digest()
-                          if share > 0 else None for p, _, share, secret in batch]
-                out.writelines([f"{p.hex()}\t{yuan[capacity]}\t{yuan[share]}\t{leaf.hex()}\n" if leaf is not None
-                                else f"{p.hex()}\t{yuan[capacity]}\t0.00\t-\n"
-                                for (p, capacity, share, _), leaf in zip(batch, leaves, strict=True)])
-                if None in leaves:
-                    paying = [i for i, leaf in enumerate(leaves) if leaf is not None]
-                    keys.add_many([batch[i][0] for i in paying])
-                    yield [leaf for leaf in leaves if leaf is not None], [batch[i][2] for i in paying]
-                else:
-                    keys.add_many([row[0] for row in batch])
-                    yield cast("list[bytes]", leaves), [row[2] for row in batch]
+    def task(block: list[Any], perfect: bool) -> tuple[Any, ...]:
+        pseudonyms, capacities, shares, secrets = leafblocks.columns(block)
+        return ("share_block", domain, salt_prefix, cap, b"".join(pseudonyms), b"".join(secrets),
+                leafblocks.pack_amounts(capacities), leafblocks.pack_amounts(shares), perfect)
+
+    def tasks() -> Iterator[tuple[Any, ...]]:
+        """Blocks of exactly ``BLOCK_LEAVES`` paying sharers (with the non-paying ones among them),
+        then the rest."""
+        size = leafblocks.BLOCK_LEAVES
+        # Usually every sharer pays (a share of at least one fen): the blocks are cut without looking
+        # at the rows (a pass over a million sorted rows is a cache miss per row). A block that
+        # nevertheless held a sharer paying nothing would not be perfect, and extend_levels refuses it.
+        everyone_pays = allocation.paying_members == allocation.sharing_members
+        pending: list[Any] = []
+        for batch in _rows_by_pseudonym(session, rows):
+            counts["sharers"] += len(batch)
+            pending += batch
+            while len(pending) >= size:
+                cut = size if everyone_pays else _cut_after_paying(pending, size)
+                if cut is None:
+                    break
+                yield task(pending[:cut], True)
+                del pending[:cut]
+        if pending:
+            yield task(pending, False)
 
     try:
-        root = write_level_file_batches(paths["levels"], "share", case_no, allocation.paying_members, batches())
+        with open(body, "wb") as lines_out, leafblocks.BlockRunner(
+                leafblocks.worker_count(allocation.paying_members)) as runner:
+
+            def blocks() -> Iterator[list[bytes]]:
+                for lines, paying_keys, levels in runner.run(tasks()):
+                    lines_out.write(lines)
+                    keys.add_joined(paying_keys)
+                    yield levels
+
+            root = write_level_file_blocks(paths["levels"], "share", case_no, allocation.paying_members, blocks())
         if root.sum != allocation.collected:
             raise RuntimeError(f"case {case_no}: the shares add up to {root.sum} fen, the run collected "
                                f"{allocation.collected}")
@@ -145,9 +159,9 @@ def publish_case_tree(session: Session, *, run_no: str, run_case_id: int, case_n
                            level=allocation.level, leftover=allocation.leftover,
                            limited_by_balance=allocation.limited_by_balance, paying=allocation.paying_members,
                            collected=allocation.collected, shortfall=allocation.shortfall, root=root)
-        with open(paths["inputs"], "w", encoding="utf-8", newline="") as out, open(body, encoding="ascii") as lines_in:
-            out.write(header.to_line())
-            shutil.copyfileobj(lines_in, out, 1 << 20)
+        with open(paths["inputs"], "wb") as out, open(body, "rb") as lines_in:
+            out.write(header.to_line().encode("utf-8"))
+            _copy_in_kernel(lines_in, out)
     finally:
         keys.close()
         body.unlink(missing_ok=True)
@@ -163,35 +177,41 @@ def publish_case_tree(session: Session, *, run_no: str, run_case_id: int, case_n
     return root
 
 
+def _copy_in_kernel(source: BinaryIO, target: BinaryIO) -> None:
+    """Append ``source`` to ``target`` (a run file's lines after its header, hundreds of megabytes for a
+    big case) without passing the bytes through Python where the system can copy them itself."""
+    target.flush()
+    start, size = target.tell(), os.fstat(source.fileno()).st_size
+    try:
+        offset = 0
+        while offset < size:
+            sent = os.sendfile(target.fileno(), source.fileno(), offset, size - offset)
+            if sent == 0:
+                raise RuntimeError(f"{source.name} ended at {offset} of its {size} bytes")
+            offset += sent
+        target.seek(start + size)
+    except OSError:  # no sendfile between these files here: copy in user space
+        target.seek(start)
+        target.truncate()
+        source.seek(0)
+        shutil.copyfileobj(source, target, 1 << 20)
+
+
+def _cut_after_paying(rows: list[Any], size: int) -> int | None:
+    """The length of the shortest prefix of ``rows`` holding ``size`` paying sharers (share, column 2,
+    above zero), or None when all of ``rows`` hold fewer."""
+    cut = size
+    for position in [i for i, row in enumerate(rows) if row[2] <= 0]:
+        if position >= cut:
+            break
+        cut += 1
+    return cut if cut <= len(rows) else None
+
+
 # ---------------------------------------------------------------- the daily liabilities tree
 
 
 FETCH_BATCH = 20000
-
-
-def _fetch_batches(session: Session, statement: Select[Any] | TextClause, params: dict[str, Any] | None = None,
-                   size: int = FETCH_BATCH) -> Iterator[Sequence[Any]]:
-    """The rows of ``statement`` as lists of plain DB-API tuples, ``size`` at a time (the bulk path of
-    the trees: no ORM or Row objects). PostgreSQL streams them from a server-side cursor; SQLite's
-    cursor already steps through the result as it is fetched. Binary columns come back as ``bytes``."""
-    session.flush()
-    connection = session.connection()
-    if is_sqlite(session):
-        result = connection.execute(statement, params or {})
-        try:
-            cursor = result.cursor
-            while batch := cursor.fetchmany(size):
-                yield batch
-        finally:
-            result.close()
-        return
-    compiled = statement.compile(dialect=connection.dialect)
-    raw = connection.connection.driver_connection
-    assert raw is not None
-    with raw.cursor(name="huzhu_tree_rows") as cursor:
-        cursor.execute(str(compiled), {**compiled.params, **(params or {})})
-        while batch := cursor.fetchmany(size):
-            yield batch
 
 
 def _fetch_all(session: Session, statement: Select[Any] | TextClause,
@@ -224,54 +244,58 @@ def _slices(rows: list[Any], size: int = FETCH_BATCH) -> Iterator[list[Any]]:
 
 
 def _rows_by_pseudonym(session: Session, statement: Select[Any]) -> Iterator[Sequence[Any]]:
-    """The rows of ``statement`` (pseudonym first, ``ORDER BY`` pseudonym) in batches. PostgreSQL
-    sorts them in the server and streams them. On SQLite the rows are read unordered and sorted in
-    Python, which takes about a third of the CPU time of SQLite's sorter over the same million rows
-    (it holds the rows in memory, as SQLite's in-memory sort did): pseudonyms are unique and both
-    compare bytes the same way (memcmp, then length), so the order is the same."""
-    if not is_sqlite(session):
-        yield from _fetch_batches(session, statement)
-        return
+    """The rows of ``statement`` (pseudonym first, ``ORDER BY`` pseudonym) in batches, read unordered
+    and sorted in Python: on SQLite that takes about a third of the CPU time of its sorter over the
+    same million rows, and on PostgreSQL the server's sort must end before the first row comes, so
+    nothing overlaps it either. Pseudonyms are unique and both compare bytes the same way (memcmp,
+    then length), so the order is the one ``ORDER BY`` gives."""
     with _no_cyclic_gc():
         rows = _fetch_all(session, statement.order_by(None))
         rows.sort(key=operator.itemgetter(0))
         yield from _slices(rows)
 
 
-def _members_by_pseudonym(session: Session, tree_id: str) -> Iterator[Sequence[Any]]:
-    """``(pseudonym, secret, balance)`` of every member in ascending pseudonym for ``tree_id``.
-    PostgreSQL computes the pseudonyms (``sha256``) and sorts in the server. On SQLite the per-row
-    SQL function (a Python call through the driver per member) and SQLite's sorter cost most of the
-    build; here the secrets are read unordered, hashed in one comprehension and sorted in Python."""
-    if not is_sqlite(session):
-        yield from _fetch_batches(session, text(
-            f"SELECT {_pseudonym_sql(session)} AS p, m.verify_secret, a.credits_posted - a.debits_posted "
-            "FROM members m JOIN ledger_accounts a ON a.id = m.ledger_account_id ORDER BY p"), {"tree": tree_id})
-        return
+def _members_by_pseudonym(session: Session, tree_id: str,
+                          runner: leafblocks.BlockRunner) -> Iterator[Sequence[Any]]:
+    """``(pseudonym, secret, balance)`` of every member in ascending pseudonym for ``tree_id``. The
+    secrets and balances are read unordered, the pseudonyms hashed block by block (by ``runner``'s
+    workers for a big tree) and the rows sorted in Python: a per-row SQL function (SQLite: a Python
+    call through the driver per member) and the database's sorter cost several times more, and on
+    PostgreSQL the server's hashing and sorting would end before the first row comes."""
     with _no_cyclic_gc():
         rows = _fetch_all(session, text("SELECT m.verify_secret, a.credits_posted - a.debits_posted "
                                         "FROM members m JOIN ledger_accounts a ON a.id = m.ledger_account_id"))
-        secrets = [row[0] for row in rows]
-        keyed = list(zip(TreeDerivation(tree_id).pseudonyms_of(secrets), secrets, [row[1] for row in rows],
-                         strict=True))
-        del rows, secrets
+        secrets = [bytes(row[0]) for row in rows]
+        balances = [row[1] for row in rows]
+        del rows
+        check_secrets(secrets)
+        prefix, size = TreeDerivation(tree_id).pseudonym_prefix, leafblocks.BLOCK_LEAVES
+        # Drained here, before the first row is handed on: ``runner`` is free again for the leaves.
+        joined = b"".join(runner.run(("pseudonyms", prefix, b"".join(secrets[start:start + size]))
+                                     for start in range(0, len(secrets), size)))
+        keyed = list(zip([joined[i:i + 32] for i in range(0, len(joined), 32)], secrets, balances, strict=True))
+        del joined, secrets, balances
         keyed.sort(key=operator.itemgetter(0))
         yield from _slices(keyed)
 
 
-def _pool_batch(pools: list[tuple[bytes, str, bytes, int]], keys: KeysWriter, domain: bytes,
-                salt_prefix: bytes) -> Iterator[tuple[list[bytes], list[int]]]:
-    """The case pools after the last member, as one batch of leaves."""
-    sha256 = hashlib.sha256
-    keys.add_many([p for p, _, _, _ in pools])
-    yield ([sha256(domain + sha256(salt_prefix + secret).digest() + p + amount.to_bytes(8, "big")).digest()
-            for p, _, secret, amount in pools], [amount for _, _, _, amount in pools])
-
-
-def _pseudonym_sql(session: Session) -> str:
-    if is_sqlite(session):
-        return "huzhu_pseudonym(m.verify_secret, :tree)"
-    return "sha256(convert_to('huzhu/pseudonym/v1|' || CAST(:tree AS text) || '|', 'UTF8') || m.verify_secret)"
+def _liability_rows(session: Session, tree_id: str, pools: list[tuple[bytes, str, bytes, int]],
+                    runner: leafblocks.BlockRunner) -> Iterator[tuple[Sequence[Any], list[int]]]:
+    """Every leaf of the day's tree in leaf order, in batches ``(rows (pseudonym, secret, amount),
+    positions of the case pools in the batch)``: the members' balances with the few case pools
+    merged in (by pseudonym, a member before a pool on a tie)."""
+    pending = list(pools)
+    for batch in _members_by_pseudonym(session, tree_id, runner):
+        if pending and pending[0][0] <= batch[-1][0]:
+            inside = [row for row in pending if row[0] <= batch[-1][0]]
+            del pending[:len(inside)]
+            merged = sorted([(p, "balance", secret, amount) for p, secret, amount in batch] + inside)
+            yield ([(p, secret, amount) for p, _, secret, amount in merged],
+                   [i for i, row in enumerate(merged) if row[1] == "pool"])
+        else:
+            yield batch, []
+    if pending:
+        yield [(p, secret, amount) for p, _, secret, amount in pending], list(range(len(pending)))
 
 
 def custody_cash(session: Session) -> int:
@@ -332,40 +356,35 @@ def build_liabilities(session: Session, *, now: datetime, day: date | None = Non
     members = session.scalar(select(func.count()).select_from(Member)) or 0
     paths = tree_paths(session, "liabilities", tree_id)
     keys = KeysWriter(paths["keys"])
+    domains = {k: b"\x00" + v for k, v in LEAF_DOMAINS.items()}
+    salt_prefix = f"huzhu/salt/v1|{tree_id}|".encode("ascii")
 
-    def batches() -> Iterator[tuple[list[bytes], list[int]]]:
-        sha256 = hashlib.sha256
-        domains = {k: b"\x00" + v for k, v in LEAF_DOMAINS.items()}
-        salt_prefix = f"huzhu/salt/v1|{tree_id}|".encode("ascii")
-        pending = list(pool_leaves)  # the few case pools, merged in pseudonym order
-        for batch in _members_by_pseudonym(session, tree_id):
-            if pending and pending[0][0] <= batch[-1][0]:
-                # A pool falls inside this batch: the batch in leaf order, one leaf kind per segment
-                # (the order ``heapq.merge`` gave: by pseudonym, a member before a pool on a tie).
-                inside = [row for row in pending if row[0] <= batch[-1][0]]
-                del pending[:len(inside)]
-                merged = sorted([(p, "balance", secret, amount) for p, secret, amount in batch] + inside)
-                segments: list[tuple[str, Sequence[Any]]] = [
-                    (kind, [(p, secret, amount) for p, _, secret, amount in group])
-                    for kind, group in itertools.groupby(merged, key=operator.itemgetter(1))]
-            else:
-                segments = [("balance", batch)]
-            leaves: list[bytes] = []
-            amounts: list[int] = []
-            for kind, rows in segments:
-                domain = domains[kind]
-                column = [int(amount) for _, _, amount in rows]
-                leaves += [sha256(domain + sha256(salt_prefix + secret).digest() + p + amount.to_bytes(8, "big")).digest()
-                           for (p, secret, _), amount in zip(rows, column, strict=True)]
-                amounts += column
-                keys.add_many([row[0] for row in rows])
-            yield leaves, amounts
+    def task(block: list[Any], pool_positions: list[int], perfect: bool) -> tuple[Any, ...]:
+        pseudonyms, secrets, amounts = leafblocks.columns(block)
+        joined = b"".join(pseudonyms)
+        keys.add_joined(joined)
+        return ("balance_block", domains["balance"], domains["pool"], salt_prefix, joined, b"".join(secrets),
+                leafblocks.pack_amounts(amounts), pool_positions, perfect)
+
+    def tasks(runner: leafblocks.BlockRunner) -> Iterator[tuple[Any, ...]]:
+        """Blocks of exactly ``BLOCK_LEAVES`` leaves, then the rest."""
+        size = leafblocks.BLOCK_LEAVES
+        pending: list[Any] = []
+        pool_positions: list[int] = []
+        for batch, pools_at in _liability_rows(session, tree_id, pool_leaves, runner):
+            pool_positions += [len(pending) + i for i in pools_at]
+            pending += batch
+            while len(pending) >= size:
+                yield task(pending[:size], [i for i in pool_positions if i < size], True)
+                del pending[:size]
+                pool_positions = [i - size for i in pool_positions if i >= size]
         if pending:
-            yield from _pool_batch(pending, keys, domains["pool"], salt_prefix)
+            yield task(pending, pool_positions, False)
 
     try:
-        root = write_level_file_batches(paths["levels"], "liabilities", tree_id, members + len(pool_leaves),
-                                        batches())
+        with leafblocks.BlockRunner(leafblocks.worker_count(members + len(pool_leaves))) as runner:
+            root = write_level_file_blocks(paths["levels"], "liabilities", tree_id, members + len(pool_leaves),
+                                           runner.run(tasks(runner)))
     finally:
         keys.close()
     tree = SumTree(kind="liabilities", tree_id=tree_id, run_case_id=None, business_date=day,

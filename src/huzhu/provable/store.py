@@ -47,6 +47,11 @@ class KeysWriter:
         self._fh.write(b"".join(pseudonyms))
         self.count += len(pseudonyms)
 
+    def add_joined(self, pseudonyms: bytes) -> None:
+        """Pseudonyms already joined (32 bytes each)."""
+        self._fh.write(pseudonyms)
+        self.count += len(pseudonyms) // HASH_SIZE
+
     def close(self) -> None:
         self._fh.close()
 

@@ -1,0 +1,278 @@
+"""The leaves of a big Merkle-sum tree hashed in aligned blocks, on every core.
+
+A tree of millions of leaves costs three or four SHA-256 per leaf (pseudonym, salt, leaf, and about
+one node), all in Python: one core does about a million leaves in ten seconds. Here the leaves are
+cut into blocks of :data:`BLOCK_LEAVES` (a power of two), in leaf order. Each full block is a
+perfect subtree that starts at a multiple of its size, so its nodes are nodes of the whole tree,
+whatever comes after: a worker hashes the block's leaves and every level of its subtree, and the
+parent appends the levels in order (:meth:`~huzhu_verify.sumtree.SumTreeBuilder.extend_levels`) and
+joins the blocks' tops with the usual carry. The last, partial block goes through
+``extend_batch`` as before. The bytes are the same as the one-process build, in any process count.
+
+The workers are plain child processes (``python -m huzhu_verify.leafblocks``) that read tasks on
+stdin and answer on stdout, one at a time, so the parent's ``__main__`` (a web server, the CLI, a
+test runner) is never re-imported and no process is forked from a threaded one. With one core, or
+for a small tree, the same functions run in the calling process.
+
+Standard library only, like the rest of ``huzhu_verify``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import subprocess
+import sys
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from huzhu_verify.sumtree import (
+    HASH_SIZE,
+    AmountOutOfRange,
+    MalformedInput,
+    SumMismatch,
+    VerificationError,
+    format_yuan,
+)
+
+BLOCK_LEAVES = 1 << 16
+"""Leaves per block: 65,536 (2.6 MB of leaf records), a few dozen milliseconds of work."""
+
+MIN_PARALLEL_LEAVES = 1 << 18
+"""Below this many leaves the workers' start-up costs more than they save: hashed in-process."""
+
+MAX_WORKERS = 8
+_RECORD = HASH_SIZE + 8
+_NODE = b"\x01"
+_ERRORS: dict[str, type[Exception]] = {cls.__name__: cls for cls in (
+    AmountOutOfRange, MalformedInput, SumMismatch, VerificationError, ValueError, TypeError)}
+
+
+# ---------------------------------------------------------------- the work of one block
+
+
+def _split(joined: bytes, size: int = HASH_SIZE) -> list[bytes]:
+    return [joined[i:i + size] for i in range(0, len(joined), size)]
+
+
+def _levels(records: list[bytes], sums: list[int], perfect: bool) -> list[bytes]:
+    """Level 0 (the leaf records ``hash ‖ u64(amount)``) and, for a perfect block, every level above
+    it up to its single top record. A parent's hash input is ``0x01 ‖ left record ‖ right record``."""
+    levels = [b"".join(records)]
+    if not perfect:
+        return levels
+    sha256 = hashlib.sha256
+    while len(records) > 1:
+        sums = [a + b for a, b in zip(sums[0::2], sums[1::2], strict=True)]
+        records = [sha256(_NODE + a + b).digest() + s.to_bytes(8, "big")
+                   for a, b, s in zip(records[0::2], records[1::2], sums, strict=True)]
+        levels.append(b"".join(records))
+    return levels
+
+
+def pseudonyms(prefix: bytes, secrets: bytes) -> bytes:
+    """``SHA-256(prefix ‖ secret)`` of each 32-byte secret, joined."""
+    sha256 = hashlib.sha256
+    return b"".join([sha256(prefix + secret).digest() for secret in _split(secrets)])
+
+
+def share_block(domain: bytes, salt_prefix: bytes, cap: int, pseudonyms_: bytes, secrets: bytes,
+                capacities: bytes, shares: bytes, perfect: bool) -> tuple[bytes, bytes, list[bytes]]:
+    """One block of a case's sharers (in pseudonym order): their run-file lines, the pseudonyms of
+    those who pay (the keys file) and the levels of their leaves. A sharer paying nothing has a
+    line and no leaf. Capacities and shares are ``array('q')`` bytes, each ≤ cap + 1 fen."""
+    sha256 = hashlib.sha256
+    ps, ss = _split(pseudonyms_), _split(secrets)
+    caps, fens = _amounts(capacities, 0, cap), _amounts(shares, 0, cap + 1)
+    yuan = [format_yuan(fen) for fen in range(cap + 2)]
+    eights = [fen.to_bytes(8, "big") for fen in range(cap + 2)]
+    leaves = [sha256(domain + sha256(salt_prefix + secret).digest() + p + eights[share]).digest() if share > 0
+              else None for p, secret, share in zip(ps, ss, fens, strict=True)]
+    lines = "".join([f"{p.hex()}\t{yuan[capacity]}\t{yuan[share]}\t{leaf.hex()}\n" if leaf is not None
+                     else f"{p.hex()}\t{yuan[capacity]}\t0.00\t-\n"
+                     for p, capacity, share, leaf in zip(ps, caps, fens, leaves, strict=True)])
+    if None in leaves:
+        paying = [i for i, leaf in enumerate(leaves) if leaf is not None]
+        keys = b"".join([ps[i] for i in paying])
+        records = [leaves[i] + eights[fens[i]] for i in paying]  # type: ignore[operator]
+        amounts = [fens[i] for i in paying]
+    else:
+        keys = pseudonyms_
+        records = [leaf + eights[share] for leaf, share in zip(leaves, fens, strict=True)]  # type: ignore[operator]
+        amounts = fens
+    return lines.encode("ascii"), keys, _levels(records, amounts, perfect)
+
+
+def balance_block(domain: bytes, pool_domain: bytes, salt_prefix: bytes, pseudonyms_: bytes, secrets: bytes,
+                  amounts: bytes, pools: Sequence[int], perfect: bool) -> list[bytes]:
+    """One block of a day's liabilities (every row a leaf, in pseudonym order): the levels of its
+    leaves. ``pools`` are the positions in the block of the case pools (their own leaf domain)."""
+    sha256 = hashlib.sha256
+    ps, ss, fens = _split(pseudonyms_), _split(secrets), _amounts(amounts, 0, (1 << 63) - 1)
+    records = [sha256(domain + sha256(salt_prefix + secret).digest() + p + eight).digest() + eight
+               for p, secret, eight in zip(ps, ss, [fen.to_bytes(8, "big") for fen in fens], strict=True)]
+    for i in pools:
+        eight = fens[i].to_bytes(8, "big")
+        records[i] = sha256(pool_domain + sha256(salt_prefix + ss[i]).digest() + ps[i] + eight).digest() + eight
+    return _levels(records, fens, perfect)
+
+
+OPERATIONS: dict[str, Callable[..., Any]] = {
+    "pseudonyms": pseudonyms, "share_block": share_block, "balance_block": balance_block}
+
+
+# ---------------------------------------------------------------- running blocks, here or in workers
+
+
+def worker_count(leaves: int) -> int:
+    """How many worker processes a tree of ``leaves`` gets: none when small or on one core."""
+    if leaves < MIN_PARALLEL_LEAVES:
+        return 0
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(cores, MAX_WORKERS)
+
+
+class BlockRunner:
+    """Runs block tasks ``(operation, *arguments)`` and yields their results in order.
+
+    ``workers=0`` runs them here. Otherwise each worker holds at most one task: the parent sends a
+    task only to an idle worker (blocked reading its stdin) and reads each answer in full before it
+    sends the next task there, so no pipe can fill up both ways. The next task is built while the
+    workers hash, and each result is handed back while they hash the following ones."""
+
+    def __init__(self, workers: int) -> None:
+        self._processes: list[subprocess.Popen[bytes]] = []
+        package_root = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [package_root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+        try:
+            for _ in range(workers):
+                self._processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "huzhu_verify.leafblocks"], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, env=env))
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> BlockRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for process in self._processes:
+            for stream in (process.stdin, process.stdout):
+                if stream is not None:
+                    stream.close()
+        for process in self._processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._processes.clear()
+
+    def run(self, tasks: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
+        if not self._processes:
+            for operation, *arguments in tasks:
+                yield OPERATIONS[operation](*arguments)
+            return
+        queue = iter(tasks)
+        end = object()
+        following = next(queue, end)
+        busy: deque[subprocess.Popen[bytes]] = deque()
+        for process in self._processes:
+            if following is end:
+                break
+            _send(process, following)
+            busy.append(process)
+            following = next(queue, end)
+        while busy:
+            process = busy.popleft()
+            result = _receive(process)
+            if following is not end:
+                _send(process, following)
+                busy.append(process)
+                following = next(queue, end)
+            yield result
+
+
+def _send(process: subprocess.Popen[bytes], task: Any) -> None:
+    assert process.stdin is not None
+    _write_frame(process.stdin, task)
+
+
+def _receive(process: subprocess.Popen[bytes]) -> Any:
+    assert process.stdout is not None
+    answer = _read_frame(process.stdout)
+    if answer is None:
+        raise RuntimeError(f"a tree worker (pid {process.pid}) ended without answering")
+    status, *rest = answer
+    if status == "ok":
+        return rest[0]
+    name, message = rest
+    raise _ERRORS.get(name, RuntimeError)(message)
+
+
+def _write_frame(stream: Any, value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(len(data).to_bytes(8, "big"))
+    stream.write(data)
+    stream.flush()
+
+
+def _read_frame(stream: Any) -> Any:
+    header = stream.read(8)
+    if len(header) < 8:
+        return None
+    size = int.from_bytes(header, "big")
+    data = stream.read(size)
+    if len(data) != size:
+        return None
+    return pickle.loads(data)  # noqa: S301 - frames come only from our own parent or child process
+
+
+def columns(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """The columns of ``rows`` (a transpose in C)."""
+    return list(zip(*rows, strict=True))
+
+
+def pack_amounts(amounts: Sequence[int]) -> bytes:
+    """Amounts in fen as ``array('q')`` bytes (a worker range-checks them, :func:`_amounts`)."""
+    try:
+        return array("q", amounts).tobytes()
+    except (OverflowError, TypeError) as exc:
+        raise AmountOutOfRange(f"a leaf amount is not a whole number of fen within 64 bits: {exc}") from None
+
+
+def _amounts(packed: bytes, minimum: int, maximum: int) -> list[int]:
+    """The amounts of a block, each checked within ``minimum..maximum`` fen."""
+    column = array("q", packed)
+    if column and (min(column) < minimum or max(column) > maximum):
+        bad = next(a for a in column if not minimum <= a <= maximum)
+        raise AmountOutOfRange(f"leaf amount {bad} fen is outside {minimum}..{maximum}")
+    return column.tolist()
+
+
+def main() -> None:
+    """A worker: answer block tasks from stdin until it closes."""
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    while (task := _read_frame(source)) is not None:
+        operation, *arguments = task
+        try:
+            answer: tuple[Any, ...] = ("ok", OPERATIONS[operation](*arguments))
+        except Exception as exc:  # handed to the parent, which raises it there
+            answer = ("error", type(exc).__name__, str(exc))
+        _write_frame(sink, answer)
+
+
+if __name__ == "__main__":
+    main()

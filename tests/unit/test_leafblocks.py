@@ -1,0 +1,118 @@
+"""Big trees in aligned blocks (``huzhu_verify.leafblocks``): the blocks, hashed here or in worker
+processes, give the very bytes of the one-process build; a block that is not a perfect, aligned
+subtree is refused; a bad amount in a worker is raised in the parent; the workers end with the run."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from huzhu_verify import leafblocks
+from huzhu_verify.pseudonyms import LEAF_DOMAINS, TreeDerivation
+from huzhu_verify.sumtree import (
+    AmountOutOfRange,
+    MalformedInput,
+    SumTreeBuilder,
+    write_level_file,
+    write_level_file_blocks,
+)
+
+DAY = "liabilities-2015-03-13"
+BALANCE, POOL = b"\x00" + LEAF_DOMAINS["balance"], b"\x00" + LEAF_DOMAINS["pool"]
+SALT = f"huzhu/salt/v1|{DAY}|".encode("ascii")
+
+
+def _members(n: int, seed: int) -> list[tuple[bytes, bytes, int]]:
+    """``(pseudonym, secret, amount)`` in pseudonym order, amounts from 0 fen up."""
+    derive = TreeDerivation(DAY)
+    rows = []
+    for i in range(n):
+        secret = hashlib.sha256(b"%d|%d" % (seed, i)).digest()
+        rows.append((derive.pseudonym(secret), secret, (i * 7919 + seed) % 3001))
+    return sorted(rows)
+
+
+def _leaf(row: tuple[bytes, bytes, int], domain: bytes = BALANCE) -> bytes:
+    p, secret, amount = row
+    return hashlib.sha256(domain + hashlib.sha256(SALT + secret).digest() + p + amount.to_bytes(8, "big")).digest()
+
+
+def _tasks(rows: list[tuple[bytes, bytes, int]], block: int, pools: set[int]):  # noqa: ANN202
+    for start in range(0, len(rows), block):
+        part = rows[start:start + block]
+        ps, ss, amounts = leafblocks.columns(part)
+        yield ("balance_block", BALANCE, POOL, SALT, b"".join(ps), b"".join(ss), leafblocks.pack_amounts(amounts),
+               [i - start for i in sorted(pools) if start <= i < start + block], len(part) == block)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 70), block_power=st.integers(0, 4), seed=st.integers(0, 5),
+       pools=st.sets(st.integers(0, 69), max_size=3))
+def test_blocks_give_the_bytes_of_the_one_process_build(n: int, block_power: int, seed: int, pools: set[int],
+                                                        tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder = tmp_path_factory.mktemp("blocks")
+    rows = _members(n, seed)
+    pools = {i for i in pools if i < n}
+    expected = write_level_file(folder / "one", "liabilities", DAY, n,
+                                [(_leaf(row, POOL if i in pools else BALANCE), row[2]) for i, row in enumerate(rows)])
+    with leafblocks.BlockRunner(0) as runner:
+        got = write_level_file_blocks(folder / "blocks", "liabilities", DAY, n,
+                                      runner.run(_tasks(rows, 1 << block_power, pools)))
+    assert got == expected
+    assert (folder / "blocks").read_bytes() == (folder / "one").read_bytes()
+
+
+def test_worker_processes_give_the_same_bytes_and_end_with_the_run(tmp_path: Path) -> None:
+    rows = _members(300, 7)
+    expected = write_level_file(tmp_path / "one", "liabilities", DAY, 300, [(_leaf(r), r[2]) for r in rows])
+    with leafblocks.BlockRunner(2) as runner:
+        processes = list(runner._processes)
+        got = write_level_file_blocks(tmp_path / "workers", "liabilities", DAY, 300, runner.run(_tasks(rows, 16, set())))
+        # The pseudonyms of many secrets, in order, from the workers too.
+        secrets = [row[1] for row in rows]
+        joined = b"".join(runner.run(("pseudonyms", TreeDerivation(DAY).pseudonym_prefix, b"".join(secrets[i:i + 50]))
+                                     for i in range(0, 300, 50)))
+    assert got == expected and (tmp_path / "workers").read_bytes() == (tmp_path / "one").read_bytes()
+    assert joined == b"".join(TreeDerivation(DAY).pseudonyms_of(secrets))
+    assert all(process.poll() is not None for process in processes)  # ended, not left behind
+
+
+def test_a_bad_amount_in_a_worker_is_raised_in_the_parent_and_nothing_is_left(tmp_path: Path) -> None:
+    rows = _members(40, 1)
+    bad = [*rows[:20], (rows[20][0], rows[20][1], -1), *rows[21:]]
+    with leafblocks.BlockRunner(2) as runner, pytest.raises(AmountOutOfRange, match="-1 fen"):
+        write_level_file_blocks(tmp_path / "bad", "liabilities", DAY, 40, runner.run(_tasks(bad, 8, set())))
+    assert not (tmp_path / "bad").exists()
+    with pytest.raises(AmountOutOfRange):
+        leafblocks.pack_amounts([1, 1 << 64])
+    # A share above the cap plus the one leftover fen is refused by the worker's range check.
+    one = rows[:1]
+    with leafblocks.BlockRunner(0) as runner, pytest.raises(AmountOutOfRange):
+        list(runner.run([("share_block", b"\x00share", SALT, 300, one[0][0], one[0][1],
+                          leafblocks.pack_amounts([300]), leafblocks.pack_amounts([302]), True)]))
+
+
+def test_a_block_that_is_not_a_perfect_aligned_subtree_is_refused() -> None:
+    rows = _members(12, 3)
+    levels = {}
+    with leafblocks.BlockRunner(0) as runner:
+        for name, start, size in (("four", 0, 4), ("two", 4, 2), ("eight", 0, 8)):
+            levels[name] = next(runner.run(_tasks(rows[start:start + size], size, set())))
+    builder = SumTreeBuilder("liabilities", DAY)
+    builder.extend_levels(levels["two"])  # leaves 0-1
+    with pytest.raises(MalformedInput, match="cannot start at leaf 2"):
+        builder.extend_levels(levels["four"])  # a block of 4 must start at a multiple of 4
+    with pytest.raises(MalformedInput, match="halve"):
+        builder.extend_levels([levels["eight"][0], *levels["eight"][2:]])  # a level missing
+
+
+def test_small_trees_and_single_cores_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert leafblocks.worker_count(leafblocks.MIN_PARALLEL_LEAVES - 1) == 0
+    monkeypatch.setattr(leafblocks.os, "sched_getaffinity", lambda pid: {0})
+    assert leafblocks.worker_count(10_000_000) == 0
+    monkeypatch.setattr(leafblocks.os, "sched_getaffinity", lambda pid: set(range(64)))
+    assert leafblocks.worker_count(10_000_000) == leafblocks.MAX_WORKERS
