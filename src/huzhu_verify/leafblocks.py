@@ -4,10 +4,12 @@ A tree of millions of leaves costs three or four SHA-256 per leaf (pseudonym, sa
 one node), all in Python: one core does about a million leaves in ten seconds. Here the leaves are
 cut into blocks of :data:`BLOCK_LEAVES` (a power of two), in leaf order. Each full block is a
 perfect subtree that starts at a multiple of its size, so its nodes are nodes of the whole tree,
-whatever comes after: a worker hashes the block's leaves and every level of its subtree, and the
-parent appends the levels in order (:meth:`~huzhu_verify.sumtree.SumTreeBuilder.extend_levels`) and
-joins the blocks' tops with the usual carry. The last, partial block goes through
-``extend_batch`` as before. The bytes are the same as the one-process build, in any process count.
+whatever comes after: a worker hashes the block's leaves and every level of its subtree and writes
+them, with the block's keys (and a run's lines, to a file of the block's own), into their places in
+the tree's files. Only the block's top comes back; the parent joins the tops in order with the
+usual carry (:meth:`~huzhu_verify.sumtree.SumTreeBuilder.extend_stored`) and writes the levels
+above the blocks. The last, partial block comes back whole and goes through ``extend_batch``. The
+bytes are the same as the one-process build, in any process count.
 
 The workers are plain child processes (``python -m huzhu_verify.leafblocks``) that read tasks on
 stdin and answer on stdout, one at a time, so the parent's ``__main__`` (a web server, the CLI, a
@@ -34,9 +36,11 @@ from huzhu_verify.sumtree import (
     HASH_SIZE,
     AmountOutOfRange,
     MalformedInput,
+    StoredBlock,
     SumMismatch,
     VerificationError,
     format_yuan,
+    level_offsets,
 )
 
 BLOCK_LEAVES = 1 << 16
@@ -53,6 +57,11 @@ _ERRORS: dict[str, type[Exception]] = {cls.__name__: cls for cls in (
 
 
 # ---------------------------------------------------------------- the work of one block
+
+
+BlockFiles = tuple[str, str, int, int]
+"""Where a worker writes a perfect block itself: the level file, the keys file, the tree's leaf
+count (which places the levels) and the block's first leaf."""
 
 
 def _split(joined: bytes, size: int = HASH_SIZE) -> list[bytes]:
@@ -74,6 +83,32 @@ def _levels(records: list[bytes], sums: list[int], perfect: bool) -> list[bytes]
     return levels
 
 
+def write_at(path: str | os.PathLike[str], data: bytes, offset: int) -> None:
+    """Write ``data`` into the existing file ``path`` at ``offset`` (its place; other blocks' bytes
+    around it are written by other processes)."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view, offset = view[written:], offset + written
+    finally:
+        os.close(fd)
+
+
+def _store(files: BlockFiles, levels: list[bytes], keys: bytes) -> tuple[str, int, bytes]:
+    """Write a perfect block's levels and keys into the tree's files, in their places (the block's
+    first leaf is a multiple of its size, so level ``j`` starts at node ``first_leaf >> j``)."""
+    levels_path, keys_path, count, first_leaf = files
+    if first_leaf % (1 << (len(levels) - 1)):
+        raise MalformedInput(f"a block of {1 << (len(levels) - 1)} leaves cannot start at leaf {first_leaf}")
+    offsets = level_offsets(count)
+    for j, data in enumerate(levels):
+        write_at(levels_path, data, offsets[j] + (first_leaf >> j) * _RECORD)
+    write_at(keys_path, keys, first_leaf * HASH_SIZE)
+    return ("stored", len(levels) - 1, levels[-1])
+
+
 def pseudonyms(prefix: bytes, secrets: bytes) -> bytes:
     """``SHA-256(prefix ‖ secret)`` of each 32-byte secret, joined."""
     sha256 = hashlib.sha256
@@ -81,10 +116,15 @@ def pseudonyms(prefix: bytes, secrets: bytes) -> bytes:
 
 
 def share_block(domain: bytes, salt_prefix: bytes, cap: int, pseudonyms_: bytes, secrets: bytes,
-                capacities: bytes, shares: bytes, perfect: bool) -> tuple[bytes, bytes, list[bytes]]:
+                capacities: bytes, shares: bytes, files: BlockFiles | None,
+                lines_path: str | None) -> tuple[bytes | None, bytes | None, Any]:
     """One block of a case's sharers (in pseudonym order): their run-file lines, the pseudonyms of
     those who pay (the keys file) and the levels of their leaves. A sharer paying nothing has a
-    line and no leaf. Capacities and shares are ``array('q')`` bytes, each ≤ cap + 1 fen."""
+    line and no leaf. Capacities and shares are ``array('q')`` bytes, each ≤ cap + 1 fen.
+
+    With ``files`` (a perfect block) the levels and keys are written into the tree's files and the
+    lines into ``lines_path``, and only the block's top comes back: ``(None, None, ("stored",
+    height, top))``. Without, ``(lines, keys, levels)`` come back."""
     sha256 = hashlib.sha256
     ps, ss = _split(pseudonyms_), _split(secrets)
     caps, fens = _amounts(capacities, 0, cap), _amounts(shares, 0, cap + 1)
@@ -94,7 +134,7 @@ def share_block(domain: bytes, salt_prefix: bytes, cap: int, pseudonyms_: bytes,
               else None for p, secret, share in zip(ps, ss, fens, strict=True)]
     lines = "".join([f"{p.hex()}\t{yuan[capacity]}\t{yuan[share]}\t{leaf.hex()}\n" if leaf is not None
                      else f"{p.hex()}\t{yuan[capacity]}\t0.00\t-\n"
-                     for p, capacity, share, leaf in zip(ps, caps, fens, leaves, strict=True)])
+                     for p, capacity, share, leaf in zip(ps, caps, fens, leaves, strict=True)]).encode("ascii")
     if None in leaves:
         paying = [i for i, leaf in enumerate(leaves) if leaf is not None]
         keys = b"".join([ps[i] for i in paying])
@@ -104,13 +144,22 @@ def share_block(domain: bytes, salt_prefix: bytes, cap: int, pseudonyms_: bytes,
         keys = pseudonyms_
         records = [leaf + eights[share] for leaf, share in zip(leaves, fens, strict=True)]  # type: ignore[operator]
         amounts = fens
-    return lines.encode("ascii"), keys, _levels(records, amounts, perfect)
+    levels = _levels(records, amounts, files is not None)
+    if files is None:
+        return lines, keys, levels
+    if lines_path is None:
+        raise ValueError("a stored block of sharers needs a file for its lines")
+    with open(lines_path, "wb") as out:
+        out.write(lines)
+    return None, None, _store(files, levels, keys)
 
 
 def balance_block(domain: bytes, pool_domain: bytes, salt_prefix: bytes, pseudonyms_: bytes, secrets: bytes,
-                  amounts: bytes, pools: Sequence[int], perfect: bool) -> list[bytes]:
+                  amounts: bytes, pools: Sequence[int], files: BlockFiles | None) -> Any:
     """One block of a day's liabilities (every row a leaf, in pseudonym order): the levels of its
-    leaves. ``pools`` are the positions in the block of the case pools (their own leaf domain)."""
+    leaves, or with ``files`` (a perfect block) its levels and keys written into the tree's files
+    and ``("stored", height, top)``. ``pools`` are the positions in the block of the case pools
+    (their own leaf domain)."""
     sha256 = hashlib.sha256
     ps, ss, fens = _split(pseudonyms_), _split(secrets), _amounts(amounts, 0, (1 << 63) - 1)
     records = [sha256(domain + sha256(salt_prefix + secret).digest() + p + eight).digest() + eight
@@ -118,7 +167,15 @@ def balance_block(domain: bytes, pool_domain: bytes, salt_prefix: bytes, pseudon
     for i in pools:
         eight = fens[i].to_bytes(8, "big")
         records[i] = sha256(pool_domain + sha256(salt_prefix + ss[i]).digest() + ps[i] + eight).digest() + eight
-    return _levels(records, fens, perfect)
+    levels = _levels(records, fens, files is not None)
+    return levels if files is None else _store(files, levels, pseudonyms_)
+
+
+def stored_block(result: Any) -> StoredBlock | list[bytes]:
+    """A block's result as :func:`~huzhu_verify.sumtree.write_level_file_blocks` takes it."""
+    if isinstance(result, tuple) and result and result[0] == "stored":
+        return StoredBlock(height=result[1], top=result[2])
+    return list(result)
 
 
 OPERATIONS: dict[str, Callable[..., Any]] = {
@@ -130,7 +187,7 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
 
 def worker_count(leaves: int) -> int:
     """How many worker processes a tree of ``leaves`` gets: none when small or on one core."""
-    if leaves < MIN_PARALLEL_LEAVES:
+    if leaves < MIN_PARALLEL_LEAVES or not sys.executable:  # no interpreter to start (embedded Python)
         return 0
     try:
         cores = len(os.sched_getaffinity(0))

@@ -83,6 +83,8 @@ __all__ = [
     "write_level_file",
     "write_level_file_batches",
     "write_level_file_blocks",
+    "StoredBlock",
+    "level_offsets",
 ]
 
 HASH_SIZE = 32
@@ -274,6 +276,15 @@ def root_of(kind: str, tree_id: str, count: int, total: int, top: bytes) -> SumR
 # ---------------------------------------------------------------- building
 
 
+@dataclass(frozen=True, slots=True)
+class StoredBlock:
+    """A perfect block of ``2^height`` leaves already written into the level file by a worker
+    (:mod:`huzhu_verify.leafblocks`): its top record ``hash ‖ u64(sum)``."""
+
+    height: int
+    top: bytes
+
+
 class SumTreeBuilder:
     """Root of a Merkle-sum tree built from leaves added in order, in O(log n) memory.
 
@@ -419,26 +430,29 @@ class SumTreeBuilder:
         self._count, self._total = count + len(amounts), self._total + sum(amounts)
         levels.flush_full()
 
-    def extend_levels(self, levels: Sequence[bytes]) -> None:
-        """Append a perfect block of ``2^k`` leaves whose every level is already hashed (by a worker,
-        :mod:`huzhu_verify.leafblocks`): ``levels[j]`` holds the block's ``2^(k-j)`` records of level
-        ``j``, leaves first. The block must start at a multiple of its size, so its nodes are nodes
+    def extend_stored(self, block: StoredBlock) -> None:
+        """Append a perfect block of ``2^height`` leaves whose levels up to ``height`` a worker has
+        already written into the level file itself (:mod:`huzhu_verify.leafblocks`): only its top
+        record comes here. The block must start at a multiple of its size, so its nodes are nodes
         of the tree; its top then joins the stack with the carry of :meth:`add`. The leaves' amounts
-        were range-checked when the block was made; the sum is checked here."""
-        height = len(levels) - 1
-        size = 1 << height
-        if height < 0 or any(len(records) != (size >> j) * _RECORD for j, records in enumerate(levels)):
-            raise MalformedInput("a block's levels must halve from 2^k leaf records to one top record")
+        were range-checked by the worker; the sum is checked here."""
+        size = 1 << block.height
+        if len(block.top) != _RECORD or block.height < 0:
+            raise MalformedInput("a stored block is its height and its top record")
         if self._count % size:
             raise MalformedInput(f"a block of {size} leaves cannot start at leaf {self._count}")
-        h, block_sum = levels[-1][:HASH_SIZE], int.from_bytes(levels[-1][HASH_SIZE:], "big")
+        h, block_sum = block.top[:HASH_SIZE], int.from_bytes(block.top[HASH_SIZE:], "big")
         if self._total + block_sum > U64_MAX:
             raise AmountOutOfRange(f"leaf {self._count}: the tree's sum overflows 64 bits")
         writer = self._levels
         if writer is not None:
-            buffers = writer.buffers
-            for j, records in enumerate(levels):
-                buffers[j] += records
+            for j in range(block.height + 1):
+                writer.skip(j, size >> j)
+        self._carry(block.height, h, block_sum, size)
+
+    def _carry(self, height: int, h: bytes, block_sum: int, size: int) -> None:
+        """Join the top ``(h, block_sum)`` of a perfect block of ``size = 2^height`` leaves to the stack."""
+        writer = self._levels
         n, level, s, stack = self._count >> height, height, block_sum, self._stack
         while n & 1:
             lh, ls = stack.pop()
@@ -719,6 +733,11 @@ def _level_sizes(count: int) -> list[int]:
     return sizes
 
 
+def level_offsets(count: int) -> list[int]:
+    """Where each level of a tree of ``count`` leaves starts in its level file."""
+    return _level_offsets(count)
+
+
 def _level_offsets(count: int) -> list[int]:
     offsets, position = [], _HEADER
     for size in _level_sizes(count):
@@ -748,6 +767,13 @@ class _LevelWriter:
     def buffers(self) -> list[bytearray]:
         """The per-level buffers, for a bulk writer that appends records itself (then :meth:`flush_full`)."""
         return self._buffers
+
+    def skip(self, level: int, records: int) -> None:
+        """``records`` of ``level`` were written into the file by someone else, in their place."""
+        self._flush(level)
+        if self._written[level] + records > self._sizes[level]:
+            raise SumMismatch(f"level {level} received more nodes than {self._sizes[level]}")
+        self._written[level] += records
 
     def flush_full(self) -> None:
         for level, buf in enumerate(self._buffers):
@@ -811,19 +837,26 @@ def write_level_file_batches(path: str | os.PathLike[str], kind: str, tree_id: s
 
 
 def write_level_file_blocks(path: str | os.PathLike[str], kind: str, tree_id: str, count: int,
-                            blocks: Iterable[Sequence[bytes]]) -> SumRoot:
-    """:func:`write_level_file` with the leaves given as blocks of levels (:mod:`huzhu_verify.leafblocks`):
-    a block of several levels is a perfect subtree (:meth:`SumTreeBuilder.extend_levels`), a block of
-    one level is leaf records ``hash ‖ u64(amount)`` added as a batch (the last, partial block)."""
+                            blocks: Iterable[Sequence[bytes] | StoredBlock]) -> SumRoot:
+    """:func:`write_level_file` with the leaves given as blocks (:mod:`huzhu_verify.leafblocks`): a
+    :class:`StoredBlock` is a perfect subtree a worker wrote into ``path`` itself
+    (:meth:`SumTreeBuilder.extend_stored`), any other block is one level of leaf records ``hash ‖
+    u64(amount)`` added as a batch (the last, partial block). ``path`` is created (emptied) before
+    the first block is asked for, so workers can write into it."""
 
     def fill(builder: SumTreeBuilder) -> None:
         for levels in blocks:
+            if isinstance(levels, StoredBlock):
+                if builder.count + (1 << levels.height) > count:
+                    raise SumMismatch(f"the leaves stream holds more than the {count} leaves announced")
+                builder.extend_stored(levels)
+                continue
             leaves = len(levels[0]) // _RECORD
             if builder.count + leaves > count:
                 raise SumMismatch(f"the leaves stream holds more than the {count} leaves announced")
-            if len(levels) > 1:
-                builder.extend_levels(levels)
-            elif leaves:
+            if len(levels) != 1:
+                raise MalformedInput("a block held here is one level of leaf records")
+            if leaves:
                 records = levels[0]
                 builder.extend_batch([records[i:i + HASH_SIZE] for i in range(0, len(records), _RECORD)],
                                      [int.from_bytes(records[i + HASH_SIZE:i + _RECORD], "big")

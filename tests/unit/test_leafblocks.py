@@ -16,6 +16,7 @@ from huzhu_verify.pseudonyms import LEAF_DOMAINS, TreeDerivation
 from huzhu_verify.sumtree import (
     AmountOutOfRange,
     MalformedInput,
+    StoredBlock,
     SumTreeBuilder,
     write_level_file,
     write_level_file_blocks,
@@ -41,12 +42,25 @@ def _leaf(row: tuple[bytes, bytes, int], domain: bytes = BALANCE) -> bytes:
     return hashlib.sha256(domain + hashlib.sha256(SALT + secret).digest() + p + amount.to_bytes(8, "big")).digest()
 
 
-def _tasks(rows: list[tuple[bytes, bytes, int]], block: int, pools: set[int]):  # noqa: ANN202
+def _tasks(rows: list[tuple[bytes, bytes, int]], block: int, pools: set[int], levels: Path):  # noqa: ANN202
+    """Balance blocks of ``block`` leaves: the full ones written by the worker into ``levels`` and its
+    keys file, the last one handed back."""
+    keys = levels.with_suffix(".keys")
+    keys.write_bytes(b"")
     for start in range(0, len(rows), block):
         part = rows[start:start + block]
         ps, ss, amounts = leafblocks.columns(part)
+        files = (str(levels), str(keys), len(rows), start) if len(part) == block else None
+        if files is None:
+            leafblocks.write_at(keys, b"".join(ps), start * 32)
         yield ("balance_block", BALANCE, POOL, SALT, b"".join(ps), b"".join(ss), leafblocks.pack_amounts(amounts),
-               [i - start for i in sorted(pools) if start <= i < start + block], len(part) == block)
+               [i - start for i in sorted(pools) if start <= i < start + block], files)
+
+
+def _build(runner: leafblocks.BlockRunner, path: Path, rows: list[tuple[bytes, bytes, int]], block: int,
+           pools: set[int] = frozenset()):  # noqa: ANN202, B006
+    return write_level_file_blocks(path, "liabilities", DAY, len(rows),
+                                   map(leafblocks.stored_block, runner.run(_tasks(rows, block, pools, path))))
 
 
 @settings(max_examples=40, deadline=None)
@@ -60,10 +74,10 @@ def test_blocks_give_the_bytes_of_the_one_process_build(n: int, block_power: int
     expected = write_level_file(folder / "one", "liabilities", DAY, n,
                                 [(_leaf(row, POOL if i in pools else BALANCE), row[2]) for i, row in enumerate(rows)])
     with leafblocks.BlockRunner(0) as runner:
-        got = write_level_file_blocks(folder / "blocks", "liabilities", DAY, n,
-                                      runner.run(_tasks(rows, 1 << block_power, pools)))
+        got = _build(runner, folder / "blocks", rows, 1 << block_power, pools)
     assert got == expected
     assert (folder / "blocks").read_bytes() == (folder / "one").read_bytes()
+    assert (folder / "blocks.keys").read_bytes() == b"".join(row[0] for row in rows)
 
 
 def test_worker_processes_give_the_same_bytes_and_end_with_the_run(tmp_path: Path) -> None:
@@ -71,12 +85,13 @@ def test_worker_processes_give_the_same_bytes_and_end_with_the_run(tmp_path: Pat
     expected = write_level_file(tmp_path / "one", "liabilities", DAY, 300, [(_leaf(r), r[2]) for r in rows])
     with leafblocks.BlockRunner(2) as runner:
         processes = list(runner._processes)
-        got = write_level_file_blocks(tmp_path / "workers", "liabilities", DAY, 300, runner.run(_tasks(rows, 16, set())))
+        got = _build(runner, tmp_path / "workers", rows, 16)
         # The pseudonyms of many secrets, in order, from the workers too.
         secrets = [row[1] for row in rows]
         joined = b"".join(runner.run(("pseudonyms", TreeDerivation(DAY).pseudonym_prefix, b"".join(secrets[i:i + 50]))
                                      for i in range(0, 300, 50)))
     assert got == expected and (tmp_path / "workers").read_bytes() == (tmp_path / "one").read_bytes()
+    assert (tmp_path / "workers.keys").read_bytes() == b"".join(row[0] for row in rows)
     assert joined == b"".join(TreeDerivation(DAY).pseudonyms_of(secrets))
     assert all(process.poll() is not None for process in processes)  # ended, not left behind
 
@@ -85,7 +100,7 @@ def test_a_bad_amount_in_a_worker_is_raised_in_the_parent_and_nothing_is_left(tm
     rows = _members(40, 1)
     bad = [*rows[:20], (rows[20][0], rows[20][1], -1), *rows[21:]]
     with leafblocks.BlockRunner(2) as runner, pytest.raises(AmountOutOfRange, match="-1 fen"):
-        write_level_file_blocks(tmp_path / "bad", "liabilities", DAY, 40, runner.run(_tasks(bad, 8, set())))
+        _build(runner, tmp_path / "bad", bad, 8)
     assert not (tmp_path / "bad").exists()
     with pytest.raises(AmountOutOfRange):
         leafblocks.pack_amounts([1, 1 << 64])
@@ -93,21 +108,27 @@ def test_a_bad_amount_in_a_worker_is_raised_in_the_parent_and_nothing_is_left(tm
     one = rows[:1]
     with leafblocks.BlockRunner(0) as runner, pytest.raises(AmountOutOfRange):
         list(runner.run([("share_block", b"\x00share", SALT, 300, one[0][0], one[0][1],
-                          leafblocks.pack_amounts([300]), leafblocks.pack_amounts([302]), True)]))
+                          leafblocks.pack_amounts([300]), leafblocks.pack_amounts([302]), None, None)]))
 
 
-def test_a_block_that_is_not_a_perfect_aligned_subtree_is_refused() -> None:
-    rows = _members(12, 3)
-    levels = {}
+def test_a_block_that_is_not_a_perfect_aligned_subtree_is_refused(tmp_path: Path) -> None:
+    rows = _members(8, 3)
+    levels, keys = tmp_path / "t.levels", tmp_path / "t.keys"
+    levels.write_bytes(b"")
+    keys.write_bytes(b"")
+    ps, ss, amounts = leafblocks.columns(rows[:4])
+    task = ["balance_block", BALANCE, POOL, SALT, b"".join(ps), b"".join(ss), leafblocks.pack_amounts(amounts), []]
     with leafblocks.BlockRunner(0) as runner:
-        for name, start, size in (("four", 0, 4), ("two", 4, 2), ("eight", 0, 8)):
-            levels[name] = next(runner.run(_tasks(rows[start:start + size], size, set())))
+        with pytest.raises(MalformedInput, match="cannot start at leaf 2"):
+            list(runner.run([(*task, (str(levels), str(keys), 8, 2))]))  # a block of 4 starts at 0 or 4
+        stored = leafblocks.stored_block(next(runner.run([(*task, (str(levels), str(keys), 8, 4))])))
+    assert isinstance(stored, StoredBlock) and stored.height == 2
     builder = SumTreeBuilder("liabilities", DAY)
-    builder.extend_levels(levels["two"])  # leaves 0-1
+    builder.extend_batch([_leaf(r) for r in rows[:2]], [r[2] for r in rows[:2]])  # leaves 0-1
     with pytest.raises(MalformedInput, match="cannot start at leaf 2"):
-        builder.extend_levels(levels["four"])  # a block of 4 must start at a multiple of 4
-    with pytest.raises(MalformedInput, match="halve"):
-        builder.extend_levels([levels["eight"][0], *levels["eight"][2:]])  # a level missing
+        builder.extend_stored(stored)
+    with pytest.raises(MalformedInput, match="height and its top record"):
+        builder.extend_stored(StoredBlock(height=2, top=stored.top[:39]))
 
 
 def test_small_trees_and_single_cores_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,7 +35,7 @@ from huzhu.members.models import Member
 from huzhu.money import format_yuan
 from huzhu.notices.models import Case
 from huzhu.provable.models import SumTree
-from huzhu.provable.store import RULE_V2_FROM_KEY, KeysWriter, find_leaf_index, tree_paths
+from huzhu.provable.store import RULE_V2_FROM_KEY, find_leaf_index, tree_paths
 from huzhu.transparency.models import PublicRecord
 from huzhu.transparency.service import append_record
 from huzhu_verify import leafblocks
@@ -43,7 +43,7 @@ from huzhu_verify.leftover import RULE_V1, RULE_V2, LeftoverRule
 from huzhu_verify.liabilities import liabilities_match, liabilities_tree_id
 from huzhu_verify.pseudonyms import LEAF_DOMAINS, TreeDerivation, check_secrets, format_secret, pool_secret
 from huzhu_verify.runcheck import RunHeader, file_digest
-from huzhu_verify.sumtree import LevelFile, SumRoot, write_level_file_blocks
+from huzhu_verify.sumtree import HASH_SIZE, LevelFile, StoredBlock, SumRoot, write_level_file_blocks
 
 RULE_RECORD = "leftover_rule"
 RUN_ROOT_RECORD = "run_sum_root"
@@ -109,28 +109,34 @@ def publish_case_tree(session: Session, *, run_no: str, run_case_id: int, case_n
     and the lines appended. Same bytes as ``runcheck.write_run_file`` + ``level_file_from_run``
     (the tests recompute every file with ``runcheck.recompute``)."""
     paths = tree_paths(session, "share", case_no)
-    body = paths["inputs"].with_name(paths["inputs"].name + ".rows")
-    keys = KeysWriter(paths["keys"])
-    counts = {"sharers": 0}
+    parts = paths["inputs"].with_name(paths["inputs"].name + ".parts")
+    count, size = allocation.paying_members, leafblocks.BLOCK_LEAVES
+    state = {"sharers": 0, "first_leaf": 0, "blocks": 0}
+    tail: list[bytes] = []  # the run-file lines of the last, partial block
     domain = b"\x00" + LEAF_DOMAINS["share"]
     salt_prefix = f"huzhu/salt/v1|{case_no}|".encode("ascii")
 
     def task(block: list[Any], perfect: bool) -> tuple[Any, ...]:
         pseudonyms, capacities, shares, secrets = leafblocks.columns(block)
+        files, lines_path = None, None
+        if perfect:  # the worker writes its levels, keys and lines itself
+            files = (str(paths["levels"]), str(paths["keys"]), count, state["first_leaf"])
+            lines_path = str(parts / f"{state['blocks']:08d}")
+            state["first_leaf"] += size
+            state["blocks"] += 1
         return ("share_block", domain, salt_prefix, cap, b"".join(pseudonyms), b"".join(secrets),
-                leafblocks.pack_amounts(capacities), leafblocks.pack_amounts(shares), perfect)
+                leafblocks.pack_amounts(capacities), leafblocks.pack_amounts(shares), files, lines_path)
 
     def tasks() -> Iterator[tuple[Any, ...]]:
         """Blocks of exactly ``BLOCK_LEAVES`` paying sharers (with the non-paying ones among them),
         then the rest."""
-        size = leafblocks.BLOCK_LEAVES
         # Usually every sharer pays (a share of at least one fen): the blocks are cut without looking
         # at the rows (a pass over a million sorted rows is a cache miss per row). A block that
-        # nevertheless held a sharer paying nothing would not be perfect, and extend_levels refuses it.
+        # nevertheless held a sharer paying nothing would not be perfect, and its levels would not halve.
         everyone_pays = allocation.paying_members == allocation.sharing_members
         pending: list[Any] = []
         for batch in _rows_by_pseudonym(session, rows):
-            counts["sharers"] += len(batch)
+            state["sharers"] += len(batch)
             pending += batch
             while len(pending) >= size:
                 cut = size if everyone_pays else _cut_after_paying(pending, size)
@@ -142,29 +148,34 @@ def publish_case_tree(session: Session, *, run_no: str, run_case_id: int, case_n
             yield task(pending, False)
 
     try:
-        with open(body, "wb") as lines_out, leafblocks.BlockRunner(
-                leafblocks.worker_count(allocation.paying_members)) as runner:
+        shutil.rmtree(parts, ignore_errors=True)
+        parts.mkdir()
+        paths["keys"].write_bytes(b"")
+        with leafblocks.BlockRunner(leafblocks.worker_count(count)) as runner:
 
-            def blocks() -> Iterator[list[bytes]]:
-                for lines, paying_keys, levels in runner.run(tasks()):
-                    lines_out.write(lines)
-                    keys.add_joined(paying_keys)
-                    yield levels
+            def blocks() -> Iterator[StoredBlock | list[bytes]]:
+                for lines, paying_keys, result in runner.run(tasks()):
+                    if lines is not None:  # the last block: its lines and keys come back here
+                        tail.append(lines)
+                        leafblocks.write_at(paths["keys"], paying_keys, state["first_leaf"] * HASH_SIZE)
+                    yield leafblocks.stored_block(result)
 
-            root = write_level_file_blocks(paths["levels"], "share", case_no, allocation.paying_members, blocks())
+            root = write_level_file_blocks(paths["levels"], "share", case_no, count, blocks())
         if root.sum != allocation.collected:
             raise RuntimeError(f"case {case_no}: the shares add up to {root.sum} fen, the run collected "
                                f"{allocation.collected}")
-        header = RunHeader(case_no=case_no, plan=plan, rule=2, benefit=benefit, cap=cap, sharers=counts["sharers"],
+        header = RunHeader(case_no=case_no, plan=plan, rule=2, benefit=benefit, cap=cap, sharers=state["sharers"],
                            level=allocation.level, leftover=allocation.leftover,
                            limited_by_balance=allocation.limited_by_balance, paying=allocation.paying_members,
                            collected=allocation.collected, shortfall=allocation.shortfall, root=root)
-        with open(paths["inputs"], "wb") as out, open(body, "rb") as lines_in:
+        with open(paths["inputs"], "wb") as out:
             out.write(header.to_line().encode("utf-8"))
-            _copy_in_kernel(lines_in, out)
+            for number in range(state["blocks"]):
+                with open(parts / f"{number:08d}", "rb") as lines_in:
+                    _copy_in_kernel(lines_in, out)
+            out.write(b"".join(tail))
     finally:
-        keys.close()
-        body.unlink(missing_ok=True)
+        shutil.rmtree(parts, ignore_errors=True)
     digest = file_digest(paths["inputs"]).hex()
     session.add(SumTree(kind="share", tree_id=case_no, run_case_id=run_case_id, business_date=business_date(now),
                         root_hash=root.digest.hex(), leaf_count=root.count, total_fen=root.sum, inputs_sha256=digest,
@@ -355,20 +366,23 @@ def build_liabilities(session: Session, *, now: datetime, day: date | None = Non
                          for no, amount in pools)
     members = session.scalar(select(func.count()).select_from(Member)) or 0
     paths = tree_paths(session, "liabilities", tree_id)
-    keys = KeysWriter(paths["keys"])
+    count, size = members + len(pool_leaves), leafblocks.BLOCK_LEAVES
     domains = {k: b"\x00" + v for k, v in LEAF_DOMAINS.items()}
     salt_prefix = f"huzhu/salt/v1|{tree_id}|".encode("ascii")
+    state = {"first_leaf": 0}
 
     def task(block: list[Any], pool_positions: list[int], perfect: bool) -> tuple[Any, ...]:
         pseudonyms, secrets, amounts = leafblocks.columns(block)
         joined = b"".join(pseudonyms)
-        keys.add_joined(joined)
+        files = (str(paths["levels"]), str(paths["keys"]), count, state["first_leaf"]) if perfect else None
+        if not perfect:  # the last block: its keys are written here
+            leafblocks.write_at(paths["keys"], joined, state["first_leaf"] * HASH_SIZE)
+        state["first_leaf"] += len(block)
         return ("balance_block", domains["balance"], domains["pool"], salt_prefix, joined, b"".join(secrets),
-                leafblocks.pack_amounts(amounts), pool_positions, perfect)
+                leafblocks.pack_amounts(amounts), pool_positions, files)
 
     def tasks(runner: leafblocks.BlockRunner) -> Iterator[tuple[Any, ...]]:
         """Blocks of exactly ``BLOCK_LEAVES`` leaves, then the rest."""
-        size = leafblocks.BLOCK_LEAVES
         pending: list[Any] = []
         pool_positions: list[int] = []
         for batch, pools_at in _liability_rows(session, tree_id, pool_leaves, runner):
@@ -381,12 +395,10 @@ def build_liabilities(session: Session, *, now: datetime, day: date | None = Non
         if pending:
             yield task(pending, pool_positions, False)
 
-    try:
-        with leafblocks.BlockRunner(leafblocks.worker_count(members + len(pool_leaves))) as runner:
-            root = write_level_file_blocks(paths["levels"], "liabilities", tree_id, members + len(pool_leaves),
-                                           runner.run(tasks(runner)))
-    finally:
-        keys.close()
+    paths["keys"].write_bytes(b"")
+    with leafblocks.BlockRunner(leafblocks.worker_count(count)) as runner:
+        root = write_level_file_blocks(paths["levels"], "liabilities", tree_id, count,
+                                       map(leafblocks.stored_block, runner.run(tasks(runner))))
     tree = SumTree(kind="liabilities", tree_id=tree_id, run_case_id=None, business_date=day,
                    root_hash=root.digest.hex(), leaf_count=root.count, total_fen=root.sum, inputs_sha256=None,
                    members_count=members, pools_count=len(pool_leaves), created_at=now)

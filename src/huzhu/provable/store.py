@@ -32,30 +32,6 @@ def tree_paths(session: Session, kind: str, tree_id: str) -> dict[str, Path]:
             "inputs": folder / f"{tree_id}.tsv"}
 
 
-class KeysWriter:
-    """Appends pseudonyms in leaf order (buffered)."""
-
-    def __init__(self, path: Path) -> None:
-        self._fh = open(path, "wb")  # noqa: SIM115 - closed in close()
-        self.count = 0
-
-    def add(self, pseudonym: bytes) -> None:
-        self._fh.write(pseudonym)
-        self.count += 1
-
-    def add_many(self, pseudonyms: list[bytes]) -> None:
-        self._fh.write(b"".join(pseudonyms))
-        self.count += len(pseudonyms)
-
-    def add_joined(self, pseudonyms: bytes) -> None:
-        """Pseudonyms already joined (32 bytes each)."""
-        self._fh.write(pseudonyms)
-        self.count += len(pseudonyms) // HASH_SIZE
-
-    def close(self) -> None:
-        self._fh.close()
-
-
 def find_leaf_index(path: Path, pseudonym: bytes) -> int | None:
     """Binary search of a keys file (strictly ascending pseudonyms) for ``pseudonym``."""
     if not path.exists():
