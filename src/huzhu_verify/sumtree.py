@@ -333,22 +333,10 @@ class SumTreeBuilder:
         total = self._total + amount
         if total > U64_MAX:
             raise AmountOutOfRange(f"leaf {self._count}: the tree's sum overflows 64 bits")
-        self._total = total
-        h, s = bytes(leaf_hash), amount
-        levels = self._levels
-        if levels is not None:
-            levels.put(0, h, s)
-        n, level, stack = self._count, 0, self._stack
-        while n & 1:
-            lh, ls = stack.pop()
-            h = _sha256(_NODE + lh + ls.to_bytes(8, "big") + h + s.to_bytes(8, "big")).digest()
-            s += ls
-            level += 1
-            if levels is not None:
-                levels.put(level, h, s)
-            n >>= 1
-        stack.append((h, s))
-        self._count += 1
+        h = bytes(leaf_hash)
+        if self._levels is not None:
+            self._levels.put(0, h, amount)
+        self._carry(0, h, amount, 1)
 
     def extend(self, leaves: Iterable[tuple[bytes, int]]) -> None:
         """Append many leaves: the same checks and bytes as :meth:`add`, with the loop's names kept
@@ -449,9 +437,12 @@ class SumTreeBuilder:
             for j in range(block.height + 1):
                 writer.skip(j, size >> j)
         self._carry(block.height, h, block_sum, size)
+        if writer is not None:
+            writer.flush_full()
 
     def _carry(self, height: int, h: bytes, block_sum: int, size: int) -> None:
-        """Join the top ``(h, block_sum)`` of a perfect block of ``size = 2^height`` leaves to the stack."""
+        """Join the top ``(h, block_sum)`` of a perfect block of ``size = 2^height`` leaves (one leaf:
+        height 0) to the stack, merging equal-sized subtrees like a binary carry."""
         writer = self._levels
         n, level, s, stack = self._count >> height, height, block_sum, self._stack
         while n & 1:
@@ -465,8 +456,6 @@ class SumTreeBuilder:
         stack.append((h, s))
         self._count += size
         self._total += block_sum
-        if writer is not None:
-            writer.flush_full()
 
     def top(self) -> tuple[bytes, int]:
         """The top node (hash, sum) of the leaves so far; ``(SHA-256(""), 0)`` when empty."""

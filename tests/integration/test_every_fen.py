@@ -67,8 +67,8 @@ def _records(s, kind: str) -> list[dict]:  # noqa: ANN001
                                                      .order_by(PublicRecord.leaf_index))]
 
 
-def _share_run(platform: Platform, clock: FixedClock, tmp_path: Path, amount: str, pool: list[str] = POOL,  # noqa: ANN202
-               before_run: Callable[[], None] | None = None):
+def _case_due(platform: Platform, clock: FixedClock, tmp_path: Path, amount: str, pool: list[str] = POOL) -> int:
+    """A driving case of ``amount`` over an imported pool, approved, its notice over on 2015-03-13."""
     staff = make_staff(platform, clock)
     import_pool(platform, clock, tmp_path / "pool.csv", pool)
     claimant = join_member(platform, clock, name="司机甲", plans=(DRIVING,))
@@ -76,6 +76,12 @@ def _share_run(platform: Platform, clock: FixedClock, tmp_path: Path, amount: st
     case_id = approved_case(platform, clock, staff, claimant, plan=DRIVING, benefit="third_party_liability",
                             incident=date(2015, 3, 3), facts=driving_facts(amount))
     clock.set(at("2015-03-13"))
+    return case_id
+
+
+def _share_run(platform: Platform, clock: FixedClock, tmp_path: Path, amount: str, pool: list[str] = POOL,  # noqa: ANN202
+               before_run: Callable[[], None] | None = None):
+    case_id = _case_due(platform, clock, tmp_path, amount, pool)
     if before_run is not None:
         before_run()
     report = run_jobs(platform.factory, plans=platform.plans, custodian=platform.custodian, now=clock.now())
@@ -168,13 +174,7 @@ def test_the_trees_are_the_same_bytes_in_blocks_and_in_workers(v2_platform: Plat
     # of 4 leaves, and blocks in 2 worker processes. Apportioned, not yet paid out, the case pool holds
     # what was collected and is a leaf of the day; 0.07 over 34 sharers leaves most paying nothing (a
     # line in the run file, no leaf), so blocks are cut among non-payers.
-    staff = make_staff(v2_platform, clock)
-    import_pool(v2_platform, clock, tmp_path / "pool.csv", POOL)
-    claimant = join_member(v2_platform, clock, name="司机甲", plans=(DRIVING,))
-    clock.set(at("2015-03-05"))
-    case_id = approved_case(v2_platform, clock, staff, claimant, plan=DRIVING, benefit="third_party_liability",
-                            incident=date(2015, 3, 3), facts=driving_facts(amount))
-    clock.set(at("2015-03-13"))
+    case_id = _case_due(v2_platform, clock, tmp_path, amount)
     built = {}
     for mode, block, workers in [("one process", 1 << 16, 0), ("blocks of 4", 4, 0), ("2 workers", 4, 2),
                                  ("blocks of 1 in 2 workers", 1, 2)]:
