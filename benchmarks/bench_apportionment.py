@@ -17,6 +17,7 @@ import tempfile
 import time
 import tracemalloc
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -171,6 +172,29 @@ def postgres_database(admin_url: str, prefix: str = "huzhu_bench") -> tuple[str,
         admin.dispose()
 
     return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def database_arguments(parser: argparse.ArgumentParser, members: int) -> None:
+    """The options every database benchmark takes: how many members, and on which databases."""
+    parser.add_argument("--members", type=int, default=members)
+    parser.add_argument("--sqlite", action="store_true", help="run on SQLite")
+    parser.add_argument("--postgres", default="", help="admin URL; a fresh database is created and dropped")
+    parser.add_argument("--db-prefix", default="huzhu_bench", help="name prefix of the PostgreSQL database")
+
+
+def on_each_database(args: argparse.Namespace, bench: Callable[[str, int, str], dict]) -> list[dict]:
+    """``bench(url, members, label)`` on a fresh SQLite file and/or a fresh PostgreSQL database
+    (dropped afterwards), as ``args`` (:func:`database_arguments`) ask."""
+    results = []
+    if args.sqlite:
+        results.append(bench(f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite", args.members, "SQLite"))
+    if args.postgres:
+        url, drop = postgres_database(args.postgres, args.db_prefix)
+        try:
+            results.append(bench(url, args.members, "PostgreSQL"))
+        finally:
+            drop()
+    return results
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_apportionment import approved_case, at, fill_members, postgres_database  # noqa: E402
+from bench_apportionment import approved_case, at, database_arguments, fill_members, on_each_database  # noqa: E402
 
 from huzhu.app import build_platform  # noqa: E402
 from huzhu.apportionment import service as engine  # noqa: E402
@@ -152,20 +152,9 @@ def floors(session: Session, tree_id: str) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--members", type=int, default=1_000_000)
-    parser.add_argument("--sqlite", action="store_true", help="run on SQLite")
-    parser.add_argument("--postgres", default="", help="admin URL; a fresh database is created and dropped")
-    parser.add_argument("--db-prefix", default="huzhu_bench", help="name prefix of the PostgreSQL database")
+    database_arguments(parser, 1_000_000)
     args = parser.parse_args()
-    results = []
-    if args.sqlite:
-        results.append(bench(f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite", args.members, "SQLite"))
-    if args.postgres:
-        url, drop = postgres_database(args.postgres, args.db_prefix)
-        try:
-            results.append(bench(url, args.members, "PostgreSQL"))
-        finally:
-            drop()
+    results = on_each_database(args, bench)
     table = Table(title=f"every fen provable, {args.members:,} members")
     for name in ("database", "secrets backfill", "run incl. tree", "share tree + run file", "leaves",
                  "liabilities tree", "liab. leaves", "share proof p50/p99", "balance proof p50/p99",

@@ -27,7 +27,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_apportionment import at, postgres_database  # noqa: E402
+from bench_apportionment import at, database_arguments, on_each_database  # noqa: E402
 
 from huzhu.app import build_platform  # noqa: E402
 from huzhu.apportionment import service as engine  # noqa: E402
@@ -110,20 +110,9 @@ def floors(session, rows) -> dict[str, float]:  # noqa: ANN001
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--members", type=int, default=10_000_000)
-    parser.add_argument("--sqlite", action="store_true")
-    parser.add_argument("--postgres", default="", help="admin URL; a fresh database is created and dropped")
-    parser.add_argument("--db-prefix", default="huzhu_bench")
+    database_arguments(parser, 10_000_000)
     args = parser.parse_args()
-    results = []
-    if args.sqlite:
-        results.append(bench(f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite", args.members, "SQLite"))
-    if args.postgres:
-        url, drop = postgres_database(args.postgres, args.db_prefix)
-        try:
-            results.append(bench(url, args.members, "PostgreSQL"))
-        finally:
-            drop()
+    results = on_each_database(args, bench)
     for r in results:
         print(f"{r['db']}, {args.members:,} sharers ({r['leaves']:,} paying): pool filled in {r['fill_s']:.1f} s; "
               f"share tree + run file {r['tree_s']:.1f} s wall / {r['tree_cpu']:.1f} s CPU (load {r['load_before']:.1f}"
