@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from e2e.helpers import free_port
 from huzhu.clock import CHINA_TZ, FixedClock
 from huzhu.custody.bank_client import HttpBankConnector, mtls_context
 from huzhu_bank.certs import CA, CLIENT, CertPaths, make_certs
@@ -47,12 +47,6 @@ def bank(database_url: str, tmp_path: Path, bank_clock: FixedClock) -> Iterator[
     runtime.engine.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class BankProcess:
     """``python -m huzhu_bank serve`` in a subprocess on a free loopback port."""
 
@@ -60,7 +54,7 @@ class BankProcess:
         self.database_url = database_url
         self.certs = certs
         self.workdir = workdir
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
