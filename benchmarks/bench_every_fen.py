@@ -139,11 +139,13 @@ def floors(session: Session, tree_id: str) -> dict[str, float]:
         if name == "select":
             provable._fetch_all(session, sql)
         else:
-            for batch in provable._members_by_pseudonym(session, tree_id, leafblocks.BlockRunner(0)):
-                leaves = [sha256(domain + sha256(salt_prefix + secret).digest() + p + amount.to_bytes(8, "big")).digest()
-                          for p, secret, amount in batch]
+            records = provable._member_records(session, tree_id, leafblocks.BlockRunner(0))
+            for start in range(0, len(records), 20000):
+                batch = records[start:start + 20000]
+                leaves = [sha256(domain + sha256(salt_prefix + r[32:64]).digest() + r[:32] + r[64:]).digest()
+                          for r in batch]
                 if name == "select_hash_tree":
-                    builder.extend_batch(leaves, [amount for _, _, amount in batch])
+                    builder.extend_batch(leaves, [int.from_bytes(r[64:], "big") for r in batch])
         result[f"floor_{name}_s"] = time.perf_counter() - started
         result[f"floor_{name}_cpu"] = time.process_time() - cpu
     session.rollback()

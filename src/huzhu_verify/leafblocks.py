@@ -109,12 +109,6 @@ def _store(files: BlockFiles, levels: list[bytes], keys: bytes) -> tuple[str, in
     return ("stored", len(levels) - 1, levels[-1])
 
 
-def pseudonyms(prefix: bytes, secrets: bytes) -> bytes:
-    """``SHA-256(prefix ‖ secret)`` of each 32-byte secret, joined."""
-    sha256 = hashlib.sha256
-    return b"".join([sha256(prefix + secret).digest() for secret in _split(secrets)])
-
-
 def share_block(domain: bytes, salt_prefix: bytes, cap: int, pseudonyms_: bytes, secrets: bytes,
                 capacities: bytes, shares: bytes, files: BlockFiles | None,
                 lines_path: str | None) -> tuple[bytes | None, bytes | None, Any]:
@@ -154,21 +148,35 @@ def share_block(domain: bytes, salt_prefix: bytes, cap: int, pseudonyms_: bytes,
     return None, None, _store(files, levels, keys)
 
 
-def balance_block(domain: bytes, pool_domain: bytes, salt_prefix: bytes, pseudonyms_: bytes, secrets: bytes,
-                  amounts: bytes, pools: Sequence[int], files: BlockFiles | None) -> Any:
-    """One block of a day's liabilities (every row a leaf, in pseudonym order): the levels of its
-    leaves, or with ``files`` (a perfect block) its levels and keys written into the tree's files
-    and ``("stored", height, top)``. ``pools`` are the positions in the block of the case pools
-    (their own leaf domain)."""
+MEMBER_RECORD = 2 * HASH_SIZE + 8
+"""A liabilities row as one byte string: pseudonym ‖ secret ‖ u64(amount). Sorting these sorts by
+pseudonym (pseudonyms are unique), and a block of them is one join: no tuple per row."""
+
+
+def member_records(prefix: bytes, secrets: bytes, amounts: bytes) -> bytes:
+    """:data:`MEMBER_RECORD` of each 32-byte secret and its ``array('q')`` amount (a balance, never
+    negative), the pseudonym being ``SHA-256(prefix ‖ secret)``; joined, in the given order."""
     sha256 = hashlib.sha256
-    ps, ss, fens = _split(pseudonyms_), _split(secrets), _amounts(amounts, 0, (1 << 63) - 1)
-    records = [sha256(domain + sha256(salt_prefix + secret).digest() + p + eight).digest() + eight
-               for p, secret, eight in zip(ps, ss, [fen.to_bytes(8, "big") for fen in fens], strict=True)]
+    return b"".join([sha256(prefix + secret).digest() + secret + fen.to_bytes(8, "big")
+                     for secret, fen in zip(_split(secrets), _amounts(amounts, 0, (1 << 63) - 1), strict=True)])
+
+
+def balance_block(domain: bytes, pool_domain: bytes, salt_prefix: bytes, records: bytes, pools: Sequence[int],
+                  files: BlockFiles | None) -> Any:
+    """One block of a day's liabilities (every row a leaf, in pseudonym order, as joined
+    :data:`MEMBER_RECORD`): the levels of its leaves, or with ``files`` (a perfect block) its levels
+    and keys written into the tree's files and ``("stored", height, top)``. ``pools`` are the
+    positions in the block of the case pools (their own leaf domain)."""
+    sha256 = hashlib.sha256
+    rows = _split(records, MEMBER_RECORD)
+    leaves = [sha256(domain + sha256(salt_prefix + row[32:64]).digest() + row[:32] + row[64:]).digest() + row[64:]
+              for row in rows]
     for i in pools:
-        eight = fens[i].to_bytes(8, "big")
-        records[i] = sha256(pool_domain + sha256(salt_prefix + ss[i]).digest() + ps[i] + eight).digest() + eight
-    levels = _levels(records, fens, files is not None)
-    return levels if files is None else _store(files, levels, pseudonyms_)
+        row = rows[i]
+        leaves[i] = sha256(pool_domain + sha256(salt_prefix + row[32:64]).digest() + row[:32] + row[64:]).digest() \
+            + row[64:]
+    levels = _levels(leaves, [int.from_bytes(row[64:], "big") for row in rows], files is not None)
+    return levels if files is None else _store(files, levels, b"".join([row[:32] for row in rows]))
 
 
 def stored_block(result: Any) -> StoredBlock | list[bytes]:
@@ -179,7 +187,7 @@ def stored_block(result: Any) -> StoredBlock | list[bytes]:
 
 
 OPERATIONS: dict[str, Callable[..., Any]] = {
-    "pseudonyms": pseudonyms, "share_block": share_block, "balance_block": balance_block}
+    "member_records": member_records, "share_block": share_block, "balance_block": balance_block}
 
 
 # ---------------------------------------------------------------- running blocks, here or in workers
@@ -308,6 +316,13 @@ def pack_amounts(amounts: Sequence[int]) -> bytes:
         return array("q", amounts).tobytes()
     except (OverflowError, TypeError) as exc:
         raise AmountOutOfRange(f"a leaf amount is not a whole number of fen within 64 bits: {exc}") from None
+
+
+def pack_u64(amount: int) -> bytes:
+    """One amount as the 8 bytes of a record (a case pool's balance, never negative)."""
+    if not 0 <= amount < 1 << 63:
+        raise AmountOutOfRange(f"leaf amount {amount} fen is outside 0..2^63-1")
+    return amount.to_bytes(8, "big")
 
 
 def _amounts(packed: bytes, minimum: int, maximum: int) -> list[int]:

@@ -49,12 +49,15 @@ def _tasks(rows: list[tuple[bytes, bytes, int]], block: int, pools: set[int], le
     keys.write_bytes(b"")
     for start in range(0, len(rows), block):
         part = rows[start:start + block]
-        ps, ss, amounts = leafblocks.columns(part)
         files = (str(levels), str(keys), len(rows), start) if len(part) == block else None
         if files is None:
-            leafblocks.write_at(keys, b"".join(ps), start * 32)
-        yield ("balance_block", BALANCE, POOL, SALT, b"".join(ps), b"".join(ss), leafblocks.pack_amounts(amounts),
+            leafblocks.write_at(keys, b"".join(p for p, _, _ in part), start * 32)
+        yield ("balance_block", BALANCE, POOL, SALT, _records(part),
                [i - start for i in sorted(pools) if start <= i < start + block], files)
+
+
+def _records(rows: list[tuple[bytes, bytes, int]]) -> bytes:
+    return b"".join(p + secret + leafblocks.pack_u64(amount) for p, secret, amount in rows)
 
 
 def _build(runner: leafblocks.BlockRunner, path: Path, rows: list[tuple[bytes, bytes, int]], block: int,
@@ -86,29 +89,37 @@ def test_worker_processes_give_the_same_bytes_and_end_with_the_run(tmp_path: Pat
     with leafblocks.BlockRunner(2) as runner:
         processes = list(runner._processes)
         got = _build(runner, tmp_path / "workers", rows, 16)
-        # The pseudonyms of many secrets, in order, from the workers too.
-        secrets = [row[1] for row in rows]
-        joined = b"".join(runner.run(("pseudonyms", TreeDerivation(DAY).pseudonym_prefix, b"".join(secrets[i:i + 50]))
+        # The records (pseudonym, secret, balance) of many members, in order, from the workers too.
+        secrets, amounts = [row[1] for row in rows], [row[2] for row in rows]
+        joined = b"".join(runner.run(("member_records", TreeDerivation(DAY).pseudonym_prefix,
+                                      b"".join(secrets[i:i + 50]), leafblocks.pack_amounts(amounts[i:i + 50]))
                                      for i in range(0, 300, 50)))
     assert got == expected and (tmp_path / "workers").read_bytes() == (tmp_path / "one").read_bytes()
     assert (tmp_path / "workers.keys").read_bytes() == b"".join(row[0] for row in rows)
-    assert joined == b"".join(TreeDerivation(DAY).pseudonyms_of(secrets))
+    assert sorted(joined[i:i + leafblocks.MEMBER_RECORD] for i in range(0, len(joined), leafblocks.MEMBER_RECORD)) \
+        == [p + secret + amount.to_bytes(8, "big") for p, secret, amount in rows]
     assert all(process.poll() is not None for process in processes)  # ended, not left behind
 
 
 def test_a_bad_amount_in_a_worker_is_raised_in_the_parent_and_nothing_is_left(tmp_path: Path) -> None:
     rows = _members(40, 1)
-    bad = [*rows[:20], (rows[20][0], rows[20][1], -1), *rows[21:]]
     with leafblocks.BlockRunner(2) as runner, pytest.raises(AmountOutOfRange, match="-1 fen"):
-        _build(runner, tmp_path / "bad", bad, 8)
-    assert not (tmp_path / "bad").exists()
+        list(runner.run([("member_records", b"p|", b"".join(row[1] for row in rows),
+                          leafblocks.pack_amounts([*[row[2] for row in rows[:20]], -1, *[row[2] for row in rows[21:]]]))]))
     with pytest.raises(AmountOutOfRange):
         leafblocks.pack_amounts([1, 1 << 64])
-    # A share above the cap plus the one leftover fen is refused by the worker's range check.
-    one = rows[:1]
-    with leafblocks.BlockRunner(0) as runner, pytest.raises(AmountOutOfRange):
-        list(runner.run([("share_block", b"\x00share", SALT, 300, one[0][0], one[0][1],
-                          leafblocks.pack_amounts([300]), leafblocks.pack_amounts([302]), None, None)]))
+    with pytest.raises(AmountOutOfRange):
+        leafblocks.pack_u64(-5)  # a case pool overdrawn is not a leaf
+    # A share above the cap plus the one leftover fen is refused by the worker's range check, in the
+    # middle of a tree's build: the parent raises it and removes the level file.
+    four, levels = rows[:4], tmp_path / "bad.levels"
+    task = ("share_block", b"\x00share", SALT, 300, b"".join(r[0] for r in four), b"".join(r[1] for r in four),
+            leafblocks.pack_amounts([300] * 4), leafblocks.pack_amounts([100, 100, 302, 100]),
+            (str(levels), str(tmp_path / "bad.keys"), 4, 0), str(tmp_path / "bad.lines"))
+    (tmp_path / "bad.keys").write_bytes(b"")
+    with leafblocks.BlockRunner(2) as runner, pytest.raises(AmountOutOfRange, match="302 fen"):
+        write_level_file_blocks(levels, "share", "HZ000001", 4, map(leafblocks.stored_block, runner.run([task])))
+    assert not levels.exists()
 
 
 def test_a_block_that_is_not_a_perfect_aligned_subtree_is_refused(tmp_path: Path) -> None:
@@ -116,8 +127,7 @@ def test_a_block_that_is_not_a_perfect_aligned_subtree_is_refused(tmp_path: Path
     levels, keys = tmp_path / "t.levels", tmp_path / "t.keys"
     levels.write_bytes(b"")
     keys.write_bytes(b"")
-    ps, ss, amounts = leafblocks.columns(rows[:4])
-    task = ["balance_block", BALANCE, POOL, SALT, b"".join(ps), b"".join(ss), leafblocks.pack_amounts(amounts), []]
+    task = ["balance_block", BALANCE, POOL, SALT, _records(rows[:4]), []]
     with leafblocks.BlockRunner(0) as runner:
         with pytest.raises(MalformedInput, match="cannot start at leaf 2"):
             list(runner.run([(*task, (str(levels), str(keys), 8, 2))]))  # a block of 4 starts at 0 or 4

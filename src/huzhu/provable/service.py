@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gc
 import operator
@@ -266,13 +267,13 @@ def _rows_by_pseudonym(session: Session, statement: Select[Any]) -> Iterator[Seq
         yield from _slices(rows)
 
 
-def _members_by_pseudonym(session: Session, tree_id: str,
-                          runner: leafblocks.BlockRunner) -> Iterator[Sequence[Any]]:
-    """``(pseudonym, secret, balance)`` of every member in ascending pseudonym for ``tree_id``. The
-    secrets and balances are read unordered, the pseudonyms hashed block by block (by ``runner``'s
-    workers for a big tree) and the rows sorted in Python: a per-row SQL function (SQLite: a Python
-    call through the driver per member) and the database's sorter cost several times more, and on
-    PostgreSQL the server's hashing and sorting would end before the first row comes."""
+def _member_records(session: Session, tree_id: str, runner: leafblocks.BlockRunner) -> list[bytes]:
+    """Every member as one ``leafblocks.MEMBER_RECORD`` (pseudonym for ``tree_id`` ‖ secret ‖ balance),
+    in ascending pseudonym. The secrets and balances are read unordered, the records made block by
+    block (by ``runner``'s workers for a big tree) and sorted in Python: a per-row SQL function
+    (SQLite: a Python call through the driver per member) and the database's sorter cost several
+    times more, and on PostgreSQL the server's hashing and sorting end before the first row comes.
+    One byte string per member, not a tuple: the sort compares them directly and a block is a join."""
     with _no_cyclic_gc():
         rows = _fetch_all(session, text("SELECT m.verify_secret, a.credits_posted - a.debits_posted "
                                         "FROM members m JOIN ledger_accounts a ON a.id = m.ledger_account_id"))
@@ -280,33 +281,19 @@ def _members_by_pseudonym(session: Session, tree_id: str,
         balances = [row[1] for row in rows]
         del rows
         check_secrets(secrets)
-        prefix, size = TreeDerivation(tree_id).pseudonym_prefix, leafblocks.BLOCK_LEAVES
-        # Drained here, before the first row is handed on: ``runner`` is free again for the leaves.
-        joined = b"".join(runner.run(("pseudonyms", prefix, b"".join(secrets[start:start + size]))
-                                     for start in range(0, len(secrets), size)))
-        keyed = list(zip([joined[i:i + 32] for i in range(0, len(joined), 32)], secrets, balances, strict=True))
-        del joined, secrets, balances
-        keyed.sort(key=operator.itemgetter(0))
-        yield from _slices(keyed)
+        prefix, size, width = TreeDerivation(tree_id).pseudonym_prefix, leafblocks.BLOCK_LEAVES, leafblocks.MEMBER_RECORD
+        records: list[bytes] = []
+        for joined in runner.run(("member_records", prefix, b"".join(secrets[start:start + size]),
+                                  leafblocks.pack_amounts(balances[start:start + size]))
+                                 for start in range(0, len(secrets), size)):
+            records += [joined[i:i + width] for i in range(0, len(joined), width)]
+        del secrets, balances
+        records.sort()
+        return records
 
 
-def _liability_rows(session: Session, tree_id: str, pools: list[tuple[bytes, str, bytes, int]],
-                    runner: leafblocks.BlockRunner) -> Iterator[tuple[Sequence[Any], list[int]]]:
-    """Every leaf of the day's tree in leaf order, in batches ``(rows (pseudonym, secret, amount),
-    positions of the case pools in the batch)``: the members' balances with the few case pools
-    merged in (by pseudonym, a member before a pool on a tie)."""
-    pending = list(pools)
-    for batch in _members_by_pseudonym(session, tree_id, runner):
-        if pending and pending[0][0] <= batch[-1][0]:
-            inside = [row for row in pending if row[0] <= batch[-1][0]]
-            del pending[:len(inside)]
-            merged = sorted([(p, "balance", secret, amount) for p, secret, amount in batch] + inside)
-            yield ([(p, secret, amount) for p, _, secret, amount in merged],
-                   [i for i, row in enumerate(merged) if row[1] == "pool"])
-        else:
-            yield batch, []
-    if pending:
-        yield [(p, secret, amount) for p, _, secret, amount in pending], list(range(len(pending)))
+def _pseudonym_of(record: bytes) -> bytes:
+    return record[:HASH_SIZE]
 
 
 def custody_cash(session: Session) -> int:
@@ -362,38 +349,32 @@ def build_liabilities(session: Session, *, now: datetime, day: date | None = Non
         "ON a.id = c.ledger_account_id WHERE a.kind = :pool AND a.credits_posted - a.debits_posted <> 0"),
         {"pool": CASE_POOL}).all()
     derive = TreeDerivation(tree_id)
-    pool_leaves = sorted((derive.pseudonym(pool_secret(no)), "pool", pool_secret(no), int(amount))
+    pool_leaves = sorted((derive.pseudonym(pool_secret(no)), pool_secret(no), int(amount))
                          for no, amount in pools)
     members = session.scalar(select(func.count()).select_from(Member)) or 0
     paths = tree_paths(session, "liabilities", tree_id)
     count, size = members + len(pool_leaves), leafblocks.BLOCK_LEAVES
     domains = {k: b"\x00" + v for k, v in LEAF_DOMAINS.items()}
     salt_prefix = f"huzhu/salt/v1|{tree_id}|".encode("ascii")
-    state = {"first_leaf": 0}
-
-    def task(block: list[Any], pool_positions: list[int], perfect: bool) -> tuple[Any, ...]:
-        pseudonyms, secrets, amounts = leafblocks.columns(block)
-        joined = b"".join(pseudonyms)
-        files = (str(paths["levels"]), str(paths["keys"]), count, state["first_leaf"]) if perfect else None
-        if not perfect:  # the last block: its keys are written here
-            leafblocks.write_at(paths["keys"], joined, state["first_leaf"] * HASH_SIZE)
-        state["first_leaf"] += len(block)
-        return ("balance_block", domains["balance"], domains["pool"], salt_prefix, joined, b"".join(secrets),
-                leafblocks.pack_amounts(amounts), pool_positions, files)
 
     def tasks(runner: leafblocks.BlockRunner) -> Iterator[tuple[Any, ...]]:
-        """Blocks of exactly ``BLOCK_LEAVES`` leaves, then the rest."""
-        pending: list[Any] = []
-        pool_positions: list[int] = []
-        for batch, pools_at in _liability_rows(session, tree_id, pool_leaves, runner):
-            pool_positions += [len(pending) + i for i in pools_at]
-            pending += batch
-            while len(pending) >= size:
-                yield task(pending[:size], [i for i in pool_positions if i < size], True)
-                del pending[:size]
-                pool_positions = [i - size for i in pool_positions if i >= size]
-        if pending:
-            yield task(pending, pool_positions, False)
+        """Blocks of exactly ``BLOCK_LEAVES`` leaves, then the rest: the members' records with the few
+        case pools merged in (by pseudonym, a member before a pool on a tie)."""
+        records = _member_records(session, tree_id, runner)  # ``runner`` is free again once it returns
+        pool_at: list[int] = []
+        for p, secret, amount in pool_leaves:  # ascending: each lands after the ones before
+            position = bisect.bisect_right(records, p, key=_pseudonym_of)
+            records.insert(position, p + secret + leafblocks.pack_u64(amount))
+            pool_at.append(position)
+        with _no_cyclic_gc():
+            for start in range(0, len(records), size):
+                block = records[start:start + size]
+                perfect = len(block) == size
+                files = (str(paths["levels"]), str(paths["keys"]), count, start) if perfect else None
+                if not perfect:  # the last block: its keys are written here
+                    leafblocks.write_at(paths["keys"], b"".join([r[:HASH_SIZE] for r in block]), start * HASH_SIZE)
+                yield ("balance_block", domains["balance"], domains["pool"], salt_prefix, b"".join(block),
+                       [i - start for i in pool_at if start <= i < start + size], files)
 
     paths["keys"].write_bytes(b"")
     with leafblocks.BlockRunner(leafblocks.worker_count(count)) as runner:
